@@ -1,0 +1,63 @@
+/**
+ * Node entry: `npm start`. Reads flags and `URSA_*` variables, opens PostgreSQL (DATABASE_URL) or embedded
+ * PGlite under the data directory, applies migrations, and serves the app on 127.0.0.1:5681 by default.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { serve } from '@hono/node-server';
+import { createApp } from './app.js';
+import { ConfigError, describeConfig, helpText, parseConfig } from './config.js';
+import type { Database } from './store/db.js';
+import { migrate } from './store/migrate.js';
+import { openPglite } from './store/pglite.js';
+import { openPostgres } from './store/postgres.js';
+import { ResourceStore } from './store/resource-store.js';
+import { PRODUCT, VERSION } from './version.js';
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`ursa: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (parsed.help) {
+    process.stdout.write(`${helpText()}\n`);
+    return;
+  }
+  const config = parsed.config;
+  const instanceId = `${hostname()}-${randomBytes(2).toString('hex')}`;
+  console.log(`${PRODUCT} global ${VERSION} (${instanceId}) config: ${describeConfig(config)}`);
+
+  const database: Database = config.databaseUrl ? openPostgres(config.databaseUrl) : await openPglite(`${config.dataDir}/db`);
+  await migrate(database);
+  const store = new ResourceStore(database.db);
+  const app = createApp({ instanceId, hostname: hostname(), defaultTenant: config.defaultTenant, openStore: () => store });
+
+  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
+    console.log(`${PRODUCT} global API listening on http://${config.host}:${info.port} (store: ${database.backend})`);
+  });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: shutting down`);
+    server.close(() => {
+      database.close().finally(() => process.exit(0));
+    });
+    // Open keep-alive connections must not hold the process forever.
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err) => {
+  console.error('ursa: failed to start:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});

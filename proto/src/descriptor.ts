@@ -1,0 +1,47 @@
+import type { z } from 'zod';
+
+/** Where a resource lives: cluster-wide (`global`) or inside one mesh (`mesh`). */
+export type Scope = 'global' | 'mesh';
+
+/**
+ * Which way a type travels over KDS. Mirrors Kuma's KDS flags (`kuma-multizone.md` §2.1):
+ * - `global-to-zones`: written on the global, sent to every zone (Mesh, policies, secrets).
+ * - `zone-to-global`: written in a zone, sent up to the global only (Dataplane, insights).
+ * - `zone-to-global-to-zones`: written in a zone, sent up, then across to every other enabled zone (ZoneIngress).
+ * - `none`: never synced; each plane keeps its own (Zone, ZoneInsight).
+ */
+export type KdsDirection = 'global-to-zones' | 'zone-to-global' | 'zone-to-global-to-zones' | 'none';
+
+/**
+ * How the REST body is laid out, as in Kuma:
+ * - `flat`: legacy proto types put meta and spec fields side by side (`{type, name, networking: ...}`).
+ * - `spec`: new-style types nest the spec (`{type, mesh, name, labels, spec: {...}}`).
+ */
+export type BodyShape = 'flat' | 'spec';
+
+/** Everything the rest of Ursa needs to know about one resource type. Read it; never switch on a kind. */
+export interface ResourceDescriptor {
+  /** Kuma's type name, also the `type` field of REST bodies and the KDS type. */
+  readonly kind: string;
+  readonly scope: Scope;
+  /** REST path segment (`meshtimeouts`); mesh-scoped types live under `/meshes/{mesh}/<path>`. */
+  readonly path: string;
+  /** Extra REST path segments Kuma also accepts (`zone-ingresses`). */
+  readonly altPaths: readonly string[];
+  readonly kds: KdsDirection;
+  /** True when the global plane refuses writes through its API (zone-owned types and insights). */
+  readonly readOnlyOnGlobal: boolean;
+  /** Insights are written only by the system, never through any API. */
+  readonly readOnly: boolean;
+  readonly shape: BodyShape;
+  /** A targetRef policy (shown in `/policies`). */
+  readonly isPolicy: boolean;
+  /** Kuma's short name, used in KRIs (`kri_mt_default__...`). */
+  readonly shortName: string;
+  readonly singularDisplayName: string;
+  readonly pluralDisplayName: string;
+  /** For `*Insight` types, the kind whose object this insight describes (same name). */
+  readonly insightOf?: string;
+  /** Validates and normalises the spec (for `flat` types: the body minus meta fields). */
+  readonly schema: z.ZodType<Record<string, unknown>>;
+}

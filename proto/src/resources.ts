@@ -1,0 +1,102 @@
+/**
+ * THE resource table. Every resource type Ursa knows is described here exactly once; REST routes, KDS sync,
+ * storage and validation all read this table and never branch on a kind themselves. To give one type
+ * different behaviour, add a descriptor field.
+ *
+ * Directions and read-only rules follow Kuma v2.14 (`kuma-multizone.md` §2.1–2.2).
+ */
+import type { ResourceDescriptor } from './descriptor.js';
+import { dataplaneInsightSpec } from './schemas/core/dataplane-insight.js';
+import { dataplaneSpec } from './schemas/core/dataplane.js';
+import { globalSecretSpec } from './schemas/core/global-secret.js';
+import { meshSpec } from './schemas/core/mesh.js';
+import { secretSpec } from './schemas/core/secret.js';
+import { zoneEgressInsightSpec } from './schemas/core/zone-egress-insight.js';
+import { zoneEgressSpec } from './schemas/core/zone-egress.js';
+import { zoneIngressInsightSpec } from './schemas/core/zone-ingress-insight.js';
+import { zoneIngressSpec } from './schemas/core/zone-ingress.js';
+import { zoneInsightSpec } from './schemas/core/zone-insight.js';
+import { zoneSpec } from './schemas/core/zone.js';
+import { meshAccessLogSpec } from './schemas/policies/mesh-access-log.js';
+import { meshCircuitBreakerSpec } from './schemas/policies/mesh-circuit-breaker.js';
+import { meshFaultInjectionSpec } from './schemas/policies/mesh-fault-injection.js';
+import { meshHealthCheckSpec } from './schemas/policies/mesh-health-check.js';
+import { meshHTTPRouteSpec } from './schemas/policies/mesh-http-route.js';
+import { meshLoadBalancingStrategySpec } from './schemas/policies/mesh-load-balancing-strategy.js';
+import { meshRateLimitSpec } from './schemas/policies/mesh-rate-limit.js';
+import { meshRetrySpec } from './schemas/policies/mesh-retry.js';
+import { meshTCPRouteSpec } from './schemas/policies/mesh-tcp-route.js';
+import { meshTimeoutSpec } from './schemas/policies/mesh-timeout.js';
+import { meshTraceSpec } from './schemas/policies/mesh-trace.js';
+import { meshTrafficPermissionSpec } from './schemas/policies/mesh-traffic-permission.js';
+
+type Row = Omit<ResourceDescriptor, 'altPaths' | 'readOnly' | 'isPolicy' | 'shape' | 'singularDisplayName' | 'pluralDisplayName'> &
+  Partial<Pick<ResourceDescriptor, 'altPaths' | 'readOnly' | 'singularDisplayName' | 'pluralDisplayName'>>;
+
+/** Legacy (proto) types: meta and spec fields flattened into one JSON object. */
+function legacy(row: Row): ResourceDescriptor {
+  return finish(row, 'flat', false);
+}
+/** targetRef policies: `{type, mesh, name, labels, spec}`, synced from the global to every zone. */
+function policy(row: Omit<Row, 'scope' | 'kds' | 'readOnlyOnGlobal'>): ResourceDescriptor {
+  return finish({ ...row, scope: 'mesh', kds: 'global-to-zones', readOnlyOnGlobal: false }, 'spec', true);
+}
+function finish(row: Row, shape: ResourceDescriptor['shape'], isPolicy: boolean): ResourceDescriptor {
+  // "MeshHTTPRoute" -> "Mesh HTTP Route"
+  const words = row.kind.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2');
+  return Object.freeze({
+    altPaths: [],
+    readOnly: false,
+    singularDisplayName: words,
+    pluralDisplayName: `${words}s`,
+    ...row,
+    shape,
+    isPolicy,
+  });
+}
+
+export const RESOURCES: readonly ResourceDescriptor[] = Object.freeze([
+  legacy({ kind: 'Mesh', scope: 'global', path: 'meshes', kds: 'global-to-zones', readOnlyOnGlobal: false, shortName: 'm', pluralDisplayName: 'Meshes', schema: meshSpec }),
+  legacy({ kind: 'Zone', scope: 'global', path: 'zones', kds: 'none', readOnlyOnGlobal: false, shortName: 'z', schema: zoneSpec }),
+  legacy({ kind: 'ZoneInsight', scope: 'global', path: 'zone-insights', kds: 'none', readOnlyOnGlobal: true, readOnly: true, shortName: 'zins', insightOf: 'Zone', schema: zoneInsightSpec }),
+  legacy({ kind: 'ZoneIngress', scope: 'global', path: 'zoneingresses', altPaths: ['zone-ingresses'], kds: 'zone-to-global-to-zones', readOnlyOnGlobal: true, shortName: 'zi', pluralDisplayName: 'Zone Ingresses', schema: zoneIngressSpec }),
+  legacy({ kind: 'ZoneIngressInsight', scope: 'global', path: 'zone-ingress-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: 'zii', insightOf: 'ZoneIngress', schema: zoneIngressInsightSpec }),
+  legacy({ kind: 'ZoneEgress', scope: 'global', path: 'zoneegresses', altPaths: ['zone-egresses'], kds: 'zone-to-global', readOnlyOnGlobal: true, shortName: 'ze', pluralDisplayName: 'Zone Egresses', schema: zoneEgressSpec }),
+  legacy({ kind: 'ZoneEgressInsight', scope: 'global', path: 'zone-egress-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: 'zei', insightOf: 'ZoneEgress', schema: zoneEgressInsightSpec }),
+  legacy({ kind: 'Dataplane', scope: 'mesh', path: 'dataplanes', kds: 'zone-to-global', readOnlyOnGlobal: true, shortName: 'dp', schema: dataplaneSpec }),
+  legacy({ kind: 'DataplaneInsight', scope: 'mesh', path: 'dataplane-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: 'dpi', insightOf: 'Dataplane', schema: dataplaneInsightSpec }),
+  legacy({ kind: 'Secret', scope: 'mesh', path: 'secrets', kds: 'global-to-zones', readOnlyOnGlobal: false, shortName: 'sec', schema: secretSpec }),
+  legacy({ kind: 'GlobalSecret', scope: 'global', path: 'global-secrets', altPaths: ['globalsecrets'], kds: 'global-to-zones', readOnlyOnGlobal: false, shortName: 'gsec', schema: globalSecretSpec }),
+  policy({ kind: 'MeshTrafficPermission', path: 'meshtrafficpermissions', shortName: 'mtp', schema: meshTrafficPermissionSpec }),
+  policy({ kind: 'MeshTimeout', path: 'meshtimeouts', shortName: 'mt', schema: meshTimeoutSpec }),
+  policy({ kind: 'MeshRetry', path: 'meshretries', shortName: 'mr', pluralDisplayName: 'Mesh Retries', schema: meshRetrySpec }),
+  policy({ kind: 'MeshCircuitBreaker', path: 'meshcircuitbreakers', shortName: 'mcb', schema: meshCircuitBreakerSpec }),
+  policy({ kind: 'MeshHealthCheck', path: 'meshhealthchecks', shortName: 'mhc', schema: meshHealthCheckSpec }),
+  policy({ kind: 'MeshHTTPRoute', path: 'meshhttproutes', shortName: 'mhttpr', schema: meshHTTPRouteSpec }),
+  policy({ kind: 'MeshTCPRoute', path: 'meshtcproutes', shortName: 'mtcpr', schema: meshTCPRouteSpec }),
+  policy({ kind: 'MeshLoadBalancingStrategy', path: 'meshloadbalancingstrategies', shortName: 'mlbs', pluralDisplayName: 'Mesh Load Balancing Strategies', schema: meshLoadBalancingStrategySpec }),
+  policy({ kind: 'MeshFaultInjection', path: 'meshfaultinjections', shortName: 'mfi', schema: meshFaultInjectionSpec }),
+  policy({ kind: 'MeshRateLimit', path: 'meshratelimits', shortName: 'mrl', schema: meshRateLimitSpec }),
+  policy({ kind: 'MeshAccessLog', path: 'meshaccesslogs', shortName: 'mal', schema: meshAccessLogSpec }),
+  policy({ kind: 'MeshTrace', path: 'meshtraces', shortName: 'mtr', schema: meshTraceSpec }),
+]);
+
+const byKind = new Map(RESOURCES.map((d) => [d.kind, d]));
+const byPath = new Map(RESOURCES.flatMap((d) => [d.path, ...d.altPaths].map((p) => [p, d] as const)));
+
+export function descriptorFor(kind: string): ResourceDescriptor | undefined {
+  return byKind.get(kind);
+}
+
+export function descriptorForPath(path: string): ResourceDescriptor | undefined {
+  return byPath.get(path);
+}
+
+export function kindsWhere(pred: (d: ResourceDescriptor) => boolean): ResourceDescriptor[] {
+  return RESOURCES.filter(pred);
+}
+
+/** Kinds the global sends down to zones (own types and, for `zone-to-global-to-zones`, other zones' copies). */
+export const sentToZones = () => kindsWhere((d) => d.kds === 'global-to-zones' || d.kds === 'zone-to-global-to-zones');
+/** Kinds a zone sends up to the global. */
+export const sentToGlobal = () => kindsWhere((d) => d.kds === 'zone-to-global' || d.kds === 'zone-to-global-to-zones');

@@ -1,0 +1,7 @@
+/**
+ * ZoneEgressInsight (`api/mesh/v1alpha1/zoneegressinsight.proto`): `{subscriptions[DiscoverySubscription], metadata}`.
+ * Written by the system only; counters come as protojson uint64 strings (`"responsesSent": "10"`).
+ */
+import { zoneProxyInsight } from './shared.js';
+
+export const zoneEgressInsightSpec = zoneProxyInsight();

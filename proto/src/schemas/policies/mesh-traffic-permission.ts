@@ -1,0 +1,50 @@
+/** MeshTrafficPermission spec (Kuma v2.14 `pkg/plugins/policies/meshtrafficpermission/api/v1alpha1`). */
+import { z } from 'zod';
+import {
+  DEFINED,
+  EVEN_WITH_ISSUES,
+  exclusiveWithRules,
+  FROM_KINDS,
+  match,
+  requireSomeSection,
+  sectionNameOnlyForInbound,
+  targetRef,
+} from '../common.js';
+
+const TOP_KINDS = ['Mesh', 'MeshSubset', 'MeshService', 'MeshServiceSubset', 'Dataplane'] as const;
+
+const matches = () => z.array(match()).optional();
+
+export const meshTrafficPermissionSpec = z
+  .strictObject({
+    targetRef: targetRef(TOP_KINDS).optional(),
+    from: z
+      .array(
+        z.strictObject({
+          targetRef: targetRef(FROM_KINDS),
+          default: z.strictObject(
+            {
+              action: z.enum(['Allow', 'Deny', 'AllowWithShadowDeny'], { error: 'must be one of: Allow, Deny, AllowWithShadowDeny' }),
+            },
+            DEFINED,
+          ),
+        }),
+      )
+      .optional(),
+    rules: z
+      .array(
+        z.strictObject({
+          default: z
+            .strictObject({ allow: matches(), deny: matches(), allowWithShadowDeny: matches() }, DEFINED)
+            .superRefine((d, ctx) => {
+              if (!d.allow?.length && !d.deny?.length && !d.allowWithShadowDeny?.length) {
+                ctx.addIssue({ code: 'custom', path: [], message: "at least one of 'allow', 'allowWithShadowDeny', 'deny' has to be defined" });
+              }
+            }),
+        }),
+      )
+      .optional(),
+  })
+  .superRefine(requireSomeSection(['from', 'rules']), EVEN_WITH_ISSUES)
+  .superRefine(exclusiveWithRules(['from']), EVEN_WITH_ISSUES)
+  .superRefine(sectionNameOnlyForInbound(['from', 'rules']), EVEN_WITH_ISSUES);

@@ -1,0 +1,26 @@
+/** Small builders for valid resources, so tests state only what they care about. */
+import type { ResourceDraft } from '../../global-api/src/store/resource-store.js';
+
+export function meshTimeout(name: string, opts: { mesh?: string; labels?: Record<string, string>; timeout?: string } = {}): ResourceDraft {
+  return {
+    kind: 'MeshTimeout',
+    mesh: opts.mesh ?? 'default',
+    name,
+    labels: opts.labels ?? {},
+    spec: {
+      targetRef: { kind: 'Mesh' },
+      to: [{ targetRef: { kind: 'Mesh' }, default: { http: { requestTimeout: opts.timeout ?? '15s' } } }],
+    },
+  };
+}
+
+export function zone(name: string, enabled = true): ResourceDraft {
+  return { kind: 'Zone', name, spec: { enabled } };
+}
+
+let seq = 0;
+/** A tenant id no other test uses, so tests can share one database. */
+export function freshTenant(prefix = 't'): string {
+  seq += 1;
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${seq}`;
+}
