@@ -3,49 +3,60 @@
  * the filesystem or any Node-only module, so the same app runs under @hono/node-server and in workerd.
  */
 import { Hono } from 'hono';
-import type { ResourceStore } from './store/resource-store.js';
-import { BASED_ON_KUMA, PRODUCT, VERSION } from './version.js';
+import { authenticate, type AuthOptions } from './http/auth.js';
+import type { AppEnv, Stores } from './http/env.js';
+import { ApiError, toErrorResponse } from './http/errors.js';
+import { mountIndexRoute, mountMetaRoutes } from './http/routes/meta.js';
+import { mountGlobalInsightRoute } from './http/routes/global-insight.js';
+import { mountOpenApiRoute } from './http/routes/openapi.js';
+import { mountOverviewRoutes } from './http/routes/overviews.js';
+import { mountResourceRoutes } from './http/routes/resources.js';
+import { mountTokenRoutes } from './http/routes/tokens.js';
+
+export type { AppEnv, Stores };
 
 export interface AppDeps {
   /** This process (or isolate): `<hostname>-<4 hex>` as Kuma names control-plane instances. */
   readonly instanceId: string;
   readonly hostname: string;
-  /** The tenant served when a request names none (tenant tokens come with the HTTP API). */
+  /** The tenant loopback admin and the operator act for. */
   readonly defaultTenant: string;
   /**
-   * Opens the store for one request, given the runtime's bindings: Node hands back its shared store, a
-   * Worker opens one short-lived client per request. Called at most once per request, and only by routes
-   * that need the database.
+   * Opens the stores for one request, given the runtime's bindings: Node hands back its shared stores, a
+   * Worker opens one short-lived client per request. Called at most once per request, and only when a
+   * route needs the database.
    */
-  readonly openStore: (bindings: unknown) => ResourceStore;
+  readonly openStores: (bindings: unknown) => Stores;
+  readonly auth: AuthOptions;
+  /** Create Kuma's default policies with each new Mesh. */
+  readonly meshDefaults: boolean;
+  /** The effective configuration with secrets masked, served at `/config`. */
+  readonly config: Readonly<Record<string, unknown>>;
 }
-
-export type AppEnv = { Variables: { tenant: string; store: () => ResourceStore } };
 
 export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>();
 
+  app.onError((err, c) => toErrorResponse(c, err, c.var.errorTitle ?? 'Bad Request'));
+  app.notFound((c) => toErrorResponse(c, new ApiError(404, 'Not Found', `no route for ${c.req.method} ${c.req.path}`), 'Not Found'));
+
   app.use('*', async (c, next) => {
+    let stores: Stores | undefined;
+    c.set('stores', () => (stores ??= deps.openStores(c.env)));
     c.set('tenant', deps.defaultTenant);
-    let store: ResourceStore | undefined;
-    c.set('store', () => (store ??= deps.openStore(c.env)));
     await next();
   });
 
-  // Kuma's index: product, version and instance; `clusterId` is the tenant being served, since each tenant
-  // of the hosted plane is, to its users, a control plane of its own.
-  app.get('/', (c) =>
-    c.json({
-      hostname: deps.hostname,
-      tagline: PRODUCT,
-      product: PRODUCT,
-      version: VERSION,
-      basedOnKuma: BASED_ON_KUMA,
-      instanceId: deps.instanceId,
-      clusterId: c.get('tenant'),
-      gui: 'The gui is not available in Ursa yet',
-    }),
-  );
-
+  const meta = { instanceId: deps.instanceId, hostname: deps.hostname, config: deps.config };
+  // Registered before authentication: Kuma serves its index to anyone.
+  mountIndexRoute(app, meta);
+  app.use('*', authenticate(deps.auth, deps.defaultTenant));
+  mountMetaRoutes(app, meta);
+  mountOpenApiRoute(app);
+  mountGlobalInsightRoute(app);
+  mountTokenRoutes(app, deps.auth);
+  // Overviews before the generic routes: `/meshes/{mesh}/dataplanes/_overview` must not be read as a name.
+  mountOverviewRoutes(app);
+  mountResourceRoutes(app, { meshDefaults: deps.meshDefaults });
   return app;
 }

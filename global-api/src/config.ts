@@ -14,6 +14,12 @@ export interface GlobalConfig {
   readonly databaseUrl: string | undefined;
   readonly defaultTenant: string;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Requests from loopback without a token act as admin of the default tenant (Kuma's localhost admin). */
+  readonly loopbackAdmin: boolean;
+  /** Bearer token for the operator routes (`/_operator/*`). */
+  readonly operatorToken: string | undefined;
+  /** Create Kuma's default policies with every new Mesh. */
+  readonly meshDefaults: boolean;
 }
 
 interface OptionSpec {
@@ -28,6 +34,7 @@ interface OptionSpec {
 }
 
 const bad = (error: string) => ({ error });
+const bool = (v: string) => (['true', '1', 'yes'].includes(v) ? true : ['false', '0', 'no'].includes(v) ? false : bad('must be true or false'));
 
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'host', flag: '--host', env: ['URSA_HOST'], default: '127.0.0.1', help: 'address the HTTP API listens on', parse: (v) => (v ? v : bad('must not be empty')) },
@@ -57,6 +64,23 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'debug | info | warn | error',
     parse: (v) => (['debug', 'info', 'warn', 'error'].includes(v) ? v : bad('must be one of: debug, info, warn, error')),
   },
+  {
+    key: 'loopbackAdmin',
+    flag: '--loopback-admin',
+    env: ['URSA_LOOPBACK_ADMIN'],
+    default: 'true',
+    help: 'requests from 127.0.0.1/::1 without a token act as admin of the default tenant (turn off behind a proxy)',
+    parse: bool,
+  },
+  {
+    key: 'operatorToken',
+    flag: '--operator-token',
+    env: ['URSA_OPERATOR_TOKEN'],
+    secret: true,
+    help: 'bearer token for /_operator/* (tenant management); unset: loopback admin only',
+    parse: (v) => (v.length >= 16 ? v : bad('must be at least 16 characters')),
+  },
+  { key: 'meshDefaults', flag: '--mesh-defaults', env: ['URSA_MESH_DEFAULTS'], default: 'true', help: "create Kuma's default policies with every new Mesh", parse: bool },
 ];
 
 export class ConfigError extends Error {}
@@ -98,6 +122,11 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
 export function helpText(): string {
   const lines = OPTIONS.map((o) => `  ${o.flag.padEnd(18)} ${o.env.join(', ').padEnd(34)} ${o.help}${o.default ? ` (default ${o.default})` : ''}`);
   return ['Usage: npm start -- [flags]   (or: tsx global-api/src/node.ts [flags])', '', 'Flags and environment variables:', ...lines].join('\n');
+}
+
+/** The configuration as served by `/config`, secrets masked. */
+export function maskedConfig(config: GlobalConfig): Record<string, unknown> {
+  return Object.fromEntries(OPTIONS.map((o) => [o.key, o.secret && config[o.key] !== undefined ? maskSecret(String(config[o.key])) : (config[o.key] ?? null)]));
 }
 
 /** One line per option for the start-up log, with secrets masked (URL passwords, whole values otherwise). */

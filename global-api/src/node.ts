@@ -5,13 +5,15 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { createApp } from './app.js';
-import { ConfigError, describeConfig, helpText, parseConfig } from './config.js';
+import { ConfigError, describeConfig, helpText, maskedConfig, parseConfig } from './config.js';
 import type { Database } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { openPglite } from './store/pglite.js';
 import { openPostgres } from './store/postgres.js';
 import { ResourceStore } from './store/resource-store.js';
+import { TokenStore } from './store/token-store.js';
 import { PRODUCT, VERSION } from './version.js';
 
 async function main(): Promise<void> {
@@ -35,8 +37,16 @@ async function main(): Promise<void> {
 
   const database: Database = config.databaseUrl ? openPostgres(config.databaseUrl) : await openPglite(`${config.dataDir}/db`);
   await migrate(database);
-  const store = new ResourceStore(database.db);
-  const app = createApp({ instanceId, hostname: hostname(), defaultTenant: config.defaultTenant, openStore: () => store });
+  const stores = { resources: new ResourceStore(database.db), tokens: new TokenStore(database.db) };
+  const app = createApp({
+    instanceId,
+    hostname: hostname(),
+    defaultTenant: config.defaultTenant,
+    openStores: () => stores,
+    auth: { loopbackAdmin: config.loopbackAdmin, operatorToken: config.operatorToken, isLoopback: (c) => isLoopback(getConnInfo(c).remote.address) },
+    meshDefaults: config.meshDefaults,
+    config: maskedConfig(config),
+  });
 
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
     console.log(`${PRODUCT} global API listening on http://${config.host}:${info.port} (store: ${database.backend})`);
@@ -55,6 +65,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+function isLoopback(address: string | undefined): boolean {
+  return address !== undefined && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
 }
 
 main().catch((err) => {

@@ -6,10 +6,15 @@
 import { createApp } from './app.js';
 import { openPostgres } from './store/postgres.js';
 import { ResourceStore } from './store/resource-store.js';
+import { TokenStore } from './store/token-store.js';
 
 export interface WorkerEnv {
   HYPERDRIVE?: { connectionString: string };
   DEFAULT_TENANT?: string;
+  /** Secret (`wrangler secret put URSA_OPERATOR_TOKEN`): bearer token for `/_operator/*`. */
+  URSA_OPERATOR_TOKEN?: string;
+  /** "false" turns off Kuma's default policies for new meshes. */
+  MESH_DEFAULTS?: string;
 }
 
 interface ExecutionContextLike {
@@ -26,12 +31,17 @@ export default {
       instanceId: `workerd-${crypto.randomUUID().slice(0, 4)}`,
       hostname: 'workerd',
       defaultTenant: env.DEFAULT_TENANT ?? 'default',
-      openStore: (bindings) => {
+      openStores: (bindings: unknown) => {
         const hyperdrive = (bindings as WorkerEnv).HYPERDRIVE;
-        if (!hyperdrive) throw new Error('the HYPERDRIVE binding is missing: see README, "Running on Cloudflare Workers"');
+        if (!hyperdrive) throw new Error('the HYPERDRIVE binding is missing: see README, "Running in workerd"');
         // Never end this client inside the Worker: closing raises "Stream was cancelled"; it dies with the request.
-        return new ResourceStore(openPostgres(hyperdrive.connectionString, { max: 1, workerSafe: true }).db);
+        const { db } = openPostgres(hyperdrive.connectionString, { max: 1, workerSafe: true });
+        return { resources: new ResourceStore(db), tokens: new TokenStore(db) };
       },
+      // A Worker has no loopback clients: every request needs a token.
+      auth: { loopbackAdmin: false, operatorToken: env.URSA_OPERATOR_TOKEN, isLoopback: () => false },
+      meshDefaults: env.MESH_DEFAULTS !== 'false',
+      config: { runtime: 'workerd', defaultTenant: env.DEFAULT_TENANT ?? 'default', operatorToken: env.URSA_OPERATOR_TOKEN ? '****' : null, meshDefaults: env.MESH_DEFAULTS !== 'false' },
     });
     return app.fetch(request, env, ctx as never);
   },

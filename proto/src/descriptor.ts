@@ -40,6 +40,19 @@ export interface ResourceDescriptor {
   readonly shortName: string;
   readonly singularDisplayName: string;
   readonly pluralDisplayName: string;
+  /**
+   * JSONPaths (into the spec) of tag maps the REST `tag=key:value` filter searches, e.g. a Dataplane's
+   * inbound and gateway tags. Empty: the type has no tag filter.
+   */
+  readonly tagPaths: readonly string[];
+  /** Include in Kuma's federation export profile (`/_resources` `includeInFederation`). */
+  readonly includeInFederation: boolean;
+  /** This type defines meshes: deleting one cascades to everything in its mesh; creating one adds defaults. */
+  readonly isMeshDefinition: boolean;
+  /** While a resource of this type exists in a mesh, the mesh cannot be deleted (Kuma: dataplanes). */
+  readonly blocksMeshDeletion: boolean;
+  /** For policies: which sections the spec has (`/policies`, `/_resources`). */
+  readonly policy?: { readonly hasTo: boolean; readonly hasFrom: boolean; readonly hasRules: boolean };
   /** For `*Insight` types, the kind whose object this insight describes (same name). */
   readonly insightOf?: string;
   /** Validates and normalises the spec (for `flat` types: the body minus meta fields). */

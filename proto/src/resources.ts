@@ -30,15 +30,15 @@ import { meshTimeoutSpec } from './schemas/policies/mesh-timeout.js';
 import { meshTraceSpec } from './schemas/policies/mesh-trace.js';
 import { meshTrafficPermissionSpec } from './schemas/policies/mesh-traffic-permission.js';
 
-type Row = Omit<ResourceDescriptor, 'altPaths' | 'readOnly' | 'isPolicy' | 'shape' | 'singularDisplayName' | 'pluralDisplayName'> &
-  Partial<Pick<ResourceDescriptor, 'altPaths' | 'readOnly' | 'singularDisplayName' | 'pluralDisplayName'>>;
+type Defaulted = 'altPaths' | 'readOnly' | 'singularDisplayName' | 'pluralDisplayName' | 'tagPaths' | 'includeInFederation' | 'isMeshDefinition' | 'blocksMeshDeletion';
+type Row = Omit<ResourceDescriptor, Defaulted | 'isPolicy' | 'shape'> & Partial<Pick<ResourceDescriptor, Defaulted>>;
 
 /** Legacy (proto) types: meta and spec fields flattened into one JSON object. */
 function legacy(row: Row): ResourceDescriptor {
   return finish(row, 'flat', false);
 }
 /** targetRef policies: `{type, mesh, name, labels, spec}`, synced from the global to every zone. */
-function policy(row: Omit<Row, 'scope' | 'kds' | 'readOnlyOnGlobal'>): ResourceDescriptor {
+function policy(row: Omit<Row, 'scope' | 'kds' | 'readOnlyOnGlobal'> & { policy: NonNullable<ResourceDescriptor['policy']> }): ResourceDescriptor {
   return finish({ ...row, scope: 'mesh', kds: 'global-to-zones', readOnlyOnGlobal: false }, 'spec', true);
 }
 function finish(row: Row, shape: ResourceDescriptor['shape'], isPolicy: boolean): ResourceDescriptor {
@@ -47,6 +47,11 @@ function finish(row: Row, shape: ResourceDescriptor['shape'], isPolicy: boolean)
   return Object.freeze({
     altPaths: [],
     readOnly: false,
+    tagPaths: [],
+    isMeshDefinition: false,
+    blocksMeshDeletion: false,
+    // Kuma's federation profile carries what the global owns: not zone inventory, insights or zones.
+    includeInFederation: row.kds === 'global-to-zones',
     singularDisplayName: words,
     pluralDisplayName: `${words}s`,
     ...row,
@@ -56,29 +61,29 @@ function finish(row: Row, shape: ResourceDescriptor['shape'], isPolicy: boolean)
 }
 
 export const RESOURCES: readonly ResourceDescriptor[] = Object.freeze([
-  legacy({ kind: 'Mesh', scope: 'global', path: 'meshes', kds: 'global-to-zones', readOnlyOnGlobal: false, shortName: 'm', pluralDisplayName: 'Meshes', schema: meshSpec }),
+  legacy({ kind: 'Mesh', scope: 'global', path: 'meshes', kds: 'global-to-zones', readOnlyOnGlobal: false, isMeshDefinition: true, shortName: 'm', pluralDisplayName: 'Meshes', schema: meshSpec }),
   legacy({ kind: 'Zone', scope: 'global', path: 'zones', kds: 'none', readOnlyOnGlobal: false, shortName: 'z', schema: zoneSpec }),
   legacy({ kind: 'ZoneInsight', scope: 'global', path: 'zone-insights', kds: 'none', readOnlyOnGlobal: true, readOnly: true, shortName: 'zins', insightOf: 'Zone', schema: zoneInsightSpec }),
   legacy({ kind: 'ZoneIngress', scope: 'global', path: 'zoneingresses', altPaths: ['zone-ingresses'], kds: 'zone-to-global-to-zones', readOnlyOnGlobal: true, shortName: 'zi', pluralDisplayName: 'Zone Ingresses', schema: zoneIngressSpec }),
   legacy({ kind: 'ZoneIngressInsight', scope: 'global', path: 'zone-ingress-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: 'zii', insightOf: 'ZoneIngress', schema: zoneIngressInsightSpec }),
   legacy({ kind: 'ZoneEgress', scope: 'global', path: 'zoneegresses', altPaths: ['zone-egresses'], kds: 'zone-to-global', readOnlyOnGlobal: true, shortName: 'ze', pluralDisplayName: 'Zone Egresses', schema: zoneEgressSpec }),
   legacy({ kind: 'ZoneEgressInsight', scope: 'global', path: 'zone-egress-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: 'zei', insightOf: 'ZoneEgress', schema: zoneEgressInsightSpec }),
-  legacy({ kind: 'Dataplane', scope: 'mesh', path: 'dataplanes', kds: 'zone-to-global', readOnlyOnGlobal: true, shortName: 'dp', schema: dataplaneSpec }),
+  legacy({ kind: 'Dataplane', scope: 'mesh', path: 'dataplanes', kds: 'zone-to-global', readOnlyOnGlobal: true, blocksMeshDeletion: true, shortName: 'dp', tagPaths: ['$.networking.inbound[*].tags', '$.networking.gateway.tags'], schema: dataplaneSpec }),
   legacy({ kind: 'DataplaneInsight', scope: 'mesh', path: 'dataplane-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: 'dpi', insightOf: 'Dataplane', schema: dataplaneInsightSpec }),
   legacy({ kind: 'Secret', scope: 'mesh', path: 'secrets', kds: 'global-to-zones', readOnlyOnGlobal: false, shortName: 'sec', schema: secretSpec }),
   legacy({ kind: 'GlobalSecret', scope: 'global', path: 'global-secrets', altPaths: ['globalsecrets'], kds: 'global-to-zones', readOnlyOnGlobal: false, shortName: 'gsec', schema: globalSecretSpec }),
-  policy({ kind: 'MeshTrafficPermission', path: 'meshtrafficpermissions', shortName: 'mtp', schema: meshTrafficPermissionSpec }),
-  policy({ kind: 'MeshTimeout', path: 'meshtimeouts', shortName: 'mt', schema: meshTimeoutSpec }),
-  policy({ kind: 'MeshRetry', path: 'meshretries', shortName: 'mr', pluralDisplayName: 'Mesh Retries', schema: meshRetrySpec }),
-  policy({ kind: 'MeshCircuitBreaker', path: 'meshcircuitbreakers', shortName: 'mcb', schema: meshCircuitBreakerSpec }),
-  policy({ kind: 'MeshHealthCheck', path: 'meshhealthchecks', shortName: 'mhc', schema: meshHealthCheckSpec }),
-  policy({ kind: 'MeshHTTPRoute', path: 'meshhttproutes', shortName: 'mhttpr', schema: meshHTTPRouteSpec }),
-  policy({ kind: 'MeshTCPRoute', path: 'meshtcproutes', shortName: 'mtcpr', schema: meshTCPRouteSpec }),
-  policy({ kind: 'MeshLoadBalancingStrategy', path: 'meshloadbalancingstrategies', shortName: 'mlbs', pluralDisplayName: 'Mesh Load Balancing Strategies', schema: meshLoadBalancingStrategySpec }),
-  policy({ kind: 'MeshFaultInjection', path: 'meshfaultinjections', shortName: 'mfi', schema: meshFaultInjectionSpec }),
-  policy({ kind: 'MeshRateLimit', path: 'meshratelimits', shortName: 'mrl', schema: meshRateLimitSpec }),
-  policy({ kind: 'MeshAccessLog', path: 'meshaccesslogs', shortName: 'mal', schema: meshAccessLogSpec }),
-  policy({ kind: 'MeshTrace', path: 'meshtraces', shortName: 'mtr', schema: meshTraceSpec }),
+  policy({ kind: 'MeshTrafficPermission', policy: { hasTo: false, hasFrom: true, hasRules: true }, path: 'meshtrafficpermissions', shortName: 'mtp', schema: meshTrafficPermissionSpec }),
+  policy({ kind: 'MeshTimeout', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshtimeouts', shortName: 'mt', schema: meshTimeoutSpec }),
+  policy({ kind: 'MeshRetry', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshretries', shortName: 'mr', pluralDisplayName: 'Mesh Retries', schema: meshRetrySpec }),
+  policy({ kind: 'MeshCircuitBreaker', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshcircuitbreakers', shortName: 'mcb', schema: meshCircuitBreakerSpec }),
+  policy({ kind: 'MeshHealthCheck', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshhealthchecks', shortName: 'mhc', schema: meshHealthCheckSpec }),
+  policy({ kind: 'MeshHTTPRoute', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshhttproutes', shortName: 'mhttpr', schema: meshHTTPRouteSpec }),
+  policy({ kind: 'MeshTCPRoute', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshtcproutes', shortName: 'mtcpr', schema: meshTCPRouteSpec }),
+  policy({ kind: 'MeshLoadBalancingStrategy', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshloadbalancingstrategies', shortName: 'mlbs', pluralDisplayName: 'Mesh Load Balancing Strategies', schema: meshLoadBalancingStrategySpec }),
+  policy({ kind: 'MeshFaultInjection', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshfaultinjections', shortName: 'mfi', schema: meshFaultInjectionSpec }),
+  policy({ kind: 'MeshRateLimit', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshratelimits', shortName: 'mrl', schema: meshRateLimitSpec }),
+  policy({ kind: 'MeshAccessLog', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshaccesslogs', shortName: 'mal', schema: meshAccessLogSpec }),
+  policy({ kind: 'MeshTrace', policy: { hasTo: false, hasFrom: false, hasRules: false }, path: 'meshtraces', shortName: 'mtr', schema: meshTraceSpec }),
 ]);
 
 const byKind = new Map(RESOURCES.map((d) => [d.kind, d]));

@@ -4,7 +4,7 @@
  */
 import type { Violation } from '../../../proto/src/validate.js';
 
-export type StoreErrorCode = 'invalid' | 'not-found' | 'already-exists' | 'conflict';
+export type StoreErrorCode = 'invalid' | 'not-found' | 'already-exists' | 'conflict' | 'precondition';
 
 export class StoreError extends Error {
   constructor(
@@ -21,6 +21,21 @@ export class ValidationError extends StoreError {
   constructor(readonly violations: readonly Violation[]) {
     super('invalid', `Resource is not valid: ${violations.map((v) => `${v.field}: ${v.message}`).join('; ')}`);
     this.name = 'ValidationError';
+  }
+}
+
+/**
+ * A rule about other resources did not hold when the write ran (checked inside the transaction, under the
+ * tenant lock): e.g. a policy names a mesh that does not exist, or a mesh still has dataplanes.
+ * `detail` is Kuma's summary ("Mesh is not found"), `violations` its field-level reasons.
+ */
+export class PreconditionError extends StoreError {
+  constructor(
+    readonly detail: string,
+    readonly violations: readonly Violation[],
+  ) {
+    super('precondition', `${detail}: ${violations.map((v) => `${v.field}: ${v.message}`).join('; ')}`);
+    this.name = 'PreconditionError';
   }
 }
 

@@ -12,7 +12,8 @@ import { and, asc, count, eq, gt, inArray, lt, sql, type SQL } from 'drizzle-orm
 import { descriptorFor } from '../../../proto/src/resources.js';
 import { validateResource, type ResourceInput } from '../../../proto/src/validate.js';
 import type { Db } from './db.js';
-import { AlreadyExistsError, ConflictError, NotFoundError, ValidationError, type ResourceKey } from './errors.js';
+import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionError, ValidationError, type ResourceKey } from './errors.js';
+import type { Violation } from '../../../proto/src/validate.js';
 import { resources, tenants, type ResourceRow } from './schema.js';
 
 export interface Resource extends ResourceKey {
@@ -58,18 +59,39 @@ export interface ListOptions {
   nameContains?: string;
   /** Every label here must match exactly. */
   labels?: Record<string, string>;
+  /** Kuma's `tag=key:value`: some tag map of the type (descriptor `tagPaths`) has `key` with a value containing `value`. */
+  tags?: readonly { key: string; value: string }[];
   limit?: number;
   offset?: number;
 }
 
+/**
+ * Rules about other resources, checked inside the write transaction after the tenant lock is taken, so no
+ * concurrent writer of the tenant can invalidate them before commit.
+ */
+export interface Preconditions {
+  /** Each key must exist (live). */
+  exists?: readonly { key: ResourceKey; detail: string; violation: Violation }[];
+  /** No live resource of `kind` may exist in `mesh`. */
+  noneOf?: readonly { kind: string; mesh: string; detail: string; violation: Violation }[];
+}
+
 export type WriteOp =
-  | { op: 'create'; resource: ResourceDraft }
+  /** With `ifAbsent`, an existing resource is left as it is and returned instead of failing. */
+  | { op: 'create'; resource: ResourceDraft; ifAbsent?: boolean }
   | { op: 'update'; resource: ResourceDraft; expectedVersion?: number }
   | { op: 'upsert'; resource: ResourceDraft; expectedVersion?: number }
-  | { op: 'delete'; key: { kind: string; mesh?: string; name: string }; expectedVersion?: number };
+  | { op: 'delete'; key: { kind: string; mesh?: string; name: string }; expectedVersion?: number }
+  /**
+   * Deletes every live mesh-scoped resource in `mesh` (any kind). The set is read inside the transaction,
+   * under the tenant lock, so nothing created concurrently is left behind. Expands to one delete result per
+   * resource.
+   */
+  | { op: 'cascade-mesh'; mesh: string };
 
 export type WriteResult =
   | { op: 'create' | 'update'; resource: Resource; created: boolean }
+  | { op: 'unchanged'; resource: Resource; created: false }
   | { op: 'delete'; key: ResourceKey; revision: number };
 
 const DEFAULT_PAGE = 100;
@@ -109,6 +131,15 @@ export class ResourceStore {
     if (opts.nameContains) conds.push(sql`${resources.name} like ${`%${escapeLike(opts.nameContains)}%`}`);
     if (opts.labels && Object.keys(opts.labels).length > 0) {
       conds.push(sql`${resources.labels} @> ${JSON.stringify(opts.labels)}::jsonb`);
+    }
+    const tagPaths = descriptorFor(kind)!.tagPaths;
+    for (const { key, value } of opts.tags ?? []) {
+      // The paths come from the descriptor table, never from the request; key and value are parameters.
+      const anyPath = sql.join(
+        tagPaths.map((p) => sql`exists (select 1 from jsonb_path_query(${resources.spec}, ${p}::jsonpath) t where t ->> ${key} like ${`%${escapeLike(value)}%`})`),
+        sql` or `,
+      );
+      conds.push(tagPaths.length > 0 ? sql`(${anyPath})` : sql`false`);
     }
     const where = and(...conds);
     return this.db.transaction(
@@ -157,15 +188,58 @@ export class ResourceStore {
    * Applies several writes atomically: all of them or none. Every input is validated first, and all
    * violations of all ops are reported together (field paths prefixed with `[i].` when there are several).
    */
-  async apply(tenant: string, ops: readonly WriteOp[]): Promise<WriteResult[]> {
+  async apply(tenant: string, ops: readonly WriteOp[], preconditions: Preconditions = {}): Promise<WriteResult[]> {
     if (ops.length === 0) return [];
     const prepared = prepareOps(ops);
     return this.db.transaction(async (tx) => {
-      const first = await reserveRevisions(tx, tenant, prepared.length);
-      const results = await writeBatch(tx, tenant, prepared, first, new Date());
-      await this.hooks.beforeCommit?.(tenant, prepared.map((_, i) => first + i));
+      let expanded: PreparedOp[];
+      if (prepared.some((op) => op.op === 'cascade-mesh')) {
+        // Take the tenant lock first (reserving nothing), then read what the cascade covers.
+        await reserveRevisions(tx, tenant, 0);
+        expanded = await expandCascades(tx, tenant, prepared);
+      } else {
+        expanded = prepared as PreparedOp[];
+      }
+      if (expanded.length === 0) return [];
+      const first = await reserveRevisions(tx, tenant, expanded.length);
+      await checkPreconditions(tx, tenant, preconditions);
+      const results = await writeBatch(tx, tenant, expanded, first, new Date());
+      await this.hooks.beforeCommit?.(tenant, expanded.map((_, i) => first + i));
       return results;
     });
+  }
+
+  /** Live resources of one kind by name, for the given (mesh, name) keys; used to join objects with insights. */
+  async getMany(tenant: string, kind: string, keys: readonly { mesh: string; name: string }[]): Promise<Map<string, Resource>> {
+    checkKind(kind);
+    const out = new Map<string, Resource>();
+    for (let i = 0; i < keys.length; i += CHUNK) {
+      const tuples = sql.join(keys.slice(i, i + CHUNK).map((k) => sql`(${k.mesh}, ${k.name})`), sql`, `);
+      const rows = await this.db
+        .select()
+        .from(resources)
+        .where(and(eq(resources.tenantId, tenant), eq(resources.kind, kind), eq(resources.deleted, false), sql`(${resources.mesh}, ${resources.name}) in (${tuples})`));
+      for (const row of rows) out.set(`${row.mesh}/${row.name}`, toResource(row));
+    }
+    return out;
+  }
+
+  /** Number of live resources per kind. */
+  async countByKind(tenant: string): Promise<Map<string, number>> {
+    const rows = await this.db
+      .select({ kind: resources.kind, n: count() })
+      .from(resources)
+      .where(and(eq(resources.tenantId, tenant), eq(resources.deleted, false)))
+      .groupBy(resources.kind);
+    return new Map(rows.map((r) => [r.kind, Number(r.n)]));
+  }
+
+  /** Keys of every live resource in a mesh, of any kind (for cascading a mesh deletion). */
+  async keysInMesh(tenant: string, mesh: string): Promise<ResourceKey[]> {
+    return this.db
+      .select({ kind: resources.kind, mesh: resources.mesh, name: resources.name })
+      .from(resources)
+      .where(and(eq(resources.tenantId, tenant), eq(resources.mesh, mesh), eq(resources.deleted, false)));
   }
 
   /** The tenant's current revision (0 for a tenant that never wrote). */
@@ -253,15 +327,20 @@ export class ResourceStore {
 }
 
 type PreparedOp =
-  | { op: 'create' | 'update' | 'upsert'; input: ResourceInput; expectedVersion?: number }
+  | { op: 'create' | 'update' | 'upsert'; input: ResourceInput; expectedVersion?: number; ifAbsent?: boolean }
   | { op: 'delete'; key: ResourceKey; expectedVersion?: number };
+type PreparedInput = PreparedOp | { op: 'cascade-mesh'; mesh: string };
 
 /** Validates every op before the transaction starts, so bad input never reaches the database. */
-function prepareOps(ops: readonly WriteOp[]): PreparedOp[] {
-  const prepared: PreparedOp[] = [];
+function prepareOps(ops: readonly WriteOp[]): PreparedInput[] {
+  const prepared: PreparedInput[] = [];
   const violations: { field: string; message: string }[] = [];
   const prefix = (i: number, field: string) => (ops.length > 1 ? `[${i}].${field}` : field);
   for (const [i, op] of ops.entries()) {
+    if (op.op === 'cascade-mesh') {
+      prepared.push(op);
+      continue;
+    }
     if (op.op === 'delete') {
       const desc = descriptorFor(op.key.kind);
       if (!desc) {
@@ -276,7 +355,12 @@ function prepareOps(ops: readonly WriteOp[]): PreparedOp[] {
       violations.push(...r.violations.map((v) => ({ field: prefix(i, v.field), message: v.message })));
       continue;
     }
-    prepared.push({ op: op.op, input: r.value, expectedVersion: 'expectedVersion' in op ? op.expectedVersion : undefined });
+    prepared.push({
+      op: op.op,
+      input: r.value,
+      expectedVersion: 'expectedVersion' in op ? op.expectedVersion : undefined,
+      ifAbsent: op.op === 'create' ? op.ifAbsent : undefined,
+    });
   }
   if (violations.length > 0) throw new ValidationError(violations);
   return prepared;
@@ -293,6 +377,42 @@ async function reserveRevisions(tx: Tx, tenant: string, n: number): Promise<numb
     .onConflictDoUpdate({ target: tenants.id, set: { revision: sql`${tenants.revision} + ${n}` } })
     .returning({ revision: tenants.revision });
   return row!.revision - n + 1;
+}
+
+async function expandCascades(tx: Tx, tenant: string, ops: readonly PreparedInput[]): Promise<PreparedOp[]> {
+  const out: PreparedOp[] = [];
+  for (const op of ops) {
+    if (op.op !== 'cascade-mesh') {
+      out.push(op);
+      continue;
+    }
+    const keys = await tx
+      .select({ kind: resources.kind, mesh: resources.mesh, name: resources.name })
+      .from(resources)
+      .where(and(eq(resources.tenantId, tenant), eq(resources.mesh, op.mesh), eq(resources.deleted, false)))
+      .orderBy(asc(resources.kind), asc(resources.name));
+    for (const key of keys) out.push({ op: 'delete', key });
+  }
+  return out;
+}
+
+async function checkPreconditions(tx: Tx, tenant: string, pre: Preconditions): Promise<void> {
+  for (const req of pre.exists ?? []) {
+    const found = await tx
+      .select({ name: resources.name })
+      .from(resources)
+      .where(and(keyWhere(tenant, req.key), eq(resources.deleted, false)))
+      .limit(1);
+    if (found.length === 0) throw new PreconditionError(req.detail, [req.violation]);
+  }
+  for (const rule of pre.noneOf ?? []) {
+    const found = await tx
+      .select({ name: resources.name })
+      .from(resources)
+      .where(and(eq(resources.tenantId, tenant), eq(resources.kind, rule.kind), eq(resources.mesh, rule.mesh), eq(resources.deleted, false)))
+      .limit(1);
+    if (found.length > 0) throw new PreconditionError(rule.detail, [rule.violation]);
+  }
 }
 
 /** Rows per statement: 11 parameters a row stays far below PostgreSQL's 65535-parameter limit. */
@@ -335,6 +455,10 @@ async function writeBatch(tx: Tx, tenant: string, ops: readonly PreparedOp[], fi
       next = { ...live, spec: {}, deleted: true, version: live.version + 1, revision, modificationTime: now };
       results.push({ op: 'delete', key, revision });
     } else {
+      if (op.op === 'create' && live && op.ifAbsent) {
+        results.push({ op: 'unchanged', resource: toResource(live), created: false });
+        continue;
+      }
       if (op.op === 'create' && live) throw new AlreadyExistsError(key);
       if ((op.op === 'update' || op.expectedVersion !== undefined) && !live) throw new NotFoundError(key);
       const { labels, spec } = op.input;

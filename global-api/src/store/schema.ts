@@ -51,3 +51,28 @@ export const resources = pgTable(
 );
 
 export type ResourceRow = typeof resources.$inferSelect;
+
+/**
+ * API tokens. A token is `ursa_<id>_<secret>`; only a SHA-256 of the secret is stored, so a database
+ * leak does not leak usable tokens. The id is globally unique, which lets a request find its tenant
+ * from the token alone. Revoked tokens stay for audit.
+ */
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    name: text('name').notNull(),
+    role: text('role').$type<'admin' | 'read-only'>().notNull(),
+    secretHash: text('secret_hash').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    foreignKey({ name: 'api_tokens_tenant_fk', columns: [t.tenantId], foreignColumns: [tenants.id] }).onDelete('cascade'),
+    index('api_tokens_tenant_idx').on(t.tenantId),
+  ],
+);
+
+export type ApiTokenRow = typeof apiTokens.$inferSelect;
