@@ -5,12 +5,14 @@
 import { Hono } from 'hono';
 import { authenticate, type AuthOptions } from './http/auth.js';
 import type { AppEnv, Stores } from './http/env.js';
+import { mountKdsRoutes, type KdsOptions } from './kds/routes.js';
+import { mountZoneTokenRoutes } from './kds/token-routes.js';
 import { ApiError, toErrorResponse } from './http/errors.js';
 import { mountIndexRoute, mountMetaRoutes } from './http/routes/meta.js';
 import { mountGlobalInsightRoute } from './http/routes/global-insight.js';
 import { mountOpenApiRoute } from './http/routes/openapi.js';
 import { mountOverviewRoutes } from './http/routes/overviews.js';
-import { mountResourceRoutes } from './http/routes/resources.js';
+import { mountResourceRoutes, type Plane } from './http/routes/resources.js';
 import { mountTokenRoutes } from './http/routes/tokens.js';
 
 export type { AppEnv, Stores };
@@ -32,6 +34,12 @@ export interface AppDeps {
   readonly meshDefaults: boolean;
   /** The effective configuration with secrets masked, served at `/config`. */
   readonly config: Readonly<Record<string, unknown>>;
+  /** KDS (zone sync); without it the app serves the HTTP API only. */
+  readonly kds?: KdsOptions;
+  /** The global plane (default), or a zone agent's API. */
+  readonly plane?: Plane;
+  /** Extra routes of the runtime (the zone agent's `/ready`, `/healthz`), mounted before authentication. */
+  readonly extraRoutes?: (app: Hono<AppEnv>) => void;
 }
 
 export function createApp(deps: AppDeps) {
@@ -50,13 +58,21 @@ export function createApp(deps: AppDeps) {
   const meta = { instanceId: deps.instanceId, hostname: deps.hostname, config: deps.config };
   // Registered before authentication: Kuma serves its index to anyone.
   mountIndexRoute(app, meta);
+  // Data plane proxies belong to zone agents; say so plainly instead of a confusing 404 or 401.
+  app.all('/envoy.service.*', (c) =>
+    toErrorResponse(c, new ApiError(400, 'Bad Request', 'the global control plane does not serve data plane proxies (xDS): connect Envoy to its zone agent'), 'Bad Request'),
+  );
+  deps.extraRoutes?.(app);
+  // KDS authenticates zones with their zone tokens, not API tokens.
+  if (deps.kds) mountKdsRoutes(app, deps.instanceId, deps.kds);
   app.use('*', authenticate(deps.auth, deps.defaultTenant));
   mountMetaRoutes(app, meta);
   mountOpenApiRoute(app);
   mountGlobalInsightRoute(app);
+  mountZoneTokenRoutes(app);
   mountTokenRoutes(app, deps.auth);
   // Overviews before the generic routes: `/meshes/{mesh}/dataplanes/_overview` must not be read as a name.
   mountOverviewRoutes(app);
-  mountResourceRoutes(app, { meshDefaults: deps.meshDefaults });
+  mountResourceRoutes(app, { meshDefaults: deps.meshDefaults, plane: deps.plane ?? { kind: 'global' } });
   return app;
 }

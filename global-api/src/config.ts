@@ -20,23 +20,17 @@ export interface GlobalConfig {
   readonly operatorToken: string | undefined;
   /** Create Kuma's default policies with every new Mesh. */
   readonly meshDefaults: boolean;
+  /** KDS heartbeat interval; a silent peer is dropped after 3 missed heartbeats. */
+  readonly kdsHeartbeatMs: number;
+  /** A zone is Online while its lease, renewed on every heartbeat, has not run out. */
+  readonly zoneLeaseMs: number;
 }
 
-interface OptionSpec {
-  readonly key: keyof GlobalConfig;
-  readonly flag: string;
-  readonly env: readonly string[];
-  readonly default?: string;
-  readonly secret?: boolean;
-  readonly help: string;
-  /** Returns the value, or a string message when it is not acceptable. */
-  readonly parse: (raw: string) => unknown | { error: string };
-}
+import { bad, bool, describeOptions, helpText as optionsHelp, intIn, maskedOptions, parseOptions, type OptionSpec, type Parsed } from './options.js';
 
-const bad = (error: string) => ({ error });
-const bool = (v: string) => (['true', '1', 'yes'].includes(v) ? true : ['false', '0', 'no'].includes(v) ? false : bad('must be true or false'));
+export { ConfigError, maskSecret } from './options.js';
 
-export const OPTIONS: readonly OptionSpec[] = [
+export const OPTIONS: readonly OptionSpec<keyof GlobalConfig>[] = [
   { key: 'host', flag: '--host', env: ['URSA_HOST'], default: '127.0.0.1', help: 'address the HTTP API listens on', parse: (v) => (v ? v : bad('must not be empty')) },
   {
     key: 'port',
@@ -80,70 +74,31 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'bearer token for /_operator/* (tenant management); unset: loopback admin only',
     parse: (v) => (v.length >= 16 ? v : bad('must be at least 16 characters')),
   },
+  { key: 'kdsHeartbeatMs', flag: '--kds-heartbeat-ms', env: ['URSA_KDS_HEARTBEAT_MS'], default: '5000', help: 'KDS heartbeat interval in ms', parse: (v) => intIn(v, 100, 60_000) },
+  { key: 'zoneLeaseMs', flag: '--zone-lease-ms', env: ['URSA_ZONE_LEASE_MS'], default: '15000', help: 'how long a zone stays Online after its last heartbeat, in ms', parse: (v) => intIn(v, 300, 300_000) },
   { key: 'meshDefaults', flag: '--mesh-defaults', env: ['URSA_MESH_DEFAULTS'], default: 'true', help: "create Kuma's default policies with every new Mesh", parse: bool },
 ];
 
-export class ConfigError extends Error {}
-
-export type ParseResult = { help: true } | { help: false; config: GlobalConfig };
+export type ParseResult = Parsed<GlobalConfig>;
 
 /** Parses argv (without node and script) and env; throws ConfigError naming the flag or variable. */
 export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParseResult {
-  const raw = new Map<string, { value: string; source: string }>();
-  for (const o of OPTIONS) {
-    const fromEnv = o.env.find((name) => env[name] !== undefined && env[name] !== '');
-    if (fromEnv) raw.set(o.key, { value: env[fromEnv]!, source: fromEnv });
-  }
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') return { help: true };
-    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const opt = OPTIONS.find((o) => o.flag === flag);
-    if (!opt) throw new ConfigError(`unknown flag ${flag} (see --help)`);
-    const value = inline ?? argv[++i];
-    if (value === undefined) throw new ConfigError(`flag ${flag} needs a value`);
-    raw.set(opt.key, { value, source: flag });
-  }
-  const out: Record<string, unknown> = {};
-  for (const o of OPTIONS) {
-    const r = raw.get(o.key) ?? (o.default !== undefined ? { value: o.default, source: 'default' } : undefined);
-    if (!r) continue;
-    const parsed = o.parse(r.value);
-    if (parsed && typeof parsed === 'object' && 'error' in parsed) {
-      throw new ConfigError(`${r.source === 'default' ? o.flag : r.source}: ${(parsed as { error: string }).error}`);
-    }
-    out[o.key] = parsed;
-  }
-  const dataDir = out.dataDir as string;
-  out.dataDir = isAbsolute(dataDir) ? dataDir : resolve(dataDir);
-  return { help: false, config: Object.freeze(out) as unknown as GlobalConfig };
+  const r = parseOptions<Record<string, unknown>>(OPTIONS, argv, env);
+  if (r.help) return r;
+  const dataDir = r.config.dataDir as string;
+  return { help: false, config: Object.freeze({ ...r.config, dataDir: isAbsolute(dataDir) ? dataDir : resolve(dataDir) }) as unknown as GlobalConfig };
 }
 
 export function helpText(): string {
-  const lines = OPTIONS.map((o) => `  ${o.flag.padEnd(18)} ${o.env.join(', ').padEnd(34)} ${o.help}${o.default ? ` (default ${o.default})` : ''}`);
-  return ['Usage: npm start -- [flags]   (or: tsx global-api/src/node.ts [flags])', '', 'Flags and environment variables:', ...lines].join('\n');
+  return optionsHelp('npm start -- [flags]   (or: tsx global-api/src/node.ts [flags])', OPTIONS);
 }
 
 /** The configuration as served by `/config`, secrets masked. */
 export function maskedConfig(config: GlobalConfig): Record<string, unknown> {
-  return Object.fromEntries(OPTIONS.map((o) => [o.key, o.secret && config[o.key] !== undefined ? maskSecret(String(config[o.key])) : (config[o.key] ?? null)]));
+  return maskedOptions(OPTIONS, config as unknown as Record<string, unknown>);
 }
 
-/** One line per option for the start-up log, with secrets masked (URL passwords, whole values otherwise). */
+/** One line for the start-up log, with secrets masked (URL passwords, whole values otherwise). */
 export function describeConfig(config: GlobalConfig): string {
-  return OPTIONS.map((o) => {
-    const v = config[o.key];
-    if (v === undefined) return `${o.key}=(unset)`;
-    return `${o.key}=${o.secret ? maskSecret(String(v)) : String(v)}`;
-  }).join(' ');
-}
-
-export function maskSecret(value: string): string {
-  try {
-    const u = new URL(value);
-    if (u.password) u.password = '****';
-    return u.toString();
-  } catch {
-    return '****';
-  }
+  return describeOptions(OPTIONS, config as unknown as Record<string, unknown>);
 }

@@ -4,7 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { serve } from '@hono/node-server';
+import { serve, upgradeWebSocket } from '@hono/node-server';
+import { WebSocketServer } from 'ws';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createApp } from './app.js';
 import { ConfigError, describeConfig, helpText, maskedConfig, parseConfig } from './config.js';
@@ -12,8 +13,11 @@ import type { Database } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { openPglite } from './store/pglite.js';
 import { openPostgres } from './store/postgres.js';
-import { ResourceStore } from './store/resource-store.js';
-import { TokenStore } from './store/token-store.js';
+import { createStores } from './stores.js';
+import { notifyWaker } from './kds/waker.js';
+import { StreamTracker } from './kds/ws.js';
+import { FeedCache } from './kds/feed-cache.js';
+import { LeaseKeeper } from './kds/keeper.js';
 import { PRODUCT, VERSION } from './version.js';
 
 async function main(): Promise<void> {
@@ -33,11 +37,13 @@ async function main(): Promise<void> {
   }
   const config = parsed.config;
   const instanceId = `${hostname()}-${randomBytes(2).toString('hex')}`;
+  const tracker = new StreamTracker();
   console.log(`${PRODUCT} global ${VERSION} (${instanceId}) config: ${describeConfig(config)}`);
 
   const database: Database = config.databaseUrl ? openPostgres(config.databaseUrl) : await openPglite(`${config.dataDir}/db`);
   await migrate(database);
-  const stores = { resources: new ResourceStore(database.db), tokens: new TokenStore(database.db) };
+  const stores = createStores(database.db);
+  const waker = await notifyWaker(database);
   const app = createApp({
     instanceId,
     hostname: hostname(),
@@ -46,9 +52,21 @@ async function main(): Promise<void> {
     auth: { loopbackAdmin: config.loopbackAdmin, operatorToken: config.operatorToken, isLoopback: (c) => isLoopback(getConnInfo(c).remote.address) },
     meshDefaults: config.meshDefaults,
     config: maskedConfig(config),
+    kds: {
+      // LISTEN/NOTIFY: every replica on PostgreSQL, in-process on PGlite.
+      waker,
+      feed: new FeedCache(stores.resources, waker),
+      keeper: new LeaseKeeper(database.db, config.zoneLeaseMs),
+      heartbeatMs: config.kdsHeartbeatMs,
+      leaseTtlMs: config.zoneLeaseMs,
+      upgradeWebSocket: upgradeWebSocket as never,
+      tracker,
+      onEnd: (e) => console.log(`ursa kds: zone ${e.zone ?? '(before hello)'} session ended: ${e.code}: ${e.message}`),
+    },
   });
 
-  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
+  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, websocket: { server: wss } }, (info) => {
     console.log(`${PRODUCT} global API listening on http://${config.host}:${info.port} (store: ${database.backend})`);
   });
 
@@ -57,9 +75,16 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`${signal}: shutting down`);
-    server.close(() => {
-      database.close().finally(() => process.exit(0));
-    });
+    // End KDS sessions cleanly first: their zones go Offline at once and reconnect to another replica.
+    tracker
+      .closeAll()
+      .catch(() => {})
+      .finally(() => {
+        for (const ws of wss.clients) ws.terminate();
+        server.close(() => {
+          database.close().finally(() => process.exit(0));
+        });
+      });
     // Open keep-alive connections must not hold the process forever.
     setTimeout(() => process.exit(0), 5000).unref();
   };

@@ -5,8 +5,7 @@
  */
 import { createApp } from './app.js';
 import { openPostgres } from './store/postgres.js';
-import { ResourceStore } from './store/resource-store.js';
-import { TokenStore } from './store/token-store.js';
+import { createStores } from './stores.js';
 
 export interface WorkerEnv {
   HYPERDRIVE?: { connectionString: string };
@@ -35,8 +34,7 @@ export default {
         const hyperdrive = (bindings as WorkerEnv).HYPERDRIVE;
         if (!hyperdrive) throw new Error('the HYPERDRIVE binding is missing: see README, "Running in workerd"');
         // Never end this client inside the Worker: closing raises "Stream was cancelled"; it dies with the request.
-        const { db } = openPostgres(hyperdrive.connectionString, { max: 1, workerSafe: true });
-        return { resources: new ResourceStore(db), tokens: new TokenStore(db) };
+        return createStores(openPostgres(hyperdrive.connectionString, { max: 1, workerSafe: true }).db);
       },
       // A Worker has no loopback clients: every request needs a token.
       auth: { loopbackAdmin: false, operatorToken: env.URSA_OPERATOR_TOKEN, isLoopback: () => false },

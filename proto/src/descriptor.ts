@@ -45,10 +45,20 @@ export interface ResourceDescriptor {
    * inbound and gateway tags. Empty: the type has no tag filter.
    */
   readonly tagPaths: readonly string[];
+  /**
+   * For zone-originated kinds: the spec field that names the owning zone (ZoneIngress `zone`); the global
+   * overwrites it with the zone the resource came from, so a zone cannot claim to be another.
+   */
+  readonly zoneField?: string;
   /** Include in Kuma's federation export profile (`/_resources` `includeInFederation`). */
   readonly includeInFederation: boolean;
   /** This type defines meshes: deleting one cascades to everything in its mesh; creating one adds defaults. */
   readonly isMeshDefinition: boolean;
+  /**
+   * This type defines zones: deleting one is refused while the zone is connected and then removes all it
+   * synced; disabling one hides its resources from other zones.
+   */
+  readonly isZoneDefinition: boolean;
   /** While a resource of this type exists in a mesh, the mesh cannot be deleted (Kuma: dataplanes). */
   readonly blocksMeshDeletion: boolean;
   /** For policies: which sections the spec has (`/policies`, `/_resources`). */

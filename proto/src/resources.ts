@@ -30,7 +30,7 @@ import { meshTimeoutSpec } from './schemas/policies/mesh-timeout.js';
 import { meshTraceSpec } from './schemas/policies/mesh-trace.js';
 import { meshTrafficPermissionSpec } from './schemas/policies/mesh-traffic-permission.js';
 
-type Defaulted = 'altPaths' | 'readOnly' | 'singularDisplayName' | 'pluralDisplayName' | 'tagPaths' | 'includeInFederation' | 'isMeshDefinition' | 'blocksMeshDeletion';
+type Defaulted = 'altPaths' | 'readOnly' | 'singularDisplayName' | 'pluralDisplayName' | 'tagPaths' | 'includeInFederation' | 'isMeshDefinition' | 'isZoneDefinition' | 'blocksMeshDeletion';
 type Row = Omit<ResourceDescriptor, Defaulted | 'isPolicy' | 'shape'> & Partial<Pick<ResourceDescriptor, Defaulted>>;
 
 /** Legacy (proto) types: meta and spec fields flattened into one JSON object. */
@@ -49,6 +49,7 @@ function finish(row: Row, shape: ResourceDescriptor['shape'], isPolicy: boolean)
     readOnly: false,
     tagPaths: [],
     isMeshDefinition: false,
+    isZoneDefinition: false,
     blocksMeshDeletion: false,
     // Kuma's federation profile carries what the global owns: not zone inventory, insights or zones.
     includeInFederation: row.kds === 'global-to-zones',
@@ -62,11 +63,11 @@ function finish(row: Row, shape: ResourceDescriptor['shape'], isPolicy: boolean)
 
 export const RESOURCES: readonly ResourceDescriptor[] = Object.freeze([
   legacy({ kind: 'Mesh', scope: 'global', path: 'meshes', kds: 'global-to-zones', readOnlyOnGlobal: false, isMeshDefinition: true, shortName: 'm', pluralDisplayName: 'Meshes', schema: meshSpec }),
-  legacy({ kind: 'Zone', scope: 'global', path: 'zones', kds: 'none', readOnlyOnGlobal: false, shortName: 'z', schema: zoneSpec }),
+  legacy({ kind: 'Zone', scope: 'global', path: 'zones', kds: 'none', readOnlyOnGlobal: false, isZoneDefinition: true, shortName: 'z', schema: zoneSpec }),
   legacy({ kind: 'ZoneInsight', scope: 'global', path: 'zone-insights', kds: 'none', readOnlyOnGlobal: true, readOnly: true, shortName: 'zins', insightOf: 'Zone', schema: zoneInsightSpec }),
-  legacy({ kind: 'ZoneIngress', scope: 'global', path: 'zoneingresses', altPaths: ['zone-ingresses'], kds: 'zone-to-global-to-zones', readOnlyOnGlobal: true, shortName: 'zi', pluralDisplayName: 'Zone Ingresses', schema: zoneIngressSpec }),
+  legacy({ kind: 'ZoneIngress', scope: 'global', path: 'zoneingresses', altPaths: ['zone-ingresses'], kds: 'zone-to-global-to-zones', readOnlyOnGlobal: true, shortName: 'zi', zoneField: 'zone', tagPaths: ['$.availableServices[*].tags'], pluralDisplayName: 'Zone Ingresses', schema: zoneIngressSpec }),
   legacy({ kind: 'ZoneIngressInsight', scope: 'global', path: 'zone-ingress-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: 'zii', insightOf: 'ZoneIngress', schema: zoneIngressInsightSpec }),
-  legacy({ kind: 'ZoneEgress', scope: 'global', path: 'zoneegresses', altPaths: ['zone-egresses'], kds: 'zone-to-global', readOnlyOnGlobal: true, shortName: 'ze', pluralDisplayName: 'Zone Egresses', schema: zoneEgressSpec }),
+  legacy({ kind: 'ZoneEgress', scope: 'global', path: 'zoneegresses', altPaths: ['zone-egresses'], kds: 'zone-to-global', readOnlyOnGlobal: true, shortName: 'ze', zoneField: 'zone', pluralDisplayName: 'Zone Egresses', schema: zoneEgressSpec }),
   legacy({ kind: 'ZoneEgressInsight', scope: 'global', path: 'zone-egress-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: 'zei', insightOf: 'ZoneEgress', schema: zoneEgressInsightSpec }),
   legacy({ kind: 'Dataplane', scope: 'mesh', path: 'dataplanes', kds: 'zone-to-global', readOnlyOnGlobal: true, blocksMeshDeletion: true, shortName: 'dp', tagPaths: ['$.networking.inbound[*].tags', '$.networking.gateway.tags'], schema: dataplaneSpec }),
   legacy({ kind: 'DataplaneInsight', scope: 'mesh', path: 'dataplane-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: 'dpi', insightOf: 'Dataplane', schema: dataplaneInsightSpec }),

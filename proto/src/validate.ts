@@ -58,11 +58,67 @@ export function zodViolations(error: z.ZodError, prefix: string): Violation[] {
   );
 }
 
+/**
+ * Why a string cannot be stored as it is, or undefined. PostgreSQL text and jsonb refuse U+0000, and jsonb
+ * refuses an unpaired UTF-16 surrogate (`"\ud800"`); a driver error there would be a 500 for a client's
+ * mistake, and a text column would silently store U+FFFD instead.
+ */
+export function textProblem(s: string): string | undefined {
+  if (s.includes('\u0000')) return 'must not contain NUL (U+0000) characters';
+  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s)) return 'must not contain unpaired UTF-16 surrogates';
+  return undefined;
+}
+
+/** Deeper documents are refused: no Kuma spec comes near this, and JSON.stringify/jsonb recurse per level. */
+export const MAX_SPEC_DEPTH = 64;
+
+/**
+ * Problems that would make a JSON value unstorable or change it silently on the way to jsonb, found by
+ * walking it (schemas accept anything in free-form fields such as an OTel log `body`):
+ * - strings and keys with `textProblem`s (a 500 from the database otherwise);
+ * - non-finite numbers (YAML `.nan`/`.inf`, JSON `1e999`), which JSON.stringify turns into `null`;
+ * - nesting deeper than MAX_SPEC_DEPTH (a stack overflow in JSON.stringify otherwise; also stops cycles
+ *   built from YAML aliases).
+ */
+export function storableViolations(value: unknown, prefix: string): Violation[] {
+  const out: Violation[] = [];
+  const walk = (v: unknown, path: PropertyKey[]): void => {
+    if (typeof v === 'string') {
+      const p = textProblem(v);
+      if (p) out.push({ field: formatPath(path, prefix), message: p });
+    } else if (typeof v === 'number') {
+      if (!Number.isFinite(v)) out.push({ field: formatPath(path, prefix), message: 'must be a finite number' });
+    } else if (typeof v === 'object' && v !== null) {
+      if (path.length >= MAX_SPEC_DEPTH) {
+        out.push({ field: formatPath(path, prefix), message: `must not be nested more than ${MAX_SPEC_DEPTH} levels deep` });
+        return;
+      }
+      if (Array.isArray(v)) {
+        v.forEach((item, i) => walk(item, [...path, i]));
+        return;
+      }
+      for (const [k, item] of Object.entries(v)) {
+        const p = textProblem(k);
+        if (p) out.push({ field: formatPath([...path, k], prefix), message: `key ${p}` });
+        walk(item, [...path, k]);
+      }
+    }
+  };
+  walk(value, []);
+  return out;
+}
+
 /** Validates a spec alone against its descriptor; field paths start with `spec.` for spec-shaped types. */
 export function validateSpec(desc: ResourceDescriptor, spec: unknown): Result<Record<string, unknown>> {
+  const prefix = desc.shape === 'spec' ? 'spec' : '';
+  // Checked on the raw input as well as by the schema: free-form fields (z.unknown) pass anything through.
+  const unstorable = storableViolations(spec, prefix);
   const parsed = desc.schema.safeParse(spec ?? {});
-  if (parsed.success) return { ok: true, value: parsed.data };
-  return { ok: false, violations: zodViolations(parsed.error, desc.shape === 'spec' ? 'spec' : '') };
+  if (parsed.success && unstorable.length === 0) return { ok: true, value: parsed.data };
+  const violations = parsed.success ? [] : zodViolations(parsed.error, prefix);
+  // One message per field: the schema's, when it already refused that field.
+  violations.push(...unstorable.filter((u) => !violations.some((v) => v.field === u.field)));
+  return { ok: false, violations };
 }
 
 /**

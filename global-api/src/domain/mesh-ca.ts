@@ -5,6 +5,8 @@
  * KDS and sign workload certificates with them. Existing secrets are never regenerated.
  */
 import { generateCa } from '../../../proto/src/pki/x509.js';
+import { nameProblem } from '../../../proto/src/validate.js';
+import { ValidationError } from '../store/errors.js';
 import type { ResourceStore, WriteOp } from '../store/resource-store.js';
 
 /** Kuma's default CA lifetime: 10 years. */
@@ -33,6 +35,12 @@ export async function caOps(store: ResourceStore, tenant: string, mesh: string, 
   const backend = enabledBuiltinBackend(spec);
   if (!backend) return [];
   const names = caSecretNames(mesh, backend.name as string);
+  if (nameProblem(names.key) !== undefined) {
+    const i = ((spec.mtls as { backends: Backend[] }).backends ?? []).indexOf(backend);
+    throw new ValidationError([
+      { field: `mtls.backends[${i}].name`, message: `a builtin backend names its CA secrets (${names.key}): it must be lowercase alphanumerics and '-', and short enough for a resource name` },
+    ]);
+  }
   if (await store.get(tenant, { kind: 'Secret', mesh, name: names.cert })) return [];
   const rsa = backend.conf?.caCert?.RSAbits ?? backend.conf?.caCert?.rsaBits;
   const ca = await generateCa({

@@ -3,6 +3,7 @@
  * default values (`pkg/plugins/policies/core/defaults/consts.go`). A Mesh can opt out of some or all with
  * `skipCreatingInitialPolicies: ["*"]` or a list of names; the global can turn them off entirely.
  */
+import { nameProblem } from '../../../proto/src/validate.js';
 import type { ResourceDraft } from '../store/resource-store.js';
 
 const timeouts = {
@@ -78,5 +79,7 @@ export function defaultPolicies(mesh: string): ResourceDraft[] {
 export function defaultsFor(mesh: string, spec: Record<string, unknown>): ResourceDraft[] {
   const skip = Array.isArray(spec.skipCreatingInitialPolicies) ? (spec.skipCreatingInitialPolicies as string[]) : [];
   if (skip.includes('*')) return [];
-  return defaultPolicies(mesh).filter((p) => !skip.includes(p.name));
+  // A mesh name near the 253-character limit makes `mesh-circuit-breaker-all-<mesh>` too long: such a
+  // default is not created rather than failing the mesh itself.
+  return defaultPolicies(mesh).filter((p) => !skip.includes(p.name) && nameProblem(p.name) === undefined);
 }

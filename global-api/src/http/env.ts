@@ -1,10 +1,17 @@
 /** Per-request values every route can read (`c.var.*`). */
+import type { ZoneTokens } from '../kds/zone-tokens.js';
+import type { Db } from '../store/db.js';
+import type { KdsStore } from '../store/kds-store.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { Principal, TokenStore } from '../store/token-store.js';
 
 export interface Stores {
+  /** The database handle, for read-only aggregate queries (insights). */
+  readonly db: Db;
   readonly resources: ResourceStore;
   readonly tokens: TokenStore;
+  readonly kds: KdsStore;
+  readonly zoneTokens: ZoneTokens;
 }
 
 export type AppEnv = {

@@ -38,7 +38,9 @@ export function parsePage(c: Context): Page {
 
 export function parseFilters(c: Context, desc: ResourceDescriptor): Omit<ListOptions, 'limit' | 'offset' | 'mesh'> {
   const url = new URL(c.req.url);
-  const labels: Record<string, string> = {};
+  // No prototype: `filter[labels.__proto__]=x` must be a filter on that key, not a write to the prototype
+  // that drops the filter (and so lists everything).
+  const labels: Record<string, string> = Object.create(null);
   const tags: { key: string; value: string }[] = [];
   for (const [key, value] of url.searchParams) {
     if (key.startsWith('filter[')) {

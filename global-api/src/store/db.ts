@@ -16,4 +16,9 @@ export interface Database {
   /** The connection string, for PostgreSQL (migrations open their own single connection). */
   readonly url?: string;
   close(): Promise<void>;
+  /**
+   * Subscribes to a NOTIFY channel: every replica on PostgreSQL, or the same process on PGlite. Returns
+   * the unsubscribe function. Absent where the database cannot notify (Workers through Hyperdrive).
+   */
+  listen?(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
 }

@@ -12,5 +12,10 @@ export async function openPglite(dataDir?: string): Promise<Database> {
   if (dataDir) await mkdir(dataDir, { recursive: true });
   const client = await PGlite.create(dataDir ? { dataDir } : {});
   const db = drizzle(client, { schema }) as unknown as Db;
-  return { db, backend: 'pglite', close: () => client.close() };
+  return {
+    db,
+    backend: 'pglite',
+    close: () => client.close(),
+    listen: async (channel, onPayload) => client.listen(channel, onPayload),
+  };
 }

@@ -18,5 +18,15 @@ export function openPostgres(url: string, opts: PostgresOptions = {}): Database 
     ...(opts.workerSafe ? { fetch_types: false, prepare: false } : {}),
   });
   const db = drizzle(client, { schema }) as unknown as Db;
-  return { db, backend: 'postgres', url, close: () => client.end({ timeout: 5 }) };
+  return {
+    db,
+    backend: 'postgres',
+    url,
+    close: () => client.end({ timeout: 5 }),
+    // postgres.js keeps one dedicated connection for LISTEN and re-subscribes after reconnects.
+    listen: async (channel, onPayload) => {
+      const sub = await client.listen(channel, onPayload);
+      return () => sub.unlisten();
+    },
+  };
 }

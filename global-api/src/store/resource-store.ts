@@ -14,7 +14,7 @@ import { validateResource, type ResourceInput } from '../../../proto/src/validat
 import type { Db } from './db.js';
 import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionError, ValidationError, type ResourceKey } from './errors.js';
 import type { Violation } from '../../../proto/src/validate.js';
-import { resources, tenants, type ResourceRow } from './schema.js';
+import { resources, syncCursors, tenants, type ResourceRow } from './schema.js';
 
 export interface Resource extends ResourceKey {
   readonly labels: Record<string, string>;
@@ -74,6 +74,8 @@ export interface Preconditions {
   exists?: readonly { key: ResourceKey; detail: string; violation: Violation }[];
   /** No live resource of `kind` may exist in `mesh`. */
   noneOf?: readonly { kind: string; mesh: string; detail: string; violation: Violation }[];
+  /** Any other rule, run in the transaction after the ones above; throw a PreconditionError to refuse. */
+  check?: (tx: Tx) => Promise<void>;
 }
 
 export type WriteOp =
@@ -81,13 +83,25 @@ export type WriteOp =
   | { op: 'create'; resource: ResourceDraft; ifAbsent?: boolean }
   | { op: 'update'; resource: ResourceDraft; expectedVersion?: number }
   | { op: 'upsert'; resource: ResourceDraft; expectedVersion?: number }
-  | { op: 'delete'; key: { kind: string; mesh?: string; name: string }; expectedVersion?: number }
+  /**
+   * With `ifExists`, a missing resource is not an error. With `ownedBy`, only a resource whose labels
+   * include these is deleted (a zone can remove only what it synced).
+   */
+  | { op: 'delete'; key: { kind: string; mesh?: string; name: string }; expectedVersion?: number; ifExists?: boolean; ownedBy?: Record<string, string> }
   /**
    * Deletes every live mesh-scoped resource in `mesh` (any kind). The set is read inside the transaction,
    * under the tenant lock, so nothing created concurrently is left behind. Expands to one delete result per
    * resource.
    */
-  | { op: 'cascade-mesh'; mesh: string };
+  | { op: 'cascade-mesh'; mesh: string }
+  /** Deletes every live resource of `kinds` whose labels include `labels` (a deleted zone's inventory). */
+  | { op: 'cascade-labels'; labels: Record<string, string>; kinds: readonly string[] }
+  /**
+   * Rewrites every live resource of `kinds` whose labels include `labels`, unchanged, at a new revision, so
+   * feed readers look at them again (a zone was disabled or enabled: other zones must drop or regain its
+   * ingresses).
+   */
+  | { op: 'touch-labels'; labels: Record<string, string>; kinds: readonly string[] };
 
 export type WriteResult =
   | { op: 'create' | 'update'; resource: Resource; created: boolean }
@@ -97,7 +111,7 @@ export type WriteResult =
 const DEFAULT_PAGE = 100;
 const DEFAULT_FEED_PAGE = 1000;
 
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 export interface StoreHooks {
   /**
@@ -115,6 +129,7 @@ export class ResourceStore {
 
   async get(tenant: string, key: { kind: string; mesh?: string; name: string }): Promise<Resource | undefined> {
     const k = checkKey(key);
+    if (unstorable(k.mesh, k.name)) return undefined;
     const rows = await this.db
       .select()
       .from(resources)
@@ -126,6 +141,8 @@ export class ResourceStore {
   /** A page of live resources of one kind, ordered by (mesh, name), and the total that match. */
   async list(tenant: string, kind: string, opts: ListOptions = {}): Promise<{ items: Resource[]; total: number }> {
     checkKind(kind);
+    const filterTexts = [opts.mesh, opts.nameContains, ...Object.entries(opts.labels ?? {}).flat(), ...(opts.tags ?? []).flatMap((t) => [t.key, t.value])];
+    if (unstorable(...filterTexts)) return { items: [], total: 0 };
     const conds: (SQL | undefined)[] = [eq(resources.tenantId, tenant), eq(resources.kind, kind), eq(resources.deleted, false)];
     if (opts.mesh !== undefined) conds.push(eq(resources.mesh, opts.mesh));
     if (opts.nameContains) conds.push(sql`${resources.name} like ${`%${escapeLike(opts.nameContains)}%`}`);
@@ -188,18 +205,19 @@ export class ResourceStore {
    * Applies several writes atomically: all of them or none. Every input is validated first, and all
    * violations of all ops are reported together (field paths prefixed with `[i].` when there are several).
    */
-  async apply(tenant: string, ops: readonly WriteOp[], preconditions: Preconditions = {}): Promise<WriteResult[]> {
-    if (ops.length === 0) return [];
+  async apply(tenant: string, ops: readonly WriteOp[], preconditions: Preconditions = {}, opts: { cursor?: { name: string; value: number } } = {}): Promise<WriteResult[]> {
+    if (ops.length === 0 && !opts.cursor) return [];
     const prepared = prepareOps(ops);
     return this.db.transaction(async (tx) => {
       let expanded: PreparedOp[];
-      if (prepared.some((op) => op.op === 'cascade-mesh')) {
+      if (prepared.some((op) => EXPANDING.has(op.op))) {
         // Take the tenant lock first (reserving nothing), then read what the cascade covers.
         await reserveRevisions(tx, tenant, 0);
         expanded = await expandCascades(tx, tenant, prepared);
       } else {
         expanded = prepared as PreparedOp[];
       }
+      if (opts.cursor) await setCursor(tx, tenant, opts.cursor.name, opts.cursor.value);
       if (expanded.length === 0) return [];
       const first = await reserveRevisions(tx, tenant, expanded.length);
       await checkPreconditions(tx, tenant, preconditions);
@@ -213,6 +231,7 @@ export class ResourceStore {
   async getMany(tenant: string, kind: string, keys: readonly { mesh: string; name: string }[]): Promise<Map<string, Resource>> {
     checkKind(kind);
     const out = new Map<string, Resource>();
+    keys = keys.filter((k) => !unstorable(k.mesh, k.name));
     for (let i = 0; i < keys.length; i += CHUNK) {
       const tuples = sql.join(keys.slice(i, i + CHUNK).map((k) => sql`(${k.mesh}, ${k.name})`), sql`, `);
       const rows = await this.db
@@ -236,10 +255,47 @@ export class ResourceStore {
 
   /** Keys of every live resource in a mesh, of any kind (for cascading a mesh deletion). */
   async keysInMesh(tenant: string, mesh: string): Promise<ResourceKey[]> {
+    if (unstorable(mesh)) return [];
     return this.db
       .select({ kind: resources.kind, mesh: resources.mesh, name: resources.name })
       .from(resources)
       .where(and(eq(resources.tenantId, tenant), eq(resources.mesh, mesh), eq(resources.deleted, false)));
+  }
+
+  /**
+   * One page of live resources of `kinds` in key order (kind, mesh, name) after `after`: snapshots are read
+   * page by page without holding anything open between pages.
+   */
+  async snapshotPage(tenant: string, opts: { kinds: readonly string[]; after?: ResourceKey; limit: number }): Promise<{ resources: Resource[] }> {
+    if (opts.kinds.length === 0) return { resources: [] };
+    const conds: (SQL | undefined)[] = [eq(resources.tenantId, tenant), eq(resources.deleted, false), inArray(resources.kind, [...opts.kinds])];
+    if (opts.after) conds.push(sql`(${resources.kind}, ${resources.mesh}, ${resources.name}) > (${opts.after.kind}, ${opts.after.mesh}, ${opts.after.name})`);
+    const rows = await this.db
+      .select()
+      .from(resources)
+      .where(and(...conds))
+      .orderBy(asc(resources.kind), asc(resources.mesh), asc(resources.name))
+      .limit(opts.limit);
+    return { resources: rows.map(toResource) };
+  }
+
+  /** Keys of live resources of `kinds` whose labels include `labels`. */
+  async keysWithLabels(tenant: string, labels: Record<string, string>, kinds: readonly string[]): Promise<ResourceKey[]> {
+    if (kinds.length === 0) return [];
+    return this.db
+      .select({ kind: resources.kind, mesh: resources.mesh, name: resources.name })
+      .from(resources)
+      .where(and(eq(resources.tenantId, tenant), eq(resources.deleted, false), inArray(resources.kind, [...kinds]), sql`${resources.labels} @> ${JSON.stringify(labels)}::jsonb`));
+  }
+
+  /** A named cursor (0 when never set); see `apply`'s `cursor` option. */
+  async cursor(tenant: string, name: string): Promise<number> {
+    const rows = await this.db.select({ value: syncCursors.value }).from(syncCursors).where(and(eq(syncCursors.tenantId, tenant), eq(syncCursors.name, name)));
+    return rows[0]?.value ?? 0;
+  }
+
+  async setCursor(tenant: string, name: string, value: number): Promise<void> {
+    await this.db.transaction((tx) => setCursor(tx, tenant, name, value));
   }
 
   /** The tenant's current revision (0 for a tenant that never wrote). */
@@ -327,9 +383,11 @@ export class ResourceStore {
 }
 
 type PreparedOp =
-  | { op: 'create' | 'update' | 'upsert'; input: ResourceInput; expectedVersion?: number; ifAbsent?: boolean }
-  | { op: 'delete'; key: ResourceKey; expectedVersion?: number };
-type PreparedInput = PreparedOp | { op: 'cascade-mesh'; mesh: string };
+  | { op: 'create' | 'update' | 'upsert'; input: ResourceInput; expectedVersion?: number; ifAbsent?: boolean; force?: boolean }
+  | { op: 'delete'; key: ResourceKey; expectedVersion?: number; ifExists?: boolean; ownedBy?: Record<string, string> };
+type Expanding = Extract<WriteOp, { op: 'cascade-mesh' | 'cascade-labels' | 'touch-labels' }>;
+type PreparedInput = PreparedOp | Expanding;
+const EXPANDING = new Set<string>(['cascade-mesh', 'cascade-labels', 'touch-labels']);
 
 /** Validates every op before the transaction starts, so bad input never reaches the database. */
 function prepareOps(ops: readonly WriteOp[]): PreparedInput[] {
@@ -337,7 +395,7 @@ function prepareOps(ops: readonly WriteOp[]): PreparedInput[] {
   const violations: { field: string; message: string }[] = [];
   const prefix = (i: number, field: string) => (ops.length > 1 ? `[${i}].${field}` : field);
   for (const [i, op] of ops.entries()) {
-    if (op.op === 'cascade-mesh') {
+    if (op.op === 'cascade-mesh' || op.op === 'cascade-labels' || op.op === 'touch-labels') {
       prepared.push(op);
       continue;
     }
@@ -347,7 +405,14 @@ function prepareOps(ops: readonly WriteOp[]): PreparedInput[] {
         violations.push({ field: prefix(i, 'type'), message: `unknown resource type ${JSON.stringify(op.key.kind)}` });
         continue;
       }
-      prepared.push({ op: 'delete', key: { kind: desc.kind, mesh: desc.scope === 'mesh' ? (op.key.mesh ?? '') : '', name: op.key.name }, expectedVersion: op.expectedVersion });
+      const key = { kind: desc.kind, mesh: desc.scope === 'mesh' ? (op.key.mesh ?? '') : '', name: op.key.name };
+      // No stored key holds U+0000, and PostgreSQL cannot take one as a parameter: not found (nothing to do
+      // with `ifExists`), decided before the transaction.
+      if (unstorable(key.mesh, key.name)) {
+        if (op.ifExists) continue;
+        throw new NotFoundError(key);
+      }
+      prepared.push({ op: 'delete', key, expectedVersion: op.expectedVersion, ifExists: op.ifExists, ownedBy: op.ownedBy });
       continue;
     }
     const r = validateResource(op.resource);
@@ -379,13 +444,44 @@ async function reserveRevisions(tx: Tx, tenant: string, n: number): Promise<numb
   return row!.revision - n + 1;
 }
 
+async function setCursor(tx: Tx, tenant: string, name: string, value: number): Promise<void> {
+  await tx
+    .insert(syncCursors)
+    .values({ tenantId: tenant, name, value })
+    .onConflictDoUpdate({ target: [syncCursors.tenantId, syncCursors.name], set: { value } });
+}
+
 async function expandCascades(tx: Tx, tenant: string, ops: readonly PreparedInput[]): Promise<PreparedOp[]> {
   const out: PreparedOp[] = [];
   for (const op of ops) {
+    if (op.op === 'cascade-labels' || op.op === 'touch-labels') {
+      if (op.kinds.length === 0) continue;
+      const rows = await tx
+        .select()
+        .from(resources)
+        .where(
+          and(
+            eq(resources.tenantId, tenant),
+            inArray(resources.kind, [...op.kinds]),
+            eq(resources.deleted, false),
+            sql`${resources.labels} @> ${JSON.stringify(op.labels)}::jsonb`,
+          ),
+        )
+        .orderBy(asc(resources.kind), asc(resources.mesh), asc(resources.name));
+      for (const row of rows) {
+        out.push(
+          op.op === 'cascade-labels'
+            ? { op: 'delete', key: { kind: row.kind, mesh: row.mesh, name: row.name } }
+            : { op: 'upsert', force: true, input: { kind: row.kind, mesh: row.mesh, name: row.name, labels: row.labels, spec: row.spec } },
+        );
+      }
+      continue;
+    }
     if (op.op !== 'cascade-mesh') {
       out.push(op);
       continue;
     }
+    if (unstorable(op.mesh)) continue; // no such mesh, nothing in it
     const keys = await tx
       .select({ kind: resources.kind, mesh: resources.mesh, name: resources.name })
       .from(resources)
@@ -398,6 +494,7 @@ async function expandCascades(tx: Tx, tenant: string, ops: readonly PreparedInpu
 
 async function checkPreconditions(tx: Tx, tenant: string, pre: Preconditions): Promise<void> {
   for (const req of pre.exists ?? []) {
+    if (unstorable(req.key.mesh, req.key.name)) throw new PreconditionError(req.detail, [req.violation]);
     const found = await tx
       .select({ name: resources.name })
       .from(resources)
@@ -406,6 +503,7 @@ async function checkPreconditions(tx: Tx, tenant: string, pre: Preconditions): P
     if (found.length === 0) throw new PreconditionError(req.detail, [req.violation]);
   }
   for (const rule of pre.noneOf ?? []) {
+    if (unstorable(rule.mesh)) continue;
     const found = await tx
       .select({ name: resources.name })
       .from(resources)
@@ -413,6 +511,7 @@ async function checkPreconditions(tx: Tx, tenant: string, pre: Preconditions): P
       .limit(1);
     if (found.length > 0) throw new PreconditionError(rule.detail, [rule.violation]);
   }
+  await pre.check?.(tx);
 }
 
 /** Rows per statement: 11 parameters a row stays far below PostgreSQL's 65535-parameter limit. */
@@ -451,7 +550,9 @@ async function writeBatch(tx: Tx, tenant: string, ops: readonly PreparedOp[], fi
     }
     let next: ResourceRow;
     if (op.op === 'delete') {
-      if (!live) throw new NotFoundError(key);
+      const owned = live && (!op.ownedBy || Object.entries(op.ownedBy).every(([k, v]) => live.labels[k] === v));
+      if ((!live || !owned) && op.ifExists) continue;
+      if (!live || !owned) throw new NotFoundError(key);
       next = { ...live, spec: {}, deleted: true, version: live.version + 1, revision, modificationTime: now };
       results.push({ op: 'delete', key, revision });
     } else {
@@ -462,6 +563,11 @@ async function writeBatch(tx: Tx, tenant: string, ops: readonly PreparedOp[], fi
       if (op.op === 'create' && live) throw new AlreadyExistsError(key);
       if ((op.op === 'update' || op.expectedVersion !== undefined) && !live) throw new NotFoundError(key);
       const { labels, spec } = op.input;
+      // Writing what is already stored changes nothing: no new version or revision, nobody woken up.
+      if (op.op === 'upsert' && live && !op.force && op.expectedVersion === undefined && sameContent(live, labels, spec)) {
+        results.push({ op: 'unchanged', resource: toResource(live), created: false });
+        continue;
+      }
       next = live
         ? { ...live, labels, spec, version: live.version + 1, revision, modificationTime: now }
         : {
@@ -516,6 +622,32 @@ function checkKey(key: { kind: string; mesh?: string; name: string }): ResourceK
 
 function keyWhere(tenant: string, key: ResourceKey) {
   return and(eq(resources.tenantId, tenant), eq(resources.kind, key.kind), eq(resources.mesh, key.mesh), eq(resources.name, key.name));
+}
+
+/**
+ * True when some text contains U+0000. PostgreSQL text cannot hold it (the driver fails the whole query), and
+ * every write is validated, so no stored name, mesh, label or tag contains one: a key or filter with it
+ * matches nothing. Reads answer that without asking the database, so a client's `%00` is a 404 or an empty
+ * list, never a 500.
+ */
+function unstorable(...texts: (string | undefined)[]): boolean {
+  return texts.some((t) => t !== undefined && t.includes('\u0000'));
+}
+
+function sameContent(row: ResourceRow, labels: Record<string, string>, spec: Record<string, unknown>): boolean {
+  return canonical(row.labels) === canonical(labels) && canonical(row.spec) === canonical(spec);
+}
+
+/** JSON with object keys sorted at every level (jsonb does not keep key order). */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.keys(v as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
 }
 
 function escapeLike(s: string): string {

@@ -76,3 +76,99 @@ export const apiTokens = pgTable(
 );
 
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
+
+/**
+ * One row per zone that ever connected: its sync cursors and its liveness lease. A zone is Online while
+ * `lease_expires_at` is in the future; the session renews it on every heartbeat, so a zone whose agent,
+ * network or global replica died turns Offline when the lease runs out, with nobody having to notice.
+ */
+export const zoneSessions = pgTable(
+  'zone_sessions',
+  {
+    tenantId: text('tenant_id').notNull(),
+    zone: text('zone').notNull(),
+    /** Zone-local revision of the zone's inventory the global has applied (upward resume point). */
+    inventoryRevision: bigint('inventory_revision', { mode: 'number' }).notNull().default(0),
+    /** Global revision the zone last acknowledged (downward, for observability). */
+    ackedRevision: bigint('acked_revision', { mode: 'number' }).notNull().default(0),
+    sessionId: text('session_id'),
+    globalInstanceId: text('global_instance_id'),
+    leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true, mode: 'date' }),
+    connectedAt: timestamp('connected_at', { withTimezone: true, mode: 'date' }),
+    lastSeenAt: timestamp('last_seen_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    primaryKey({ name: 'zone_sessions_pk', columns: [t.tenantId, t.zone] }),
+    foreignKey({ name: 'zone_sessions_tenant_fk', columns: [t.tenantId], foreignColumns: [tenants.id] }).onDelete('cascade'),
+  ],
+);
+
+/**
+ * A zone's full inventory snapshot in transit (zone -> global). Chunks may arrive over several requests
+ * and replicas (long-poll), so they wait here until the `complete` frame, which applies them in one
+ * transaction and deletes what the zone no longer has.
+ */
+export const kdsStaging = pgTable(
+  'kds_staging',
+  {
+    tenantId: text('tenant_id').notNull(),
+    zone: text('zone').notNull(),
+    snapshotId: text('snapshot_id').notNull(),
+    kind: text('kind').notNull(),
+    mesh: text('mesh').notNull(),
+    name: text('name').notNull(),
+    labels: jsonb('labels').$type<Record<string, string>>().notNull(),
+    spec: jsonb('spec').$type<Record<string, unknown>>().notNull(),
+    stagedAt: timestamp('staged_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'kds_staging_pk', columns: [t.tenantId, t.zone, t.snapshotId, t.kind, t.mesh, t.name] })],
+);
+
+/** HMAC keys that sign zone tokens. Several may be active: rotation adds one, retiring stops verification. */
+export const signingKeys = pgTable(
+  'signing_keys',
+  {
+    tenantId: text('tenant_id').notNull(),
+    kid: text('kid').notNull(),
+    /** base64url of 32 random bytes. */
+    secret: text('secret').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    retiredAt: timestamp('retired_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    primaryKey({ name: 'signing_keys_pk', columns: [t.tenantId, t.kid] }),
+    foreignKey({ name: 'signing_keys_tenant_fk', columns: [t.tenantId], foreignColumns: [tenants.id] }).onDelete('cascade'),
+  ],
+);
+
+/** Issued zone tokens (the token itself is signed; this row is for listing and revocation). */
+export const zoneTokens = pgTable(
+  'zone_tokens',
+  {
+    jti: text('jti').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    zone: text('zone').notNull(),
+    kid: text('kid').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    foreignKey({ name: 'zone_tokens_tenant_fk', columns: [t.tenantId], foreignColumns: [tenants.id] }).onDelete('cascade'),
+    index('zone_tokens_tenant_zone_idx').on(t.tenantId, t.zone),
+  ],
+);
+
+/**
+ * Named cursors written atomically with resource batches: the zone agent keeps "last global revision
+ * applied" here, so a crash can never leave the cursor ahead of (or behind) the data it describes.
+ */
+export const syncCursors = pgTable(
+  'sync_cursors',
+  {
+    tenantId: text('tenant_id').notNull(),
+    name: text('name').notNull(),
+    value: bigint('value', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ name: 'sync_cursors_pk', columns: [t.tenantId, t.name] })],
+);

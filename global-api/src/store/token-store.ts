@@ -64,6 +64,8 @@ export class TokenStore {
 
   /** Revokes a token of this tenant; false when there is no such live token. */
   async revoke(tenant: string, id: string): Promise<boolean> {
+    // Ids are 16 hex digits; anything else names no token (and `%00` would be a driver error, a 500).
+    if (!/^[0-9a-f]{16}$/.test(id)) return false;
     const rows = await this.db
       .update(apiTokens)
       .set({ revokedAt: new Date() })

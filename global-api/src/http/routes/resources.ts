@@ -9,7 +9,8 @@ import { descriptorFor, kindsWhere, RESOURCES } from '../../../../proto/src/reso
 import { validateResource, type Violation } from '../../../../proto/src/validate.js';
 import { caOps } from '../../domain/mesh-ca.js';
 import { defaultsFor } from '../../domain/mesh-defaults.js';
-import { ValidationError } from '../../store/errors.js';
+import { ORIGIN_LABEL, stampZone, ZONE_LABEL } from '../../kds/mappers.js';
+import { PreconditionError, ValidationError } from '../../store/errors.js';
 import type { Preconditions, WriteOp } from '../../store/resource-store.js';
 import { requireAdmin } from '../auth.js';
 import { readBody } from '../body.js';
@@ -21,7 +22,21 @@ import { nextUrl, parseFilters, parsePage } from '../list-query.js';
 export interface ResourceRouteOptions {
   /** Create Kuma's default policies with each new Mesh. */
   readonly meshDefaults: boolean;
+  /** Which control plane serves these routes; decides what is writable. */
+  readonly plane: Plane;
 }
+
+/**
+ * The global plane writes what it provides; a federated zone writes only what zones own (dataplanes,
+ * zone proxies) and stamps them with its zone; a standalone zone writes everything (Kuma's standalone mode).
+ */
+export type Plane = { readonly kind: 'global' } | { readonly kind: 'zone'; readonly zone: string; readonly federated: boolean };
+
+export const ZONE_READ_ONLY_MESSAGE =
+  "On zone control plane you can only modify zone resources with 'kumactl apply' or via the HTTP API. " +
+  "You can still use 'kumactl' or the HTTP API to modify the rest of the resource on the global control plane.\n";
+
+const zoneOwned = (d: ResourceDescriptor) => d.kds === 'zone-to-global' || d.kds === 'zone-to-global-to-zones';
 
 const MESH_KIND = () => kindsWhere((d) => d.isMeshDefinition)[0]!.kind;
 
@@ -34,12 +49,12 @@ export function mountResourceRoutes(app: Hono<AppEnv>, opts: ResourceRouteOption
         app.get(`/${path}`, (c) => list(c, desc, undefined));
         app.get(`${base}/:name`, (c) => get(c, desc));
         app.put(`${base}/:name`, (c) => put(c, desc, opts));
-        app.delete(`${base}/:name`, (c) => remove(c, desc));
+        app.delete(`${base}/:name`, (c) => remove(c, desc, opts));
       } else {
         app.get(`/${path}`, (c) => list(c, desc, undefined));
         app.get(`/${path}/:name`, (c) => get(c, desc));
         app.put(`/${path}/:name`, (c) => put(c, desc, opts));
-        app.delete(`/${path}/:name`, (c) => remove(c, desc));
+        app.delete(`/${path}/:name`, (c) => remove(c, desc, opts));
       }
     }
   }
@@ -66,11 +81,12 @@ async function get(c: Context<AppEnv>, desc: ResourceDescriptor) {
 }
 
 /** Refuses writes the global plane does not take, before reading any body. */
-function checkWritable(c: Context<AppEnv>, desc: ResourceDescriptor, title: string): void {
+function checkWritable(c: Context<AppEnv>, desc: ResourceDescriptor, title: string, plane: Plane): void {
   if (desc.readOnly) {
     throw new ApiError(405, 'Method not allowed', `${desc.pluralDisplayName} are read-only: the control plane writes them\n`);
   }
-  if (desc.readOnlyOnGlobal) throw new ApiError(405, 'Method not allowed', GLOBAL_READ_ONLY_MESSAGE);
+  if (plane.kind === 'global' && desc.readOnlyOnGlobal) throw new ApiError(405, 'Method not allowed', GLOBAL_READ_ONLY_MESSAGE);
+  if (plane.kind === 'zone' && plane.federated && !zoneOwned(desc)) throw new ApiError(405, 'Method not allowed', ZONE_READ_ONLY_MESSAGE);
   requireAdmin(c);
   c.set('errorTitle', title);
 }
@@ -85,7 +101,7 @@ function ifMatch(c: Context): number | undefined {
 }
 
 async function put(c: Context<AppEnv>, desc: ResourceDescriptor, opts: ResourceRouteOptions) {
-  checkWritable(c, desc, TITLES.put);
+  checkWritable(c, desc, TITLES.put, opts.plane);
   const key = keyOf(c, desc);
   const body = await readBody(c);
   const { draft, violations } = fromRest(desc, body, { mesh: key.mesh, name: key.name });
@@ -94,7 +110,9 @@ async function put(c: Context<AppEnv>, desc: ResourceDescriptor, opts: ResourceR
     const more = draft ? validateResource(draft) : undefined;
     throw new ValidationError([...violations, ...(more && !more.ok ? more.violations.filter((v) => !violations.some((w) => w.field === v.field)) : [])]);
   }
-  const checked = validateResource(draft);
+  const plane = opts.plane;
+  const stamped = plane.kind === 'zone' && zoneOwned(desc) ? stampZone(desc, plane.zone, draft) : draft;
+  const checked = validateResource(stamped);
   if (!checked.ok) throw new ValidationError(checked.violations);
 
   const { resources } = c.var.stores();
@@ -104,10 +122,15 @@ async function put(c: Context<AppEnv>, desc: ResourceDescriptor, opts: ResourceR
   if (expected !== undefined && !existing) throw new ApiError(404, TITLES.put, 'Not found');
 
   // Kuma's optimistic concurrency: update from the version we read; a concurrent writer makes this a 409.
-  const ops: WriteOp[] = [existing ? { op: 'update', resource: draft, expectedVersion: expected ?? existing.version } : { op: 'create', resource: draft }];
+  const ops: WriteOp[] = [existing ? { op: 'update', resource: stamped, expectedVersion: expected ?? existing.version } : { op: 'create', resource: stamped }];
   const pre: Preconditions = {};
   if (desc.scope === 'mesh') {
     pre.exists = [{ key: { kind: MESH_KIND(), mesh: '', name: key.mesh }, detail: 'Mesh is not found', violation: { field: 'mesh', message: `mesh of name ${key.mesh} is not found` } }];
+  }
+  if (desc.isZoneDefinition && existing && (existing.spec.enabled !== false) !== (checked.value.spec.enabled !== false)) {
+    // Enabling or disabling a zone changes which zones may see its ingresses: rewrite them at a new
+    // revision so every KDS session re-decides (a disabled zone's ingresses are removed everywhere).
+    ops.push({ op: 'touch-labels', labels: zoneSlice(key.name), kinds: kindsWhere((d) => d.kds === 'zone-to-global-to-zones').map((d) => d.kind) });
   }
   if (desc.isMeshDefinition) {
     const spec = checked.value.spec;
@@ -118,9 +141,12 @@ async function put(c: Context<AppEnv>, desc: ResourceDescriptor, opts: ResourceR
   return c.json({}, result && 'created' in result && result.created ? 201 : 200);
 }
 
-async function remove(c: Context<AppEnv>, desc: ResourceDescriptor) {
-  checkWritable(c, desc, TITLES.delete);
+async function remove(c: Context<AppEnv>, desc: ResourceDescriptor, opts: ResourceRouteOptions) {
+  checkWritable(c, desc, TITLES.delete, opts.plane);
   const key = keyOf(c, desc);
+  // No stored key contains U+0000 (every write is validated), and PostgreSQL refuses it as a query
+  // parameter: `DELETE …/%00` is a 404 here, before any store (resources, KDS sessions) is asked.
+  if (key.name.includes('\u0000') || key.mesh.includes('\u0000')) throw new ApiError(404, TITLES.delete, 'Not found');
   const { resources } = c.var.stores();
   const expected = ifMatch(c);
   const ops: WriteOp[] = [];
@@ -135,9 +161,24 @@ async function remove(c: Context<AppEnv>, desc: ResourceDescriptor) {
     }));
     ops.push({ op: 'cascade-mesh', mesh: key.name });
   }
+  if (desc.isZoneDefinition && opts.plane.kind === 'global') {
+    // Kuma refuses to delete a zone whose control plane is connected; Ursa's "connected" is a live lease.
+    if (await c.var.stores().kds.isOnline(c.var.tenant, key.name)) {
+      throw new PreconditionError('Resource is not valid', [{ field: 'zone', message: 'unable to delete Zone, Zone CP is still connected, please shut it down first' }]);
+    }
+    // Everything the zone synced goes with it, and its insight.
+    ops.push({ op: 'cascade-labels', labels: zoneSlice(key.name), kinds: kindsWhere((d) => d.kds === 'zone-to-global' || d.kds === 'zone-to-global-to-zones').map((d) => d.kind) });
+    for (const insight of kindsWhere((d) => d.insightOf === desc.kind)) ops.push({ op: 'delete', ifExists: true, key: { kind: insight.kind, name: key.name } });
+  }
   ops.push({ op: 'delete', key, expectedVersion: expected });
   await resources.apply(c.var.tenant, ops, pre);
+  if (desc.isZoneDefinition && opts.plane.kind === 'global') await c.var.stores().kds.forgetZone(c.var.tenant, key.name);
   return c.json({});
+}
+
+/** Labels that mark what a zone synced to the global. */
+function zoneSlice(zone: string): Record<string, string> {
+  return { [ZONE_LABEL]: zone, [ORIGIN_LABEL]: 'zone' };
 }
 
 export type { Violation };

@@ -4,6 +4,7 @@
  * tokens; those come with KDS and the zone agent).
  */
 import type { Hono } from 'hono';
+import { textProblem } from '../../../../proto/src/validate.js';
 import { ROLES, type Role } from '../../store/token-store.js';
 import { requireAdmin, requireOperator, type AuthOptions } from '../auth.js';
 import { readBody } from '../body.js';
@@ -38,12 +39,17 @@ export function mountTokenRoutes(app: Hono<AppEnv>, auth: AuthOptions): void {
     const body = (await readBody(c)) as { name?: unknown; role?: unknown; validFor?: unknown } | null;
     const violations = [];
     if (typeof body?.name !== 'string' || body.name === '' || body.name.length > 253) violations.push({ field: 'name', reason: 'must be a non-empty string of at most 253 characters', source: 'body' as const });
+    // U+0000 would be a driver error (a 500); an unpaired surrogate would be stored as U+FFFD.
+    else if (textProblem(body.name)) violations.push({ field: 'name', reason: textProblem(body.name)!, source: 'body' as const });
     if (!ROLES.includes(body?.role as Role)) violations.push({ field: 'role', reason: `must be one of: ${ROLES.join(', ')}`, source: 'body' as const });
     const validFor = body?.validFor;
     if (validFor !== undefined && (typeof validFor !== 'number' || !Number.isInteger(validFor) || validFor <= 0 || validFor > MAX_VALID_FOR_SECONDS)) {
       violations.push({ field: 'validFor', reason: `must be a whole number of seconds between 1 and ${MAX_VALID_FOR_SECONDS}`, source: 'body' as const });
     }
     if (violations.length > 0) throw badRequest('Token request is not valid', violations);
+    // The default tenant (loopback admin) has no row until its first resource write, and tokens reference
+    // the row: without this, loopback's first `POST /tokens` was a foreign-key violation (a 500).
+    await c.var.stores().tokens.createTenant(c.var.tenant);
     const issued = await c.var.stores().tokens.issue(c.var.tenant, {
       name: body!.name as string,
       role: body!.role as Role,

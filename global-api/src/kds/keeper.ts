@@ -1,0 +1,83 @@
+/**
+ * Keeps the leases of every WebSocket session of this process alive with one statement per tick, and
+ * checks all their zone tokens for revocation and expiry with one query, instead of a few queries per
+ * session per heartbeat. A session whose lease was taken over, or whose token is gone, is told so and ends.
+ */
+import { and, eq, inArray, or, sql } from 'drizzle-orm';
+import type { Db } from '../store/db.js';
+import { zoneSessions, zoneTokens } from '../store/schema.js';
+
+export interface KeptSession {
+  readonly tenant: string;
+  readonly zone: string;
+  readonly sessionId: string;
+  readonly jti: string;
+  readonly expiresAt: number;
+  /** Global revision the zone acknowledged, recorded with the lease. */
+  acked(): number;
+  lost(code: 'superseded' | 'unauthenticated', message: string): void;
+}
+
+export class LeaseKeeper {
+  #sessions = new Set<KeptSession>();
+  #timer: ReturnType<typeof setInterval>;
+  #busy = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly leaseTtlMs: number,
+    intervalMs = Math.max(100, Math.floor(leaseTtlMs / 4)),
+  ) {
+    this.#timer = setInterval(() => void this.tick(), intervalMs);
+    this.#timer.unref?.();
+  }
+
+  add(s: KeptSession): () => void {
+    this.#sessions.add(s);
+    return () => this.#sessions.delete(s);
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /** Renews every lease and checks every token; exposed for tests. */
+  async tick(): Promise<void> {
+    if (this.#busy || this.#sessions.size === 0) return;
+    this.#busy = true;
+    try {
+      const sessions = [...this.#sessions];
+      const expires = new Date(Date.now() + this.leaseTtlMs);
+      for (let i = 0; i < sessions.length; i += 500) {
+        const chunk = sessions.slice(i, i + 500);
+        const renewed = await this.db
+          .update(zoneSessions)
+          .set({ leaseExpiresAt: expires, lastSeenAt: new Date() })
+          .where(or(...chunk.map((s) => and(eq(zoneSessions.tenantId, s.tenant), eq(zoneSessions.zone, s.zone), eq(zoneSessions.sessionId, s.sessionId)))))
+          .returning({ tenant: zoneSessions.tenantId, zone: zoneSessions.zone });
+        const held = new Set(renewed.map((r) => `${r.tenant}/${r.zone}`));
+        for (const s of chunk) if (!held.has(`${s.tenant}/${s.zone}`)) s.lost('superseded', `a newer session of zone ${s.zone} took over`);
+
+        const bad = await this.db
+          .select({ jti: zoneTokens.jti, revokedAt: zoneTokens.revokedAt })
+          .from(zoneTokens)
+          .where(and(inArray(zoneTokens.jti, chunk.map((s) => s.jti)), or(sql`${zoneTokens.revokedAt} is not null`, sql`${zoneTokens.expiresAt} <= now()`)));
+        const revoked = new Map(bad.map((b) => [b.jti, b.revokedAt]));
+        for (const s of chunk) {
+          if (revoked.has(s.jti)) s.lost('unauthenticated', revoked.get(s.jti) ? 'the zone token was revoked' : 'the zone token expired');
+          else if (s.expiresAt <= Date.now()) s.lost('unauthenticated', 'the zone token expired');
+        }
+      }
+    } catch (err) {
+      // A database hiccup: leases have slack (a tick is a quarter of the TTL); try again next tick.
+      console.error('ursa kds: lease renewal failed:', err instanceof Error ? err.message : err);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.#sessions.clear();
+  }
+}

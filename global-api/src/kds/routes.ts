@@ -1,0 +1,165 @@
+/**
+ * KDS endpoints. They authenticate with the zone token inside Hello, not with API tokens, so they are
+ * mounted before the API's authentication.
+ * - `GET /kds/v1/stream`: WebSocket, binary frames (ws.ts).
+ * - `POST /kds/v1/poll?wait=<s>`: long-poll; body PollRequest, answer Frames [Welcome, Delta... | Heartbeat].
+ *   Waits up to `wait` seconds (default 25, max 55) for changes after the zone's last revision.
+ * - `POST /kds/v1/push`: body PushRequest (one inventory Delta), answer Frames [Ack].
+ * Long-poll is stateless: everything needed to continue is in the request (revisions, snapshot position)
+ * and the database, so consecutive requests may hit different replicas.
+ */
+import type { Context, Hono } from 'hono';
+import type { UpgradeWebSocket } from 'hono/ws';
+import type { Frame } from '../../../proto/gen/kds.js';
+import type { AppEnv } from '../http/env.js';
+import { decodePoll, decodePush, encodeFrames, KdsError, MAX_FRAME_BYTES } from './frames.js';
+import { ZoneSession, type SessionDeps } from './session.js';
+import type { Waker } from './waker.js';
+import { StreamDriver, type StreamTracker } from './ws.js';
+import type { FeedCache } from './feed-cache.js';
+import type { LeaseKeeper } from './keeper.js';
+
+export interface KdsOptions {
+  readonly waker: Waker;
+  readonly heartbeatMs: number;
+  readonly leaseTtlMs: number;
+  /** The runtime's WebSocket upgrade (Node: @hono/node-server); without it only long-poll is served. */
+  readonly upgradeWebSocket?: UpgradeWebSocket<unknown>;
+  readonly onEnd?: (info: { zone?: string; code: string; message: string }) => void;
+  /** Collects live stream sessions so shutdown can close them cleanly. */
+  readonly tracker?: StreamTracker;
+  /** Shared feed reader and bulk lease keeper of this process (Node); without them each session does its own reads. */
+  readonly feed?: FeedCache;
+  readonly keeper?: LeaseKeeper;
+}
+
+const DEFAULT_WAIT_S = 25;
+const MAX_WAIT_S = 55;
+
+function sessionDeps(c: Context<AppEnv>, instanceId: string, opts: KdsOptions): SessionDeps {
+  const stores = c.var.stores();
+  return {
+    resources: stores.resources,
+    kds: stores.kds,
+    zoneTokens: stores.zoneTokens,
+    instanceId,
+    heartbeatMs: opts.heartbeatMs,
+    leaseTtlMs: opts.leaseTtlMs,
+    feed: opts.feed,
+    keeper: opts.keeper,
+  };
+}
+
+export function mountKdsRoutes(app: Hono<AppEnv>, instanceId: string, opts: KdsOptions): void {
+  if (opts.upgradeWebSocket) {
+    app.get(
+      '/kds/v1/stream',
+      opts.upgradeWebSocket((c) => {
+        let driver: StreamDriver | undefined;
+        const deps = sessionDeps(c as Context<AppEnv>, instanceId, opts);
+        return {
+          onOpen(_evt, ws) {
+            driver = new StreamDriver({ send: (d) => ws.send(d as Uint8Array<ArrayBuffer>), close: (code, reason) => ws.close(code, reason) }, { session: deps, waker: opts.waker, onEnd: opts.onEnd, tracker: opts.tracker });
+          },
+          onMessage(evt, ws) {
+            const bytes = toBytes(evt.data);
+            if (!bytes) {
+              // Through the driver, so the zone gets an Error frame (bad-frame) before the close.
+              if (driver) driver.receiveText();
+              else ws.close(1003, 'KDS frames are binary');
+              return;
+            }
+            driver?.receive(bytes);
+          },
+          onClose() {
+            driver?.closed();
+          },
+        };
+      }),
+    );
+  }
+
+  app.post('/kds/v1/poll', async (c) => {
+    const wait = Math.min(MAX_WAIT_S, Math.max(0, Number(c.req.query('wait') ?? DEFAULT_WAIT_S) || 0));
+    return respond(c, async () => {
+      const req = decodePoll(await body(c));
+      if (!req.hello) throw new KdsError('bad-frame', 'poll request without hello');
+      const session = await ZoneSession.attach(sessionDeps(c, instanceId, opts), req.hello, 'poll', `poll-${req.hello.instanceId || 'anonymous'}`);
+      const frames: Frame[] = [{ body: { $case: 'welcome', value: session.welcome } }];
+      if (req.snapshotRevision > 0) {
+        session.snapshot = { revision: req.snapshotRevision, after: req.snapshotAfter };
+        session.cursor = 0;
+      }
+      const deadline = Date.now() + wait * 1000;
+      for (;;) {
+        const deltas = await session.nextFrames();
+        if (deltas.length > 0) {
+          for (const d of deltas) frames.push({ body: { $case: 'delta', value: d } });
+          break;
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        await wakeOrTimeout(opts.waker, session.tenant, ZoneSession.interest(), Math.min(left, opts.heartbeatMs));
+        await session.tick();
+      }
+      if (frames.length === 1) frames.push({ body: { $case: 'heartbeat', value: { revision: session.cursor } } });
+      return frames;
+    });
+  });
+
+  app.post('/kds/v1/push', async (c) =>
+    respond(c, async () => {
+      const req = decodePush(await body(c));
+      if (!req.hello || !req.delta) throw new KdsError('bad-frame', 'push request needs hello and delta');
+      const session = await ZoneSession.attach(sessionDeps(c, instanceId, opts), req.hello, 'poll', `poll-${req.hello.instanceId || 'anonymous'}`);
+      const expected = session.welcome.inventoryRevision;
+      if (!req.delta.snapshot && req.delta.baseRevision !== expected) {
+        throw new KdsError('out-of-order', `inventory delta starts after revision ${req.delta.baseRevision}, but the global has applied ${expected}`);
+      }
+      const result = await session.applyUpstream(req.delta, false);
+      return [{ body: { $case: 'ack', value: { seq: req.delta.seq, revision: result.revision, rejections: result.rejections } } }];
+    }),
+  );
+}
+
+async function body(c: Context): Promise<Uint8Array> {
+  const len = Number(c.req.header('content-length') ?? 0);
+  if (len > MAX_FRAME_BYTES) throw new KdsError('too-large', `request of ${len} bytes exceeds the ${MAX_FRAME_BYTES}-byte limit`);
+  return new Uint8Array(await c.req.arrayBuffer());
+}
+
+/** Protocol errors are answered as an Error frame with a 4xx status; anything else is a 500. */
+async function respond(c: Context, run: () => Promise<Frame[]>): Promise<Response> {
+  try {
+    const frames = await run();
+    return c.body(encodeFrames(frames) as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/x-protobuf' });
+  } catch (err) {
+    const e = err instanceof KdsError ? err : new KdsError('internal', err instanceof Error ? err.message : String(err));
+    if (!(err instanceof KdsError)) console.error('ursa kds: poll failed:', err);
+    const status = e.code === 'internal' ? 500 : e.code === 'unauthenticated' ? 401 : e.code === 'forbidden' || e.code === 'zone-disabled' ? 403 : 400;
+    return c.body(encodeFrames([{ body: { $case: 'error', value: { code: e.code, message: e.message } } }]) as Uint8Array<ArrayBuffer>, status, {
+      'content-type': 'application/x-protobuf',
+    });
+  }
+}
+
+function wakeOrTimeout(waker: Waker, tenant: string, interest: Set<string>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      unsubscribe();
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    const unsubscribe = waker.subscribe(tenant, (kind) => {
+      if (kind === '*' || interest.has(kind)) done();
+    });
+  });
+}
+
+function toBytes(data: unknown): Uint8Array | undefined {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (Array.isArray(data) && data.every((d) => d instanceof Uint8Array)) return Buffer.concat(data as Uint8Array[]);
+  return undefined;
+}

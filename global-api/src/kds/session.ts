@@ -1,0 +1,363 @@
+/**
+ * One zone's KDS session on the global, independent of transport: the WebSocket driver (`ws.ts`) and the
+ * long-poll routes (`poll.ts`) both call these methods. Everything a session needs to continue lives in the
+ * database (lease, cursors) or is sent by the zone (its last applied revision), so any replica can pick a
+ * zone up at any time; what a session object holds in memory is only a cache of that.
+ */
+import type { Delta, Hello, Rejection, Resource, ResourceKey, Welcome } from '../../../proto/gen/kds.js';
+import type { ResourceDescriptor } from '../../../proto/src/descriptor.js';
+import { descriptorFor, sentToGlobal, sentToZones } from '../../../proto/src/resources.js';
+import { validateResource } from '../../../proto/src/validate.js';
+import type { KdsStore } from '../store/kds-store.js';
+import type { Resource as StoredResource, ResourceStore, WriteOp } from '../store/resource-store.js';
+import { CHUNK_BYTES, fromWire, KdsError, toWire, wireSize } from './frames.js';
+import { fromZone, globalName, ORIGIN_LABEL, toZone, visibleTo, ZONE_LABEL } from './mappers.js';
+import { ensureZone, newCounters, recordConnect, recordDisconnect, type Counters } from './registry.js';
+import type { FeedCache } from './feed-cache.js';
+import type { LeaseKeeper } from './keeper.js';
+import type { ZoneClaims, ZoneTokens } from './zone-tokens.js';
+
+/** Features this global speaks; a zone gets the intersection with what it announced. */
+export const FEATURES = ['resume-v1', 'snapshot-complete', 'chunked-deltas', 'hash-suffix'] as const;
+
+export interface SessionDeps {
+  readonly resources: ResourceStore;
+  readonly kds: KdsStore;
+  readonly zoneTokens: ZoneTokens;
+  readonly instanceId: string;
+  /** How often an idle side sends a heartbeat. */
+  readonly heartbeatMs: number;
+  /** A zone is Online while its lease is renewed; the lease lasts this long after each renewal. */
+  readonly leaseTtlMs: number;
+  /** The process's shared feed reader (one query per wake-up for all sessions of a tenant). */
+  readonly feed?: FeedCache;
+  /** Renews the leases and checks the tokens of all stream sessions in bulk; sessions then skip that work. */
+  readonly keeper?: LeaseKeeper;
+}
+
+const ZONE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** Resources per snapshot page read from the store (then chunked by bytes). */
+const SNAPSHOT_PAGE = 500;
+/** Changes per feed read. */
+const FEED_PAGE = 1000;
+
+const downKinds = () => sentToZones().map((d) => d.kind);
+const upKinds = new Set(sentToGlobal().map((d) => d.kind));
+
+export class ZoneSession {
+  readonly counters: Counters = newCounters();
+  /** Global revision the zone will be at once it applied everything sent so far. */
+  cursor: number;
+  /** A snapshot being sent: the revision it started at and the last key sent. */
+  snapshot?: { revision: number; after?: ResourceKey };
+  #downSeq = 0;
+  #upSeq = 0;
+  #closed = false;
+
+  private constructor(
+    private readonly deps: SessionDeps,
+    readonly tenant: string,
+    readonly zone: string,
+    readonly sessionId: string,
+    readonly token: string,
+    readonly claims: ZoneClaims,
+    readonly welcome: Welcome,
+    private readonly transport: 'ws' | 'poll',
+  ) {
+    this.cursor = welcome.snapshot ? 0 : Number(welcome.revision);
+  }
+
+  /**
+   * Authenticates a Hello and opens (WebSocket) or resumes (long-poll) the zone's session: checks the zone
+   * token, creates the Zone on first connect, refuses a disabled zone, takes the lease and records the
+   * subscription. Throws KdsError with the reason otherwise.
+   */
+  static async attach(deps: SessionDeps, hello: Hello, transport: 'ws' | 'poll', sessionId: string): Promise<ZoneSession> {
+    if (!ZONE_NAME.test(hello.zone)) throw new KdsError('bad-frame', `hello.zone ${JSON.stringify(hello.zone)} is not a valid zone name (a lowercase DNS label)`);
+    if (hello.token === '') throw new KdsError('unauthenticated', 'hello.token is empty: the global requires a zone token (POST /tokens/zone)');
+    const check = await deps.zoneTokens.verify(hello.token, { zone: hello.zone, tenant: hello.tenant });
+    if (!check.ok) throw new KdsError(check.code, check.message);
+    const tenant = check.claims.tenant;
+    if (!(await ensureZone(deps.resources, tenant, hello.zone))) {
+      throw new KdsError('zone-disabled', `zone ${hello.zone} is disabled on the global (enabled: false)`);
+    }
+
+    const existing = await deps.kds.session(tenant, hello.zone);
+    const resuming = transport === 'poll' && existing?.sessionId === sessionId && (existing.leaseExpiresAt?.getTime() ?? 0) > Date.now();
+    if (resuming) {
+      await deps.kds.renew(tenant, hello.zone, sessionId, deps.leaseTtlMs);
+    } else {
+      await deps.kds.openSession(tenant, hello.zone, { sessionId, globalInstanceId: deps.instanceId, ttlMs: deps.leaseTtlMs });
+      await recordConnect(deps.resources, tenant, hello.zone, {
+        id: sessionId,
+        globalInstanceId: deps.instanceId,
+        zoneInstanceId: hello.instanceId,
+        agentVersion: hello.agentVersion,
+        config: hello.configJson,
+        transport,
+      });
+    }
+
+    const revision = await deps.resources.currentRevision(tenant);
+    // Resume needs a revision we can serve incrementally; the store tells us when we cannot.
+    let snapshot = hello.lastRevision === 0;
+    if (!snapshot) snapshot = (await deps.resources.changesSince(tenant, hello.lastRevision, { limit: 1, kinds: [] })).resyncRequired;
+    const sessionRow = await deps.kds.session(tenant, hello.zone);
+    let inventoryRevision = sessionRow?.inventoryRevision ?? 0;
+    // A zone that has less than the global applied lost its state (wiped data dir): ask for a full inventory.
+    if (inventoryRevision > hello.inventoryRevision) inventoryRevision = 0;
+    const welcome: Welcome = {
+      globalInstanceId: deps.instanceId,
+      features: FEATURES.filter((f) => hello.features.includes(f)),
+      revision,
+      snapshot,
+      heartbeatIntervalMs: deps.heartbeatMs,
+      inventoryRevision,
+      sessionId,
+    };
+    const s = new ZoneSession(deps, tenant, hello.zone, sessionId, hello.token, check.claims, welcome, transport);
+    s.cursor = snapshot ? 0 : hello.lastRevision;
+    if (snapshot) s.snapshot = { revision };
+    return s;
+  }
+
+  /** Kinds whose changes matter to this session (what it sends, and Zones for enable/disable). */
+  static interest(): Set<string> {
+    return new Set([...downKinds(), 'Zone']);
+  }
+
+  // --- downstream: global -> zone ------------------------------------------------------------------
+
+  /**
+   * The next frames to send, or [] when the zone is up to date. Snapshot pages first (all frames carry the
+   * snapshot revision, the last one `complete`), then changes from the feed, each frame ending at a change
+   * boundary so it is self-contained.
+   */
+  async nextFrames(): Promise<Delta[]> {
+    if (this.snapshot) return this.#snapshotFrames();
+    const page = this.deps.feed
+      ? await this.deps.feed.changesSince(this.tenant, this.cursor, FEED_PAGE)
+      : await this.deps.resources.changesSince(this.tenant, this.cursor, { limit: FEED_PAGE, kinds: [...ZoneSession.interest()] });
+    if (page.resyncRequired) {
+      this.snapshot = { revision: await this.deps.resources.currentRevision(this.tenant) };
+      return this.#snapshotFrames();
+    }
+    await this.#checkOwnZone(page.changes.some((c) => (c.op === 'upsert' ? c.resource.kind : c.key.kind) === 'Zone'));
+    const enabled = await this.#zoneEnabledMap();
+    const frames: Delta[] = [];
+    let current: { upserts: Resource[]; removals: ResourceKey[]; bytes: number; revision: number } | undefined;
+    let base = this.cursor;
+    const flush = () => {
+      if (!current || (current.upserts.length === 0 && current.removals.length === 0)) return;
+      frames.push(this.#delta({ upserts: current.upserts, removals: current.removals, revision: current.revision, baseRevision: base, snapshot: false, complete: true }));
+      base = current.revision;
+      current = undefined;
+    };
+    for (const change of page.changes) {
+      const kind = change.op === 'upsert' ? change.resource.kind : change.key.kind;
+      const desc = descriptorFor(kind)!;
+      if (desc.kds === 'none') continue;
+      current ??= { upserts: [], removals: [], bytes: 0, revision: change.revision };
+      if (change.op === 'upsert' && visibleTo(desc, change.resource, this.zone, (z) => enabled.get(z) ?? true)) {
+        const w = toWire(toZone(change.resource));
+        current.upserts.push(w);
+        current.bytes += wireSize(w);
+        this.#count(kind, 'sent');
+      } else {
+        // Deleted, or no longer visible (its zone was disabled): the zone drops it (a no-op if it never had it).
+        const key = change.op === 'upsert' ? { kind, mesh: change.resource.mesh, name: change.resource.name } : change.key;
+        current.removals.push(key);
+        current.bytes += key.name.length + key.mesh.length + key.kind.length + 8;
+      }
+      current.revision = change.revision;
+      if (current.bytes >= CHUNK_BYTES) flush();
+    }
+    flush();
+    // Changes that concerned nobody here still move the cursor; heartbeats tell the zone.
+    this.cursor = page.revision;
+    return frames;
+  }
+
+  async #snapshotFrames(): Promise<Delta[]> {
+    const snap = this.snapshot!;
+    const enabled = await this.#zoneEnabledMap();
+    const { resources: rows } = await this.deps.resources.snapshotPage(this.tenant, { kinds: downKinds(), after: snap.after, limit: SNAPSHOT_PAGE });
+    const last = rows.length < SNAPSHOT_PAGE;
+    const frames: Delta[] = [];
+    let upserts: Resource[] = [];
+    let bytes = 0;
+    for (const r of rows) {
+      const desc = descriptorFor(r.kind)!;
+      if (!visibleTo(desc, r, this.zone, (z) => enabled.get(z) ?? true)) continue;
+      const w = toWire(toZone(r));
+      upserts.push(w);
+      bytes += wireSize(w);
+      this.#count(r.kind, 'sent');
+      if (bytes >= CHUNK_BYTES) {
+        frames.push(this.#delta({ upserts, removals: [], revision: snap.revision, baseRevision: 0, snapshot: true, complete: false }));
+        upserts = [];
+        bytes = 0;
+      }
+    }
+    if (rows.length > 0) snap.after = { kind: rows[rows.length - 1]!.kind, mesh: rows[rows.length - 1]!.mesh, name: rows[rows.length - 1]!.name };
+    if (upserts.length > 0 || last || frames.length === 0) {
+      frames.push(this.#delta({ upserts, removals: [], revision: snap.revision, baseRevision: 0, snapshot: true, complete: last }));
+    }
+    for (const f of frames) f.snapshotAfter = snap.after;
+    if (last) {
+      this.cursor = snap.revision;
+      this.snapshot = undefined;
+    }
+    return frames;
+  }
+
+  #delta(d: Omit<Delta, 'seq'>): Delta {
+    this.#downSeq += 1;
+    this.counters.sent += 1;
+    return { seq: this.#downSeq, ...d };
+  }
+
+  /** The zone acknowledged frames up to `ack.seq`; rejections are recorded (the rest applied). */
+  async acknowledged(ack: { seq: number; revision: number; rejections: Rejection[] }): Promise<void> {
+    if (ack.seq > this.#downSeq) throw new KdsError('out-of-order', `ack for frame ${ack.seq}, but only ${this.#downSeq} were sent`);
+    this.counters.acked += 1;
+    for (const r of ack.rejections) {
+      this.counters.rejected += 1;
+      this.#count(r.key?.kind ?? '', 'rejected');
+    }
+  }
+
+  // --- upstream: zone -> global --------------------------------------------------------------------
+
+  /**
+   * Applies an inventory Delta from the zone. Every resource is mapped into the zone's slice (hashed name,
+   * zone labels, pinned zone fields) and validated; invalid ones are rejected, the rest applied. A snapshot
+   * is staged until its `complete` frame, then replaces the zone's inventory in one transaction.
+   */
+  async applyUpstream(delta: Delta, checkSeq = true): Promise<{ revision: number; rejections: Rejection[] }> {
+    if (checkSeq) {
+      if (delta.seq !== this.#upSeq + 1) throw new KdsError('out-of-order', `delta seq ${delta.seq} received, ${this.#upSeq + 1} expected`);
+      this.#upSeq = delta.seq;
+    }
+    const rejections: Rejection[] = [];
+    const accepted: { kind: string; mesh: string; name: string; labels: Record<string, string>; spec: Record<string, unknown> }[] = [];
+    for (const [i, raw] of delta.upserts.entries()) {
+      const kind = raw.key?.kind ?? '';
+      // The message names the entry and tells an unknown type from one that only flows global -> zones.
+      const desc = descriptorFor(kind);
+      if (!desc) throw new KdsError('unknown-type', `delta.upserts[${i}]: unknown resource type ${JSON.stringify(kind)}`);
+      if (!upKinds.has(kind)) throw new KdsError('unknown-type', `delta.upserts[${i}]: zones may not send resources of type ${JSON.stringify(kind)}`);
+      const parsed = fromWire(raw);
+      if (!parsed.ok) {
+        rejections.push({ key: parsed.key, reason: parsed.reason });
+        continue;
+      }
+      // Validate what the zone sent (its names), then store it in the zone's slice.
+      const check = validateResource({ kind, mesh: desc.scope === 'mesh' ? parsed.value.mesh : undefined, name: parsed.value.name, labels: parsed.value.labels, spec: parsed.value.spec });
+      if (!check.ok) {
+        rejections.push({ key: raw.key, reason: check.violations.map((v) => `${v.field}: ${v.message}`).join('; ') });
+        continue;
+      }
+      accepted.push(fromZone(desc, this.zone, { ...parsed.value, mesh: check.value.mesh, spec: check.value.spec }));
+    }
+    for (const [i, key] of delta.removals.entries()) {
+      const desc = descriptorFor(key.kind);
+      if (!desc) throw new KdsError('unknown-type', `delta.removals[${i}]: unknown resource type ${JSON.stringify(key.kind)}`);
+      if (!upKinds.has(key.kind)) throw new KdsError('unknown-type', `delta.removals[${i}]: zones may not remove resources of type ${JSON.stringify(key.kind)}`);
+    }
+
+    if (delta.snapshot) {
+      const id = String(delta.revision);
+      await this.deps.kds.stage(this.tenant, this.zone, id, accepted);
+      if (delta.complete) await this.#replaceInventory(id, delta.revision);
+    } else {
+      const ops: WriteOp[] = accepted.map((r) => ({ op: 'upsert', resource: r }));
+      for (const key of delta.removals) {
+        const desc = descriptorFor(key.kind)!;
+        const mesh = desc.scope === 'mesh' ? key.mesh : '';
+        ops.push({ op: 'delete', ifExists: true, ownedBy: { [ZONE_LABEL]: this.zone, [ORIGIN_LABEL]: 'zone' }, key: { kind: key.kind, mesh, name: globalName(this.zone, mesh, key.name) } });
+      }
+      await this.#applyOwned(ops);
+      if (delta.complete) await this.deps.kds.setInventoryRevision(this.tenant, this.zone, delta.revision);
+    }
+    return { revision: delta.revision, rejections };
+  }
+
+  /** Writes only inside the zone's slice: an upsert must not take over a resource another zone owns. */
+  async #applyOwned(ops: WriteOp[]): Promise<void> {
+    if (ops.length === 0) return;
+    await this.deps.resources.apply(this.tenant, ops);
+  }
+
+  async #replaceInventory(snapshotId: string, revision: number): Promise<void> {
+    const staged = await this.deps.kds.staged(this.tenant, this.zone, snapshotId);
+    const keep = new Set(staged.map((r) => `${r.kind}/${r.mesh}/${r.name}`));
+    const owned = await this.deps.resources.keysWithLabels(this.tenant, { [ZONE_LABEL]: this.zone, [ORIGIN_LABEL]: 'zone' }, [...upKinds]);
+    const ops: WriteOp[] = staged.map((r) => ({ op: 'upsert', resource: { kind: r.kind, mesh: r.mesh, name: r.name, labels: r.labels, spec: r.spec } }));
+    for (const k of owned) if (!keep.has(`${k.kind}/${k.mesh}/${k.name}`)) ops.push({ op: 'delete', ifExists: true, key: k });
+    await this.#applyOwned(ops);
+    await this.deps.kds.clearStaging(this.tenant, this.zone);
+    await this.deps.kds.setInventoryRevision(this.tenant, this.zone, revision);
+  }
+
+  // --- liveness -------------------------------------------------------------------------------------
+
+  /**
+   * Periodic check while the session lives: renews the lease (losing it means a newer session took over),
+   * re-verifies the token (revocation and expiry end the session), and the zone must still be enabled.
+   */
+  async tick(): Promise<void> {
+    if (this.deps.keeper && this.transport === 'ws') {
+      // Lease and token are the keeper's job; only the zone's own state is checked here (from the cache).
+      await this.#checkOwnZone(true);
+      return;
+    }
+    if (!(await this.deps.kds.renew(this.tenant, this.zone, this.sessionId, this.deps.leaseTtlMs, this.cursor))) {
+      throw new KdsError('superseded', `a newer session of zone ${this.zone} took over`);
+    }
+    const check = await this.deps.zoneTokens.verify(this.token, { zone: this.zone, tenant: this.tenant });
+    if (!check.ok) throw new KdsError(check.code, check.message);
+    await this.#checkOwnZone(true);
+  }
+
+  /**
+   * Ends the session and closes its subscription. The lease expires at once (Offline now) unless
+   * `keepLease`: a global shutting down leaves the lease to run out, so a zone that reconnects to another
+   * replica within the lease never shows Offline.
+   */
+  async close(keepLease = false): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.transport === 'ws') {
+      if (!keepLease) await this.deps.kds.closeSession(this.tenant, this.zone, this.sessionId);
+      await recordDisconnect(this.deps.resources, this.tenant, this.zone, this.sessionId, this.counters);
+    }
+  }
+
+  async #checkOwnZone(changed: boolean): Promise<void> {
+    if (!changed) return;
+    if (this.deps.feed) {
+      const enabled = (await this.deps.feed.zones(this.tenant)).get(this.zone);
+      if (enabled === undefined) throw new KdsError('zone-deleted', `zone ${this.zone} was deleted on the global`);
+      if (!enabled) throw new KdsError('zone-disabled', `zone ${this.zone} was disabled on the global (enabled: false)`);
+      return;
+    }
+    const zone = await this.deps.resources.get(this.tenant, { kind: 'Zone', name: this.zone });
+    if (!zone) throw new KdsError('zone-deleted', `zone ${this.zone} was deleted on the global`);
+    if (zone.spec.enabled === false) throw new KdsError('zone-disabled', `zone ${this.zone} was disabled on the global (enabled: false)`);
+  }
+
+  async #zoneEnabledMap(): Promise<Map<string, boolean>> {
+    if (this.deps.feed) return this.deps.feed.zones(this.tenant);
+    const { items } = await this.deps.resources.list(this.tenant, 'Zone', { limit: 100_000 });
+    return new Map(items.map((z: StoredResource) => [z.name, z.spec.enabled !== false]));
+  }
+
+  #count(kind: string, what: 'sent' | 'acked' | 'rejected') {
+    const k = this.counters.byKind.get(kind) ?? { sent: 0, acked: 0, rejected: 0 };
+    k[what] += 1;
+    this.counters.byKind.set(kind, k);
+  }
+}
+
+export type { ResourceDescriptor };

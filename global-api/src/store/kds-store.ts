@@ -1,0 +1,154 @@
+/**
+ * What KDS keeps besides resources: each zone's cursors and liveness lease, inventory snapshots in transit,
+ * zone-token signing keys and issued zone tokens. Plain SQL over drizzle, the same on PGlite and PostgreSQL.
+ */
+import { and, asc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
+import type { Db } from './db.js';
+import { kdsStaging, signingKeys, zoneSessions, zoneTokens } from './schema.js';
+
+export type ZoneSessionRow = typeof zoneSessions.$inferSelect;
+
+export class KdsStore {
+  constructor(private readonly db: Db) {}
+
+  async session(tenant: string, zone: string): Promise<ZoneSessionRow | undefined> {
+    const [row] = await this.db.select().from(zoneSessions).where(and(eq(zoneSessions.tenantId, tenant), eq(zoneSessions.zone, zone)));
+    return row;
+  }
+
+  async sessions(tenant: string): Promise<ZoneSessionRow[]> {
+    return this.db.select().from(zoneSessions).where(eq(zoneSessions.tenantId, tenant)).orderBy(asc(zoneSessions.zone));
+  }
+
+  /**
+   * Takes the zone's lease for a new session. A newer session always wins (the old connection is dead or
+   * about to be closed by its replica when it sees the session id change).
+   */
+  async openSession(tenant: string, zone: string, s: { sessionId: string; globalInstanceId: string; ttlMs: number }): Promise<ZoneSessionRow> {
+    const now = new Date();
+    const lease = new Date(now.getTime() + s.ttlMs);
+    const [row] = await this.db
+      .insert(zoneSessions)
+      .values({ tenantId: tenant, zone, sessionId: s.sessionId, globalInstanceId: s.globalInstanceId, leaseExpiresAt: lease, connectedAt: now, lastSeenAt: now })
+      .onConflictDoUpdate({
+        target: [zoneSessions.tenantId, zoneSessions.zone],
+        set: { sessionId: s.sessionId, globalInstanceId: s.globalInstanceId, leaseExpiresAt: lease, connectedAt: now, lastSeenAt: now },
+      })
+      .returning();
+    return row!;
+  }
+
+  /** Renews the lease if this session still holds it; false means another session took over. */
+  async renew(tenant: string, zone: string, sessionId: string, ttlMs: number, acked?: number): Promise<boolean> {
+    const now = new Date();
+    const rows = await this.db
+      .update(zoneSessions)
+      .set({ leaseExpiresAt: new Date(now.getTime() + ttlMs), lastSeenAt: now, ...(acked !== undefined ? { ackedRevision: acked } : {}) })
+      .where(and(eq(zoneSessions.tenantId, tenant), eq(zoneSessions.zone, zone), eq(zoneSessions.sessionId, sessionId)))
+      .returning({ zone: zoneSessions.zone });
+    return rows.length === 1;
+  }
+
+  /** Ends a session cleanly: the lease expires now, so the zone is Offline at once. */
+  async closeSession(tenant: string, zone: string, sessionId: string): Promise<void> {
+    await this.db
+      .update(zoneSessions)
+      .set({ leaseExpiresAt: new Date() })
+      .where(and(eq(zoneSessions.tenantId, tenant), eq(zoneSessions.zone, zone), eq(zoneSessions.sessionId, sessionId)));
+  }
+
+  /** True while the zone holds a live lease. */
+  async isOnline(tenant: string, zone: string, now = new Date()): Promise<boolean> {
+    const rows = await this.db
+      .select({ zone: zoneSessions.zone })
+      .from(zoneSessions)
+      .where(and(eq(zoneSessions.tenantId, tenant), eq(zoneSessions.zone, zone), gt(zoneSessions.leaseExpiresAt, now)));
+    return rows.length === 1;
+  }
+
+  async forgetZone(tenant: string, zone: string): Promise<void> {
+    await this.db.delete(zoneSessions).where(and(eq(zoneSessions.tenantId, tenant), eq(zoneSessions.zone, zone)));
+    await this.db.delete(kdsStaging).where(and(eq(kdsStaging.tenantId, tenant), eq(kdsStaging.zone, zone)));
+  }
+
+  // --- upward snapshots in transit -------------------------------------------------------------------
+
+  async stage(tenant: string, zone: string, snapshotId: string, rows: { kind: string; mesh: string; name: string; labels: Record<string, string>; spec: Record<string, unknown> }[]): Promise<void> {
+    if (snapshotId === '') return;
+    // Chunks of another (abandoned) snapshot of this zone are dropped: only one can be in transit.
+    await this.db.delete(kdsStaging).where(and(eq(kdsStaging.tenantId, tenant), eq(kdsStaging.zone, zone), ne(kdsStaging.snapshotId, snapshotId)));
+    for (let i = 0; i < rows.length; i += 500) {
+      await this.db
+        .insert(kdsStaging)
+        .values(rows.slice(i, i + 500).map((r) => ({ tenantId: tenant, zone, snapshotId, ...r })))
+        .onConflictDoUpdate({
+          target: [kdsStaging.tenantId, kdsStaging.zone, kdsStaging.snapshotId, kdsStaging.kind, kdsStaging.mesh, kdsStaging.name],
+          set: { labels: sql`excluded.labels`, spec: sql`excluded.spec` },
+        });
+    }
+  }
+
+  async staged(tenant: string, zone: string, snapshotId: string) {
+    return this.db
+      .select()
+      .from(kdsStaging)
+      .where(and(eq(kdsStaging.tenantId, tenant), eq(kdsStaging.zone, zone), eq(kdsStaging.snapshotId, snapshotId)));
+  }
+
+  async clearStaging(tenant: string, zone: string): Promise<void> {
+    await this.db.delete(kdsStaging).where(and(eq(kdsStaging.tenantId, tenant), eq(kdsStaging.zone, zone)));
+  }
+
+  async setInventoryRevision(tenant: string, zone: string, revision: number): Promise<void> {
+    await this.db
+      .update(zoneSessions)
+      .set({ inventoryRevision: revision })
+      .where(and(eq(zoneSessions.tenantId, tenant), eq(zoneSessions.zone, zone)));
+  }
+
+  // --- zone-token signing keys and tokens ------------------------------------------------------------
+
+  async activeKeys(tenant: string): Promise<{ kid: string; secret: string; createdAt: Date }[]> {
+    return this.db
+      .select({ kid: signingKeys.kid, secret: signingKeys.secret, createdAt: signingKeys.createdAt })
+      .from(signingKeys)
+      .where(and(eq(signingKeys.tenantId, tenant), isNull(signingKeys.retiredAt)))
+      .orderBy(asc(signingKeys.createdAt));
+  }
+
+  async addKey(tenant: string, kid: string, secret: string): Promise<void> {
+    await this.db.insert(signingKeys).values({ tenantId: tenant, kid, secret }).onConflictDoNothing();
+  }
+
+  /** Retires every key but the newest; tokens signed with retired keys stop working. */
+  async retireKeysExcept(tenant: string, kid: string): Promise<number> {
+    const rows = await this.db
+      .update(signingKeys)
+      .set({ retiredAt: new Date() })
+      .where(and(eq(signingKeys.tenantId, tenant), ne(signingKeys.kid, kid), isNull(signingKeys.retiredAt)))
+      .returning({ kid: signingKeys.kid });
+    return rows.length;
+  }
+
+  async recordZoneToken(t: { jti: string; tenant: string; zone: string; kid: string; expiresAt: Date }): Promise<void> {
+    await this.db.insert(zoneTokens).values({ jti: t.jti, tenantId: t.tenant, zone: t.zone, kid: t.kid, expiresAt: t.expiresAt });
+  }
+
+  async zoneToken(jti: string) {
+    const [row] = await this.db.select().from(zoneTokens).where(eq(zoneTokens.jti, jti));
+    return row;
+  }
+
+  async listZoneTokens(tenant: string) {
+    return this.db.select().from(zoneTokens).where(eq(zoneTokens.tenantId, tenant)).orderBy(asc(zoneTokens.createdAt));
+  }
+
+  async revokeZoneToken(tenant: string, jti: string): Promise<boolean> {
+    const rows = await this.db
+      .update(zoneTokens)
+      .set({ revokedAt: new Date() })
+      .where(and(eq(zoneTokens.tenantId, tenant), eq(zoneTokens.jti, jti), isNull(zoneTokens.revokedAt)))
+      .returning({ jti: zoneTokens.jti });
+    return rows.length === 1;
+  }
+}

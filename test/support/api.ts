@@ -1,0 +1,116 @@
+/**
+ * The global plane's app served on a real socket (127.0.0.1, random port) over a real database, for API
+ * tests. Loopback admin is on, as in `npm start`, unless the test turns it off.
+ */
+import type { AddressInfo } from 'node:net';
+import { serve, upgradeWebSocket } from '@hono/node-server';
+import { WebSocketServer } from 'ws';
+import { notifyWaker } from '../../global-api/src/kds/waker.js';
+import { StreamTracker } from '../../global-api/src/kds/ws.js';
+import { FeedCache } from '../../global-api/src/kds/feed-cache.js';
+import { LeaseKeeper } from '../../global-api/src/kds/keeper.js';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { createApp, type AppDeps, type Stores } from '../../global-api/src/app.js';
+import type { Database } from '../../global-api/src/store/db.js';
+import { openPostgres } from '../../global-api/src/store/postgres.js';
+import type { ResourceStore } from '../../global-api/src/store/resource-store.js';
+import type { TokenStore } from '../../global-api/src/store/token-store.js';
+import { createStores } from '../../global-api/src/stores.js';
+import type { Backend } from './backends.js';
+
+export interface ApiServer {
+  readonly url: string;
+  readonly database: Database;
+  readonly resources: ResourceStore;
+  readonly tokens: TokenStore;
+  readonly stores: Stores;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Serve on an existing database (a second replica) instead of opening a new one. */
+  readonly database?: Database;
+  /**
+   * With `database` on PostgreSQL: open this replica's own postgres.js client on its URL (own pool and own
+   * LISTEN connection, closed with this server), as a separate replica process would, instead of sharing
+   * the handle. (PGlite is in-process: replicas always share it.)
+   */
+  readonly ownConnection?: boolean;
+  readonly heartbeatMs?: number;
+  readonly leaseTtlMs?: number;
+  readonly instanceId?: string;
+}
+
+export async function startApi(backend: Backend, overrides: Partial<AppDeps> = {}, opts: StartOptions = {}): Promise<ApiServer> {
+  const { database, dispose } = opts.database ? shared(opts.database, opts.ownConnection ?? false) : await backend.open();
+  const waker = await notifyWaker(database);
+  const tracker = new StreamTracker();
+  const leaseTtlMs = opts.leaseTtlMs ?? 3000;
+  const stores = createStores(database.db);
+  const feed = new FeedCache(stores.resources, waker);
+  const keeper = new LeaseKeeper(database.db, leaseTtlMs);
+  const { resources, tokens } = stores;
+  const app = createApp({
+    instanceId: opts.instanceId ?? 'test-0000',
+    hostname: 'test',
+    defaultTenant: 'default',
+    openStores: () => stores,
+    auth: { loopbackAdmin: true, operatorToken: 'operator-token-for-tests', isLoopback: (c) => /^(127\.|::1$|::ffff:127\.)/.test(getConnInfo(c).remote.address ?? '') },
+    meshDefaults: true,
+    config: { test: true },
+    kds: { waker, heartbeatMs: opts.heartbeatMs ?? 1000, leaseTtlMs, upgradeWebSocket: upgradeWebSocket as never, tracker, feed, keeper },
+    ...overrides,
+  });
+  const wss = new WebSocketServer({ noServer: true });
+  const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0, websocket: { server: wss } });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    database,
+    resources,
+    tokens,
+    stores,
+    close: async () => {
+      await tracker.closeAll();
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      keeper.close();
+      feed.close();
+      await waker.close();
+      await dispose();
+    },
+  };
+}
+
+/** Another replica's view of an existing database: the same handle, or its own client on the same URL. */
+function shared(database: Database, own: boolean): { database: Database; dispose: () => Promise<void> } {
+  if (!own || database.backend !== 'postgres' || !database.url) return { database, dispose: async () => {} };
+  const mine = openPostgres(database.url, { max: 20 });
+  return { database: mine, dispose: () => mine.close() };
+}
+
+/** fetch with a JSON (or raw string) body and optional bearer token; returns status, headers and parsed body. */
+export async function call(
+  base: string,
+  method: string,
+  path: string,
+  opts: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  let body: string | undefined;
+  if (opts.body !== undefined) {
+    body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(`${base}${path}`, { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    /* not JSON: keep the text */
+  }
+  return { status: res.status, body: parsed, headers: res.headers };
+}

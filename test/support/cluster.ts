@@ -1,0 +1,77 @@
+/**
+ * Real processes for end-to-end tests: a global (`global-api/src/node.ts`) and zone agents
+ * (`zone-agent/bin/zone-agent.js`) on 127.0.0.1, each with its own data directory.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, getJson, start, waitFor, type Child } from './process.js';
+
+const TSX = new URL('../../node_modules/.bin/tsx', import.meta.url).pathname;
+const GLOBAL = new URL('../../global-api/src/node.ts', import.meta.url).pathname;
+const ZONE = new URL('../../zone-agent/src/main.ts', import.meta.url).pathname;
+
+export interface GlobalProc {
+  readonly url: string;
+  readonly child: Child;
+  readonly dataDir: string;
+  stop(): Promise<void>;
+}
+
+function env(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const e = { ...process.env };
+  for (const k of Object.keys(e)) if (k.startsWith('URSA_') || k === 'DATABASE_URL') delete e[k];
+  return { ...e, ...extra };
+}
+
+export async function startGlobal(opts: { databaseUrl?: string; dataDir?: string; port?: number; heartbeatMs?: number; leaseMs?: number } = {}): Promise<GlobalProc> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'ursa-global-')));
+  const port = opts.port ?? (await freePort());
+  const child = start(TSX, [GLOBAL, '--port', String(port), '--data-dir', dataDir], {
+    env: env({
+      URSA_KDS_HEARTBEAT_MS: String(opts.heartbeatMs ?? 500),
+      URSA_ZONE_LEASE_MS: String(opts.leaseMs ?? 2000),
+      ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}),
+    }),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor('global GET /', () => getJson(`${url}/`), 20_000, child);
+  return { url, child, dataDir, stop: () => child.stop() };
+}
+
+export interface ZoneProc {
+  readonly name: string;
+  readonly url: string;
+  readonly child: Child;
+  readonly dataDir: string;
+  stop(): Promise<void>;
+  kill(): void;
+}
+
+export async function startZoneAgent(opts: { name: string; globalUrl: string; token: string; transport: 'ws' | 'poll'; dataDir?: string; port?: number }): Promise<ZoneProc> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), `ursa-${opts.name}-`)));
+  const tokenFile = join(dataDir, 'token');
+  await writeFile(tokenFile, opts.token);
+  const port = opts.port ?? (await freePort());
+  const child = start(TSX, [ZONE, '--zone', opts.name, '--global-url', opts.globalUrl, '--token-file', tokenFile, '--data-dir', dataDir, '--api-port', String(port), '--transport', opts.transport, '--reconnect-max-ms', '1000'], { env: env({}) });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${opts.name} GET /ready`, () => getJson(`${url}/ready`), 20_000, child);
+  return {
+    name: opts.name,
+    url,
+    child,
+    dataDir,
+    stop: () => child.stop(),
+    kill: () => {
+      try {
+        process.kill(-child.proc.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    },
+  };
+}
+
+export async function removeDirs(dirs: string[]): Promise<void> {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+}

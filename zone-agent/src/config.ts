@@ -1,0 +1,58 @@
+/**
+ * The zone agent's configuration: flags, or `URSA_ZONE_*` variables (flags win). Without `--global-url`
+ * the agent runs standalone (Kuma's standalone mode): it accepts meshes and policies locally.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { ConfigError, dnsLabel, intIn, helpText as optionsHelp, nonEmpty, oneOf, parseOptions, port, type OptionSpec, type Parsed } from '../../global-api/src/options.js';
+
+export interface ZoneConfig {
+  readonly globalUrl: string | undefined;
+  readonly zone: string;
+  readonly tenant: string | undefined;
+  readonly tokenFile: string | undefined;
+  readonly dataDir: string;
+  readonly apiHost: string;
+  readonly apiPort: number;
+  readonly transport: 'ws' | 'poll';
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Ceiling of the reconnect backoff. */
+  readonly reconnectMaxMs: number;
+}
+
+const url = (v: string) => {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? v.replace(/\/+$/, '') : { error: 'must be an http:// or https:// URL' };
+  } catch {
+    return { error: 'must be an http:// or https:// URL' };
+  }
+};
+
+export const OPTIONS: readonly OptionSpec<keyof ZoneConfig>[] = [
+  { key: 'globalUrl', flag: '--global-url', env: ['URSA_ZONE_GLOBAL_URL'], help: 'URL of the global plane; unset: standalone', parse: url },
+  { key: 'zone', flag: '--zone', env: ['URSA_ZONE_NAME'], help: 'this zone\'s name (required)', parse: dnsLabel },
+  { key: 'tenant', flag: '--tenant', env: ['URSA_ZONE_TENANT'], help: 'tenant on the global (default: the token\'s)', parse: dnsLabel },
+  { key: 'tokenFile', flag: '--token-file', env: ['URSA_ZONE_TOKEN_FILE'], help: 'file holding the zone token (required with --global-url); re-read on every reconnect', parse: nonEmpty },
+  { key: 'dataDir', flag: '--data-dir', env: ['URSA_ZONE_DATA_DIR'], default: './.ursa-zone', help: 'where the zone keeps its state', parse: nonEmpty },
+  { key: 'apiHost', flag: '--api-host', env: ['URSA_ZONE_API_HOST'], default: '127.0.0.1', help: 'address of the zone API', parse: nonEmpty },
+  { key: 'apiPort', flag: '--api-port', env: ['URSA_ZONE_API_PORT'], default: '5681', help: 'zone API port', parse: port },
+  { key: 'transport', flag: '--transport', env: ['URSA_ZONE_TRANSPORT'], default: 'ws', help: 'KDS transport: ws (WebSocket) or poll (HTTP long-poll)', parse: oneOf('ws', 'poll') },
+  { key: 'reconnectMaxMs', flag: '--reconnect-max-ms', env: ['URSA_ZONE_RECONNECT_MAX_MS'], default: '30000', help: 'longest wait between reconnect attempts (exponential backoff with jitter)', parse: (v) => intIn(v, 100, 600_000) },
+  { key: 'logLevel', flag: '--log-level', env: ['URSA_ZONE_LOG_LEVEL'], default: 'info', help: 'debug | info | warn | error', parse: oneOf('debug', 'info', 'warn', 'error') },
+];
+
+export function parseZoneConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Parsed<ZoneConfig> {
+  const r = parseOptions<Record<string, unknown>>(OPTIONS, argv, env);
+  if (r.help) return r;
+  const c = r.config;
+  if (c.zone === undefined) throw new ConfigError('--zone is required (or URSA_ZONE_NAME)');
+  if (c.globalUrl !== undefined && c.tokenFile === undefined) throw new ConfigError('--token-file is required with --global-url (or URSA_ZONE_TOKEN_FILE)');
+  const dataDir = c.dataDir as string;
+  return { help: false, config: Object.freeze({ ...c, dataDir: isAbsolute(dataDir) ? dataDir : resolve(dataDir) }) as unknown as ZoneConfig };
+}
+
+export function helpText(): string {
+  return optionsHelp('zone-agent --zone NAME [--global-url URL --token-file FILE] [flags]', OPTIONS);
+}
+
+export { ConfigError };

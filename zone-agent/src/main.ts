@@ -1,0 +1,104 @@
+/**
+ * The zone agent: `zone-agent --global-url URL --zone NAME --token-file FILE`. Opens the zone's persisted
+ * state (embedded Postgres under the data directory), serves the zone API from it at once, and keeps a KDS
+ * session with the global in the background, so a zone started while the global is down still serves its
+ * last state. SIGTERM/SIGINT stop it gracefully.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { createApp } from '../../global-api/src/app.js';
+import { notifyWaker } from '../../global-api/src/kds/waker.js';
+import { migrate } from '../../global-api/src/store/migrate.js';
+import { openPglite } from '../../global-api/src/store/pglite.js';
+import { createStores } from '../../global-api/src/stores.js';
+import { VERSION } from '../../global-api/src/version.js';
+import { ConfigError, helpText, parseZoneConfig, type ZoneConfig } from './config.js';
+import { KdsClient } from './kds/client.js';
+import { LOCAL, ZoneSyncState } from './kds/state.js';
+
+async function main(): Promise<void> {
+  let config: ZoneConfig;
+  try {
+    const parsed = parseZoneConfig(process.argv.slice(2), process.env);
+    if (parsed.help) {
+      process.stdout.write(`${helpText()}\n`);
+      return;
+    }
+    config = parsed.config;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`zone-agent: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = (line: string) => console.log(`zone-agent[${config.zone}] ${line}`);
+  const instanceId = `${hostname()}-${randomBytes(2).toString('hex')}`;
+  log(`starting ${VERSION} (${instanceId}), ${config.globalUrl ? `federated with ${config.globalUrl} over ${config.transport}` : 'standalone'}, data in ${config.dataDir}`);
+
+  const database = await openPglite(`${config.dataDir}/db`);
+  await migrate(database);
+  const stores = createStores(database.db);
+  const waker = await notifyWaker(database);
+  const state = new ZoneSyncState(stores.resources);
+
+  let client: KdsClient | undefined;
+  if (config.globalUrl) {
+    const tokenFile = config.tokenFile!;
+    client = new KdsClient({
+      globalUrl: config.globalUrl,
+      zone: config.zone,
+      tenant: config.tenant,
+      token: () => readFile(tokenFile, 'utf8'),
+      transport: config.transport,
+      state,
+      instanceId,
+      agentVersion: VERSION,
+      configJson: JSON.stringify({ zone: config.zone, transport: config.transport, apiPort: config.apiPort }),
+      onLocalChange: (l) => waker.subscribe(LOCAL, () => l()),
+      backoff: { baseMs: Math.min(500, config.reconnectMaxMs), maxMs: config.reconnectMaxMs },
+      log,
+    });
+  }
+
+  const app = createApp({
+    instanceId,
+    hostname: hostname(),
+    defaultTenant: LOCAL,
+    openStores: () => stores,
+    auth: { loopbackAdmin: true, isLoopback: (c) => /^(127\.|::1$|::ffff:127\.)/.test(getConnInfo(c).remote.address ?? '') },
+    meshDefaults: false,
+    config: { zone: config.zone, globalUrl: config.globalUrl ?? null, transport: config.transport },
+    plane: { kind: 'zone', zone: config.zone, federated: Boolean(config.globalUrl) },
+    extraRoutes: (r) => {
+      const kds = () => (client ? { federated: true, ...client.status } : { federated: false });
+      r.get('/ready', (c) => c.json({ ready: true, zone: config.zone, kds: kds() }));
+      r.get('/healthz', (c) => c.json({ ok: true }));
+    },
+  });
+  const server = serve({ fetch: app.fetch, hostname: config.apiHost, port: config.apiPort }, (info) => log(`zone API listening on http://${config.apiHost}:${info.port}`));
+  client?.start();
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: shutting down`);
+    setTimeout(() => process.exit(0), 5000).unref();
+    await client?.stop();
+    server.close();
+    await waker.close();
+    await database.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err) => {
+  console.error('zone-agent: failed to start:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});
