@@ -118,7 +118,7 @@ async function main() {
         const made = await Promise.all(batch.map(async (name) => memoryZone({ name, globalUrl: base, token: await token(name), transport: 'ws' })));
         for (const z of made) z.client.start();
         zones.push(...made);
-        await waitFor(`${zones.length} zones synced`, () => zones.every((z) => z.state.resources.has('Mesh//default')), 60_000);
+        await waitFor(`${zones.length} zones synced`, () => zones.every((z) => z.state.resources.has('Mesh//default')), 120_000);
       }
     };
 
@@ -152,7 +152,9 @@ async function main() {
     // (b) fan-out to 1,000 zones, and the global's memory per connected zone.
     const rssBefore = rssMb(global.pid!);
     const zonesBefore = zones.length;
+    const connectStart = performance.now();
     await connect(1000);
+    console.log(`connected and synced ${zones.length - zonesBefore} more zones in ${ms(performance.now() - connectStart)}`);
     await new Promise((r) => setTimeout(r, 1000)); // let the global settle before reading RSS
     const rssAfter = rssMb(global.pid!);
     const perZoneKb = ((rssAfter - rssBefore) * 1024) / (zones.length - zonesBefore);

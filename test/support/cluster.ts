@@ -44,6 +44,8 @@ export interface ZoneProc {
   readonly url: string;
   readonly child: Child;
   readonly dataDir: string;
+  /** The agent's `.mesh` DNS resolver (UDP and TCP on 127.0.0.1); a free port each, so agents do not clash. */
+  readonly dnsPort: number;
   stop(): Promise<void>;
   kill(): void;
 }
@@ -53,7 +55,8 @@ export async function startZoneAgent(opts: { name: string; globalUrl: string; to
   const tokenFile = join(dataDir, 'token');
   await writeFile(tokenFile, opts.token);
   const port = opts.port ?? (await freePort());
-  const child = start(TSX, [ZONE, '--zone', opts.name, '--global-url', opts.globalUrl, '--token-file', tokenFile, '--data-dir', dataDir, '--api-port', String(port), '--transport', opts.transport, '--reconnect-max-ms', '1000'], { env: env({}) });
+  const dnsPort = await freePort();
+  const child = start(TSX, [ZONE, '--zone', opts.name, '--global-url', opts.globalUrl, '--token-file', tokenFile, '--data-dir', dataDir, '--api-port', String(port), '--dns-port', String(dnsPort), '--transport', opts.transport, '--reconnect-max-ms', '1000'], { env: env({}) });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${opts.name} GET /ready`, () => getJson(`${url}/ready`), 20_000, child);
   return {
@@ -61,6 +64,7 @@ export async function startZoneAgent(opts: { name: string; globalUrl: string; to
     url,
     child,
     dataDir,
+    dnsPort,
     stop: () => child.stop(),
     kill: () => {
       try {

@@ -17,6 +17,15 @@ export interface ZoneConfig {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Ceiling of the reconnect backoff. */
   readonly reconnectMaxMs: number;
+  /** `.mesh` DNS resolver (UDP and TCP); 0 turns it off. */
+  readonly dnsHost: string;
+  readonly dnsPort: number;
+  /** Where other names are forwarded (`host:port`); default: the first nameserver of /etc/resolv.conf. */
+  readonly dnsUpstream: string | undefined;
+  /** Range VIPs are allocated from, per mesh. */
+  readonly vipCidr: string;
+  /** Envoy xDS (gRPC) port. */
+  readonly xdsPort: number;
 }
 
 const url = (v: string) => {
@@ -38,6 +47,27 @@ export const OPTIONS: readonly OptionSpec<keyof ZoneConfig>[] = [
   { key: 'apiPort', flag: '--api-port', env: ['URSA_ZONE_API_PORT'], default: '5681', help: 'zone API port', parse: port },
   { key: 'transport', flag: '--transport', env: ['URSA_ZONE_TRANSPORT'], default: 'ws', help: 'KDS transport: ws (WebSocket) or poll (HTTP long-poll)', parse: oneOf('ws', 'poll') },
   { key: 'reconnectMaxMs', flag: '--reconnect-max-ms', env: ['URSA_ZONE_RECONNECT_MAX_MS'], default: '30000', help: 'longest wait between reconnect attempts (exponential backoff with jitter)', parse: (v) => intIn(v, 100, 600_000) },
+  { key: 'dnsHost', flag: '--dns-host', env: ['URSA_ZONE_DNS_HOST'], default: '127.0.0.1', help: 'address of the DNS resolver', parse: nonEmpty },
+  { key: 'dnsPort', flag: '--dns-port', env: ['URSA_ZONE_DNS_PORT'], default: '5653', help: 'DNS resolver port (UDP and TCP); 0: off', parse: port },
+  {
+    key: 'dnsUpstream',
+    flag: '--dns-upstream',
+    env: ['URSA_ZONE_DNS_UPSTREAM'],
+    help: 'resolver for non-.mesh names, host:port (default: first nameserver in /etc/resolv.conf)',
+    parse: (v) => (/^[^\s:]+(:[0-9]{1,5})?$|^\[[0-9a-fA-F:]+\](:[0-9]{1,5})?$/.test(v) ? v : { error: 'must be host or host:port' }),
+  },
+  {
+    key: 'vipCidr',
+    flag: '--vip-cidr',
+    env: ['URSA_ZONE_VIP_CIDR'],
+    default: '240.0.0.0/4',
+    help: 'IPv4 range VIPs are allocated from, per mesh',
+    parse: (v) => {
+      const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(v);
+      return m && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) >= 1 && Number(m[5]) <= 30 ? v : { error: 'must be an IPv4 CIDR with a prefix between /1 and /30, e.g. 240.0.0.0/4' };
+    },
+  },
+  { key: 'xdsPort', flag: '--xds-port', env: ['URSA_ZONE_XDS_PORT'], default: '5678', help: 'Envoy xDS (gRPC) port', parse: port },
   { key: 'logLevel', flag: '--log-level', env: ['URSA_ZONE_LOG_LEVEL'], default: 'info', help: 'debug | info | warn | error', parse: oneOf('debug', 'info', 'warn', 'error') },
 ];
 

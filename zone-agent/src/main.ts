@@ -16,6 +16,9 @@ import { openPglite } from '../../global-api/src/store/pglite.js';
 import { createStores } from '../../global-api/src/stores.js';
 import { VERSION } from '../../global-api/src/version.js';
 import { ConfigError, helpText, parseZoneConfig, type ZoneConfig } from './config.js';
+import type { Stop } from './component.js';
+import { startDns } from './dns/component.js';
+import { startIngressBookkeeping } from './ingress/component.js';
 import { KdsClient } from './kds/client.js';
 import { LOCAL, ZoneSyncState } from './kds/state.js';
 
@@ -80,6 +83,9 @@ async function main(): Promise<void> {
     },
   });
   const server = serve({ fetch: app.fetch, hostname: config.apiHost, port: config.apiPort }, (info) => log(`zone API listening on http://${config.apiHost}:${info.port}`));
+  // Local parts first: they serve from the persisted state whether or not the global is reachable.
+  const deps = { config, store: stores.resources, waker, log, db: database.db };
+  const stops: Stop[] = [await startIngressBookkeeping(deps), await startDns(deps)];
   client?.start();
 
   let stopping = false;
@@ -89,6 +95,7 @@ async function main(): Promise<void> {
     log(`${signal}: shutting down`);
     setTimeout(() => process.exit(0), 5000).unref();
     await client?.stop();
+    for (const s of stops.reverse()) await s().catch(() => {});
     server.close();
     await waker.close();
     await database.close();

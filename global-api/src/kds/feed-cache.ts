@@ -24,6 +24,10 @@ interface TenantFeed {
   fetchedAt: number;
   refreshing?: Promise<void>;
   zones?: Map<string, boolean>;
+  /** A zone-map load in progress, shared by every session asking meanwhile. */
+  zonesLoading?: Promise<Map<string, boolean>>;
+  /** Bumped whenever the zone map is invalidated, so a load that raced a change is not kept. */
+  zonesGen: number;
   unsubscribe: () => void;
 }
 
@@ -35,19 +39,17 @@ export class FeedCache {
     private readonly store: ResourceStore,
     private readonly waker: Waker,
   ) {
-    this.kinds = [...sentToZones().map((d) => d.kind), 'Zone'];
+    this.kinds = sentToZones().map((d) => d.kind);
   }
 
   #feed(tenant: string): TenantFeed {
     let t = this.#tenants.get(tenant);
     if (!t) {
-      t = { changes: [], from: -1, to: -1, dirty: 1, fetched: 0, fetchedAt: 0, unsubscribe: () => {} };
+      t = { changes: [], from: -1, to: -1, dirty: 1, fetched: 0, fetchedAt: 0, zonesGen: 0, unsubscribe: () => {} };
       const feed = t;
       feed.unsubscribe = this.waker.subscribe(tenant, (kind) => {
-        if (kind === '*' || this.kinds.includes(kind)) {
-          feed.dirty++;
-          if (kind === 'Zone' || kind === '*') feed.zones = undefined;
-        }
+        if (kind === '*' || this.kinds.includes(kind)) feed.dirty++;
+        if (kind === 'Zone' || kind === '*') this.#dropZones(feed);
       });
       this.#tenants.set(tenant, t);
     }
@@ -74,7 +76,6 @@ export class FeedCache {
           t.to = t.from = await this.store.currentRevision(tenant);
           break;
         }
-        if (page.changes.some((c) => (c.op === 'upsert' ? c.resource.kind : c.key.kind) === 'Zone')) t.zones = undefined;
         t.changes.push(...page.changes);
         t.to = page.revision;
         if (!page.more) break;
@@ -114,11 +115,25 @@ export class FeedCache {
   async zones(tenant: string): Promise<Map<string, boolean>> {
     const t = this.#feed(tenant);
     await this.#refresh(tenant, t);
-    if (!t.zones) {
-      const { items } = await this.store.list(tenant, 'Zone', { limit: 1_000_000 });
-      t.zones = new Map(items.map((z) => [z.name, z.spec.enabled !== false]));
-    }
-    return t.zones;
+    if (t.zones) return t.zones;
+    const gen = t.zonesGen;
+    t.zonesLoading ??= this.store
+      .list(tenant, 'Zone', { limit: 1_000_000 })
+      .then(({ items }) => {
+        const map = new Map(items.map((z) => [z.name, z.spec.enabled !== false]));
+        if (t.zonesGen === gen) t.zones = map;
+        return map;
+      })
+      .finally(() => {
+        if (t.zonesGen === gen) t.zonesLoading = undefined;
+      });
+    return t.zonesLoading;
+  }
+
+  #dropZones(t: TenantFeed): void {
+    t.zones = undefined;
+    t.zonesLoading = undefined;
+    t.zonesGen++;
   }
 
   close(): void {

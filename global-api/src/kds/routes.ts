@@ -91,6 +91,9 @@ export function mountKdsRoutes(app: Hono<AppEnv>, instanceId: string, opts: KdsO
         session.cursor = 0;
       }
       const deadline = Date.now() + wait * 1000;
+      // Aborted when the zone hangs up: an abandoned poll must stop waiting, and above all stop renewing the
+      // lease (tick), or a zone that is gone would stay Online for up to `wait` seconds.
+      const gone = c.req.raw.signal;
       for (;;) {
         const deltas = await session.nextFrames();
         if (deltas.length > 0) {
@@ -98,8 +101,9 @@ export function mountKdsRoutes(app: Hono<AppEnv>, instanceId: string, opts: KdsO
           break;
         }
         const left = deadline - Date.now();
-        if (left <= 0) break;
-        await wakeOrTimeout(opts.waker, session.tenant, ZoneSession.interest(), Math.min(left, opts.heartbeatMs));
+        if (left <= 0 || gone.aborted) break;
+        await wakeOrTimeout(opts.waker, session.tenant, ZoneSession.interest(), Math.min(left, opts.heartbeatMs), gone);
+        if (gone.aborted) break;
         await session.tick();
       }
       if (frames.length === 1) frames.push({ body: { $case: 'heartbeat', value: { revision: session.cursor } } });
@@ -111,10 +115,18 @@ export function mountKdsRoutes(app: Hono<AppEnv>, instanceId: string, opts: KdsO
     respond(c, async () => {
       const req = decodePush(await body(c));
       if (!req.hello || !req.delta) throw new KdsError('bad-frame', 'push request needs hello and delta');
-      const session = await ZoneSession.attach(sessionDeps(c, instanceId, opts), req.hello, 'poll', `poll-${req.hello.instanceId || 'anonymous'}`);
+      const deps = sessionDeps(c, instanceId, opts);
+      const session = await ZoneSession.attach(deps, req.hello, 'poll', `poll-${req.hello.instanceId || 'anonymous'}`);
       const expected = session.welcome.inventoryRevision;
       if (!req.delta.snapshot && req.delta.baseRevision !== expected) {
-        throw new KdsError('out-of-order', `inventory delta starts after revision ${req.delta.baseRevision}, but the global has applied ${expected}`);
+        // Name both revisions. When the global set its own aside (0: the hello claims less than it applied, as
+        // a wiped zone would), say so: "has applied 0" alone would be false and send the zone looking elsewhere.
+        const applied = (await deps.kds.session(session.tenant, session.zone))?.inventoryRevision ?? 0;
+        const message =
+          applied === expected
+            ? `inventory delta starts after revision ${req.delta.baseRevision}, but the global has applied ${applied}`
+            : `inventory delta starts after revision ${req.delta.baseRevision}, but the global has applied ${applied} and hello.inventory_revision ${req.hello.inventoryRevision} is older: the global expects a full inventory snapshot`;
+        throw new KdsError('out-of-order', message);
       }
       const result = await session.applyUpstream(req.delta, false);
       return [{ body: { $case: 'ack', value: { seq: req.delta.seq, revision: result.revision, rejections: result.rejections } } }];
@@ -143,17 +155,19 @@ async function respond(c: Context, run: () => Promise<Frame[]>): Promise<Respons
   }
 }
 
-function wakeOrTimeout(waker: Waker, tenant: string, interest: Set<string>, ms: number): Promise<void> {
+function wakeOrTimeout(waker: Waker, tenant: string, interest: Set<string>, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
       unsubscribe();
+      signal?.removeEventListener('abort', done);
       resolve();
     };
     const timer = setTimeout(done, ms);
     const unsubscribe = waker.subscribe(tenant, (kind) => {
       if (kind === '*' || interest.has(kind)) done();
     });
+    signal?.addEventListener('abort', done, { once: true });
   });
 }
 

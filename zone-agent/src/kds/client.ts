@@ -269,7 +269,11 @@ export class KdsClient {
           }
         }
         const frame = await next(Math.min(hb, 1000));
-        if (Date.now() - lastReceived > 3 * hb) throw new SessionEnded(`no frame from the global for ${3 * hb} ms`);
+        if (!frame && Date.now() - lastReceived > 3 * hb) {
+          // After a stalled event loop, timers run before pending socket data is read: let I/O in first.
+          await new Promise((r) => setImmediate(r));
+          if (inbox.length === 0 && Date.now() - lastReceived > 3 * hb) throw new SessionEnded(`no frame from the global for ${3 * hb} ms`);
+        }
         if (Date.now() - lastSent >= hb) {
           send({ body: { $case: 'heartbeat', value: { revision: this.status.lastRevision } } });
           lastSent = Date.now();
@@ -339,6 +343,8 @@ export class KdsClient {
     const waitS = this.o.pollWaitS ?? 25;
     let snapshot: { revision: number; after?: ResourceKey } | undefined;
     let welcome: Welcome | undefined;
+    /** Highest inventory revision the global acknowledged to our pushes (a poll's Welcome may be older). */
+    const pushed = { revision: -1 };
     let pushing: Promise<void> | undefined;
     let pushError: unknown;
     let localChanged = true;
@@ -368,8 +374,9 @@ export class KdsClient {
         // Push inventory in the background while polling continues.
         if (welcome && !pushing && localChanged) {
           localChanged = false;
-          const inventoryRevision = welcome.inventoryRevision;
-          pushing = this.#pushAll(hello, inventoryRevision)
+          // The Welcome was computed when this poll began; our own acknowledged pushes may be newer.
+          const from = pushed.revision >= 0 && pushed.revision > welcome.inventoryRevision && welcome.inventoryRevision !== 0 ? pushed.revision : welcome.inventoryRevision;
+          pushing = this.#pushAll(from, pushed)
             .catch((err) => {
               pushError = err;
             })
@@ -382,8 +389,8 @@ export class KdsClient {
     }
   }
 
-  /** Pushes inventory batches until caught up, each acknowledged before the next. */
-  async #pushAll(hello: Hello, from: number): Promise<void> {
+  /** Pushes inventory batches until caught up, each acknowledged before the next, each with a fresh hello. */
+  async #pushAll(from: number, pushed: { revision: number }): Promise<void> {
     const cursor = { revision: from, snapshot: from === 0 };
     let seq = 0;
     for (;;) {
@@ -391,11 +398,12 @@ export class KdsClient {
       for await (const batch of this.#inventoryBatches(cursor)) {
         seq += 1;
         sent = true;
-        const req: PushRequest = { hello, delta: { seq, ...batch } };
+        const req: PushRequest = { hello: await this.#hello(), delta: { seq, ...batch } };
         const frames = await this.#post('/kds/v1/push', PushRequest.encode(req).finish(), 60_000);
         const ack = frames.find((f) => f.body?.$case === 'ack');
         if (ack?.body?.$case !== 'ack') throw new SessionEnded('push was not acknowledged');
         if (!batch.snapshot) cursor.revision = ack.body.value.revision;
+        if (!batch.snapshot || batch.complete) pushed.revision = ack.body.value.revision;
         for (const r of ack.body.value.rejections) this.o.log?.(`kds: global rejected ${r.key?.kind}/${r.key?.mesh}/${r.key?.name}: ${r.reason}`);
       }
       if (!sent) return;

@@ -1,0 +1,188 @@
+/**
+ * DNS benchmark: dnsperf (UDP) against the zone agent's `.mesh` resolver, then against `unbound` serving the
+ * same records as `local-data` (loopback, a free port, one thread like the agent's one event loop), one after
+ * the other. Prints queries/s and latency of each, and the agent/unbound throughput ratio on the last line.
+ *
+ * Needs `dnsperf`, `unbound` and `dig`: `apt-get install -y dnsperf unbound bind9-dnsutils`.
+ * Run: `npx tsx bench/dns.ts` (about a minute; env BENCH_DNS_SECONDS per run, default 15; BENCH_DNS_SERVICES, default 200).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const SECONDS = Number(process.env.BENCH_DNS_SECONDS ?? 15);
+const SERVICES = Number(process.env.BENCH_DNS_SERVICES ?? 200);
+const TSX = new URL('../node_modules/.bin/tsx', import.meta.url).pathname;
+const ZONE = new URL('../zone-agent/src/main.ts', import.meta.url).pathname;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function need(cmd: string, pkg: string): Promise<void> {
+  try {
+    await run('sh', ['-c', `command -v ${cmd}`]);
+  } catch {
+    throw new Error(`\`${cmd}\` is missing: apt-get install -y ${pkg}`);
+  }
+}
+
+async function until<T>(what: string, f: () => Promise<T | undefined>, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const v = await f().catch(() => undefined);
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const dig = async (port: number, name: string, type = 'A') => (await run('dig', ['@127.0.0.1', '-p', String(port), '+short', '+tries=1', '+time=2', name, type])).stdout.trim();
+
+interface PerfResult {
+  qps: number;
+  avgMs: number;
+  stddevMs: number;
+  lost: string;
+}
+
+async function dnsperf(port: number, datafile: string): Promise<PerfResult> {
+  const { stdout } = await run('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', datafile, '-l', String(SECONDS), '-q', '100', '-c', '4'], { maxBuffer: 16 << 20 });
+  const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? NaN);
+  const lost = /Queries lost:\s+(.*)/.exec(stdout)?.[1]?.trim() ?? '?';
+  const result = { qps: num(/Queries per second:\s+([\d.]+)/), avgMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000, stddevMs: num(/Latency StdDev \(s\):\s+([\d.]+)/) * 1000, lost };
+  const rcodes = /Response codes:\s+(.*)/.exec(stdout)?.[1];
+  if (Number.isNaN(result.qps)) throw new Error(`could not read dnsperf's output:\n${stdout}`);
+  if (rcodes && !/^NOERROR [\d]+ \(100\.00%\)$/.test(rcodes.trim())) console.log(`  response codes: ${rcodes}`);
+  return result;
+}
+
+function spawnLogged(cmd: string, args: string[]): ChildProcess & { out: () => string } {
+  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { out: () => string };
+  let out = '';
+  p.stdout!.on('data', (d) => (out += d));
+  p.stderr!.on('data', (d) => (out += d));
+  p.out = () => out;
+  return p;
+}
+
+async function stop(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill('SIGTERM');
+  const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(t);
+}
+
+const fmt = (name: string, r: PerfResult) => `${name.padEnd(22)} ${r.qps.toFixed(0).padStart(8)} queries/s   latency avg ${r.avgMs.toFixed(3)} ms (stddev ${r.stddevMs.toFixed(3)} ms)   lost ${r.lost}`;
+
+async function main() {
+  await need('dnsperf', 'dnsperf');
+  await need('unbound', 'unbound');
+  await need('dig', 'bind9-dnsutils');
+  const dir = await mkdtemp(join(tmpdir(), 'ursa-bench-dns-'));
+  const procs: ChildProcess[] = [];
+  try {
+    // 1. The agent, standalone, with SERVICES services in mesh default (half of them with `_`, for dotted aliases).
+    const [apiPort, dnsPort] = [await freePort(), await freePort()];
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('URSA_') && k !== 'DATABASE_URL'));
+    const agent = spawn(TSX, [ZONE, '--zone', 'bench', '--data-dir', join(dir, 'zone'), '--api-port', String(apiPort), '--dns-port', String(dnsPort), '--dns-upstream', '127.0.0.1:9'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let agentOut = '';
+    agent.stdout.on('data', (d) => (agentOut += d));
+    agent.stderr.on('data', (d) => (agentOut += d));
+    procs.push(agent);
+    const api = `http://127.0.0.1:${apiPort}`;
+    await until('the zone agent', async () => ((await fetch(`${api}/ready`)).ok ? true : undefined), 30_000).catch((e) => {
+      throw new Error(`${e.message}\n${agentOut}`);
+    });
+    const put = async (path: string, body: unknown) => {
+      const res = await fetch(`${api}${path}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      if (!res.ok) throw new Error(`PUT ${path}: ${res.status} ${await res.text()}`);
+    };
+    await put('/meshes/default', { type: 'Mesh', name: 'default' });
+    const services = Array.from({ length: SERVICES }, (_, i) => (i % 2 === 0 ? `svc-${i}` : `svc-${i}_bench_svc_80`));
+    for (let i = 0; i < services.length; i += 10) {
+      await Promise.all(
+        services.slice(i, i + 10).map((s, j) =>
+          put(`/meshes/default/dataplanes/dp-${i + j}`, { type: 'Dataplane', mesh: 'default', name: `dp-${i + j}`, networking: { address: '10.0.0.1', inbound: [{ port: 8080, tags: { 'kuma.io/service': s } }] } }),
+        ),
+      );
+    }
+    const last = services[services.length - 1]!;
+    await until(`${last}.mesh in the agent's DNS`, async () => (await dig(dnsPort, `${last}.mesh`)) || undefined, 10_000);
+
+    // The record table, read back from the agent: every name it answers, with its VIP.
+    const records: { name: string; ip: string }[] = [];
+    for (const s of services) {
+      const ip = await dig(dnsPort, `${s}.mesh`);
+      records.push({ name: `${s}.mesh`, ip });
+      if (s.includes('_')) records.push({ name: `${s.replaceAll('_', '.')}.mesh`, ip });
+    }
+    const queries = records.flatMap((r, i) => [`${r.name} A`, ...(i % 4 === 0 ? [`${r.name} AAAA`] : [])]);
+    const datafile = join(dir, 'queries.txt');
+    await writeFile(datafile, `${queries.join('\n')}\n`);
+    console.log(`${records.length} names (${services.length} services), ${queries.length} distinct queries (A, and AAAA for a quarter), ${SECONDS} s per run, dnsperf -c 4 -q 100`);
+
+    const agentResult = await dnsperf(dnsPort, datafile);
+    console.log(fmt('ursa zone agent', agentResult));
+    await stop(agent);
+
+    // 2. unbound with the same records.
+    const ubPort = await freePort();
+    const conf = join(dir, 'unbound.conf');
+    await writeFile(
+      conf,
+      [
+        'server:',
+        '  interface: 127.0.0.1',
+        `  port: ${ubPort}`,
+        '  do-ip6: no',
+        '  do-daemonize: no',
+        '  use-syslog: no',
+        '  logfile: ""',
+        '  username: ""',
+        '  chroot: ""',
+        `  directory: "${dir}"`,
+        '  pidfile: ""',
+        '  verbosity: 0',
+        '  num-threads: 1',
+        '  access-control: 127.0.0.0/8 allow',
+        '  module-config: "iterator"',
+        '  local-zone: "mesh." static',
+        ...records.flatMap((r) => [`  local-data: "${r.name}. 30 IN A ${r.ip}"`, `  local-data: "${r.name}. 30 IN AAAA ::ffff:${r.ip}"`]),
+        'remote-control:',
+        '  control-enable: no',
+        '',
+      ].join('\n'),
+    );
+    const ub = spawnLogged('unbound', ['-d', '-c', conf]);
+    procs.push(ub);
+    await until('unbound', async () => ((await dig(ubPort, records[0]!.name)) === records[0]!.ip ? true : undefined), 10_000).catch((e) => {
+      throw new Error(`${e.message}\n${ub.out()}`);
+    });
+    const ubResult = await dnsperf(ubPort, datafile);
+    console.log(fmt('unbound (1 thread)', ubResult));
+    await stop(ub);
+
+    console.log(`ratio ursa/unbound: ${(agentResult.qps / ubResult.qps).toFixed(2)}x queries/s, ${(agentResult.avgMs / ubResult.avgMs).toFixed(2)}x average latency`);
+  } finally {
+    for (const p of procs) await stop(p).catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,132 @@
+/**
+ * Ingress bookkeeping: keeps every local ZoneIngress's `availableServices` up to date (`kuma-multizone.md`
+ * §4.1). Kuma ticks every second; here the local store's doorbell drives it: a write of a Dataplane,
+ * ZoneIngress or Mesh schedules a recompute after a short debounce, so a change is reflected well within
+ * a second. A pass reads one consistent snapshot, computes the list and writes it into every local ingress
+ * whose list differs, offline ones included, with optimistic concurrency (a concurrent writer makes it
+ * re-read and retry). That write is an ordinary local change, which the KDS client sends to the global,
+ * and the global on to every other zone.
+ *
+ * Ingresses received from the global (origin `global`: other zones' ingresses, kept for cross-zone routing)
+ * are never touched. Failures are logged and retried later; they never stop the agent.
+ */
+import { ConflictError, NotFoundError } from '../../../global-api/src/store/errors.js';
+import type { Resource } from '../../../global-api/src/store/resource-store.js';
+import type { ComponentDeps, Stop } from '../component.js';
+import { LOCAL } from '../kds/state.js';
+import { computeAvailableServices, exclusiveMeshes, isLocal, sameAvailableServices, type AvailableService } from './available.js';
+
+/** Kinds whose writes can change the result (`*`: the doorbell does not know, look anyway). */
+const WATCHED = new Set(['Dataplane', 'ZoneIngress', 'Mesh', '*']);
+
+export interface IngressBookkeepingOptions {
+  /** Quiet time after a ring before recomputing (coalesces bursts). */
+  readonly debounceMs?: number;
+  /** Delay before another pass after a failed one. */
+  readonly retryMs?: number;
+  /** Full recompute this often even without rings (a safety net, like Kuma's ticker); 0 turns it off. */
+  readonly resyncMs?: number;
+  /** Attempts per ingress when its version keeps moving under us. */
+  readonly maxConflicts?: number;
+}
+
+/** Whether this zone owns the ingress: not a copy from the global, and not pinned to another zone. */
+function ownIngress(r: Resource, zone: string): boolean {
+  const specZone = r.spec.zone;
+  return isLocal(r) && (specZone === undefined || specZone === '' || specZone === zone);
+}
+
+export async function startIngressBookkeeping(deps: ComponentDeps, opts: IngressBookkeepingOptions = {}): Promise<Stop> {
+  const debounceMs = opts.debounceMs ?? 100;
+  const retryMs = opts.retryMs ?? 1000;
+  const resyncMs = opts.resyncMs ?? 30_000;
+  const maxConflicts = opts.maxConflicts ?? 5;
+  const { store, log, config } = deps;
+
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  /** The pass in progress, if any. */
+  let running: Promise<void> | undefined;
+  /** A ring arrived while a pass was running: run again after it. */
+  let again = false;
+
+  /** Writes `services` into one ingress, re-reading it on a version conflict. */
+  async function writeIngress(ingress: Resource, services: AvailableService[]): Promise<void> {
+    let current: Resource | undefined = ingress;
+    for (let attempt = 1; current; attempt++) {
+      if (!ownIngress(current, config.zone) || sameAvailableServices(current.spec.availableServices, services)) return;
+      try {
+        await store.update(
+          LOCAL,
+          { kind: 'ZoneIngress', name: current.name, labels: current.labels, spec: { ...current.spec, availableServices: services } },
+          { expectedVersion: current.version },
+        );
+        return;
+      } catch (err) {
+        if (err instanceof NotFoundError) return; // deleted meanwhile: nothing to keep up to date
+        if (!(err instanceof ConflictError) || attempt >= maxConflicts) throw err;
+      }
+      current = await store.get(LOCAL, { kind: 'ZoneIngress', name: ingress.name });
+    }
+  }
+
+  async function pass(): Promise<void> {
+    const { resources } = await store.snapshot(LOCAL, { kinds: ['Dataplane', 'ZoneIngress', 'Mesh'] });
+    const dataplanes = resources.filter((r) => r.kind === 'Dataplane');
+    const meshes = resources.filter((r) => r.kind === 'Mesh');
+    const ingresses = resources.filter((r) => r.kind === 'ZoneIngress' && ownIngress(r, config.zone));
+    const services = computeAvailableServices(dataplanes, { skipMeshes: exclusiveMeshes(meshes) });
+    const failures: string[] = [];
+    for (const ingress of ingresses) {
+      if (stopped) return;
+      if (sameAvailableServices(ingress.spec.availableServices, services)) continue;
+      try {
+        await writeIngress(ingress, services);
+        const total = services.reduce((n, s) => n + s.instances, 0);
+        log(`ingress ${ingress.name}: ${services.length} available service tag set(s), ${total} instance(s)`);
+      } catch (err) {
+        failures.push(`${ingress.name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    if (failures.length > 0) throw new Error(failures.join('; '));
+  }
+
+  function schedule(delayMs: number): void {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    if (timer) return; // already due; a burst of rings is one pass
+    timer = setTimeout(() => {
+      timer = undefined;
+      again = false;
+      let failed = false;
+      running = pass()
+        .catch((err: unknown) => {
+          failed = true;
+          log(`ingress bookkeeping failed, retrying in ${retryMs} ms: ${err instanceof Error ? err.message : String(err)}`);
+        })
+        .finally(() => {
+          running = undefined;
+          if (failed) schedule(retryMs);
+          else if (again) schedule(debounceMs);
+        });
+    }, delayMs);
+  }
+
+  const unsubscribe = deps.waker.subscribe(LOCAL, (kind) => {
+    if (WATCHED.has(kind)) schedule(debounceMs);
+  });
+  const resync = resyncMs > 0 ? setInterval(() => schedule(0), resyncMs) : undefined;
+  resync?.unref();
+  schedule(0);
+
+  return async () => {
+    stopped = true;
+    unsubscribe();
+    if (timer) clearTimeout(timer);
+    if (resync) clearInterval(resync);
+    await running?.catch(() => {});
+  };
+}
