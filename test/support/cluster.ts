@@ -35,7 +35,7 @@ export async function startGlobal(opts: { databaseUrl?: string; dataDir?: string
     }),
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitFor('global GET /', () => getJson(`${url}/`), 20_000, child);
+  await waitFor('global GET /', () => getJson(`${url}/`), 60_000, child);
   return { url, child, dataDir, stop: () => child.stop() };
 }
 
@@ -56,9 +56,9 @@ export async function startZoneAgent(opts: { name: string; globalUrl: string; to
   await writeFile(tokenFile, opts.token);
   const port = opts.port ?? (await freePort());
   const dnsPort = await freePort();
-  const child = start(TSX, [ZONE, '--zone', opts.name, '--global-url', opts.globalUrl, '--token-file', tokenFile, '--data-dir', dataDir, '--api-port', String(port), '--dns-port', String(dnsPort), '--transport', opts.transport, '--reconnect-max-ms', '1000'], { env: env({}) });
+  const child = start(TSX, [ZONE, '--zone', opts.name, '--global-url', opts.globalUrl, '--token-file', tokenFile, '--data-dir', dataDir, '--api-port', String(port), '--dns-port', String(dnsPort), '--transport', opts.transport, '--xds-port', '0', '--reconnect-max-ms', '1000'], { env: env({}) });
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${opts.name} GET /ready`, () => getJson(`${url}/ready`), 20_000, child);
+  await waitFor(`${opts.name} GET /ready`, () => getJson(`${url}/ready`), 60_000, child);
   return {
     name: opts.name,
     url,

@@ -19,6 +19,7 @@ import { ConfigError, helpText, parseZoneConfig, type ZoneConfig } from './confi
 import type { Stop } from './component.js';
 import { startDns } from './dns/component.js';
 import { startIngressBookkeeping } from './ingress/component.js';
+import { startXds } from './xds/component.js';
 import { KdsClient } from './kds/client.js';
 import { LOCAL, ZoneSyncState } from './kds/state.js';
 
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
   const server = serve({ fetch: app.fetch, hostname: config.apiHost, port: config.apiPort }, (info) => log(`zone API listening on http://${config.apiHost}:${info.port}`));
   // Local parts first: they serve from the persisted state whether or not the global is reachable.
   const deps = { config, store: stores.resources, waker, log, db: database.db };
-  const stops: Stop[] = [await startIngressBookkeeping(deps), await startDns(deps)];
+  const stops: Stop[] = [await startIngressBookkeeping(deps), await startDns(deps), await startXds(deps)];
   client?.start();
 
   let stopping = false;

@@ -28,6 +28,12 @@ export interface KdsClientOptions {
   /** Long-poll wait per request, seconds. */
   readonly pollWaitS?: number;
   readonly log?: (line: string) => void;
+  /**
+   * The zone's embedded database failed beyond repair in this process (PGlite aborted: its wasm instance
+   * is dead or inconsistent). Sync has stopped for good; the agent should exit, and a restart recovers the
+   * database from its WAL. Without this hook the client only stops and reports it in `status`.
+   */
+  readonly onFatal?: (err: Error) => void;
 }
 
 export interface KdsStatus {
@@ -42,6 +48,8 @@ export interface KdsStatus {
   /** Bytes received from / sent to the global since the process began (KDS frames). */
   bytesIn: number;
   bytesOut: number;
+  /** Set when sync stopped for good because the zone's database failed (see `onFatal`). */
+  fatal?: string;
 }
 
 /** What the client needs from the zone's state (ZoneSyncState over the local store; benchmarks use a Map). */
@@ -51,6 +59,11 @@ export const CLIENT_FEATURES = ['resume-v1', 'snapshot-complete', 'chunked-delta
 const PAGE = 500;
 
 class SessionEnded extends Error {}
+
+/** An abort of the embedded database's wasm instance (PGlite): `RuntimeError: Aborted(...)`. */
+function isDatabaseAbort(err: unknown): boolean {
+  return err instanceof Error && err.name === 'RuntimeError' && err.message.startsWith('Aborted(');
+}
 
 export class KdsClient {
   readonly status: KdsStatus;
@@ -83,6 +96,16 @@ export class KdsClient {
       } catch (err) {
         this.status.lastError = err instanceof Error ? err.message : String(err);
         if (!this.#stopped) this.o.log?.(`kds: session ended: ${this.status.lastError}`);
+        if (isDatabaseAbort(err)) {
+          // PGlite aborted mid-transaction (e.g. a PANIC at commit). The instance may still answer queries,
+          // but from a state that no longer matches its files: syncing on would apply and acknowledge
+          // changes on top of it and the zone would drift from the global for good. Stop here.
+          this.status.connected = false;
+          this.status.fatal = `the zone database aborted: ${this.status.lastError}`;
+          this.o.log?.(`kds: sync stopped: ${this.status.fatal}; restart the agent (the database recovers on start)`);
+          this.o.onFatal?.(err as Error);
+          return;
+        }
       }
       this.status.connected = false;
       if (this.#stopped) break;
@@ -348,7 +371,25 @@ export class KdsClient {
     let pushing: Promise<void> | undefined;
     let pushError: unknown;
     let localChanged = true;
-    const unsubscribe = this.o.onLocalChange(() => (localChanged = true));
+    // Pushes run beside the long poll: a local change goes up at once, not when the current poll returns.
+    const kick = () => {
+      if (!welcome || pushing || !localChanged || this.#stopped) return;
+      localChanged = false;
+      // The Welcome was computed when its poll began; our own acknowledged pushes may be newer.
+      const from = pushed.revision >= 0 && pushed.revision > welcome.inventoryRevision && welcome.inventoryRevision !== 0 ? pushed.revision : welcome.inventoryRevision;
+      pushing = this.#pushAll(from, pushed)
+        .catch((err) => {
+          pushError = err;
+        })
+        .finally(() => {
+          pushing = undefined;
+          kick(); // changes that arrived during the push
+        });
+    };
+    const unsubscribe = this.o.onLocalChange(() => {
+      localChanged = true;
+      kick();
+    });
     try {
       for (;;) {
         if (this.#stopped) return;
@@ -371,17 +412,7 @@ export class KdsClient {
             }
           }
         }
-        // Push inventory in the background while polling continues.
-        if (welcome && !pushing && localChanged) {
-          localChanged = false;
-          // The Welcome was computed when this poll began; our own acknowledged pushes may be newer.
-          const from = pushed.revision >= 0 && pushed.revision > welcome.inventoryRevision && welcome.inventoryRevision !== 0 ? pushed.revision : welcome.inventoryRevision;
-          pushing = this.#pushAll(from, pushed)
-            .catch((err) => {
-              pushError = err;
-            })
-            .finally(() => (pushing = undefined));
-        }
+        kick();
       }
     } finally {
       unsubscribe();

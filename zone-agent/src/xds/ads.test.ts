@@ -1,0 +1,387 @@
+/**
+ * The ADS server over real gRPC, driven by a scripted client (raw grpc-js client on the generated service
+ * definition): state of the world (ACK, NACK then fix, stale nonces, widening, push order) and incremental
+ * (subscribe/unsubscribe, non-existent names, reconnect with initial_resource_versions), and node admission.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Node } from '../../../proto/gen/envoy/config/core/v3/base.js';
+import {
+  AggregatedDiscoveryServiceClient,
+  CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
+  CLUSTER_TYPE_URL,
+  DeltaDiscoveryRequest,
+  DiscoveryRequest,
+  LISTENER_TYPE_URL,
+  ROUTE_CONFIGURATION_TYPE_URL,
+  type DeltaDiscoveryResponse,
+  type DiscoveryResponse,
+} from '../../../proto/src/xds-types.js';
+import { SnapshotCache } from './cache.js';
+import { startAdsServer, type AdsServer } from './grpc.js';
+import { Snapshot } from './snapshot.js';
+import { XdsStreamError, type AckEvent, type NackEvent } from './stream.js';
+
+const CDS = CLUSTER_TYPE_URL;
+const EDS = CLUSTER_LOAD_ASSIGNMENT_TYPE_URL;
+const LDS = LISTENER_TYPE_URL;
+const RDS = ROUTE_CONFIGURATION_TYPE_URL;
+const NODE = 'default.client';
+
+const snap = (spec: Record<string, Record<string, string>>) =>
+  Snapshot.fromEncoded(Object.fromEntries(Object.entries(spec).map(([t, m]) => [t, Object.entries(m).map(([name, v]) => ({ name, value: Buffer.from(v) }))])));
+
+/** A bidi stream with a queue of what arrived, and assertions on timing. */
+class Scripted<Req, Res> {
+  private readonly queue: Res[] = [];
+  private waiter: (() => void) | undefined;
+  readonly ended: Promise<grpc.ServiceError | undefined>;
+
+  constructor(private readonly stream: grpc.ClientDuplexStream<Req, Res>) {
+    stream.on('data', (r: Res) => {
+      this.queue.push(r);
+      this.waiter?.();
+    });
+    this.ended = new Promise((resolve) => {
+      stream.on('error', (e: grpc.ServiceError) => resolve(e));
+      stream.on('end', () => resolve(undefined));
+    });
+    this.ended.then(() => this.waiter?.());
+  }
+
+  send(req: Req): void {
+    this.stream.write(req);
+  }
+
+  async next(ms = 2000): Promise<Res> {
+    const deadline = Date.now() + ms;
+    while (this.queue.length === 0) {
+      if (Date.now() > deadline) throw new Error('no response in time');
+      await new Promise<void>((resolve) => {
+        this.waiter = resolve;
+        setTimeout(resolve, Math.max(1, deadline - Date.now()));
+      });
+    }
+    return this.queue.shift()!;
+  }
+
+  /** Nothing arrives within `ms`. */
+  async none(ms = 300): Promise<void> {
+    await new Promise((r) => setTimeout(r, ms));
+    expect(this.queue.map((r) => (r as { typeUrl?: string }).typeUrl)).toEqual([]);
+  }
+
+  close(): void {
+    this.stream.cancel();
+  }
+}
+
+const node = (id: string) => Node.fromPartial({ id, userAgentName: 'scripted-test' });
+const sotwReq = (r: Partial<DiscoveryRequest>) => DiscoveryRequest.fromPartial(r);
+const deltaReq = (r: Partial<Omit<DeltaDiscoveryRequest, 'initialResourceVersions'>> & { initialResourceVersions?: Record<string, string> }) => DeltaDiscoveryRequest.fromPartial(r);
+const names = (r: DiscoveryResponse | DeltaDiscoveryResponse) => r.resources.map((x) => ('name' in x ? x.name : x.typeUrl));
+
+describe('ADS over gRPC (scripted client)', () => {
+  const cache = new SnapshotCache();
+  const acks: AckEvent[] = [];
+  const nacks: NackEvent[] = [];
+  const open = new Map<string, number>();
+  let server: AdsServer;
+  let client: AggregatedDiscoveryServiceClient;
+  const streams: Scripted<unknown, unknown>[] = [];
+
+  const sotw = () => {
+    const s = new Scripted<DiscoveryRequest, DiscoveryResponse>(client.streamAggregatedResources());
+    streams.push(s as Scripted<unknown, unknown>);
+    return s;
+  };
+  const delta = () => {
+    const s = new Scripted<DeltaDiscoveryRequest, DeltaDiscoveryResponse>(client.deltaAggregatedResources());
+    streams.push(s as Scripted<unknown, unknown>);
+    return s;
+  };
+
+  beforeAll(async () => {
+    server = await startAdsServer({
+      host: '127.0.0.1',
+      port: 0,
+      cache,
+      identifier: 'test-cp',
+      callbacks: {
+        openStream: async (n) => {
+          if (!n?.id) throw new XdsStreamError(grpc.status.INVALID_ARGUMENT, 'node.id is required');
+          if (n.id !== NODE) throw new XdsStreamError(grpc.status.NOT_FOUND, `no Dataplane for ${n.id}`);
+          open.set(n.id, (open.get(n.id) ?? 0) + 1);
+          return n.id;
+        },
+        closeStream: (id) => open.set(id, (open.get(id) ?? 0) - 1),
+        onAck: (e) => acks.push(e),
+        onNack: (e) => nacks.push(e),
+      },
+    });
+    client = new AggregatedDiscoveryServiceClient(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
+  });
+
+  afterEach(() => {
+    for (const s of streams.splice(0)) s.close();
+  });
+
+  afterAll(async () => {
+    client.close();
+    await server.close();
+  });
+
+  describe('state of the world', () => {
+    it('ACK: answers once per version, no resend on ACK or on an identical snapshot', async () => {
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: '1', b: '2' } }));
+      const s = sotw();
+      s.send(sotwReq({ node: node(NODE), typeUrl: CDS }));
+      const r1 = await s.next();
+      expect(names(r1)).toEqual([CDS, CDS]);
+      expect(r1.typeUrl).toBe(CDS);
+      expect(r1.nonce).not.toBe('');
+      expect(r1.versionInfo).not.toBe('');
+      expect(r1.controlPlane?.identifier).toBe('test-cp');
+
+      s.send(sotwReq({ typeUrl: CDS, versionInfo: r1.versionInfo, responseNonce: r1.nonce }));
+      await s.none();
+      expect(acks.at(-1)).toMatchObject({ typeUrl: CDS, version: r1.versionInfo, nonce: r1.nonce });
+
+      cache.setSnapshot(NODE, snap({ [CDS]: { b: '2', a: '1' } }));
+      await s.none();
+
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: '1', b: '3' } }));
+      const r2 = await s.next();
+      expect(r2.versionInfo).not.toBe(r1.versionInfo);
+      expect(r2.nonce).not.toBe(r1.nonce);
+      expect(open.get(NODE)).toBe(1);
+    });
+
+    it('NACK: keeps the last good config (nothing resent), records it; a fix goes out', async () => {
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: 'good' } }));
+      const s = sotw();
+      s.send(sotwReq({ node: node(NODE), typeUrl: CDS }));
+      const good = await s.next();
+      s.send(sotwReq({ typeUrl: CDS, versionInfo: good.versionInfo, responseNonce: good.nonce }));
+
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: 'bad' } }));
+      const bad = await s.next();
+      const before = nacks.length;
+      s.send(sotwReq({ typeUrl: CDS, versionInfo: good.versionInfo, responseNonce: bad.nonce, errorDetail: { code: 3, message: 'cluster a: invalid', details: [] } }));
+      await s.none();
+      expect(nacks.slice(before)).toEqual([expect.objectContaining({ nodeId: NODE, typeUrl: CDS, version: good.versionInfo, nonce: bad.nonce, message: 'cluster a: invalid' })]);
+
+      // The same bad config set again: still nothing.
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: 'bad' } }));
+      await s.none();
+
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: 'fixed' } }));
+      const fixed = await s.next();
+      expect(fixed.versionInfo).not.toBe(bad.versionInfo);
+      expect(fixed.versionInfo).not.toBe(good.versionInfo);
+      s.send(sotwReq({ typeUrl: CDS, versionInfo: fixed.versionInfo, responseNonce: fixed.nonce }));
+      await s.none();
+    });
+
+    it('ignores requests with a stale nonce, and answers a widened subscription at once', async () => {
+      cache.setSnapshot(NODE, snap({ [EDS]: { a: '1', b: '2' } }));
+      const s = sotw();
+      s.send(sotwReq({ node: node(NODE), typeUrl: EDS, resourceNames: ['a'] }));
+      const r1 = await s.next();
+      expect(r1.resources.map((x) => x.value.toString())).toEqual(['1']);
+      s.send(sotwReq({ typeUrl: EDS, resourceNames: ['a'], versionInfo: r1.versionInfo, responseNonce: r1.nonce }));
+
+      cache.setSnapshot(NODE, snap({ [EDS]: { a: '1b', b: '2' } }));
+      const r2 = await s.next();
+      // A request answering the older response (stale nonce), even one asking for more, is ignored.
+      s.send(sotwReq({ typeUrl: EDS, resourceNames: ['a', 'b'], versionInfo: r1.versionInfo, responseNonce: r1.nonce }));
+      s.send(sotwReq({ typeUrl: EDS, resourceNames: ['a', 'b'], versionInfo: r1.versionInfo, responseNonce: 'bogus', errorDetail: { code: 3, message: 'x', details: [] } }));
+      await s.none();
+
+      // The same widening on the latest nonce: both, although `b` did not change.
+      s.send(sotwReq({ typeUrl: EDS, resourceNames: ['a', 'b'], versionInfo: r2.versionInfo, responseNonce: r2.nonce }));
+      const r3 = await s.next();
+      expect(r3.resources.map((x) => x.value.toString())).toEqual(['1b', '2']);
+      s.send(sotwReq({ typeUrl: EDS, resourceNames: ['a', 'b'], versionInfo: r3.versionInfo, responseNonce: r3.nonce }));
+      await s.none();
+    });
+
+    it('pushes an update in the order CDS, EDS, LDS, RDS', async () => {
+      const v = (n: string) => ({ [CDS]: { s: n }, [EDS]: { s: n }, [LDS]: { s: n }, [RDS]: { s: n } });
+      cache.setSnapshot(NODE, snap(v('1')));
+      const s = sotw();
+      s.send(sotwReq({ node: node(NODE), typeUrl: LDS, resourceNames: ['s'] }));
+      for (const t of [RDS, CDS, EDS]) s.send(sotwReq({ typeUrl: t, resourceNames: ['s'] }));
+      for (let i = 0; i < 4; i++) {
+        const r = await s.next();
+        s.send(sotwReq({ typeUrl: r.typeUrl, resourceNames: ['s'], versionInfo: r.versionInfo, responseNonce: r.nonce }));
+      }
+      await s.none(100);
+      cache.setSnapshot(NODE, snap(v('2')));
+      const order: string[] = [];
+      for (let i = 0; i < 4; i++) order.push((await s.next()).typeUrl);
+      expect(order).toEqual([CDS, EDS, LDS, RDS]);
+    });
+
+    it('a new stream whose wildcard request carries the current version gets nothing; an older one gets it all', async () => {
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: '1', b: '2' } }));
+      const s1 = sotw();
+      s1.send(sotwReq({ node: node(NODE), typeUrl: CDS }));
+      const r1 = await s1.next();
+      s1.close();
+      await s1.ended;
+      const s2 = sotw();
+      s2.send(sotwReq({ node: node(NODE), typeUrl: CDS, versionInfo: r1.versionInfo }));
+      await s2.none();
+      const s3 = sotw();
+      s3.send(sotwReq({ node: node(NODE), typeUrl: CDS, versionInfo: 'from-another-life' }));
+      expect((await s3.next()).versionInfo).toBe(r1.versionInfo);
+    });
+
+    it('a wildcard that becomes explicit, and explicit names that become empty, unsubscribe', async () => {
+      cache.setSnapshot(NODE, snap({ [LDS]: { a: '1', b: '2' } }));
+      const s = sotw();
+      s.send(sotwReq({ node: node(NODE), typeUrl: LDS }));
+      const r1 = await s.next();
+      expect(r1.resources).toHaveLength(2);
+      s.send(sotwReq({ typeUrl: LDS, resourceNames: ['a'], versionInfo: r1.versionInfo, responseNonce: r1.nonce }));
+      const r2 = await s.next();
+      expect(r2.resources.map((x) => x.value.toString())).toEqual(['1']);
+      s.send(sotwReq({ typeUrl: LDS, resourceNames: [], versionInfo: r2.versionInfo, responseNonce: r2.nonce }));
+      cache.setSnapshot(NODE, snap({ [LDS]: { a: '3', b: '4' } }));
+      await s.none();
+    });
+  });
+
+  describe('incremental', () => {
+    it('subscribes and unsubscribes, says at once a name does not exist, sends removals', async () => {
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: '1', b: '2', c: '3' } }));
+      const s = delta();
+      s.send(deltaReq({ node: node(NODE), typeUrl: CDS, resourceNamesSubscribe: ['a', 'nope'] }));
+      const r1 = await s.next();
+      expect(names(r1)).toEqual(['a']);
+      expect(r1.removedResources).toEqual(['nope']);
+      expect(r1.resources[0]!.version).not.toBe('');
+      expect(r1.nonce).not.toBe('');
+
+      s.send(deltaReq({ typeUrl: CDS, responseNonce: r1.nonce }));
+      await s.none();
+
+      s.send(deltaReq({ typeUrl: CDS, resourceNamesSubscribe: ['b'], resourceNamesUnsubscribe: ['a', 'never-subscribed'] }));
+      const r2 = await s.next();
+      expect(names(r2)).toEqual(['b']);
+      expect(r2.removedResources).toEqual([]);
+      expect(r2.nonce).not.toBe(r1.nonce);
+      s.send(deltaReq({ typeUrl: CDS, responseNonce: r2.nonce }));
+
+      // `a` is no longer subscribed: its change is not sent; `b`'s is.
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: '1x', b: '2', c: '3' } }));
+      await s.none();
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: '1x', b: '2x', c: '3' } }));
+      const r3 = await s.next();
+      expect(r3.resources.map((x) => x.resource!.value.toString())).toEqual(['2x']);
+      s.send(deltaReq({ typeUrl: CDS, responseNonce: r3.nonce }));
+
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: '1x', c: '3' } }));
+      const r4 = await s.next();
+      expect(r4.resources).toEqual([]);
+      expect(r4.removedResources).toEqual(['b']);
+
+      // A NACK is recorded and nothing is resent.
+      const before = nacks.length;
+      s.send(deltaReq({ typeUrl: CDS, responseNonce: r4.nonce, errorDetail: { code: 3, message: 'no', details: [] } }));
+      await s.none();
+      expect(nacks.slice(before)).toEqual([expect.objectContaining({ variant: 'delta', nonce: r4.nonce, message: 'no' })]);
+    });
+
+    it('honours subscription changes on a stale nonce', async () => {
+      cache.setSnapshot(NODE, snap({ [EDS]: { a: '1', b: '2' } }));
+      const s = delta();
+      s.send(deltaReq({ node: node(NODE), typeUrl: EDS, resourceNamesSubscribe: ['a'] }));
+      const r1 = await s.next();
+      s.send(deltaReq({ typeUrl: EDS, responseNonce: 'stale', resourceNamesSubscribe: ['b'] }));
+      const r2 = await s.next();
+      expect(names(r2)).toEqual(['b']);
+      s.send(deltaReq({ typeUrl: EDS, responseNonce: r1.nonce }));
+      await s.none();
+    });
+
+    it('wildcard: empty first subscription gets everything', async () => {
+      cache.setSnapshot(NODE, snap({ [LDS]: { a: '1', b: '2' } }));
+      const s = delta();
+      s.send(deltaReq({ node: node(NODE), typeUrl: LDS }));
+      const r1 = await s.next();
+      expect(names(r1)).toEqual(['a', 'b']);
+      s.send(deltaReq({ typeUrl: LDS, responseNonce: r1.nonce }));
+      cache.setSnapshot(NODE, snap({ [LDS]: { a: '1', b: '2', c: '3' } }));
+      expect(names(await s.next())).toEqual(['c']);
+    });
+
+    it('reconnect with initial_resource_versions: sends only what differs, nothing the client has', async () => {
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: '1', b: '2', c: '3' } }));
+      const s1 = delta();
+      s1.send(deltaReq({ node: node(NODE), typeUrl: CDS, resourceNamesSubscribe: ['a', 'b', 'c'] }));
+      const first = await s1.next();
+      const had = Object.fromEntries(first.resources.map((r) => [r.name, r.version]));
+      s1.close();
+      await s1.ended;
+
+      // While away: b changes, c goes, d appears (not subscribed).
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: '1', b: '2x', d: '4' } }));
+      const s2 = delta();
+      s2.send(deltaReq({ node: node(NODE), typeUrl: CDS, resourceNamesSubscribe: ['a', 'b', 'c'], initialResourceVersions: had }));
+      const r = await s2.next();
+      expect(names(r)).toEqual(['b']);
+      expect(r.removedResources).toEqual(['c']);
+      s2.send(deltaReq({ typeUrl: CDS, responseNonce: r.nonce }));
+      await s2.none();
+
+      // Nothing changed at all: nothing is sent.
+      const s3 = delta();
+      const now = Object.fromEntries([...cache.getSnapshot(NODE)!.get(CDS).items.values()].map((x) => [x.name, x.version]));
+      s3.send(deltaReq({ node: node(NODE), typeUrl: CDS, resourceNamesSubscribe: ['a', 'b'], initialResourceVersions: { a: now.a!, b: now.b! } }));
+      await s3.none();
+    });
+  });
+
+  describe('node admission', () => {
+    it('ends the stream of an unknown node with NOT_FOUND and the callback message', async () => {
+      const s = sotw();
+      s.send(sotwReq({ node: node('default.ghost'), typeUrl: LDS, resourceNames: ['x'] }));
+      const err = await s.ended;
+      expect(err?.code).toBe(grpc.status.NOT_FOUND);
+      expect(err?.details).toBe('no Dataplane for default.ghost');
+    });
+
+    it('refuses a first request without node (INVALID_ARGUMENT), also on delta', async () => {
+      const s = delta();
+      s.send(deltaReq({ typeUrl: CDS }));
+      const err = await s.ended;
+      expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    });
+
+    it('only the first request needs node; a missing type_url ends the stream', async () => {
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: '1' } }));
+      const s = sotw();
+      s.send(sotwReq({ node: node(NODE), typeUrl: CDS }));
+      await s.next();
+      s.send(sotwReq({ typeUrl: '' }));
+      const err = await s.ended;
+      expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(err?.details).toMatch(/type_url/);
+    });
+
+    it('releases the node when the stream ends', async () => {
+      const before = open.get(NODE) ?? 0;
+      const s = sotw();
+      s.send(sotwReq({ node: node(NODE), typeUrl: CDS }));
+      await s.next();
+      expect(open.get(NODE)).toBe(before + 1);
+      s.close();
+      await s.ended;
+      const deadline = Date.now() + 2000;
+      while (open.get(NODE) !== before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(open.get(NODE)).toBe(before);
+    });
+  });
+});

@@ -1,0 +1,112 @@
+/**
+ * Incremental ADS (`DeltaAggregatedResources`), one instance per stream.
+ *
+ * Per type URL it keeps the subscription and what the client has (`known`: name -> version, `''` for a
+ * name it was told does not exist); the cache answers with the difference (`cache.ts` `deltaAnswer`):
+ * - the first request of a type may carry `initial_resource_versions` (a reconnect): they seed `known`, so
+ *   only what differs is sent; with empty `resource_names_subscribe` it is a wildcard subscription;
+ * - `resource_names_subscribe` / `_unsubscribe` (`*` for the wildcard) are honoured on every request, even
+ *   one with a stale nonce; unsubscribing a name never subscribed does nothing; unsubscribing a name the
+ *   wildcard still covers makes it be sent again, so the client knows to keep it;
+ * - a subscribed name that does not exist is answered at once in `removed_resources`; resources that go
+ *   away are sent in `removed_resources`;
+ * - every response has its own nonce; a request with `error_detail` is a NACK: recorded and reported, the
+ *   rejected versions are not resent until they change (the client keeps its last good config);
+ * - one response per type in flight: the next watch opens on the client's next request for the type.
+ */
+import { Resource as DeltaResource } from '../../../proto/gen/envoy/service/discovery/v3/discovery.js';
+import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from '../../../proto/src/xds-types.js';
+import type { DeltaWatchResponse, SnapshotCache } from './cache.js';
+import { shortType } from './snapshot.js';
+import { StreamBase, type StreamOut, type StreamOptions, type XdsCallbacks } from './stream.js';
+
+interface TypeState {
+  wildcard: boolean;
+  readonly subscribed: Set<string>;
+  readonly known: Map<string, string>;
+  /** Nonce of the last response of this type. */
+  nonce: string | undefined;
+  lastNack: { readonly nonce: string; readonly message: string } | undefined;
+}
+
+export class DeltaStream extends StreamBase<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+  private readonly types = new Map<string, TypeState>();
+
+  constructor(cache: SnapshotCache, callbacks: XdsCallbacks, out: StreamOut<DeltaDiscoveryResponse>, opts: StreamOptions = {}) {
+    super(cache, callbacks, out, opts, 'delta');
+  }
+
+  /** Protocol state of a type, for tests and status. */
+  state(typeUrl: string): Readonly<TypeState> | undefined {
+    return this.types.get(typeUrl);
+  }
+
+  protected process(req: DeltaDiscoveryRequest, nodeId: string): void {
+    const typeUrl = req.typeUrl;
+    let st = this.types.get(typeUrl);
+    if (!st) {
+      st = { wildcard: req.resourceNamesSubscribe.length === 0, subscribed: new Set(), known: new Map(), nonce: undefined, lastNack: undefined };
+      for (const [name, version] of Object.entries(req.initialResourceVersions)) st.known.set(name, version);
+      this.types.set(typeUrl, st);
+    }
+    for (const name of req.resourceNamesSubscribe) {
+      if (name === '*') st.wildcard = true;
+      else st.subscribed.add(name);
+    }
+    for (const name of req.resourceNamesUnsubscribe) {
+      if (name === '*') {
+        st.wildcard = false;
+      } else if (st.subscribed.delete(name)) {
+        st.known.delete(name);
+      }
+    }
+    if (!st.wildcard) {
+      // Names no longer subscribed (after a wildcard unsubscribe) are the client's to drop.
+      for (const name of st.known.keys()) if (!st.subscribed.has(name)) st.known.delete(name);
+    }
+
+    if (req.responseNonce) {
+      if (req.responseNonce !== st.nonce) {
+        this.stats.staleNonces++;
+      } else if (req.errorDetail) {
+        this.stats.nacks++;
+        st.lastNack = { nonce: req.responseNonce, message: req.errorDetail.message };
+        this.opts.log?.(`xds: ${nodeId} rejected delta ${shortType(typeUrl)} (nonce ${req.responseNonce}): ${req.errorDetail.message}`);
+        this.callbacks.onNack?.({ nodeId, variant: 'delta', typeUrl, nonce: req.responseNonce, version: '', message: req.errorDetail.message });
+      } else {
+        this.stats.acks++;
+        this.callbacks.onAck?.({ nodeId, variant: 'delta', typeUrl, nonce: req.responseNonce, version: '' });
+      }
+    }
+
+    const state = st;
+    const request = { nodeId, typeUrl, wildcard: st.wildcard, subscribed: new Set(st.subscribed), known: new Map(st.known) };
+    this.rewatch(typeUrl, (answered) =>
+      this.cache.createDeltaWatch(request, (res) => {
+        answered();
+        this.send(state, res);
+      }),
+    );
+  }
+
+  private send(st: TypeState, res: DeltaWatchResponse): void {
+    if (this.isClosed) return;
+    for (const r of res.resources) st.known.set(r.name, r.version);
+    for (const name of res.removed) {
+      if (st.subscribed.has(name)) st.known.set(name, '');
+      else st.known.delete(name);
+    }
+    const nonce = this.nextNonce();
+    st.nonce = nonce;
+    this.stats.responses++;
+    this.out.send({
+      systemVersionInfo: res.systemVersion,
+      resources: res.resources.map((r) => ({ ...DeltaResource.fromPartial({}), name: r.name, version: r.version, resource: r.body })),
+      typeUrl: res.typeUrl,
+      removedResources: [...res.removed],
+      removedResourceNames: [],
+      nonce,
+      controlPlane: this.controlPlane(),
+    });
+  }
+}

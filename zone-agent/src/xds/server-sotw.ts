@@ -1,0 +1,112 @@
+/**
+ * State-of-the-world ADS (`StreamAggregatedResources`), one instance per stream.
+ *
+ * Per type URL it keeps the subscription, the last nonce and the version last sent:
+ * - every response carries a fresh nonce and the version of exactly what it holds (`cache.ts`);
+ * - a request whose `response_nonce` is not the last one sent for its type is stale and ignored entirely
+ *   (the client will answer the latest response); before any response, any nonce is accepted;
+ * - ACK = a request echoing the last nonce without `error_detail`; NACK = one with `error_detail`: it is
+ *   recorded and reported, and nothing is resent: the client keeps its last good config, and the next
+ *   response goes out only when the config changes again (a fix);
+ * - after an ACK or NACK the next watch waits for a version different from the one sent, so an ACK
+ *   never triggers a resend; a request that widens the subscription changes the version of what it asks
+ *   for, so the newly requested resources are sent at once, even if unchanged;
+ * - empty `resource_names` on the first request of a type (or `*`) is a wildcard (Envoy's LDS/CDS); once
+ *   explicit names were used, empty means unsubscribed from everything (no watch);
+ * - on a new stream, a wildcard request carrying a version the server would send again gets nothing
+ *   (it is the same content: versions are content hashes); named subscriptions always get a first response.
+ */
+import type { DiscoveryRequest, DiscoveryResponse } from '../../../proto/src/xds-types.js';
+import type { SotwWatchResponse } from './cache.js';
+import { shortType } from './snapshot.js';
+import { StreamBase, type StreamOut, type StreamOptions, type XdsCallbacks } from './stream.js';
+import type { SnapshotCache } from './cache.js';
+
+interface TypeState {
+  /** `'*'`, or the explicit names. */
+  names: ReadonlySet<string> | '*';
+  /** Explicit names were used on this stream (an empty list then means "nothing"). */
+  explicit: boolean;
+  /** Nonce of the last response of this type. */
+  nonce: string | undefined;
+  /** Version of the last response of this type. */
+  sentVersion: string | undefined;
+  ackedVersion: string | undefined;
+  lastNack: { readonly version: string; readonly nonce: string; readonly message: string } | undefined;
+}
+
+export class SotwStream extends StreamBase<DiscoveryRequest, DiscoveryResponse> {
+  private readonly types = new Map<string, TypeState>();
+
+  constructor(cache: SnapshotCache, callbacks: XdsCallbacks, out: StreamOut<DiscoveryResponse>, opts: StreamOptions = {}) {
+    super(cache, callbacks, out, opts, 'sotw');
+  }
+
+  /** Protocol state of a type, for tests and status. */
+  state(typeUrl: string): Readonly<TypeState> | undefined {
+    return this.types.get(typeUrl);
+  }
+
+  protected process(req: DiscoveryRequest, nodeId: string): void {
+    const typeUrl = req.typeUrl;
+    let st = this.types.get(typeUrl);
+    if (!st) {
+      st = { names: '*', explicit: false, nonce: undefined, sentVersion: undefined, ackedVersion: undefined, lastNack: undefined };
+      this.types.set(typeUrl, st);
+    }
+    if (st.nonce !== undefined) {
+      if (req.responseNonce !== st.nonce) {
+        this.stats.staleNonces++;
+        return;
+      }
+      if (req.errorDetail) {
+        this.stats.nacks++;
+        st.lastNack = { version: req.versionInfo, nonce: req.responseNonce, message: req.errorDetail.message };
+        this.opts.log?.(`xds: ${nodeId} rejected ${shortType(typeUrl)} version ${st.sentVersion} (nonce ${req.responseNonce}), keeps ${req.versionInfo || 'nothing'}: ${req.errorDetail.message}`);
+        this.callbacks.onNack?.({ nodeId, variant: 'sotw', typeUrl, nonce: req.responseNonce, version: req.versionInfo, message: req.errorDetail.message });
+      } else {
+        this.stats.acks++;
+        st.ackedVersion = req.versionInfo;
+        this.callbacks.onAck?.({ nodeId, variant: 'sotw', typeUrl, nonce: req.responseNonce, version: req.versionInfo });
+      }
+    }
+
+    const names = req.resourceNames;
+    if (names.includes('*') || (names.length === 0 && !st.explicit)) {
+      st.names = '*';
+    } else {
+      st.names = new Set(names);
+      st.explicit = true;
+    }
+
+    if (st.names !== '*' && st.names.size === 0) {
+      this.rewatch(typeUrl, () => () => {});
+      return;
+    }
+    // What the client has: what this stream last sent it; on a new stream, its own word for a wildcard.
+    const version = st.sentVersion ?? (st.names === '*' ? req.versionInfo : '');
+    const state = st;
+    this.rewatch(typeUrl, (answered) =>
+      this.cache.createWatch({ nodeId, typeUrl, names: state.names, version }, (res) => {
+        answered();
+        this.send(state, res);
+      }),
+    );
+  }
+
+  private send(st: TypeState, res: SotwWatchResponse): void {
+    if (this.isClosed) return;
+    const nonce = this.nextNonce();
+    st.nonce = nonce;
+    st.sentVersion = res.version;
+    this.stats.responses++;
+    this.out.send({
+      versionInfo: res.version,
+      resources: res.resources.map((r) => r.body),
+      canary: false,
+      typeUrl: res.typeUrl,
+      nonce,
+      controlPlane: this.controlPlane(),
+    });
+  }
+}

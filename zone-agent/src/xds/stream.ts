@@ -1,0 +1,150 @@
+/**
+ * What the two ADS stream servers (`server-sotw.ts`, `server-delta.ts`) share: admitting the node on the
+ * first request, handling requests one at a time in arrival order, nonces, and closing.
+ *
+ * A stream server owns the protocol state (nonces, ACK/NACK, subscriptions) and never builds resources:
+ * those come from the `SnapshotCache`. It talks to the transport through `StreamOut`, so it can be driven
+ * by gRPC (`grpc.ts`) or by a test.
+ */
+import { status } from '@grpc/grpc-js';
+import type { Node } from '../../../proto/gen/envoy/config/core/v3/base.js';
+import type { Cancel, SnapshotCache } from './cache.js';
+
+/** Ends a stream with a gRPC status (NOT_FOUND for an unknown node, INVALID_ARGUMENT for a bad request...). */
+export class XdsStreamError extends Error {
+  constructor(
+    readonly code: status,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'XdsStreamError';
+  }
+}
+
+export type Variant = 'sotw' | 'delta';
+
+export interface AckEvent {
+  readonly nodeId: string;
+  readonly variant: Variant;
+  readonly typeUrl: string;
+  readonly nonce: string;
+  /** SotW: the version acknowledged (ACK) or the last good one (NACK). Delta: empty. */
+  readonly version: string;
+}
+
+export interface NackEvent extends AckEvent {
+  /** The client's `error_detail.message`. */
+  readonly message: string;
+}
+
+export interface XdsCallbacks {
+  /**
+   * Admits the node of a new stream (its first request, the only one sure to carry `node`) and returns the
+   * id the cache knows it by. Throws `XdsStreamError` to refuse the stream.
+   */
+  openStream(node: Node | undefined, variant: Variant): Promise<string>;
+  /** The stream of an admitted node ended (each successful `openStream` gets exactly one). */
+  closeStream(nodeId: string): void;
+  onAck?(event: AckEvent): void;
+  onNack?(event: NackEvent): void;
+}
+
+export interface StreamOut<Res> {
+  send(res: Res): void;
+  /** Ends the stream with a non-OK status. */
+  fail(code: status, message: string): void;
+}
+
+export interface StreamOptions {
+  /** `control_plane.identifier` in responses. */
+  readonly identifier?: string;
+  readonly log?: (line: string) => void;
+}
+
+/** Per-stream counters, for tests and status. */
+export interface StreamStats {
+  responses: number;
+  acks: number;
+  nacks: number;
+  staleNonces: number;
+}
+
+export abstract class StreamBase<Req extends { readonly node?: Node | undefined; readonly typeUrl: string }, Res> {
+  /** Set once the node is admitted. */
+  protected nodeId: string | undefined;
+  protected readonly watches = new Map<string, Cancel>();
+  readonly stats: StreamStats = { responses: 0, acks: 0, nacks: 0, staleNonces: 0 };
+  private queue: Promise<void> = Promise.resolve();
+  private closed = false;
+  private nonceSeq = 0;
+
+  constructor(
+    protected readonly cache: SnapshotCache,
+    protected readonly callbacks: XdsCallbacks,
+    protected readonly out: StreamOut<Res>,
+    protected readonly opts: StreamOptions,
+    private readonly variant: Variant,
+  ) {}
+
+  /** Queues a request; requests are handled one at a time, in order. */
+  receive(req: Req): void {
+    this.queue = this.queue.then(() => this.step(req)).catch((err: unknown) => this.failWith(err));
+  }
+
+  /** The stream ended (client gone, server stopping): cancels watches and releases the node. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const cancel of this.watches.values()) cancel();
+    this.watches.clear();
+    if (this.nodeId !== undefined) this.callbacks.closeStream(this.nodeId);
+  }
+
+  protected abstract process(req: Req, nodeId: string): void;
+
+  protected nextNonce(): string {
+    return String(++this.nonceSeq);
+  }
+
+  protected controlPlane(): { identifier: string } | undefined {
+    return this.opts.identifier ? { identifier: this.opts.identifier } : undefined;
+  }
+
+  /** Replaces the open watch of a type (cancelling the previous one); `open` may answer synchronously. */
+  protected rewatch(typeUrl: string, open: (answered: () => void) => Cancel): void {
+    this.watches.get(typeUrl)?.();
+    this.watches.delete(typeUrl);
+    let done = false;
+    const cancel = open(() => {
+      done = true;
+      this.watches.delete(typeUrl);
+    });
+    if (!done) this.watches.set(typeUrl, cancel);
+  }
+
+  protected get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private async step(req: Req): Promise<void> {
+    if (this.closed) return;
+    if (this.nodeId === undefined) {
+      const id = await this.callbacks.openStream(req.node, this.variant);
+      if (this.closed) {
+        this.callbacks.closeStream(id);
+        return;
+      }
+      this.nodeId = id;
+    }
+    if (!req.typeUrl) throw new XdsStreamError(status.INVALID_ARGUMENT, 'type_url is required on every request of an aggregated (ADS) stream');
+    this.process(req, this.nodeId);
+  }
+
+  private failWith(err: unknown): void {
+    if (this.closed) return;
+    const e = err instanceof XdsStreamError ? err : new XdsStreamError(status.INTERNAL, `xds: ${err instanceof Error ? err.message : String(err)}`);
+    if (!(err instanceof XdsStreamError)) this.opts.log?.(`xds: stream of ${this.nodeId ?? 'an unadmitted node'} failed: ${e.message}`);
+    this.out.fail(e.code, e.message);
+    this.close();
+  }
+}
