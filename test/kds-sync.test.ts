@@ -86,3 +86,16 @@ for (const backend of backends()) {
     });
   }
 }
+
+describe('zone tokens on a fresh global', () => {
+  it('POST /tokens/zone works before the tenant has written anything', async () => {
+    const api = await startApi(backends()[0]!);
+    try {
+      const r = await call(api.url, 'POST', '/tokens/zone', { body: { zone: 'early', validFor: 60 } });
+      expect(r.status).toBe(201);
+      expect(r.body.token.split('.')).toHaveLength(3);
+    } finally {
+      await api.close();
+    }
+  });
+});

@@ -4,7 +4,7 @@
  */
 import { and, asc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
-import { kdsStaging, signingKeys, zoneSessions, zoneTokens } from './schema.js';
+import { kdsStaging, signingKeys, tenants, zoneSessions, zoneTokens } from './schema.js';
 
 export type ZoneSessionRow = typeof zoneSessions.$inferSelect;
 
@@ -117,6 +117,8 @@ export class KdsStore {
   }
 
   async addKey(tenant: string, kid: string, secret: string): Promise<void> {
+    // A tenant's row appears with its first resource write; a zone token may be issued before that.
+    await this.db.insert(tenants).values({ id: tenant }).onConflictDoNothing();
     await this.db.insert(signingKeys).values({ tenantId: tenant, kid, secret }).onConflictDoNothing();
   }
 

@@ -102,7 +102,7 @@ export class KdsClient {
           // changes on top of it and the zone would drift from the global for good. Stop here.
           this.status.connected = false;
           this.status.fatal = `the zone database aborted: ${this.status.lastError}`;
-          this.o.log?.(`kds: sync stopped: ${this.status.fatal}; restart the agent (the database recovers on start)`);
+          this.o.log?.(`kds: sync stopped for good (${this.status.fatal}): restart the agent, the database recovers on start`);
           this.o.onFatal?.(err as Error);
           return;
         }
