@@ -20,7 +20,7 @@ import { freePort, getJson, start, waitFor, type Child } from './support/process
 
 const run = promisify(execFile);
 const TSX = new URL('../node_modules/.bin/tsx', import.meta.url).pathname;
-const ZONE = new URL('../zone-agent/src/main.ts', import.meta.url).pathname;
+const ZONE = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
 
 async function requireDig(): Promise<void> {
   try {
@@ -52,7 +52,7 @@ async function startAgent(dataDir: string, upstreamPort: number, extra: string[]
   const [apiPort, dnsPort] = [await freePort(), await freePort()];
   const t0 = Date.now();
   const child = start(
-    TSX,
+    process.execPath,
     [ZONE, '--zone', 'dns-zone', '--data-dir', dataDir, '--api-port', String(apiPort), '--dns-port', String(dnsPort), '--dns-upstream', `127.0.0.1:${upstreamPort}`, '--reconnect-max-ms', '1000', ...extra],
     { env: env() },
   );

@@ -17,7 +17,7 @@ import { removeDirs } from './support/cluster.js';
 import { freePort, getJson, start, waitFor, type Child } from './support/process.js';
 
 const TSX = new URL('../node_modules/.bin/tsx', import.meta.url).pathname;
-const ZONE = new URL('../zone-agent/src/main.ts', import.meta.url).pathname;
+const ZONE = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
 const ZONE_NAME = 'xds-zone';
 const ECHO_PATH = '/ursa.test.Echo/Echo';
 
@@ -79,7 +79,7 @@ describe('zone agent xDS server with a real gRPC xDS client (grpc-js-xds)', () =
     dataDir = await mkdtemp(join(tmpdir(), 'ursa-xds-'));
     const apiPort = await freePort();
     xdsPort = await freePort();
-    agent = start(TSX, [ZONE, '--zone', ZONE_NAME, '--data-dir', dataDir, '--api-port', String(apiPort), '--xds-port', String(xdsPort), '--dns-port', '0'], { env: env() });
+    agent = start(process.execPath, [ZONE, '--zone', ZONE_NAME, '--data-dir', dataDir, '--api-port', String(apiPort), '--xds-port', String(xdsPort), '--dns-port', '0'], { env: env() });
     url = `http://127.0.0.1:${apiPort}`;
     await waitFor('zone agent GET /ready', () => getJson(`${url}/ready`), 30_000, agent);
     await waitFor('xds server up', async () => (agent!.output().includes('xds: ADS') ? true : undefined), 10_000, agent);

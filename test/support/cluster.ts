@@ -9,7 +9,7 @@ import { freePort, getJson, start, waitFor, type Child } from './process.js';
 
 const TSX = new URL('../../node_modules/.bin/tsx', import.meta.url).pathname;
 const GLOBAL = new URL('../../global-api/src/node.ts', import.meta.url).pathname;
-const ZONE = new URL('../../zone-agent/src/main.ts', import.meta.url).pathname;
+const ZONE = new URL('../../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
 
 export interface GlobalProc {
   readonly url: string;
@@ -56,7 +56,7 @@ export async function startZoneAgent(opts: { name: string; globalUrl: string; to
   await writeFile(tokenFile, opts.token);
   const port = opts.port ?? (await freePort());
   const dnsPort = await freePort();
-  const child = start(TSX, [ZONE, '--zone', opts.name, '--global-url', opts.globalUrl, '--token-file', tokenFile, '--data-dir', dataDir, '--api-port', String(port), '--dns-port', String(dnsPort), '--transport', opts.transport, '--xds-port', '0', '--reconnect-max-ms', '1000'], { env: env({}) });
+  const child = start(process.execPath, [ZONE, '--zone', opts.name, '--global-url', opts.globalUrl, '--token-file', tokenFile, '--data-dir', dataDir, '--api-port', String(port), '--dns-port', String(dnsPort), '--transport', opts.transport, '--xds-port', '0', '--reconnect-max-ms', '1000'], { env: env({}) });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${opts.name} GET /ready`, () => getJson(`${url}/ready`), 60_000, child);
   return {
