@@ -58,7 +58,12 @@ export async function startZoneAgent(opts: { name: string; globalUrl: string; to
   const dnsPort = await freePort();
   const child = start(process.execPath, [ZONE, '--zone', opts.name, '--global-url', opts.globalUrl, '--token-file', tokenFile, '--data-dir', dataDir, '--api-port', String(port), '--dns-port', String(dnsPort), '--transport', opts.transport, '--xds-port', '0', '--reconnect-max-ms', '1000'], { env: env({}) });
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${opts.name} GET /ready`, () => getJson(`${url}/ready`), 60_000, child);
+  try {
+    await waitFor(`${opts.name} GET /ready`, () => getJson(`${url}/ready`), 60_000, child);
+  } catch (err) {
+    await child.stop(); // never leave a half-started agent behind
+    throw err;
+  }
   return {
     name: opts.name,
     url,

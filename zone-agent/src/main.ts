@@ -83,6 +83,12 @@ async function main(): Promise<void> {
       configJson: JSON.stringify({ zone: config.zone, transport: config.transport, apiPort: config.apiPort }),
       onLocalChange: (l) => waker.subscribe(LOCAL, () => l()),
       backoff: { baseMs: Math.min(500, config.reconnectMaxMs), maxMs: config.reconnectMaxMs },
+      // The embedded database aborted: this process can no longer be trusted with it. Exit; a restart
+      // recovers the database from its WAL and resumes sync from the cursor written with the data.
+      onFatal: (err) => {
+        log(`fatal: ${err.message}; exiting so a restart can recover the database`);
+        process.exit(70);
+      },
       log,
     });
   }
