@@ -135,7 +135,7 @@ describe('ingress bookkeeping component', () => {
     store.races = 100; // more conflicts than the retry budget
     stop = await startIngressBookkeeping({ config: { zone: 'zone-1' } as ZoneConfig, store, waker, log: (l) => logs.push(l) }, { resyncMs: 0, retryMs: 50, maxConflicts: 2 });
     await store.create(LOCAL, dataplane('b1', 'backend'));
-    await until('a failure logged', async () => (logs.some((l) => l.includes('ingress bookkeeping failed')) ? true : undefined));
+    await until('a failure logged', async () => (logs.some((l) => l.includes('ingress bookkeeping: pass failed')) ? true : undefined));
     store.races = 0;
     await countIs('ingress', 1);
   });

@@ -14,6 +14,7 @@ import { ConflictError, NotFoundError } from '../../../global-api/src/store/erro
 import type { Resource } from '../../../global-api/src/store/resource-store.js';
 import type { ComponentDeps, Stop } from '../component.js';
 import { LOCAL } from '../kds/state.js';
+import { startRebuildLoop } from '../rebuild-loop.js';
 import { computeAvailableServices, exclusiveMeshes, isLocal, sameAvailableServices, type AvailableService } from './available.js';
 
 /** Kinds whose writes can change the result (`*`: the doorbell does not know, look anyway). */
@@ -44,11 +45,6 @@ export async function startIngressBookkeeping(deps: ComponentDeps, opts: Ingress
   const { store, log, config } = deps;
 
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  /** The pass in progress, if any. */
-  let running: Promise<void> | undefined;
-  /** A ring arrived while a pass was running: run again after it. */
-  let again = false;
 
   /** Writes `services` into one ingress, re-reading it on a version conflict. */
   async function writeIngress(ingress: Resource, services: AvailableService[]): Promise<void> {
@@ -91,42 +87,11 @@ export async function startIngressBookkeeping(deps: ComponentDeps, opts: Ingress
     if (failures.length > 0) throw new Error(failures.join('; '));
   }
 
-  function schedule(delayMs: number): void {
-    if (stopped) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    if (timer) return; // already due; a burst of rings is one pass
-    timer = setTimeout(() => {
-      timer = undefined;
-      again = false;
-      let failed = false;
-      running = pass()
-        .catch((err: unknown) => {
-          failed = true;
-          log(`ingress bookkeeping failed, retrying in ${retryMs} ms: ${err instanceof Error ? err.message : String(err)}`);
-        })
-        .finally(() => {
-          running = undefined;
-          if (failed) schedule(retryMs);
-          else if (again) schedule(debounceMs);
-        });
-    }, delayMs);
-  }
-
-  const unsubscribe = deps.waker.subscribe(LOCAL, (kind) => {
-    if (WATCHED.has(kind)) schedule(debounceMs);
-  });
-  const resync = resyncMs > 0 ? setInterval(() => schedule(0), resyncMs) : undefined;
-  resync?.unref();
-  schedule(0);
+  const loop = startRebuildLoop({ name: 'ingress bookkeeping', pass, waker: deps.waker, kinds: WATCHED, log, delayMs: debounceMs, retryMs, periodicMs: resyncMs });
+  void loop.runNow();
 
   return async () => {
     stopped = true;
-    unsubscribe();
-    if (timer) clearTimeout(timer);
-    if (resync) clearInterval(resync);
-    await running?.catch(() => {});
+    await loop.stop();
   };
 }

@@ -18,10 +18,10 @@
  */
 import { status } from '@grpc/grpc-js';
 import { kindsWhere } from '../../../proto/src/resources.js';
-import type { Resource } from '../../../global-api/src/store/resource-store.js';
 import type { Node } from '../../../proto/gen/envoy/config/core/v3/base.js';
 import type { ComponentDeps, Stop } from '../component.js';
 import { LOCAL } from '../kds/state.js';
+import { readLocalKinds, startRebuildLoop } from '../rebuild-loop.js';
 import { SnapshotCache } from './cache.js';
 import { meshEndpoints } from './generate/endpoints.js';
 import { proxylessResources } from './generate/proxyless.js';
@@ -34,8 +34,6 @@ const READ_KINDS = ['Mesh', 'Dataplane', 'ZoneIngress'] as const;
 /** Kinds whose changes trigger a rebuild: what generation reads, and policies (applied later). */
 const DIRTY_KINDS: ReadonlySet<string> = new Set([...READ_KINDS, ...kindsWhere((d) => d.isPolicy).map((d) => d.kind)]);
 const REBUILD_DELAY_MS = 100;
-const PERIODIC_REBUILD_MS = 30_000;
-const PAGE = 1000;
 
 export interface XdsOptions {
   /** Coalescing delay after a doorbell (default 100 ms). */
@@ -70,22 +68,10 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
   /** The last snapshot generated per mesh (for logging changes only). */
   const lastByMesh = new Map<string, Snapshot>();
 
-  const readAll = async (): Promise<Map<string, Resource[]>> => {
-    const out = new Map<string, Resource[]>(READ_KINDS.map((k) => [k, []]));
-    let after: { kind: string; mesh: string; name: string } | undefined;
-    for (;;) {
-      const { resources } = await store.snapshotPage(LOCAL, { kinds: READ_KINDS, after, limit: PAGE });
-      for (const r of resources) out.get(r.kind)?.push(r);
-      if (resources.length < PAGE) return out;
-      const last = resources[resources.length - 1]!;
-      after = { kind: last.kind, mesh: last.mesh, name: last.name };
-    }
-  };
-
   const rebuild = async () => {
     const meshes = new Set([...nodes.values()].map((n) => n.mesh));
     if (meshes.size === 0) return;
-    const all = await readAll();
+    const all = await readLocalKinds(store, READ_KINDS);
     const existing = new Set(all.get('Mesh')!.map((m) => m.name));
     for (const mesh of meshes) {
       const services = existing.has(mesh)
@@ -106,36 +92,8 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
     for (const mesh of lastByMesh.keys()) if (!meshes.has(mesh)) lastByMesh.delete(mesh);
   };
 
-  // One rebuild at a time; rings meanwhile coalesce into one more.
-  let running: Promise<void> | undefined;
-  let again = false;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const run = (): Promise<void> => {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      do {
-        again = false;
-        try {
-          await rebuild();
-        } catch (err) {
-          if (!stopped) log(`xds: rebuilding snapshots failed (proxies keep the previous ones): ${err instanceof Error ? err.message : err}`);
-        }
-      } while (again && !stopped);
-      running = undefined;
-    })();
-    return running;
-  };
-  const schedule = () => {
-    if (timer || stopped) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      void run();
-    }, opts.rebuildDelayMs ?? REBUILD_DELAY_MS);
-  };
+  // Rings are subscribed at once; passes only do work while proxies are connected.
+  const loop = startRebuildLoop({ name: 'xds', pass: rebuild, waker: deps.waker, kinds: DIRTY_KINDS, log, delayMs: opts.rebuildDelayMs ?? REBUILD_DELAY_MS });
 
   const callbacks: XdsCallbacks = {
     openStream: async (node: Node | undefined, variant: Variant) => {
@@ -154,7 +112,7 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
       if (seen) seen.streams++;
       else nodes.set(id, { ...proxy, streams: 1 });
       log(`xds: ${id} connected (${variant === 'sotw' ? 'state of the world' : 'incremental'}${node?.userAgentName ? `, ${node.userAgentName}` : ''})`);
-      if (!cache.getSnapshot(id)) await run();
+      if (!cache.getSnapshot(id)) await loop.runNow();
       return id;
     },
     closeStream: (id: string) => {
@@ -173,21 +131,13 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
   } catch (err) {
     // Do not take the whole agent down (DNS, API and KDS keep serving): say it loudly instead.
     log(`xds: cannot listen on ${host}:${config.xdsPort} (${err instanceof Error ? err.message : err}): the xDS server is OFF`);
+    await loop.stop();
     return async () => {};
   }
-  const unsubscribe = deps.waker.subscribe(LOCAL, (kind) => {
-    if (kind === '*' || DIRTY_KINDS.has(kind)) schedule();
-  });
-  const periodic = setInterval(schedule, PERIODIC_REBUILD_MS);
-  periodic.unref();
   log(`xds: ADS (state of the world and incremental) on ${host}:${server.port}`);
 
   return async () => {
-    stopped = true;
-    unsubscribe();
-    clearInterval(periodic);
-    if (timer) clearTimeout(timer);
+    await loop.stop();
     await server.close();
-    await running;
   };
 }
