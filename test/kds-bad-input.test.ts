@@ -126,6 +126,7 @@ for (const backend of backends()) {
       lastRevision: 0,
       configJson: '{}',
       inventoryRevision: 0,
+      lastError: '',
       ...h,
     });
 

@@ -26,7 +26,7 @@ for (const backend of backends()) {
       const token = async (zone: string) => (await api.stores.zoneTokens.issue('default', zone, 3600)).token;
 
       beforeAll(async () => {
-        api = await startApi(backend);
+        api = await startApi(backend, {}, { progressFlushMs: 200 });
         await call(api.url, 'PUT', '/meshes/default', { body: { type: 'Mesh', name: 'default' } });
         for (const name of ['zone-1', 'zone-2']) zones.push(await startZone({ name, globalUrl: api.url, token: await token(name), transport }));
       });
@@ -79,6 +79,13 @@ for (const backend of backends()) {
         await eventually('zone-1 online', async () => api.stores.kds.isOnline('default', 'zone-1'));
         const insight = await call(api.url, 'GET', '/zone-insights/zone-1');
         expect(insight.body.subscriptions.at(-1)).toMatchObject({ zoneInstanceId: 'zone-1-test', globalInstanceId: 'test-0000' });
+        // The zone's own view reaches the global too: the revision it has applied catches up with the tenant's.
+        await call(api.url, 'PUT', '/meshes/default/meshtimeouts/state-probe', { body: policy('state-probe', '3s') });
+        const revision = await api.stores.resources.currentRevision('default');
+        await eventually('zone-1 reports the revision it applied', async () => {
+          const sub = (await call(api.url, 'GET', '/zone-insights/zone-1')).body.subscriptions.at(-1);
+          return Number(sub?.zoneState?.appliedRevision ?? 0) >= revision;
+        });
         const del = await call(api.url, 'DELETE', '/zones/zone-1');
         expect(del.status).toBe(400);
         expect(del.body.invalid_parameters).toEqual([{ field: 'zone', reason: 'unable to delete Zone, Zone CP is still connected, please shut it down first', source: 'body' }]);

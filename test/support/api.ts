@@ -38,6 +38,8 @@ export interface StartOptions {
   readonly ownConnection?: boolean;
   readonly heartbeatMs?: number;
   readonly leaseTtlMs?: number;
+  /** How often a live session's zone state is stored at most. */
+  readonly progressFlushMs?: number;
   readonly instanceId?: string;
 }
 
@@ -58,7 +60,7 @@ export async function startApi(backend: Backend, overrides: Partial<AppDeps> = {
     auth: { loopbackAdmin: true, operatorToken: 'operator-token-for-tests', isLoopback: (c) => /^(127\.|::1$|::ffff:127\.)/.test(getConnInfo(c).remote.address ?? '') },
     meshDefaults: true,
     config: { test: true },
-    kds: { waker, heartbeatMs: opts.heartbeatMs ?? 1000, leaseTtlMs, upgradeWebSocket: upgradeWebSocket as never, tracker, feed, keeper },
+    kds: { waker, heartbeatMs: opts.heartbeatMs ?? 1000, leaseTtlMs, upgradeWebSocket: upgradeWebSocket as never, tracker, feed, keeper, progressFlushMs: opts.progressFlushMs },
     ...overrides,
   });
   const wss = new WebSocketServer({ noServer: true });

@@ -15,6 +15,21 @@ export interface SubscriptionInfo {
   readonly agentVersion: string;
   readonly config: string;
   readonly transport: 'ws' | 'poll';
+  /** What the zone said ended its previous session (empty: nothing). */
+  readonly zoneLastError: string;
+  /** The global revision the zone said it had applied when it connected. */
+  readonly zoneRevision: number;
+}
+
+/**
+ * The zone's own view of its KDS state, kept in its subscription as `zoneState` (an Ursa addition to Kuma's
+ * KDSSubscription): the global revision it has applied and the last error it reported. The global's view
+ * (connected or not) is the lease; this tells an operator how far behind a connected zone is and why its
+ * last session ended, without logging into the zone.
+ */
+export interface ZoneState {
+  readonly appliedRevision: number;
+  readonly lastError: string;
 }
 
 export interface Counters {
@@ -48,20 +63,53 @@ export async function recordConnect(store: ResourceStore, tenant: string, zone: 
       version: { kumaCp: { version: s.agentVersion } },
       config: s.config,
       authTokenProvided: true,
+      zoneState: zoneStateOf({ appliedRevision: s.zoneRevision, lastError: s.zoneLastError }, now),
     });
     return subs.slice(-SUBSCRIPTION_LIMIT);
   });
 }
 
-/** Closes the session's subscription and stores its counters. */
-export async function recordDisconnect(store: ResourceStore, tenant: string, zone: string, id: string, counters: Counters, now = new Date()): Promise<void> {
+/** Closes the session's subscription and stores its counters (and the zone's last reported state). */
+export async function recordDisconnect(store: ResourceStore, tenant: string, zone: string, id: string, counters: Counters, state?: ZoneState, now = new Date()): Promise<void> {
   await updateInsight(store, tenant, zone, (subs) => {
     const sub = subs.find((x) => x.id === id);
     if (!sub) return subs;
     sub.disconnectTime = now.toISOString();
     sub.status = statusOf(counters, now);
+    if (state) sub.zoneState = zoneStateOf(state, now);
     return subs;
   });
+}
+
+/**
+ * Stores a live session's zone state (and counters, when the caller has them): the periodic flush, like
+ * Kuma's insight flush. Skipped when the stored state is the same, or younger than `minAgeMs`, so stateless
+ * long-poll requests, which all call this, write at most once per interval.
+ */
+export async function recordProgress(
+  store: ResourceStore,
+  tenant: string,
+  zone: string,
+  id: string,
+  state: ZoneState,
+  opts: { counters?: Counters; minAgeMs?: number; now?: Date } = {},
+): Promise<void> {
+  const now = opts.now ?? new Date();
+  await updateInsight(store, tenant, zone, (subs) => {
+    const sub = subs.find((x) => x.id === id);
+    if (!sub || sub.disconnectTime) return undefined;
+    const prev = sub.zoneState as { appliedRevision?: string; lastError?: string; reportedTime?: string } | undefined;
+    const same = prev?.appliedRevision === String(state.appliedRevision) && (prev?.lastError ?? '') === state.lastError;
+    const age = now.getTime() - Date.parse(prev?.reportedTime ?? '1970-01-01T00:00:00Z');
+    if (same || age < (opts.minAgeMs ?? 0)) return undefined;
+    if (opts.counters) sub.status = statusOf(opts.counters, now);
+    sub.zoneState = zoneStateOf(state, now);
+    return subs;
+  });
+}
+
+function zoneStateOf(s: ZoneState, now: Date) {
+  return { appliedRevision: String(s.appliedRevision), ...(s.lastError ? { lastError: s.lastError } : {}), reportedTime: now.toISOString() };
 }
 
 function statusOf(c: Counters, now: Date) {
@@ -75,13 +123,16 @@ function statusOf(c: Counters, now: Date) {
   };
 }
 
-async function updateInsight(store: ResourceStore, tenant: string, zone: string, change: (subs: Subscription[]) => Subscription[]): Promise<void> {
+/** `change` returns the new list, or undefined to write nothing. */
+async function updateInsight(store: ResourceStore, tenant: string, zone: string, change: (subs: Subscription[]) => Subscription[] | undefined): Promise<void> {
   // Read-modify-write with the version as expected version; a concurrent writer (another replica) wins and
   // we retry on top of it.
   for (let attempt = 0; attempt < 5; attempt++) {
     const current = await store.get(tenant, { kind: 'ZoneInsight', name: zone });
     const subs = structuredClone(((current?.spec.subscriptions as Subscription[] | undefined) ?? []) as Subscription[]);
-    const spec = { ...(current?.spec ?? {}), subscriptions: change(subs) };
+    const next = change(subs);
+    if (!next) return;
+    const spec = { ...(current?.spec ?? {}), subscriptions: next };
     try {
       if (current) await store.update(tenant, { kind: 'ZoneInsight', name: zone, labels: current.labels, spec }, { expectedVersion: current.version });
       else await store.create(tenant, { kind: 'ZoneInsight', name: zone, spec });

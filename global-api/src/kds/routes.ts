@@ -31,6 +31,8 @@ export interface KdsOptions {
   /** Shared feed reader and bulk lease keeper of this process (Node); without them each session does its own reads. */
   readonly feed?: FeedCache;
   readonly keeper?: LeaseKeeper;
+  /** How often a live session's zone state is stored at most (default `PROGRESS_FLUSH_MS`). */
+  readonly progressFlushMs?: number;
 }
 
 const DEFAULT_WAIT_S = 25;
@@ -47,6 +49,7 @@ function sessionDeps(c: Context<AppEnv>, instanceId: string, opts: KdsOptions): 
     leaseTtlMs: opts.leaseTtlMs,
     feed: opts.feed,
     keeper: opts.keeper,
+    progressFlushMs: opts.progressFlushMs,
   };
 }
 

@@ -12,7 +12,7 @@ import type { KdsStore } from '../store/kds-store.js';
 import type { Resource as StoredResource, ResourceStore, WriteOp } from '../store/resource-store.js';
 import { CHUNK_BYTES, fromWire, KdsError, toWire, wireSize } from './frames.js';
 import { fromZone, globalName, ORIGIN_LABEL, toZone, visibleTo, ZONE_LABEL } from './mappers.js';
-import { ensureZone, newCounters, recordConnect, recordDisconnect, type Counters } from './registry.js';
+import { ensureZone, newCounters, recordConnect, recordDisconnect, recordProgress, type Counters, type ZoneState } from './registry.js';
 import type { FeedCache } from './feed-cache.js';
 import type { LeaseKeeper } from './keeper.js';
 import type { ZoneClaims, ZoneTokens } from './zone-tokens.js';
@@ -33,11 +33,15 @@ export interface SessionDeps {
   readonly feed?: FeedCache;
   /** Renews the leases and checks the tokens of all stream sessions in bulk; sessions then skip that work. */
   readonly keeper?: LeaseKeeper;
+  /** How often a live session's zone state reaches its ZoneInsight at most (default `PROGRESS_FLUSH_MS`). */
+  readonly progressFlushMs?: number;
 }
 
 const ZONE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** Resources per snapshot page read from the store (then chunked by bytes). */
 const SNAPSHOT_PAGE = 500;
+/** How often a live session's zone state reaches its ZoneInsight at most (Kuma flushes insights every 10 s). */
+export const PROGRESS_FLUSH_MS = 10_000;
 /** Changes per feed read. */
 const FEED_PAGE = 1000;
 
@@ -53,6 +57,9 @@ export class ZoneSession {
   #downSeq = 0;
   #upSeq = 0;
   #closed = false;
+  /** What the zone reports of itself (applied revision, last error), and what of it is stored. */
+  #zoneState: ZoneState = { appliedRevision: 0, lastError: '' };
+  #flushed: { at: number; revision: number } = { at: Date.now(), revision: 0 };
 
   private constructor(
     private readonly deps: SessionDeps,
@@ -95,6 +102,8 @@ export class ZoneSession {
         agentVersion: hello.agentVersion,
         config: hello.configJson,
         transport,
+        zoneRevision: hello.lastRevision,
+        zoneLastError: hello.lastError,
       });
     }
 
@@ -118,6 +127,10 @@ export class ZoneSession {
     const s = new ZoneSession(deps, tenant, hello.zone, sessionId, hello.token, check.claims, welcome, transport);
     s.cursor = snapshot ? 0 : hello.lastRevision;
     if (snapshot) s.snapshot = { revision };
+    s.#zoneState = { appliedRevision: hello.lastRevision, lastError: hello.lastError };
+    s.#flushed = { at: Date.now(), revision: hello.lastRevision };
+    // Long-poll sessions live one request each: their hello is the zone's report, stored at most every flush interval.
+    if (resuming) await recordProgress(deps.resources, tenant, hello.zone, sessionId, s.#zoneState, { minAgeMs: deps.progressFlushMs ?? PROGRESS_FLUSH_MS });
     return s;
   }
 
@@ -225,10 +238,24 @@ export class ZoneSession {
   async acknowledged(ack: { seq: number; revision: number; rejections: Rejection[] }): Promise<void> {
     if (ack.seq > this.#downSeq) throw new KdsError('out-of-order', `ack for frame ${ack.seq}, but only ${this.#downSeq} were sent`);
     this.counters.acked += 1;
+    this.zoneReported(ack.revision);
     for (const r of ack.rejections) {
       this.counters.rejected += 1;
       this.#count(r.key?.kind ?? '', 'rejected');
     }
+  }
+
+  /** The zone said it has applied up to `revision` (an ack or a heartbeat). */
+  zoneReported(revision: number): void {
+    if (revision > this.#zoneState.appliedRevision) this.#zoneState = { ...this.#zoneState, appliedRevision: revision };
+  }
+
+  /** Stores the zone's state in its subscription when it moved and the last flush is old enough. */
+  async #flushProgress(): Promise<void> {
+    const now = Date.now();
+    if (this.#zoneState.appliedRevision === this.#flushed.revision || now - this.#flushed.at < (this.deps.progressFlushMs ?? PROGRESS_FLUSH_MS)) return;
+    this.#flushed = { at: now, revision: this.#zoneState.appliedRevision };
+    await recordProgress(this.deps.resources, this.tenant, this.zone, this.sessionId, this.#zoneState, { counters: this.counters });
   }
 
   // --- upstream: zone -> global --------------------------------------------------------------------
@@ -314,6 +341,7 @@ export class ZoneSession {
     if (this.deps.keeper && this.transport === 'ws') {
       // Lease and token are the keeper's job; only the zone's own state is checked here (from the cache).
       await this.#checkOwnZone(true);
+      await this.#flushProgress();
       return;
     }
     if (!(await this.deps.kds.renew(this.tenant, this.zone, this.sessionId, this.deps.leaseTtlMs, this.cursor))) {
@@ -334,7 +362,7 @@ export class ZoneSession {
     this.#closed = true;
     if (this.transport === 'ws') {
       if (!keepLease) await this.deps.kds.closeSession(this.tenant, this.zone, this.sessionId);
-      await recordDisconnect(this.deps.resources, this.tenant, this.zone, this.sessionId, this.counters);
+      await recordDisconnect(this.deps.resources, this.tenant, this.zone, this.sessionId, this.counters, this.#zoneState);
     }
   }
 

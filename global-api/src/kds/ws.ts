@@ -129,6 +129,7 @@ export class StreamDriver {
         }
         return;
       case 'heartbeat':
+        this.#session.zoneReported(body.value.revision);
         return;
       case 'error':
         // Runs inside the queue: #end must not wait for it (that is this very frame).

@@ -133,6 +133,7 @@ export class KdsClient {
       lastRevision: await this.o.state.lastRevision(),
       configJson: this.o.configJson ?? '{}',
       inventoryRevision: await this.o.state.inventoryRevision(),
+      lastError: this.status.lastError ?? '',
     };
   }
 

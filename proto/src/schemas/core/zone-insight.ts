@@ -40,6 +40,12 @@ const kdsSubscription = obj({
   /** The zone CP's configuration, rendered as a JSON string. */
   config: str().optional(),
   authTokenProvided: bool().optional(),
+  /** Ursa: the zone's own view of the session (applied global revision, last error it reported). */
+  zoneState: obj({
+    appliedRevision: uint64().optional(),
+    lastError: str().optional(),
+    reportedTime: timestamp().optional(),
+  }).optional(),
 });
 
 const kdsStream = () =>
