@@ -5,7 +5,7 @@
  * last state. SIGTERM/SIGINT stop it gracefully.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { access, constants, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { migrate } from '../../global-api/src/store/migrate.js';
 import { openPglite } from '../../global-api/src/store/pglite.js';
@@ -50,6 +50,16 @@ async function main(): Promise<void> {
       process.exit(2);
     }
     throw err;
+  }
+  // The token is re-read on every connect (so it can be rotated in place), but a file that cannot be read at
+  // all is a typo, not a rotation in progress: say so now instead of retrying forever.
+  if (config.tokenFile) {
+    try {
+      await access(config.tokenFile, constants.R_OK);
+    } catch (err) {
+      process.stderr.write(`zone-agent: --token-file: cannot read ${config.tokenFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})\n`);
+      process.exit(2);
+    }
   }
   const log = (line: string) => console.log(`zone-agent[${config.zone}] ${line}`);
   const instanceId = `${hostname()}-${randomBytes(2).toString('hex')}`;

@@ -492,10 +492,9 @@ describe('Dataplane', () => {
     expectValid('Dataplane', specOf(dataplane));
   });
 
-  it('accepts gateways, tag-less inbounds and zero inbounds (Kuma 2.14)', () => {
+  it('accepts gateways and zero inbounds', () => {
     expectValid('Dataplane', { networking: { address: '10.0.0.1', gateway: { tags: { 'kuma.io/service': 'kong' } }, outbound: [] } });
     expectValid('Dataplane', { networking: { address: '10.0.0.1', gateway: { type: 'BUILTIN', tags: { 'kuma.io/service': 'edge' } } } });
-    expectValid('Dataplane', { networking: { address: '10.0.0.1', inbound: [{ port: 8080 }] } });
     expectValid('Dataplane', { networking: { address: 'backend.local', transparentProxying: { redirectPortInbound: 15006 } } });
   });
 
@@ -508,9 +507,13 @@ describe('Dataplane', () => {
     });
   });
 
-  it('requires kuma.io/service on an inbound with tags', () => {
+  it('requires kuma.io/service on every inbound', () => {
     const spec = { networking: { address: '192.168.0.2', inbound: [{ port: 11011, tags: { version: 'v1' } }] } };
     expect(violations('Dataplane', spec)).toEqual([{ field: 'networking.inbound[0].tags["kuma.io/service"]', message: 'tag has to exist' }]);
+    // Kuma 2.14 accepts tag-less inbounds (inboundTagsDisabled); Ursa does not: such an instance would be invisible.
+    const missing = { field: 'networking.inbound[0].tags', message: 'mandatory tag "kuma.io/service" is missing' };
+    expect(violations('Dataplane', { networking: { address: '10.0.0.1', inbound: [{ port: 8080 }] } })).toEqual([missing]);
+    expect(violations('Dataplane', { networking: { address: '10.0.0.1', inbound: [{ port: 8080, tags: {} }] } })).toEqual([missing]);
   });
 
   it('requires networking and its address', () => {

@@ -3,8 +3,10 @@
  *
  * Rules follow Kuma v2.14's `pkg/core/resources/apis/mesh/dataplane_validator.go`:
  * - `networking` and `networking.address` are required; the address is an IP or a domain name, not a wildcard;
- * - every inbound has a port in range; inbound tags follow Kuma's tag syntax and, when an inbound has tags at all,
- *   include `kuma.io/service` (2.14 accepts tag-less inbounds and zero inbounds, for `inboundTagsDisabled`);
+ * - every inbound has a port in range; inbound tags follow Kuma's tag syntax and always include `kuma.io/service`
+ *   (Kuma 2.14 also accepts tag-less inbounds, for its `inboundTagsDisabled` MeshService model; Ursa routes,
+ *   resolves and counts instances by service tag, so an inbound without one would be registered yet invisible:
+ *   refused instead, as Kuma 2.x before MeshService did). Zero inbounds (a pure client, a gateway) is fine;
  * - every outbound has a port and either `kuma.io/service` tags or a `backendRef`, never both;
  * - gateways: a delegated gateway has no inbounds or listeners, a builtin one has no inbounds, outbounds, listeners or
  *   probes; gateway tags carry `kuma.io/service` and only the `tcp` protocol;
@@ -73,7 +75,7 @@ const inbound = obj({
   servicePort: optionalPort().optional(),
   serviceAddress: str().optional(),
   address: str().optional(),
-  tags: kumaTags({ protocol: 'known', requireServiceIfAny: true }).optional(),
+  tags: kumaTags({ protocol: 'known', requireServiceIfAny: true }),
   health: obj({ ready: bool().optional() }).optional(),
   serviceProbe: serviceProbe.optional(),
   state: protoEnum(['Ready', 'NotReady', 'Ignored']).optional(),

@@ -189,7 +189,10 @@ export const protocolHint = () => `Allowed values: ${SUPPORTED_PROTOCOLS.join(',
 export interface TagOptions {
   /** `kuma.io/service` must be present (`mandatory tag "kuma.io/service" is missing`). */
   requireService?: boolean;
-  /** Dataplane inbounds: when any tag is set, `kuma.io/service` must be one of them (`tag has to exist`). */
+  /**
+   * Dataplane inbounds: `kuma.io/service` must be one of the tags (Kuma's `tag has to exist` when other tags are
+   * set; `mandatory tag "kuma.io/service" is missing` when there are none at all).
+   */
   requireServiceIfAny?: boolean;
   /** `must have at least one tag`. */
   requireAtLeastOne?: boolean;
@@ -204,7 +207,7 @@ export function kumaTags(opts: TagOptions = {}) {
   return z
     .record(z.string(), z.string({ error: 'tag values must be strings' }), {
       error: (iss) =>
-        iss.input === undefined && opts.requireService
+        iss.input === undefined && (opts.requireService || opts.requireServiceIfAny)
           ? `mandatory tag ${JSON.stringify(SERVICE_TAG)} is missing`
           : 'must be an object of string tags',
     })
@@ -258,6 +261,9 @@ export function kumaTags(opts: TagOptions = {}) {
       }
       if (opts.requireServiceIfAny && keys.length > 0 && !(SERVICE_TAG in tags)) {
         ctx.addIssue({ code: 'custom', path: [SERVICE_TAG], message: 'tag has to exist' });
+      }
+      if (opts.requireServiceIfAny && keys.length === 0) {
+        ctx.addIssue({ code: 'custom', path: [], message: `mandatory tag ${JSON.stringify(SERVICE_TAG)} is missing` });
       }
     });
 }
