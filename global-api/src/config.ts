@@ -26,7 +26,7 @@ export interface GlobalConfig {
   readonly zoneLeaseMs: number;
 }
 
-import { bad, bool, describeOptions, helpText as optionsHelp, intIn, maskedOptions, parseOptions, type OptionSpec, type Parsed } from './options.js';
+import { bad, bool, describeOptions, dnsLabel, helpText as optionsHelp, intIn, maskedOptions, parseOptions, type OptionSpec, type Parsed } from './options.js';
 
 export { ConfigError, maskSecret } from './options.js';
 
@@ -49,7 +49,7 @@ export const OPTIONS: readonly OptionSpec<keyof GlobalConfig>[] = [
     help: 'PostgreSQL URL (postgres://...); embedded Postgres when unset',
     parse: (v) => (/^postgres(ql)?:\/\//.test(v) ? v : bad('must be a postgres:// or postgresql:// URL')),
   },
-  { key: 'defaultTenant', flag: '--default-tenant', env: ['URSA_DEFAULT_TENANT'], default: 'default', help: 'tenant served to requests that name none', parse: (v) => (/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v) ? v : bad('must be a lowercase DNS label')) },
+  { key: 'defaultTenant', flag: '--default-tenant', env: ['URSA_DEFAULT_TENANT'], default: 'default', help: 'tenant served to requests that name none', parse: dnsLabel },
   {
     key: 'logLevel',
     flag: '--log-level',

@@ -3,6 +3,7 @@
  * secret, help text and a parser. Parsing (flags win over the environment), `--help` and the masked
  * start-up print all come from the description. Used by the global's Node entry and by the zone agent.
  */
+import { isDnsLabel } from './text.js';
 
 export interface OptionSpec<K extends string = string> {
   readonly key: K;
@@ -25,7 +26,7 @@ export const intIn = (v: string, min: number, max: number) =>
 export const port = (v: string) => (/^[0-9]+$/.test(v) && +v >= 0 && +v <= 65535 ? +v : bad('must be a port number between 0 and 65535'));
 export const bool = (v: string) => (['true', '1', 'yes'].includes(v) ? true : ['false', '0', 'no'].includes(v) ? false : bad('must be true or false'));
 export const nonEmpty = (v: string) => (v ? v : bad('must not be empty'));
-export const dnsLabel = (v: string) => (/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v) ? v : bad('must be a lowercase DNS label'));
+export const dnsLabel = (v: string) => (isDnsLabel(v) ? v : bad('must be a lowercase DNS label'));
 export const oneOf =
   (...values: string[]) =>
   (v: string) =>

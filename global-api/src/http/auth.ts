@@ -8,6 +8,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { Principal } from '../store/token-store.js';
 import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';
+import { constantTimeEqual } from '../text.js';
 
 export interface AuthOptions {
   /** Requests from 127.0.0.1/::1 without a token act as admin of the default tenant. */
@@ -67,11 +68,4 @@ export function requireOperator(c: Context<AppEnv>, opts: AuthOptions): void {
   const p = c.var.principal;
   const ok = p.subject === 'operator' || (opts.operatorToken === undefined && p.subject === 'loopback');
   if (!ok) throw new ApiError(403, 'Access Denied', 'operator routes need the operator token');
-}
-
-function constantTimeEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
 }

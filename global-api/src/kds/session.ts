@@ -16,6 +16,7 @@ import { ensureZone, newCounters, recordConnect, recordDisconnect, recordProgres
 import type { FeedCache } from './feed-cache.js';
 import type { LeaseKeeper } from './keeper.js';
 import type { ZoneClaims, ZoneTokens } from './zone-tokens.js';
+import { isDnsLabel } from '../text.js';
 
 /** Features this global speaks; a zone gets the intersection with what it announced. */
 export const FEATURES = ['resume-v1', 'snapshot-complete', 'chunked-deltas', 'hash-suffix'] as const;
@@ -37,7 +38,6 @@ export interface SessionDeps {
   readonly progressFlushMs?: number;
 }
 
-const ZONE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** Resources per snapshot page read from the store (then chunked by bytes). */
 const SNAPSHOT_PAGE = 500;
 /** How often a live session's zone state reaches its ZoneInsight at most (Kuma flushes insights every 10 s). */
@@ -80,7 +80,7 @@ export class ZoneSession {
    * subscription. Throws KdsError with the reason otherwise.
    */
   static async attach(deps: SessionDeps, hello: Hello, transport: 'ws' | 'poll', sessionId: string): Promise<ZoneSession> {
-    if (!ZONE_NAME.test(hello.zone)) throw new KdsError('bad-frame', `hello.zone ${JSON.stringify(hello.zone)} is not a valid zone name (a lowercase DNS label)`);
+    if (!isDnsLabel(hello.zone)) throw new KdsError('bad-frame', `hello.zone ${JSON.stringify(hello.zone)} is not a valid zone name (a lowercase DNS label)`);
     if (hello.token === '') throw new KdsError('unauthenticated', 'hello.token is empty: the global requires a zone token (POST /tokens/zone)');
     const check = await deps.zoneTokens.verify(hello.token, { zone: hello.zone, tenant: hello.tenant });
     if (!check.ok) throw new KdsError(check.code, check.message);

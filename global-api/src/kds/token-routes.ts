@@ -7,8 +7,8 @@ import { requireAdmin } from '../http/auth.js';
 import { readBody } from '../http/body.js';
 import type { AppEnv } from '../http/env.js';
 import { ApiError, badRequest } from '../http/errors.js';
+import { isDnsLabel } from '../text.js';
 
-const ZONE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DEFAULT_VALID_FOR = 365 * 24 * 3600;
 const MAX_VALID_FOR = 10 * 365 * 24 * 3600;
 
@@ -17,7 +17,7 @@ export function mountZoneTokenRoutes(app: Hono<AppEnv>): void {
     requireAdmin(c);
     const body = (await readBody(c)) as { zone?: unknown; validFor?: unknown } | null;
     const violations = [];
-    if (typeof body?.zone !== 'string' || !ZONE_NAME.test(body.zone)) {
+    if (typeof body?.zone !== 'string' || !isDnsLabel(body.zone)) {
       violations.push({ field: 'zone', reason: 'must be a zone name (a lowercase DNS label of at most 63 characters)', source: 'body' as const });
     }
     const validFor = body?.validFor ?? DEFAULT_VALID_FOR;

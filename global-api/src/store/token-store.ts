@@ -6,6 +6,7 @@
 import { and, asc, eq, isNull } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { apiTokens, tenants } from './schema.js';
+import { constantTimeEqual } from '../text.js';
 
 export type Role = 'admin' | 'read-only';
 export const ROLES: readonly Role[] = ['admin', 'read-only'];
@@ -103,12 +104,4 @@ function base64url(bytes: Uint8Array): string {
 
 async function sha256(text: string): Promise<string> {
   return hex(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))));
-}
-
-/** Compares two hex digests without an early exit, so timing says nothing about how much matched. */
-function constantTimeEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
 }

@@ -11,6 +11,7 @@ import { RESOURCES } from '../../../../proto/src/resources.js';
 import { ROLES } from '../../store/token-store.js';
 import { BASED_ON_KUMA, PRODUCT, VERSION } from '../../version.js';
 import { GLOBAL_READ_ONLY_MESSAGE } from '../errors.js';
+import { DNS_LABEL } from '../../text.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../list-query.js';
 import { itemSchema, listSchema, overviewSchema, ref, schemaNames, specSchema, type JsonSchema } from './schemas.js';
 
@@ -492,7 +493,7 @@ function fixedSchemas(): Record<string, JsonSchema> {
     TenantRequest: {
       type: 'object',
       required: ['name'],
-      properties: { name: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$', description: 'A lowercase DNS label.' } },
+      properties: { name: { type: 'string', pattern: DNS_LABEL.source, description: 'A lowercase DNS label.' } },
     },
     CreatedTenant: {
       type: 'object',

@@ -10,8 +10,8 @@ import { requireAdmin, requireOperator, type AuthOptions } from '../auth.js';
 import { readBody } from '../body.js';
 import type { AppEnv } from '../env.js';
 import { ApiError, badRequest } from '../errors.js';
+import { isDnsLabel } from '../../text.js';
 
-const TENANT_ID = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const MAX_VALID_FOR_SECONDS = 10 * 365 * 24 * 3600;
 
 export function mountTokenRoutes(app: Hono<AppEnv>, auth: AuthOptions): void {
@@ -19,7 +19,7 @@ export function mountTokenRoutes(app: Hono<AppEnv>, auth: AuthOptions): void {
     requireOperator(c, auth);
     const body = await readBody(c);
     const name = (body as { name?: unknown } | null)?.name;
-    if (typeof name !== 'string' || !TENANT_ID.test(name)) {
+    if (typeof name !== 'string' || !isDnsLabel(name)) {
       throw badRequest('Tenant is not valid', [{ field: 'name', reason: 'must be a lowercase DNS label (a-z, 0-9, -; at most 63 characters)', source: 'body' }]);
     }
     const { tokens } = c.var.stores();
