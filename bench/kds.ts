@@ -10,7 +10,6 @@
  * Run: `npx tsx bench/kds.ts`
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import postgres from 'postgres';
@@ -18,6 +17,7 @@ import { Resource } from '../proto/gen/kds.js';
 import { toWire } from '../global-api/src/kds/frames.js';
 import { migrate } from '../global-api/src/store/migrate.js';
 import { openPostgres } from '../global-api/src/store/postgres.js';
+import { scratchDatabase } from '../test/support/backends.js';
 import { ResourceStore, type WriteOp } from '../global-api/src/store/resource-store.js';
 import { MemoryState, memoryZone } from './support/memory-zone.js';
 
@@ -88,12 +88,9 @@ async function notifyFloor(url: string): Promise<number[]> {
 
 async function main() {
   // A fresh database, migrated, and the global as its own process on it.
-  const dbName = `ursa_bench_kds_${randomBytes(4).toString('hex')}`;
-  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${dbName}`);
-  const dbUrl = new URL(ADMIN_URL);
-  dbUrl.pathname = `/${dbName}`;
-  const db = openPostgres(dbUrl.toString(), { max: 4 });
+  const scratch = await scratchDatabase(ADMIN_URL, 'ursa_bench_kds');
+  const dbUrl = new URL(scratch.url);
+  const db = openPostgres(scratch.url, { max: 4 });
   await migrate(db);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -208,8 +205,7 @@ async function main() {
     global.kill('SIGTERM');
     await new Promise((r) => global.once('exit', r));
     await db.close();
-    await admin.unsafe(`drop database if exists ${dbName} with (force)`);
-    await admin.end();
+    await scratch.drop();
   }
 }
 

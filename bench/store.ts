@@ -4,7 +4,7 @@
  * Run: `npx tsx bench/store.ts` (PostgreSQL from DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test).
  */
 import { randomBytes } from 'node:crypto';
-import postgres from 'postgres';
+import { scratchDatabase } from '../test/support/backends.js';
 import type { Database } from '../global-api/src/store/db.js';
 import { migrate } from '../global-api/src/store/migrate.js';
 import { openPglite } from '../global-api/src/store/pglite.js';
@@ -69,19 +69,14 @@ async function measure(database: Database) {
 }
 
 async function openPostgresBench(adminUrl: string): Promise<{ database: Database; dispose: () => Promise<void> }> {
-  const name = `ursa_bench_${randomBytes(4).toString('hex')}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const database = openPostgres(url.toString(), { max: WRITERS + 2 });
+  const scratch = await scratchDatabase(adminUrl, 'ursa_bench');
+  const database = openPostgres(scratch.url, { max: WRITERS + 2 });
   await migrate(database);
   return {
     database,
     dispose: async () => {
       await database.close();
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end();
+      await scratch.drop();
     },
   };
 }

@@ -3,11 +3,10 @@
  * on embedded Postgres, and on PostgreSQL when DATABASE_URL is set.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import postgres from 'postgres';
-import { randomBytes } from 'node:crypto';
 import { call } from './support/api.js';
 import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from './support/cluster.js';
 import { eventually } from './support/zone.js';
+import { scratchDatabase } from './support/backends.js';
 
 const policy = (name: string, timeout: string) => ({
   type: 'MeshTimeout',
@@ -28,20 +27,6 @@ const zoneIngress = (name: string, port: number) => ({
   availableServices: [{ mesh: 'default', instances: 1, tags: { 'kuma.io/service': 'web' } }],
 });
 
-async function freshDatabase(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `ursa_e2e_${randomBytes(5).toString('hex')}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end();
-    },
-  };
-}
 
 const stores = process.env.DATABASE_URL ? (['pglite', 'postgres'] as const) : (['pglite'] as const);
 
@@ -55,7 +40,7 @@ for (const store of stores) {
 
     beforeAll(async () => {
       let databaseUrl: string | undefined;
-      if (store === 'postgres') ({ url: databaseUrl, drop } = await freshDatabase(process.env.DATABASE_URL!));
+      if (store === 'postgres') ({ url: databaseUrl, drop } = await scratchDatabase(process.env.DATABASE_URL!, 'ursa_e2e'));
       global = await startGlobal({ databaseUrl });
       await call(global.url, 'PUT', '/meshes/default', { body: { type: 'Mesh', name: 'default' } });
       const transports = { 'zone-1': 'ws', 'zone-2': 'poll', 'zone-3': 'ws' } as const;

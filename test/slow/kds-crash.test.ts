@@ -11,16 +11,16 @@
  * embedded Postgres and 10 times on PostgreSQL (about 100 process starts take minutes already);
  * `URSA_CRASH_ITERATIONS` changes that for local experiments.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sentToZones } from '../../proto/src/resources.js';
 import { call } from '../support/api.js';
 import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from '../support/cluster.js';
 import { eventually } from '../support/zone.js';
+import { scratchDatabase } from '../support/backends.js';
 
 const ZONE = 'crash-zone';
 const POLICIES = 1500;
@@ -274,20 +274,6 @@ class Writer {
 
 // --- the test ----------------------------------------------------------------------------------------------
 
-async function freshDatabase(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `ursa_crash_${randomBytes(5).toString('hex')}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end();
-    },
-  };
-}
 
 /**
  * Lines a healthy zone agent never prints: a KDS session that failed, sync stopped, a resource refused, or
@@ -352,7 +338,7 @@ for (const store of backendsToRun) {
 
     beforeAll(async () => {
       let databaseUrl: string | undefined;
-      if (store === 'postgres') ({ url: databaseUrl, drop } = await freshDatabase(process.env.DATABASE_URL!));
+      if (store === 'postgres') ({ url: databaseUrl, drop } = await scratchDatabase(process.env.DATABASE_URL!, 'ursa_crash'));
       global = await startGlobal({ databaseUrl, heartbeatMs: HEARTBEAT_MS, leaseMs: LEASE_MS });
       const t0 = Date.now();
       for (const m of ['default', 'second']) {

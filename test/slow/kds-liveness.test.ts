@@ -12,14 +12,13 @@
  *   are retired, and a new token written to the token file is picked up without a restart;
  * - the global refuses data plane proxies (xDS) and says where they belong.
  */
-import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../support/api.js';
 import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from '../support/cluster.js';
 import { eventually } from '../support/zone.js';
+import { scratchDatabase } from '../support/backends.js';
 
 const LEASE_MS = 2000;
 /** Real processes on a possibly loaded machine: each agent or global start can take several seconds. */
@@ -79,20 +78,6 @@ async function killGroup(proc: { child: { proc: { pid?: number }; exited: Promis
   }, 10_000);
 }
 
-async function freshDatabase(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `ursa_live_${randomBytes(5).toString('hex')}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end();
-    },
-  };
-}
 
 const policy = (name: string, timeout: string) => ({
   type: 'MeshTimeout',
@@ -329,7 +314,7 @@ if (pgUrl) {
 
     it('a policy written through replica B reaches a zone on A; when A and the zone die, B shows it Offline within 30 s', async () => {
       let databaseUrl: string;
-      ({ url: databaseUrl, drop } = await freshDatabase(pgUrl));
+      ({ url: databaseUrl, drop } = await scratchDatabase(pgUrl, 'ursa_live'));
       // One after the other: the first applies the migrations.
       const a = await startGlobal({ databaseUrl });
       globals.push(a);

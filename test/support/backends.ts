@@ -25,23 +25,45 @@ export const pgliteBackend: Backend = {
   },
 };
 
+export interface ScratchDatabase {
+  /** Connection URL of the new, empty database (not migrated). */
+  readonly url: string;
+  /** Drops it, ending whatever connections are still open on it. */
+  drop(): Promise<void>;
+}
+
+/**
+ * Creates an empty PostgreSQL database named `<prefix>_<random>` next to the one `adminUrl` names, for one test
+ * file or one benchmark run (child processes get its URL). Every suite and bench that needs its own database
+ * goes through here, so names, cleanup and the forced drop are the same everywhere.
+ */
+export async function scratchDatabase(adminUrl: string, prefix = 'ursa_test'): Promise<ScratchDatabase> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
 export function postgresBackend(adminUrl: string): Backend {
   return {
     name: 'postgres',
     async open() {
-      const dbName = `ursa_test_${randomBytes(6).toString('hex')}`;
-      const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-      await admin.unsafe(`create database ${dbName}`);
-      const url = new URL(adminUrl);
-      url.pathname = `/${dbName}`;
-      const database = openPostgres(url.toString(), { max: 20 });
+      const scratch = await scratchDatabase(adminUrl);
+      const database = openPostgres(scratch.url, { max: 20 });
       await migrate(database);
       return {
         database,
         dispose: async () => {
           await database.close();
-          await admin.unsafe(`drop database if exists ${dbName} with (force)`);
-          await admin.end();
+          await scratch.drop();
         },
       };
     },
