@@ -97,6 +97,10 @@ describe('zone agent DNS resolver (real process, real dig)', () => {
   it('answers A for local services and their dotted form, over UDP and TCP', async () => {
     const a = agent!;
     expect((await call(a.url, 'PUT', '/meshes/default', { body: { type: 'Mesh', name: 'default' } })).status).toBeLessThan(300);
+    // Standalone: the agent accepts global-owned types (a policy) locally, as Kuma's standalone mode does.
+    const timeout = { type: 'MeshTimeout', mesh: 'default', name: 'local-timeout', spec: { targetRef: { kind: 'Mesh' }, to: [{ targetRef: { kind: 'Mesh' }, default: { connectionTimeout: '2s' } }] } };
+    expect((await call(a.url, 'PUT', '/meshes/default/meshtimeouts/local-timeout', { body: timeout })).status).toBe(201);
+    expect((await call(a.url, 'GET', '/meshes/default/meshtimeouts/local-timeout')).body.spec.to[0].default.connectionTimeout).toBe('2s');
     const services = ['backend', 'backend_kuma-demo_svc_8080', 'web'];
     const t0 = Date.now();
     expect((await call(a.url, 'PUT', '/meshes/default/dataplanes/dp-1', { body: dataplane('dp-1', services.slice(0, 2)) })).status).toBeLessThan(300);
