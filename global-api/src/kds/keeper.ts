@@ -1,11 +1,11 @@
 /**
  * Keeps the leases of every WebSocket session of this process alive with one statement per tick, and
- * checks all their zone tokens for revocation and expiry with one query, instead of a few queries per
+ * checks all their zone tokens for revocation, expiry and retired signing keys with one query, instead of a few queries per
  * session per heartbeat. A session whose lease was taken over, or whose token is gone, is told so and ends.
  */
 import { and, eq, inArray, or, sql } from 'drizzle-orm';
 import type { Db } from '../store/db.js';
-import { zoneSessions, zoneTokens } from '../store/schema.js';
+import { signingKeys, zoneSessions, zoneTokens } from '../store/schema.js';
 
 export interface KeptSession {
   readonly tenant: string;
@@ -58,13 +58,24 @@ export class LeaseKeeper {
         const held = new Set(renewed.map((r) => `${r.tenant}/${r.zone}`));
         for (const s of chunk) if (!held.has(`${s.tenant}/${s.zone}`)) s.lost('superseded', `a newer session of zone ${s.zone} took over`);
 
+        // A retired signing key invalidates every token it signed (that is what retiring is for, after a
+        // leak), so sessions holding one end like revoked ones, not only their next connect.
         const bad = await this.db
-          .select({ jti: zoneTokens.jti, revokedAt: zoneTokens.revokedAt })
+          .select({ jti: zoneTokens.jti, revokedAt: zoneTokens.revokedAt, keyRetiredAt: signingKeys.retiredAt })
           .from(zoneTokens)
-          .where(and(inArray(zoneTokens.jti, chunk.map((s) => s.jti)), or(sql`${zoneTokens.revokedAt} is not null`, sql`${zoneTokens.expiresAt} <= now()`)));
-        const revoked = new Map(bad.map((b) => [b.jti, b.revokedAt]));
+          .leftJoin(signingKeys, and(eq(signingKeys.tenantId, zoneTokens.tenantId), eq(signingKeys.kid, zoneTokens.kid)))
+          .where(
+            and(
+              inArray(zoneTokens.jti, chunk.map((s) => s.jti)),
+              or(sql`${zoneTokens.revokedAt} is not null`, sql`${zoneTokens.expiresAt} <= now()`, sql`${signingKeys.retiredAt} is not null`),
+            ),
+          );
+        const reasons = new Map(
+          bad.map((b) => [b.jti, b.revokedAt ? 'the zone token was revoked' : b.keyRetiredAt ? 'the signing key of the zone token was retired' : 'the zone token expired']),
+        );
         for (const s of chunk) {
-          if (revoked.has(s.jti)) s.lost('unauthenticated', revoked.get(s.jti) ? 'the zone token was revoked' : 'the zone token expired');
+          const reason = reasons.get(s.jti);
+          if (reason) s.lost('unauthenticated', reason);
           else if (s.expiresAt <= Date.now()) s.lost('unauthenticated', 'the zone token expired');
         }
       }
