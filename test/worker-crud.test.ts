@@ -114,6 +114,44 @@ describe('global plane HTTP API in workerd', () => {
         expect((await call(workerd.url, 'GET', '/meshes/m1/meshtimeouts/bad', { token: tokens.admin })).status).toBe(404);
       });
 
+      it('If-Match: a stale version is a 409 and nothing changes; body/URL mismatches are one 400 naming each field', async () => {
+        const base = '/meshes/m1/meshtimeouts/cas';
+        expect((await call(workerd.url, 'PUT', base, { body: mt('cas', 'm1', '1s'), token: tokens.admin })).status).toBe(201);
+        const stale = await call(workerd.url, 'PUT', base, { body: mt('cas', 'm1', '2s'), token: tokens.admin, headers: { 'if-match': '"7"' } });
+        expect(stale.status).toBe(409);
+        expect(stale.body).toMatchObject({ type: '/std-errors', status: 409, title: 'Conflict' });
+        expect((await call(workerd.url, 'GET', base, { token: tokens.admin })).body.spec.to[0].default.http.requestTimeout).toBe('1s');
+        expect((await call(workerd.url, 'PUT', base, { body: mt('cas', 'm1', '2s'), token: tokens.admin, headers: { 'if-match': '"1"' } })).status).toBe(200);
+        expect((await call(workerd.url, 'DELETE', base, { token: tokens.admin, headers: { 'if-match': '"2"' } })).status).toBe(200);
+
+        const r = await call(workerd.url, 'PUT', '/meshes/m1/meshtimeouts/t9', { body: { ...mt('other', 'elsewhere', 'soon'), type: 'MeshRetry' }, token: tokens.admin });
+        expect(r.status).toBe(400);
+        expect(r.body.invalid_parameters.map((p: { field: string; reason: string }) => `${p.field}: ${p.reason}`)).toEqual(
+          expect.arrayContaining([
+            'type: type from the URL has to be the same as in body',
+            'name: name from the URL has to be the same as in body',
+            'mesh: mesh from the URL has to be the same as in body',
+            'spec.to[0].default.http.requestTimeout: must be a duration string like "5s" or "1m30s"',
+          ]),
+        );
+        expect((await call(workerd.url, 'GET', '/meshes/m1/meshtimeouts/t9', { token: tokens.admin })).status).toBe(404);
+      });
+
+      it('zone tokens: a bad request names each field; issued, listed and revoked per tenant', async () => {
+        const bad = await call(workerd.url, 'POST', '/tokens/zone', { body: { zone: 'Not A Zone', validFor: -1 }, token: tokens.admin });
+        expect(bad.status).toBe(400);
+        expect(bad.body.invalid_parameters.map((p: { field: string }) => p.field).sort()).toEqual(['validFor', 'zone']);
+        const issued = await call(workerd.url, 'POST', '/tokens/zone', { body: { zone: 'zone-1', validFor: 600 }, token: tokens.admin });
+        expect(issued.status).toBe(201);
+        expect(issued.body).toMatchObject({ zone: 'zone-1', token: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/) });
+        expect((await call(workerd.url, 'GET', '/tokens/zone', { token: tokens.admin })).body.items.map((t: { id: string }) => t.id)).toContain(issued.body.id);
+        // Another tenant neither sees nor revokes it; a read-only token may not issue one.
+        expect((await call(workerd.url, 'GET', '/tokens/zone', { token: tokens.otherAdmin })).body.items).toEqual([]);
+        expect((await call(workerd.url, 'DELETE', `/tokens/zone/${issued.body.id}`, { token: tokens.otherAdmin })).status).toBe(404);
+        expect((await call(workerd.url, 'POST', '/tokens/zone', { body: { zone: 'zone-2' }, token: tokens.readOnly })).status).toBe(403);
+        expect((await call(workerd.url, 'DELETE', `/tokens/zone/${issued.body.id}`, { token: tokens.admin })).status).toBe(200);
+      });
+
       it('unknown routes and missing resources are 404 with Kuma error bodies', async () => {
         const route = await call(workerd.url, 'GET', '/meshes/m1/teleporters', { token: tokens.admin });
         expect(route.status).toBe(404);

@@ -26,15 +26,13 @@ import { newRequestScope, requestWaker, withRequestScope } from '../global-api/s
 import { maskedSettings, workerSettings } from '../global-api/src/worker/settings.js';
 import { call } from './support/api.js';
 import { removeDirs, startZoneAgent, type ZoneProc } from './support/cluster.js';
-import { freePort, getJson, start, waitFor, type Child } from './support/process.js';
-import { HYPERDRIVE_ENV, hyperdriveUrl } from './support/workerd.js';
+import { freePort, getJson } from './support/process.js';
+import { startWorkerd, type Workerd } from './support/workerd.js';
 import { eventually } from './support/zone.js';
 
 const DATABASE_URL = process.env.DATABASE_URL;
 const ROOT = new URL('../', import.meta.url).pathname;
-const WRANGLER = `${ROOT}node_modules/.bin/wrangler`;
 const TSX = `${ROOT}node_modules/.bin/tsx`;
-const CONFIG = `${ROOT}global-api/wrangler.jsonc`;
 
 describe('Worker KDS waker (in Node)', () => {
   /** Stores whose only used part is `resources`: a revision the test moves, and a feed of one kind. */
@@ -97,34 +95,6 @@ describe('Worker KDS waker (in Node)', () => {
   });
 });
 
-interface Wrangler {
-  readonly url: string;
-  readonly child: Child;
-  stop(): Promise<void>;
-}
-
-/**
- * `wrangler dev` on a given port (a restart must come back where the zones look for it), with `--var`s.
- * test/support/workerd.ts picks its own port and takes no vars, hence this variant.
- */
-async function startWrangler(opts: { port: number; databaseUrl: string; vars: Record<string, string> }): Promise<Wrangler> {
-  const inspector = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', CI: '1' };
-  delete env.WRANGLER_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE;
-  env[HYPERDRIVE_ENV] = hyperdriveUrl(opts.databaseUrl);
-  const vars = Object.entries(opts.vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
-  const args = ['dev', '--config', CONFIG, '--ip', '127.0.0.1', '--port', String(opts.port), '--inspector-port', String(inspector), '--show-interactive-dev-session=false', ...vars];
-  const child = start(WRANGLER, args, { env });
-  const url = `http://127.0.0.1:${opts.port}`;
-  try {
-    await waitFor('workerd to answer GET /', () => getJson(`${url}/`), 60_000, child);
-  } catch (err) {
-    await child.stop();
-    throw err;
-  }
-  return { url, child, stop: () => child.stop() };
-}
-
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) =>
     execFile(cmd, args, { env, cwd: ROOT }, (err, stdout, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stdout}${stderr}`)) : resolve(stdout))),
@@ -161,7 +131,7 @@ if (DATABASE_URL) {
     let databaseUrl = '';
     let database: Database | undefined;
     let port = 0;
-    let worker: Wrangler | undefined;
+    let worker: Workerd | undefined;
     /** Output of the wrangler dev runs stopped so far (the restart replaces `worker`). */
     const earlierOutput: string[] = [];
     let adminToken = '';
@@ -188,7 +158,7 @@ if (DATABASE_URL) {
       adminToken = (await tokens.issue('acme', { name: 'admin', role: 'admin' })).token;
 
       port = await freePort();
-      worker = await startWrangler({ port, databaseUrl, vars });
+      worker = await startWorkerd({ port, databaseUrl, vars });
       expect((await api('PUT', '/meshes/default', { type: 'Mesh', name: 'default' })).status).toBe(201);
       await Promise.all(
         ['zone-a', 'zone-b'].map(async (name) => {
@@ -270,7 +240,7 @@ if (DATABASE_URL) {
       earlierOutput.push(worker!.child.output());
       // The zones notice: their poll in flight was cut.
       await Promise.all(Object.keys(zones).map((z) => eventually(`${z} disconnected`, async () => (await ready(z)).connected === false, 20_000)));
-      worker = await startWrangler({ port, databaseUrl, vars });
+      worker = await startWorkerd({ port, databaseUrl, vars });
       const newInstance = ((await getJson(`${worker.url}/`)) as { instanceId: string }).instanceId;
       expect(newInstance).not.toBe(oldInstance);
 
@@ -317,9 +287,9 @@ if (DATABASE_URL) {
       expect(refused.body.invalid_parameters[0]).toMatchObject({ field: 'zone', reason: 'unable to delete Zone, Zone CP is still connected, please shut it down first' });
       await zones['zone-b']!.stop();
       const stopped = Date.now();
-      // wrangler dev's local proxy does not pass the agent's hang-up on (request.signal never aborts there), so
-      // the abandoned poll renews the lease until its wait (25 s) ends; then the lease runs out. Deployed, the
-      // hang-up aborts the poll (`enable_request_signal`) and only the lease remains.
+      // Local workerd does not abort request.signal when the agent hangs up (neither behind wrangler dev's proxy
+      // nor serving directly: docs/architecture.md), so the abandoned poll renews the lease until its wait
+      // (25 s) ends; then the lease runs out. Where the runtime delivers the abort, only the lease remains.
       await eventually('zone-b deletable', async () => (await api('DELETE', '/zones/zone-b')).status === 200, 25_000 + LEASE_MS + 10_000);
       const tookMs = Date.now() - stopped;
       expect((await api('GET', '/meshes/default/dataplanes?filter[labels.kuma.io/zone]=zone-b')).body.total).toBe(0);

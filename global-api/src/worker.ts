@@ -3,44 +3,42 @@
  * through Hyperdrive with one client per request (Workers may not share sockets between requests).
  * Migrations are never applied from here: run `npm run db:migrate` against the database instead.
  *
- * KDS is served over HTTP long-poll (`/kds/v1/poll`, `/kds/v1/push`; zone agents with `--transport poll`).
- * Each waiting poll watches its tenant over its own request's client (`worker/request-scope.ts`): no
- * process-wide feed cache or lease keeper, as isolates share nothing between requests. Zone tokens, the zone
- * registry, leases, deletion and disabling are the same code as on Node.
+ * KDS is served both ways a zone agent speaks it:
+ * - HTTP long-poll (`/kds/v1/poll`, `/kds/v1/push`; `--transport poll`): each waiting poll watches its
+ *   tenant over its own request's client (`worker/request-scope.ts`);
+ * - WebSocket (`/kds/v1/stream`; `--transport ws`): relayed (`worker/kds-relay.ts`) to the tenant's KDS hub,
+ *   a Durable Object serving all of that tenant's stream sessions (`worker/kds-hub.ts`). Every write made
+ *   through the Worker rings that hub after commit, since Hyperdrive cannot NOTIFY.
+ * Zone tokens, the zone registry, leases, deletion and disabling are the same code as on Node.
  */
 import { createApp } from './app.js';
+import type { Stores } from './http/env.js';
 import { ConfigError } from './options.js';
 import { ZoneSession } from './kds/session.js';
-import { openPostgres } from './store/postgres.js';
-import { createStores } from './stores.js';
+import type { WorkerEnv } from './worker/env.js';
+import { openHyperdrive } from './worker/hyperdrive.js';
+import { relayKdsStream } from './worker/kds-relay.js';
 import { newRequestScope, requestScopes, requestWaker, withRequestScope } from './worker/request-scope.js';
-import { maskedSettings, workerSettings } from './worker/settings.js';
+import { ringingStores, type ExecutionContextLike } from './worker/runtime.js';
+import { maskedSettings, workerSettings, type WorkerSettings } from './worker/settings.js';
 
-export interface WorkerEnv {
-  HYPERDRIVE?: { connectionString: string };
-  DEFAULT_TENANT?: string;
-  /** Secret (`wrangler secret put URSA_OPERATOR_TOKEN`): bearer token for `/_operator/*`. */
-  URSA_OPERATOR_TOKEN?: string;
-  /** "false" turns off Kuma's default policies for new meshes. */
-  MESH_DEFAULTS?: string;
-  /** KDS heartbeat in ms (default 5000). */
-  KDS_HEARTBEAT_MS?: string;
-  /** How long a zone stays Online after its last renewal, in ms (default 15000). */
-  ZONE_LEASE_MS?: string;
-  /** How often a waiting long-poll reads its tenant's revision, in ms (default 500). */
-  KDS_POLL_INTERVAL_MS?: string;
-}
+export type { WorkerEnv };
+// The Durable Object class must be exported by the Worker's main module (wrangler.jsonc `durable_objects`).
+export { KdsHub } from './worker/kds-hub.js';
 
-interface ExecutionContextLike {
-  waitUntil(promise: Promise<unknown>): void;
-  passThroughOnException(): void;
-}
-
-function openStores(env: WorkerEnv) {
-  const hyperdrive = env.HYPERDRIVE;
-  if (!hyperdrive) throw new Error('the HYPERDRIVE binding is missing: see README, "Running on Cloudflare Workers"');
-  // Never end this client inside the Worker: closing raises "Stream was cancelled"; it dies with the request.
-  return createStores(openPostgres(hyperdrive.connectionString, { max: 1, workerSafe: true }).db);
+/** One client per request; with `ctx`, every committed write zones receive rings the tenant's KDS hub (after the response). */
+function openStores(env: WorkerEnv, ctx?: ExecutionContextLike): Stores {
+  const stores = openHyperdrive(env.HYPERDRIVE, 1);
+  const hubs = env.KDS_HUB;
+  if (!hubs || !ctx) return stores;
+  return ringingStores(stores, ZoneSession.interest(), (tenant) => {
+    const wake = hubs
+      .get(hubs.idFromName(tenant))
+      .fetch(`https://kds-hub/wake?tenant=${encodeURIComponent(tenant)}`, { method: 'POST' })
+      // A lost ring costs one revision-watch interval in the hub, not a lost change.
+      .catch((err: unknown) => console.error('ursa: ringing the KDS hub failed:', err instanceof Error ? err.message : err));
+    ctx.waitUntil(wake);
+  });
 }
 
 function buildApp(env: WorkerEnv) {
@@ -65,10 +63,12 @@ function buildApp(env: WorkerEnv) {
 }
 
 let app: ReturnType<typeof createApp> | undefined;
+let config: WorkerSettings | undefined;
 
 export default {
   async fetch(request: Request, env: WorkerEnv, ctx: ExecutionContextLike): Promise<Response> {
     try {
+      config ??= workerSettings(env as Record<string, unknown>);
       app ??= buildApp(env);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
@@ -76,7 +76,22 @@ export default {
       console.error(`ursa: bad Worker configuration: ${err.message}`);
       return Response.json({ type: '/std-errors', status: 500, title: 'Internal Server Error', detail: `bad Worker configuration: ${err.message}` }, { status: 500 });
     }
-    const scope = newRequestScope(() => openStores(env));
+    if (new URL(request.url).pathname === '/kds/v1/stream') return kdsStream(request, env, config!);
+    const scope = newRequestScope(() => openStores(env, ctx));
     return withRequestScope(scope, () => app!.fetch(request, env, ctx as never));
   },
 };
+
+/** The WebSocket KDS endpoint: relayed to the tenant's hub; anything but an upgrade is told what to send. */
+function kdsStream(request: Request, env: WorkerEnv, s: WorkerSettings): Response {
+  if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
+    return Response.json(
+      { type: '/std-errors', status: 426, title: 'Upgrade Required', detail: '/kds/v1/stream is a WebSocket endpoint: send Upgrade: websocket (or use /kds/v1/poll)' },
+      { status: 426, headers: { upgrade: 'websocket' } },
+    );
+  }
+  if (!env.KDS_HUB) {
+    return Response.json({ type: '/std-errors', status: 501, title: 'Not Implemented', detail: 'the KDS_HUB Durable Object binding is missing: zones must use --transport poll' }, { status: 501 });
+  }
+  return relayKdsStream({ hubs: env.KDS_HUB, defaultTenant: s.defaultTenant, helloWithinMs: 3 * s.kdsHeartbeatMs });
+}

@@ -32,25 +32,33 @@ export function hyperdriveUrl(databaseUrl: string): string {
   return url.toString();
 }
 
-/**
- * Starts `wrangler dev` on free ports and resolves once the Worker answers `GET /`. With `databaseUrl`, the
- * HYPERDRIVE binding connects there; without it, to wrangler.jsonc's `localConnectionString`.
- */
-export async function startWorkerd(opts: { databaseUrl?: string; timeoutMs?: number } = {}): Promise<Workerd> {
-  const [port, inspector] = [await freePort(), await freePort()];
+export interface WorkerdOptions {
+  /** The HYPERDRIVE binding connects there; without it, to wrangler.jsonc's `localConnectionString`. */
+  readonly databaseUrl?: string;
+  /** A fixed port, e.g. to restart on the port zone agents reconnect to (a deploy); default: a free one. */
+  readonly port?: number;
+  /** Worker variables (`--var NAME:value`), e.g. short heartbeats and leases for tests. */
+  readonly vars?: Readonly<Record<string, string>>;
+  readonly timeoutMs?: number;
+}
+
+/** Starts `wrangler dev` and resolves once the Worker answers `GET /`. */
+export async function startWorkerd(opts: WorkerdOptions = {}): Promise<Workerd> {
+  const [port, inspector] = [opts.port ?? (await freePort()), await freePort()];
   const env: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', CI: '1' };
   // Never let an override from the caller's shell (either name) point the Worker at some other database.
   delete env[HYPERDRIVE_ENV];
   delete env.WRANGLER_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE;
   if (opts.databaseUrl) env[HYPERDRIVE_ENV] = hyperdriveUrl(opts.databaseUrl);
+  const vars = Object.entries(opts.vars ?? {}).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
   const child = start(
     WRANGLER,
-    ['dev', '--config', CONFIG, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector), '--show-interactive-dev-session=false'],
+    ['dev', '--config', CONFIG, '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector), '--show-interactive-dev-session=false', ...vars],
     { env },
   );
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitFor('workerd to answer GET /', () => getJson(`${url}/`), opts.timeoutMs ?? 45_000, child);
+    await waitFor('workerd to answer GET /', () => getJson(`${url}/`), opts.timeoutMs ?? 60_000, child);
   } catch (err) {
     await child.stop();
     throw err;

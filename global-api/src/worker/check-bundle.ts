@@ -51,7 +51,6 @@ export const FORBIDDEN_FILES: readonly { readonly pattern: RegExp; readonly what
   { pattern: /node_modules\/unenv\//, what: "an unenv polyfill (a Node API workerd lacks: it would throw when called)" },
   { pattern: /^global-api\/src\/(node|config)\.ts$/, what: 'the Node entry or its configuration' },
   { pattern: /^global-api\/src\/store\/(migrate|migrate-cli|pglite)\.ts$/, what: 'a Node-only store module (migrations, PGlite)' },
-  { pattern: /^global-api\/src\/kds\/(feed-cache|keeper)\.ts$/, what: 'a process-wide KDS cache (meaningless across per-request isolates)' },
   { pattern: /^zone-agent\//, what: 'zone-agent code' },
   { pattern: /^(test|bench)\//, what: 'test or benchmark code' },
 ];

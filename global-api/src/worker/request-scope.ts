@@ -16,6 +16,8 @@ import type { Waker } from '../kds/waker.js';
 export interface RequestScope {
   /** The request's stores, opened on first use (one client per request). */
   stores(): Stores;
+  /** Per tenant, the revision the request's last feed read (`changesSince`) was complete up to. */
+  readonly feedRead: Map<string, number>;
   /** Timers started for this request; cleared when it ends. */
   readonly timers: Set<ReturnType<typeof setInterval>>;
 }
@@ -24,7 +26,23 @@ export const requestScopes = new AsyncLocalStorage<RequestScope>();
 
 export function newRequestScope(open: () => Stores): RequestScope {
   let stores: Stores | undefined;
-  return { stores: () => (stores ??= open()), timers: new Set() };
+  const scope: RequestScope = { stores: () => (stores ??= recordFeedReads(open(), scope.feedRead)), feedRead: new Map(), timers: new Set() };
+  return scope;
+}
+
+/**
+ * Notes how far each feed read of the request went, so a waker subscribed after it starts watching from
+ * there: a change committed between the session's read and the waker's first look is then not missed.
+ */
+function recordFeedReads(stores: Stores, feedRead: Map<string, number>): Stores {
+  const { resources } = stores;
+  const changesSince = resources.changesSince.bind(resources);
+  resources.changesSince = async (tenant, ...rest) => {
+    const page = await changesSince(tenant, ...rest);
+    if (!page.resyncRequired) feedRead.set(tenant, page.revision);
+    return page;
+  };
+  return stores;
 }
 
 /** Runs `handle` as the request of `scope`; clears the timers it left behind, whatever happens. */
@@ -43,8 +61,10 @@ export async function withRequestScope<T>(scope: RequestScope, handle: () => T |
  * whether any change since is of a kind the sessions send (`kinds`); a zone's own inventory pushes, which
  * also move the revision, do not wake polls. Rings `*`.
  *
- * The first read is made at once and is the baseline: a change committed between the session's feed read
- * and that baseline is only seen at the session's next heartbeat (as with `pollingWaker` in kds/waker.ts).
+ * The baseline is the revision the request's last feed read went up to (the session's own read, just before
+ * it waited), so a change committed between that read and the first look rings at once; without one, the
+ * first look is the baseline (such a change is then seen at the session's next heartbeat, as with
+ * `pollingWaker` in kds/waker.ts).
  *
  * Not `pollingWaker` itself: it runs one interval for the whole process, which in a Worker would do I/O
  * outside any request (refused by the runtime) and outlive the responses.
@@ -55,7 +75,7 @@ export function requestWaker(opts: { intervalMs: number; kinds: ReadonlySet<stri
     subscribe(tenant, listener) {
       const scope = requestScopes.getStore();
       if (!scope) throw new Error('requestWaker: subscribe() outside a request (no request scope)');
-      let seen: number | undefined;
+      let seen: number | undefined = scope.feedRead.get(tenant);
       let busy = false;
       let stopped = false;
       const check = async () => {
