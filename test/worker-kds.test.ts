@@ -12,9 +12,7 @@
  * With DATABASE_URL: the end-to-end suite.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Stores } from '../global-api/src/http/env.js';
 import { ZoneSession } from '../global-api/src/kds/session.js';
@@ -25,6 +23,7 @@ import { TokenStore } from '../global-api/src/store/token-store.js';
 import { newRequestScope, requestWaker, withRequestScope } from '../global-api/src/worker/request-scope.js';
 import { maskedSettings, workerSettings } from '../global-api/src/worker/settings.js';
 import { call } from './support/api.js';
+import { scratchDatabase, type ScratchDatabase } from './support/backends.js';
 import { removeDirs, startZoneAgent, type ZoneProc } from './support/cluster.js';
 import { freePort, getJson } from './support/process.js';
 import { startWorkerd, type Workerd } from './support/workerd.js';
@@ -126,8 +125,7 @@ if (DATABASE_URL) {
   describe('KDS long-poll against the global in workerd (PostgreSQL through Hyperdrive)', () => {
     const LEASE_MS = 2000;
     const vars = { ZONE_LEASE_MS: String(LEASE_MS), KDS_HEARTBEAT_MS: '500', KDS_POLL_INTERVAL_MS: '250' };
-    const dbName = `ursa_wkds_${randomBytes(5).toString('hex')}`;
-    const admin = postgres(DATABASE_URL, { max: 1, onnotice: () => {} });
+    let scratch: ScratchDatabase | undefined;
     let databaseUrl = '';
     let database: Database | undefined;
     let port = 0;
@@ -145,10 +143,8 @@ if (DATABASE_URL) {
     const welcomes = (zone: string) => zones[zone]!.child.output().split('\n').filter((l) => l.includes('kds: connected to'));
 
     beforeAll(async () => {
-      await admin.unsafe(`create database ${dbName}`);
-      const u = new URL(DATABASE_URL);
-      u.pathname = `/${dbName}`;
-      databaseUrl = u.toString();
+      scratch = await scratchDatabase(DATABASE_URL, 'ursa_wkds');
+      databaseUrl = scratch.url;
       // As a deployment does: the Worker never migrates, `npm run db:migrate` does.
       const migrated = await run(TSX, [`${ROOT}global-api/src/store/migrate-cli.ts`], { ...process.env, DATABASE_URL: databaseUrl });
       expect(migrated).toContain('is up to date');
@@ -173,8 +169,7 @@ if (DATABASE_URL) {
       await Promise.all(Object.values(zones).map((z) => z.stop()));
       await worker?.stop();
       await database?.close();
-      await admin.unsafe(`drop database if exists ${dbName} with (force)`).catch(() => {});
-      await admin.end();
+      await scratch?.drop().catch(() => {});
       await removeDirs(Object.values(zones).map((z) => z.dataDir));
     });
 
