@@ -59,6 +59,11 @@ const ENVOY_ENTRIES = [
   'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
   'envoy/extensions/filters/http/rbac/v3/rbac.proto',
   'envoy/service/secret/v3/sds.proto',
+  // Sidecar and zone ingress generation (zone-agent/src/xds/generate/).
+  'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
+  'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
+  'envoy/extensions/filters/network/rbac/v3/rbac.proto',
+  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
 ];
 
 /**

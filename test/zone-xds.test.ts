@@ -4,7 +4,9 @@
  * Dataplanes of service `echo`; the client (node.id `default.client`, a registered Dataplane too) gets the
  * api_listener Listener, route, cluster and endpoints over ADS and makes real RPCs: both instances get
  * traffic, and deregistering one moves every call to the other within 2 s. A node id no Dataplane has is
- * refused with NOT_FOUND.
+ * refused with NOT_FOUND. Dataplane auth is on (the default): the client presents the dataplane token the
+ * zone API issued, in its bootstrap's node.metadata["dataplane.token"] (grpc-js-xds cannot set call
+ * metadata on its xDS channel). Admission and insights in detail: test/zone-xds-admission.test.ts.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -61,6 +63,7 @@ describe('zone agent xDS server with a real gRPC xDS client (grpc-js-xds)', () =
   let xdsPort: number;
   const echoes: EchoServer[] = [];
   let client: grpc.Client | undefined;
+  let nobodyToken: string;
 
   const rpc = (): Promise<string> =>
     new Promise((resolve, reject) =>
@@ -89,11 +92,15 @@ describe('zone agent xDS server with a real gRPC xDS client (grpc-js-xds)', () =
     for (const e of echoes) expect((await call(url, 'PUT', `/meshes/default/dataplanes/${e.id}`, { body: dataplane(e.id, 'echo', e.port) })).status).toBeLessThan(300);
     const clientPort = await freePort();
     expect((await call(url, 'PUT', '/meshes/default/dataplanes/client', { body: dataplane('client', 'echo-client', clientPort) })).status).toBeLessThan(300);
+    const issued = await call(url, 'POST', '/tokens/dataplane', { body: { mesh: 'default', name: 'client', validFor: '1h' } });
+    expect(issued.status).toBe(201);
+    const clientToken = issued.body as string;
+    nobodyToken = (await call(url, 'POST', '/tokens/dataplane', { body: { mesh: 'default', name: 'nobody' } })).body as string;
 
     // grpc-js-xds reads its bootstrap once, when the first xds: channel is made.
     process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
       xds_servers: [{ server_uri: `127.0.0.1:${xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-      node: { id: 'default.client', locality: { zone: ZONE_NAME } },
+      node: { id: 'default.client', locality: { zone: ZONE_NAME }, metadata: { 'dataplane.token': clientToken } },
     });
     const xds = await import('@grpc/grpc-js-xds');
     xds.register();
@@ -110,7 +117,9 @@ describe('zone agent xDS server with a real gRPC xDS client (grpc-js-xds)', () =
     const ads = new AggregatedDiscoveryServiceClient(`127.0.0.1:${xdsPort}`, grpc.credentials.createInsecure());
     try {
       const err = await new Promise<grpc.ServiceError>((resolve, reject) => {
-        const stream = ads.streamAggregatedResources();
+        const meta = new grpc.Metadata();
+        meta.set('authorization', `Bearer ${nobodyToken}`);
+        const stream = ads.streamAggregatedResources(meta);
         stream.on('data', (r: DiscoveryResponse) => reject(new Error(`unexpected response ${r.typeUrl}`)));
         stream.on('error', resolve);
         stream.write({ versionInfo: '', node: { id: 'default.nobody', cluster: '', metadata: undefined, dynamicParameters: {}, locality: undefined, userAgentName: 'test', userAgentVersionType: undefined, extensions: [], clientFeatures: [], listeningAddresses: [] }, resourceNames: ['echo'], resourceLocators: [], typeUrl: LISTENER_TYPE_URL, responseNonce: '', errorDetail: undefined });

@@ -3,7 +3,7 @@
  * the agent runs standalone (Kuma's standalone mode): it accepts meshes and policies locally.
  */
 import { isAbsolute, resolve } from 'node:path';
-import { ConfigError, dnsLabel, intIn, helpText as optionsHelp, nonEmpty, oneOf, parseOptions, port, type OptionSpec, type Parsed } from '../../global-api/src/options.js';
+import { bool, ConfigError, dnsLabel, intIn, helpText as optionsHelp, nonEmpty, oneOf, parseOptions, port, type OptionSpec, type Parsed } from '../../global-api/src/options.js';
 
 export interface ZoneConfig {
   readonly globalUrl: string | undefined;
@@ -24,8 +24,16 @@ export interface ZoneConfig {
   readonly dnsUpstream: string | undefined;
   /** Range VIPs are allocated from, per mesh. */
   readonly vipCidr: string;
-  /** Envoy xDS (gRPC) port. */
+  /** Envoy xDS (gRPC) address and port; port 0 turns the server off. */
+  readonly xdsHost: string;
   readonly xdsPort: number;
+  /**
+   * Proxies must present a dataplane token (`POST /tokens/dataplane`) bound to the Dataplane they claim.
+   * On by default; off only when asked for explicitly (trusted networks, tests about something else).
+   */
+  readonly dataplaneAuth: boolean;
+  /** How often proxies' ACK/NACK counters are written to their insights (Kuma's status flush interval). */
+  readonly xdsStatusFlushMs: number;
 }
 
 const url = (v: string) => {
@@ -67,7 +75,24 @@ export const OPTIONS: readonly OptionSpec<keyof ZoneConfig>[] = [
       return m && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) >= 1 && Number(m[5]) <= 30 ? v : { error: 'must be an IPv4 CIDR with a prefix between /1 and /30, e.g. 240.0.0.0/4' };
     },
   },
-  { key: 'xdsPort', flag: '--xds-port', env: ['URSA_ZONE_XDS_PORT'], default: '5678', help: 'Envoy xDS (gRPC) port', parse: port },
+  { key: 'xdsHost', flag: '--xds-host', env: ['URSA_ZONE_XDS_HOST'], default: '127.0.0.1', help: 'address of the xDS (ADS gRPC) server', parse: nonEmpty },
+  { key: 'xdsPort', flag: '--xds-port', env: ['URSA_ZONE_XDS_PORT'], default: '5678', help: 'xDS (ADS gRPC) port; 0: off', parse: port },
+  {
+    key: 'dataplaneAuth',
+    flag: '--dataplane-auth',
+    env: ['URSA_ZONE_DATAPLANE_AUTH'],
+    default: 'true',
+    help: 'require a dataplane token from every xDS client (false: trust node.id; only on trusted networks)',
+    parse: bool,
+  },
+  {
+    key: 'xdsStatusFlushMs',
+    flag: '--xds-status-flush-ms',
+    env: ['URSA_ZONE_XDS_STATUS_FLUSH_MS'],
+    default: '10000',
+    help: 'how often ACK/NACK counters are written to DataplaneInsights (connects and disconnects: at once)',
+    parse: (v) => intIn(v, 100, 600_000),
+  },
   { key: 'logLevel', flag: '--log-level', env: ['URSA_ZONE_LOG_LEVEL'], default: 'info', help: 'debug | info | warn | error', parse: oneOf('debug', 'info', 'warn', 'error') },
 ];
 

@@ -13,6 +13,7 @@ import { VERSION } from '../../global-api/src/version.js';
 import { ConfigError, helpText, parseZoneConfig, type ZoneConfig } from './config.js';
 import type { Stop } from './component.js';
 import type { KdsClient } from './kds/client.js';
+import type { XdsHandle } from './xds/component.js';
 
 /**
  * Start-up order matters: a restarted agent must answer DNS and its API from the persisted state within
@@ -33,6 +34,8 @@ const loadServingParts = () =>
     import('./ingress/component.js'),
     import('./kds/client.js'),
     import('./kds/state.js'),
+    import('./xds/inspect-routes.js'),
+    import('./xds/tokens.js'),
   ]);
 
 async function main(): Promise<void> {
@@ -70,7 +73,7 @@ async function main(): Promise<void> {
     await migrate(db);
     return db;
   };
-  const [database, [{ serve }, { getConnInfo }, { createApp }, { notifyWaker }, { createStores }, { startDns }, { startIngressBookkeeping }, { KdsClient }, { LOCAL, ZoneSyncState }]] = await Promise.all([
+  const [database, [{ serve }, { getConnInfo }, { createApp }, { notifyWaker }, { createStores }, { startDns }, { startIngressBookkeeping }, { KdsClient }, { LOCAL, ZoneSyncState }, { mountXdsRoutes }, { DataplaneTokens }]] = await Promise.all([
     openDatabase(),
     loadServingParts(),
   ]);
@@ -103,12 +106,17 @@ async function main(): Promise<void> {
     });
   }
 
+  const auth = { loopbackAdmin: true, isLoopback: (c: Parameters<typeof getConnInfo>[0]) => /^(127\.|::1$|::ffff:127\.)/.test(getConnInfo(c).remote.address ?? '') };
+  // Dataplane tokens are signed with keys in the zone's own database; the xDS server verifies them.
+  const dataplaneTokens = new DataplaneTokens(stores.kds, LOCAL);
+  /** Set once the xDS server is up (the inspect endpoints read its snapshot cache). */
+  let xdsHandle: XdsHandle | undefined;
   const app = createApp({
     instanceId,
     hostname: hostname(),
     defaultTenant: LOCAL,
     openStores: () => stores,
-    auth: { loopbackAdmin: true, isLoopback: (c) => /^(127\.|::1$|::ffff:127\.)/.test(getConnInfo(c).remote.address ?? '') },
+    auth,
     meshDefaults: false,
     config: { zone: config.zone, globalUrl: config.globalUrl ?? null, transport: config.transport },
     plane: { kind: 'zone', zone: config.zone, federated: Boolean(config.globalUrl) },
@@ -116,6 +124,7 @@ async function main(): Promise<void> {
       const kds = () => (client ? { federated: true, ...client.status } : { federated: false });
       r.get('/ready', (c) => c.json({ ready: true, zone: config.zone, kds: kds() }));
       r.get('/healthz', (c) => c.json({ ok: true }));
+      mountXdsRoutes(r, { auth, tenant: LOCAL, zone: config.zone, store: stores.resources, tokens: dataplaneTokens, xds: () => xdsHandle });
     },
   });
   const server = serve({ fetch: app.fetch, hostname: config.apiHost, port: config.apiPort }, (info) => log(`zone API listening on http://${config.apiHost}:${info.port}`));
@@ -123,7 +132,7 @@ async function main(): Promise<void> {
   const deps = { config, store: stores.resources, waker, log, db: database.db };
   const stops: Stop[] = [await startDns(deps), await startIngressBookkeeping(deps)];
   const { startXds } = await import('./xds/component.js');
-  stops.push(await startXds(deps));
+  stops.push(await startXds(deps, { tokens: dataplaneTokens, instanceId, onReady: (h) => (xdsHandle = h) }));
   client?.start();
 
   let stopping = false;

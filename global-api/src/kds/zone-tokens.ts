@@ -35,12 +35,10 @@ export class ZoneTokens {
     const key = keys[keys.length - 1]!;
     const jti = randomB64(12);
     const exp = Math.floor(now / 1000) + validForSeconds;
-    const header = b64json({ alg: 'HS256', typ: 'JWT', kid: key.kid });
-    const payload = b64json({ iss: 'ursa', scope: 'zone', tenant, zone, sub: zone, jti, iat: Math.floor(now / 1000), exp });
-    const sig = await crypto.subtle.sign('HMAC', await importKey(key.secret), enc.encode(`${header}.${payload}`));
+    const token = await signJwt(key, { iss: 'ursa', scope: 'zone', tenant, zone, sub: zone, jti, iat: Math.floor(now / 1000), exp });
     await this.store.recordZoneToken({ jti, tenant, zone, kid: key.kid, expiresAt: new Date(exp * 1000) });
     this.#keys.delete(tenant);
-    return { token: `${header}.${payload}.${b64(new Uint8Array(sig))}`, jti, expiresAt: new Date(exp * 1000) };
+    return { token, jti, expiresAt: new Date(exp * 1000) };
   }
 
   /** Adds a new signing key; new tokens use it, older active keys still verify. Returns its kid. */
@@ -66,18 +64,13 @@ export class ZoneTokens {
    * zone (and tenant, when the caller names one).
    */
   async verify(token: string, expect: { zone: string; tenant?: string }, now = Date.now()): Promise<TokenCheck> {
-    const parts = token.split('.');
-    if (parts.length !== 3) return fail('unauthenticated', 'the zone token is malformed');
-    const [h, p, s] = parts as [string, string, string];
-    const header = parseB64Json(h) as { alg?: string; kid?: string } | undefined;
-    const claims = parseB64Json(p) as Partial<ZoneClaims & { scope: string }> | undefined;
-    if (!header || !claims || header.alg !== 'HS256' || typeof header.kid !== 'string') return fail('unauthenticated', 'the zone token is malformed');
+    const jwt = decodeJwt(token);
+    if (!jwt) return fail('unauthenticated', 'the zone token is malformed');
+    const claims = jwt.claims as Partial<ZoneClaims & { scope: string }>;
     if (typeof claims.tenant !== 'string' || typeof claims.zone !== 'string' || typeof claims.jti !== 'string' || typeof claims.exp !== 'number' || claims.scope !== 'zone') {
       return fail('unauthenticated', 'the zone token lacks its tenant, zone, id or expiry');
     }
-    const key = await this.#key(claims.tenant, header.kid);
-    const sig = fromB64(s);
-    if (!key || !sig || !(await crypto.subtle.verify('HMAC', key, sig, enc.encode(`${h}.${p}`)))) {
+    if (!(await jwt.signedWith(await this.#key(claims.tenant, jwt.kid)))) {
       return fail('unauthenticated', 'the zone token signature is not valid (unknown or retired signing key?)');
     }
     if (claims.exp * 1000 <= now) return fail('unauthenticated', `the zone token expired at ${new Date(claims.exp * 1000).toISOString()}`);
@@ -104,6 +97,42 @@ export class ZoneTokens {
   }
 }
 
+// --- HS256 JWTs: shared with the zone agent's dataplane tokens (`zone-agent/src/xds/tokens.ts`) ------------------
+
+/** Signs `claims` as a compact HS256 JWT with `key` (its `kid` goes in the header). */
+export async function signJwt(key: { readonly kid: string; readonly secret: string }, claims: Readonly<Record<string, unknown>>): Promise<string> {
+  const header = b64json({ alg: 'HS256', typ: 'JWT', kid: key.kid });
+  const payload = b64json(claims);
+  const sig = await crypto.subtle.sign('HMAC', await importKey(key.secret), enc.encode(`${header}.${payload}`));
+  return `${header}.${payload}.${b64(new Uint8Array(sig))}`;
+}
+
+/**
+ * Splits a compact HS256 JWT without trusting it: its `kid`, its claims (unverified), and a check of the
+ * signature against the key the caller picks by `kid`. Undefined when it is not a well-formed HS256 JWT.
+ */
+export function decodeJwt(token: string): { kid: string; claims: Record<string, unknown>; signedWith: (key: CryptoKey | undefined) => Promise<boolean> } | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  const [h, p, s] = parts as [string, string, string];
+  const header = parseB64Json(h) as { alg?: string; kid?: string } | undefined;
+  const claims = parseB64Json(p) as Record<string, unknown> | undefined;
+  if (!header || !claims || header.alg !== 'HS256' || typeof header.kid !== 'string') return undefined;
+  const sig = fromB64(s);
+  return {
+    kid: header.kid,
+    claims,
+    signedWith: async (key) => Boolean(key && sig && (await crypto.subtle.verify('HMAC', key, sig, enc.encode(`${h}.${p}`)))),
+  };
+}
+
+/** A new signing key: its id and a base64url secret of 32 random bytes. */
+export function newSigningKey(prefix = 'k'): { kid: string; secret: string } {
+  return { kid: newKid(prefix), secret: randomB64(32) };
+}
+
+export { importKey as importSigningKey, randomB64 };
+
 function fail(code: 'unauthenticated' | 'forbidden', message: string): TokenCheck {
   return { ok: false, code, message };
 }
@@ -112,8 +141,8 @@ async function importKey(secretB64: string): Promise<CryptoKey> {
   return crypto.subtle.importKey('raw', fromB64(secretB64)!, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
 }
 
-function newKid(): string {
-  return `k-${Date.now().toString(36)}-${randomB64(4)}`;
+function newKid(prefix = 'k'): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomB64(4)}`;
 }
 
 function randomB64(n: number): string {

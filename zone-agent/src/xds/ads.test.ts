@@ -1,7 +1,9 @@
 /**
  * The ADS server over real gRPC, driven by a scripted client (raw grpc-js client on the generated service
  * definition): state of the world (ACK, NACK then fix, stale nonces, widening, push order) and incremental
- * (subscribe/unsubscribe, non-existent names, reconnect with initial_resource_versions), and node admission.
+ * (subscribe/unsubscribe, non-existent names, NACK then fix, reconnect with initial_resource_versions), node
+ * admission, and bad input (undecodable requests, unknown type URLs) ending only the offending stream.
+ * Admission with real dataplane tokens and the insight's ACK/NACK counts: test/zone-xds-admission.test.ts.
  */
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +22,7 @@ import {
 import { SnapshotCache } from './cache.js';
 import { startAdsServer, type AdsServer } from './grpc.js';
 import { Snapshot } from './snapshot.js';
-import { XdsStreamError, type AckEvent, type NackEvent } from './stream.js';
+import { XdsStreamError, type AckEvent, type NackEvent, type ResponseEvent, type StreamContext } from './stream.js';
 
 const CDS = CLUSTER_TYPE_URL;
 const EDS = CLUSTER_LOAD_ASSIGNMENT_TYPE_URL;
@@ -86,6 +88,8 @@ describe('ADS over gRPC (scripted client)', () => {
   const acks: AckEvent[] = [];
   const nacks: NackEvent[] = [];
   const open = new Map<string, number>();
+  const responses: ResponseEvent[] = [];
+  const contexts: StreamContext[] = [];
   let server: AdsServer;
   let client: AggregatedDiscoveryServiceClient;
   const streams: Scripted<unknown, unknown>[] = [];
@@ -108,7 +112,8 @@ describe('ADS over gRPC (scripted client)', () => {
       cache,
       identifier: 'test-cp',
       callbacks: {
-        openStream: async (n) => {
+        openStream: async (n, _variant, ctx) => {
+          contexts.push(ctx);
           if (!n?.id) throw new XdsStreamError(grpc.status.INVALID_ARGUMENT, 'node.id is required');
           if (n.id !== NODE) throw new XdsStreamError(grpc.status.NOT_FOUND, `no Dataplane for ${n.id}`);
           open.set(n.id, (open.get(n.id) ?? 0) + 1);
@@ -116,6 +121,7 @@ describe('ADS over gRPC (scripted client)', () => {
         },
         closeStream: (id) => open.set(id, (open.get(id) ?? 0) - 1),
         onAck: (e) => acks.push(e),
+        onResponse: (e) => responses.push(e),
         onNack: (e) => nacks.push(e),
       },
     });
@@ -204,6 +210,33 @@ describe('ADS over gRPC (scripted client)', () => {
       expect(r3.resources.map((x) => x.value.toString())).toEqual(['1b', '2']);
       s.send(sotwReq({ typeUrl: EDS, resourceNames: ['a', 'b'], versionInfo: r3.versionInfo, responseNonce: r3.nonce }));
       await s.none();
+    });
+
+    it('EDS/RDS updates carry only what changed (CDS/LDS always the whole set); after a NACK the next one is whole', async () => {
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: '1', b: '1' }, [EDS]: { a: '1', b: '1', c: '1' } }));
+      const s = sotw();
+      s.send(sotwReq({ node: node(NODE), typeUrl: CDS }));
+      const c1 = await s.next();
+      s.send(sotwReq({ typeUrl: CDS, versionInfo: c1.versionInfo, responseNonce: c1.nonce }));
+      s.send(sotwReq({ typeUrl: EDS, resourceNames: ['a', 'b', 'c'] }));
+      const e1 = await s.next();
+      expect(e1.resources.map((r) => r.value.toString())).toEqual(['1', '1', '1']);
+      s.send(sotwReq({ typeUrl: EDS, resourceNames: ['a', 'b', 'c'], versionInfo: e1.versionInfo, responseNonce: e1.nonce }));
+
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: '1', b: '2' }, [EDS]: { a: '1', b: '2', c: '1' } }));
+      const c2 = await s.next();
+      const e2 = await s.next();
+      expect([c2.typeUrl, c2.resources.map((r) => r.value.toString())]).toEqual([CDS, ['1', '2']]);
+      expect([e2.typeUrl, e2.resources.map((r) => r.value.toString())]).toEqual([EDS, ['2']]);
+      // The version still names the whole requested set: a new stream asking with it would be up to date.
+      expect(e2.versionInfo).not.toBe(e1.versionInfo);
+      s.send(sotwReq({ typeUrl: CDS, versionInfo: c2.versionInfo, responseNonce: c2.nonce }));
+      // The client rejects e2 and keeps e1's endpoints: the next EDS response must hold everything again.
+      s.send(sotwReq({ typeUrl: EDS, resourceNames: ['a', 'b', 'c'], versionInfo: e1.versionInfo, responseNonce: e2.nonce, errorDetail: { code: 3, message: 'bad b', details: [] } }));
+      await s.none(100);
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: '1', b: '2' }, [EDS]: { a: '1', b: '3', c: '1' } }));
+      const e3 = await s.next();
+      expect(e3.resources.map((r) => r.value.toString())).toEqual(['1', '3', '1']);
     });
 
     it('pushes an update in the order CDS, EDS, LDS, RDS', async () => {
@@ -341,6 +374,107 @@ describe('ADS over gRPC (scripted client)', () => {
       const now = Object.fromEntries([...cache.getSnapshot(NODE)!.get(CDS).items.values()].map((x) => [x.name, x.version]));
       s3.send(deltaReq({ node: node(NODE), typeUrl: CDS, resourceNamesSubscribe: ['a', 'b'], initialResourceVersions: { a: now.a!, b: now.b! } }));
       await s3.none();
+    });
+  });
+
+  describe('incremental NACK then fix', () => {
+    it('keeps the last good config after a NACK (nothing resent, even when the same bad config is set again), and sends the fix', async () => {
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: 'good', b: 'b' } }));
+      const s = delta();
+      s.send(deltaReq({ node: node(NODE), typeUrl: CDS }));
+      const good = await s.next();
+      expect(names(good)).toEqual(['a', 'b']);
+      s.send(deltaReq({ typeUrl: CDS, responseNonce: good.nonce }));
+      await s.none(100);
+
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: 'bad', b: 'b' } }));
+      const bad = await s.next();
+      expect(bad.resources.map((r) => r.resource!.value.toString())).toEqual(['bad']);
+      const before = nacks.length;
+      s.send(deltaReq({ typeUrl: CDS, responseNonce: bad.nonce, errorDetail: { code: 3, message: 'cluster a: bad', details: [] } }));
+      await s.none();
+      expect(nacks.slice(before)).toEqual([expect.objectContaining({ variant: 'delta', typeUrl: CDS, nonce: bad.nonce, message: 'cluster a: bad' })]);
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: 'bad', b: 'b' } }));
+      await s.none();
+
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: 'fixed', b: 'b' } }));
+      const fixed = await s.next();
+      // Only the fixed resource: `b` never changed.
+      expect(fixed.resources.map((r) => [r.name, r.resource!.value.toString()])).toEqual([['a', 'fixed']]);
+      expect(fixed.resources[0]!.version).not.toBe(bad.resources[0]!.version);
+      s.send(deltaReq({ typeUrl: CDS, responseNonce: fixed.nonce }));
+      await s.none();
+    });
+  });
+
+  describe('bad input ends only the offending stream', () => {
+    /** A healthy stream of NODE on EDS, acknowledged; returns a way to see it receive the next update. */
+    const bystander = async () => {
+      cache.setSnapshot(NODE, snap({ [EDS]: { e: 'v1' } }));
+      const s = sotw();
+      s.send(sotwReq({ node: node(NODE), typeUrl: EDS, resourceNames: ['e'] }));
+      const r = await s.next();
+      s.send(sotwReq({ typeUrl: EDS, resourceNames: ['e'], versionInfo: r.versionInfo, responseNonce: r.nonce }));
+      return async () => {
+        cache.setSnapshot(NODE, snap({ [EDS]: { e: `v-${Date.now()}` } }));
+        const u = await s.next();
+        expect(u.typeUrl).toBe(EDS);
+      };
+    };
+
+    it('an unknown type URL: INVALID_ARGUMENT naming it, on both variants', async () => {
+      const stillServed = await bystander();
+      const s = sotw();
+      s.send(sotwReq({ node: node(NODE), typeUrl: 'type.googleapis.com/envoy.config.core.v3.Nothing' }));
+      const err = await s.ended;
+      expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(err?.details).toMatch(/type_url "type\.googleapis\.com\/envoy\.config\.core\.v3\.Nothing" is not served by this control plane \(it serves .*Cluster/);
+      const d = delta();
+      d.send(deltaReq({ node: node(NODE), typeUrl: 'nonsense' }));
+      expect((await d.ended)?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      await stillServed();
+    });
+
+    it('bytes that are no DiscoveryRequest: INVALID_ARGUMENT, not INTERNAL', async () => {
+      const stillServed = await bystander();
+      const raw = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
+      try {
+        const id = (b: Buffer) => b;
+        const call = raw.makeBidiStreamRequest('/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources', id, id);
+        const ended = new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
+        call.on('data', () => {});
+        // Field 1 (version_info), length-delimited, claiming 127 bytes that never come.
+        call.write(Buffer.from([0x0a, 0x7f, 0x01]));
+        const err = await ended;
+        expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+        expect(err.details).toMatch(/could not be decoded as a DiscoveryRequest/);
+      } finally {
+        raw.close();
+      }
+      await stillServed();
+    });
+  });
+
+  describe('stream context and counters', () => {
+    it('hands the call metadata `authorization` to openStream, and reports each response once', async () => {
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: '1' }, [LDS]: { l: '1' } }));
+      const meta = new grpc.Metadata();
+      meta.set('authorization', 'Bearer secret-token');
+      const s = new Scripted<DiscoveryRequest, DiscoveryResponse>(client.streamAggregatedResources(meta));
+      streams.push(s as Scripted<unknown, unknown>);
+      const before = responses.length;
+      s.send(sotwReq({ node: node(NODE), typeUrl: CDS }));
+      const r = await s.next();
+      s.send(sotwReq({ typeUrl: LDS }));
+      await s.next();
+      s.send(sotwReq({ typeUrl: CDS, versionInfo: r.versionInfo, responseNonce: r.nonce }));
+      await s.none(100);
+      expect(contexts.at(-1)).toMatchObject({ authorization: 'Bearer secret-token' });
+      expect(contexts.at(-1)!.streamId).not.toBe(contexts.at(-2)?.streamId);
+      const mine = responses.slice(before);
+      expect(mine.map((e) => e.typeUrl)).toEqual([CDS, LDS]);
+      expect(new Set(mine.map((e) => e.streamId))).toEqual(new Set([contexts.at(-1)!.streamId]));
+      expect(acks.at(-1)).toMatchObject({ streamId: contexts.at(-1)!.streamId, typeUrl: CDS });
     });
   });
 

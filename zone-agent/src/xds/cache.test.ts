@@ -3,6 +3,7 @@ import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, 
 import { deltaAnswer, SnapshotCache, sotwAnswer, type DeltaWatchResponse, type SotwWatchResponse } from './cache.js';
 import { meshEndpoints } from './generate/endpoints.js';
 import { proxylessResources } from './generate/proxyless.js';
+import { KnownVersions } from './known.js';
 import { Snapshot } from './snapshot.js';
 
 const CDS = CLUSTER_TYPE_URL;
@@ -85,6 +86,32 @@ describe('deltaAnswer', () => {
   });
 });
 
+describe('deltaAnswer from a base set (only what changed is looked at)', () => {
+  /** Tiny deterministic PRNG, so a failure reproduces. */
+  const rng = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+
+  it('answers exactly as the full comparison does, over random changes, removals and subscriptions', () => {
+    const rand = rng(7);
+    const names = Array.from({ length: 40 }, (_, i) => `r${String(i).padStart(2, '0')}`);
+    const randomSet = () => Object.fromEntries(names.filter(() => rand() < 0.7).map((n) => [n, rand() < 0.8 ? 'same' : `v${Math.floor(rand() * 3)}`]));
+    for (let round = 0; round < 200; round++) {
+      const wildcard = rand() < 0.5;
+      const subscribed = new Set(names.filter(() => rand() < 0.3));
+      const before = snap({ [EDS]: randomSet() });
+      // The client is in sync with `before`: what the full comparison gives it from nothing.
+      const first = deltaAnswer(before, { typeUrl: EDS, wildcard, subscribed, known: new Map() });
+      const known = new Map<string, string>();
+      for (const r of first?.resources ?? []) known.set(r.name, r.version);
+      for (const n of first?.removed ?? []) known.set(n, '');
+      const after = snap({ [EDS]: randomSet() });
+      const full = deltaAnswer(after, { typeUrl: EDS, wildcard, subscribed, known });
+      const fast = deltaAnswer(after, { typeUrl: EDS, wildcard, subscribed, known, base: first ? first.set : before.get(EDS) });
+      const view = (a: DeltaWatchResponse | undefined) => a && { resources: a.resources.map((r) => r.name), removed: a.removed };
+      expect(view(fast), `round ${round}`).toEqual(view(full));
+    }
+  });
+});
+
 describe('SnapshotCache', () => {
   it('answers a watch at once when the snapshot differs, else on the next setSnapshot that changes it', () => {
     const cache = new SnapshotCache();
@@ -154,5 +181,28 @@ describe('SnapshotCache', () => {
     expect(cache.nodeIds()).toEqual(['n']);
     cache.clearSnapshot('n');
     expect(cache.getSnapshot('n')).toBeUndefined();
+  });
+});
+
+describe('KnownVersions (what a delta client holds, kept as a shared set plus exceptions)', () => {
+  it('reads through to the set it was rebased on, with overrides and deletions, and materializes into the same map', () => {
+    const set = snap({ [EDS]: { a: '1', b: '2', c: '3' } }).get(EDS);
+    const v = (n: string) => set.items.get(n)!.version;
+    const known = new KnownVersions();
+    known.set('old', 'x');
+    known.rebase(set);
+    expect([...known]).toEqual([['a', v('a')], ['b', v('b')], ['c', v('c')]]);
+    known.set('b', 'changed');
+    known.set('z', '');
+    expect(known.delete('c')).toBe(true);
+    expect(known.delete('never')).toBe(false);
+    const expected = [['a', v('a')], ['b', 'changed'], ['z', '']];
+    expect([...known]).toEqual(expected);
+    expect([known.get('c'), known.has('a'), known.size]).toEqual([undefined, true, 3]);
+    known.materialize();
+    expect(new Map(known)).toEqual(new Map(expected as [string, string][]));
+    // After materializing, the set no longer shows through.
+    known.delete('a');
+    expect(known.get('a')).toBeUndefined();
   });
 });

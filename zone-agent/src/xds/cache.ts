@@ -12,8 +12,14 @@
  * Incremental: the server keeps what the client has (`known`: name -> version; `''` = told it is absent),
  * and the answer is the difference: resources whose version changed or that are new, and the names to
  * remove.
+ *
+ * Cost: answering must not be O(resources) per proxy per change (2,000 proxies x 1,000 endpoints sets is
+ * 2 million comparisons for one endpoint change). A SotW wildcard answer compares the set's own version.
+ * A delta watch may name the set the client is in sync with (`base`, the set of the last response, while
+ * the subscription is unchanged); the answer then only looks at the names that differ between `base` and
+ * the new set (`changedNames`, computed once per pair of sets and shared by every proxy holding them).
  */
-import { PUSH_ORDER, type Snapshot, type VersionedResource } from './snapshot.js';
+import { changedNames, PUSH_ORDER, type Snapshot, type TypeSet, type VersionedResource } from './snapshot.js';
 import { versionOfSet } from './hash.js';
 
 export interface SotwWatchRequest {
@@ -23,6 +29,12 @@ export interface SotwWatchRequest {
   readonly names: ReadonlySet<string> | '*';
   /** The version the client has (the last one sent to it on this stream); `''` = nothing yet. */
   readonly version: string;
+  /**
+   * Only for types whose SotW responses need not repeat unchanged resources (EDS, RDS, SDS: "the absence
+   * of a resource does not mean its deletion", unlike LDS and CDS): the set of the last response, while the
+   * client holds it (same names, no NACK since). The answer then carries only the resources that changed.
+   */
+  readonly base?: TypeSet;
 }
 
 export interface SotwWatchResponse {
@@ -30,6 +42,8 @@ export interface SotwWatchResponse {
   readonly version: string;
   /** In name order. */
   readonly resources: readonly VersionedResource[];
+  /** The set this answer was computed from (the next watch's `base`, for types that allow it). */
+  readonly set: TypeSet;
 }
 
 export interface DeltaWatchRequest {
@@ -41,6 +55,11 @@ export interface DeltaWatchRequest {
   readonly subscribed: ReadonlySet<string>;
   /** What the client has: name -> version, `''` for a name it was told does not exist. */
   readonly known: ReadonlyMap<string, string>;
+  /**
+   * The set of the last response on this subscription, when the client is known to hold exactly its
+   * resources (of the names it wants): only names that differ from it need a look.
+   */
+  readonly base?: TypeSet;
 }
 
 export interface DeltaWatchResponse {
@@ -51,30 +70,60 @@ export interface DeltaWatchResponse {
   readonly resources: readonly VersionedResource[];
   /** Names the client should drop (or learn do not exist), in order. */
   readonly removed: readonly string[];
+  /** The set this answer brings the client in sync with (the next watch's `base`). */
+  readonly set: TypeSet;
 }
 
 export type Cancel = () => void;
 
 /** The SotW answer to a request, or undefined when the client already has it. */
 export function sotwAnswer(snapshot: Snapshot, req: Omit<SotwWatchRequest, 'nodeId'>): SotwWatchResponse | undefined {
-  const items = snapshot.get(req.typeUrl).items;
+  const set = snapshot.get(req.typeUrl);
+  const items = set.items;
+  const versionOf = () => {
+    if (req.names === '*') return set.version;
+    const names = [...req.names].sort();
+    return versionOfSet(names.map((n) => [n, items.get(n)?.version] as const));
+  };
+  if (req.base) {
+    // Only what changed and still exists (a removal is implicit for these types: the parent drops it).
+    const wanted = req.names;
+    const changed = changedNames(req.base, set).filter((n) => (wanted === '*' || wanted.has(n)) && items.has(n));
+    if (changed.length === 0) return undefined;
+    return { typeUrl: req.typeUrl, version: versionOf(), resources: changed.map((n) => items.get(n)!), set };
+  }
   let resources: VersionedResource[];
   let version: string;
   if (req.names === '*') {
+    // The set's own version: a content hash of every name and version, computed once per set.
+    version = set.version;
+    if (version === req.version) return undefined;
     resources = [...items.values()];
-    version = versionOfSet(resources.map((r) => [r.name, r.version] as const));
   } else {
-    const names = [...req.names].sort();
-    resources = names.flatMap((n) => items.get(n) ?? []);
-    version = versionOfSet(names.map((n) => [n, items.get(n)?.version] as const));
+    resources = [...req.names].sort().flatMap((n) => items.get(n) ?? []);
+    version = versionOf();
   }
-  return version === req.version ? undefined : { typeUrl: req.typeUrl, version, resources };
+  return version === req.version ? undefined : { typeUrl: req.typeUrl, version, resources, set };
 }
 
 /** The delta answer to a request, or undefined when the client is up to date. */
 export function deltaAnswer(snapshot: Snapshot, req: Omit<DeltaWatchRequest, 'nodeId'>): DeltaWatchResponse | undefined {
   const set = snapshot.get(req.typeUrl);
   const items = set.items;
+  if (req.base) {
+    const resources: VersionedResource[] = [];
+    const removed: string[] = [];
+    for (const name of changedNames(req.base, set)) {
+      if (!req.wildcard && !req.subscribed.has(name)) continue;
+      const item = items.get(name);
+      const has = req.known.get(name);
+      if (item) {
+        if (has !== item.version) resources.push(item);
+      } else if (has !== undefined && has !== '') removed.push(name);
+    }
+    if (resources.length === 0 && removed.length === 0) return undefined;
+    return { typeUrl: req.typeUrl, systemVersion: set.version, resources, removed, set };
+  }
   const names = new Set<string>([...req.subscribed, ...req.known.keys()]);
   if (req.wildcard) for (const n of items.keys()) names.add(n);
   const resources: VersionedResource[] = [];
@@ -91,7 +140,7 @@ export function deltaAnswer(snapshot: Snapshot, req: Omit<DeltaWatchRequest, 'no
     }
   }
   if (resources.length === 0 && removed.length === 0) return undefined;
-  return { typeUrl: req.typeUrl, systemVersion: set.version, resources, removed };
+  return { typeUrl: req.typeUrl, systemVersion: set.version, resources, removed, set };
 }
 
 interface Watch<Req, Res> {

@@ -51,6 +51,15 @@ class FakeStore {
   async get(_tenant: string, key: { kind: string; mesh?: string; name: string }): Promise<Resource | undefined> {
     return this.items.find((r) => r.kind === key.kind && r.mesh === (key.mesh ?? '') && r.name === key.name);
   }
+  async getMany(): Promise<Map<string, Resource>> {
+    return new Map();
+  }
+  /** DataplaneInsight writes (`insight.ts`); their content is tested in test/zone-xds-admission.test.ts. */
+  writes = 0;
+  async apply(): Promise<unknown[]> {
+    this.writes++;
+    return [];
+  }
 }
 
 class FakeWaker implements Waker {
@@ -72,7 +81,9 @@ describe('startXds', () => {
   });
 
   const start = async (port: number, store: FakeStore, waker = new FakeWaker(), lines: string[] = []) => {
-    const { config } = parseZoneConfig(['--zone', 'z1', '--xds-port', String(port)], {}) as { config: Parameters<typeof startXds>[0]['config'] };
+    // Dataplane tokens need the zone's database (signing keys), which this fake store does not have; these
+    // tests are about rebuilding and admission by node id. Tokens: test/zone-xds-admission.test.ts.
+    const { config } = parseZoneConfig(['--zone', 'z1', '--xds-port', String(port), '--dataplane-auth', 'false'], {}) as { config: Parameters<typeof startXds>[0]['config'] };
     const stop: Stop = await startXds({ config, store: store as unknown as ResourceStore, waker, log: (l) => lines.push(l) }, { rebuildDelayMs: 10 });
     stops.push(stop);
     return { waker, lines };

@@ -2,57 +2,79 @@
  * The zone agent's xDS control plane: the ADS gRPC server (`grpc.ts`) on `--xds-host`/127.0.0.1 and
  * `--xds-port` (0 turns it off), fed by a reconciler that turns the zone's store into per-node snapshots.
  *
- * Node identity: a stream's first request must carry `node.id = <mesh>.<dataplane-name>` of a Dataplane
- * registered in this zone (Kuma's proxy id; the mesh is what precedes the first dot); otherwise the stream
- * ends with NOT_FOUND or INVALID_ARGUMENT and a message saying what to fix. Dataplane tokens (proving that
- * the caller IS that Dataplane) are not checked yet.
+ * Node identity (`admission.ts`): a stream's first request must carry `node.id = <mesh>.<dataplane-name>`
+ * of a Dataplane registered in this zone and, unless `--dataplane-auth false`, a dataplane token bound to it
+ * (`tokens.ts`); otherwise the stream ends with INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED or
+ * NOT_FOUND and a message saying what to fix. Each admitted stream is a subscription in the Dataplane's
+ * DataplaneInsight (`insight.ts`).
  *
- * Reconciling: the local store's doorbell for Dataplane, ZoneIngress, Mesh and policy kinds marks the
- * state dirty; at most `REBUILD_DELAY_MS` later one rebuild (one at a time, rings meanwhile coalesce into one
- * more) reads the store, generates a snapshot per mesh that has connected nodes and sets it for each of
- * them. Versions are content hashes, so a rebuild that changes nothing sends nothing. A slow periodic
- * rebuild covers a missed doorbell.
- *
- * Generation today: every node gets the proxyless gRPC resources of its mesh (`generate/proxyless.ts`).
- * Envoy sidecars (inbound/outbound listeners, mTLS over SDS, policies) come later.
+ * Reconciling: the local store's doorbell for Dataplane, ZoneIngress, Mesh, Secret and policy kinds marks
+ * the state dirty; at most `REBUILD_DELAY_MS` later one rebuild (one at a time, rings meanwhile coalesce into
+ * one more) reads the store and the VIP table and runs the generator (`generate/index.ts`) for the connected
+ * nodes: sidecars, proxyless gRPC clients and zone ingresses each get their kind's resources, built from
+ * shared, memoised parts, and only nodes whose snapshot changed get `setSnapshot` (versions are content
+ * hashes, so a rebuild that changes nothing sends nothing). A rebuild also runs when a workload certificate
+ * is due for renewal (`certs.ts`), and shortly after one that found services without a VIP yet. A slow
+ * periodic rebuild covers a missed doorbell.
  */
-import { status } from '@grpc/grpc-js';
 import { kindsWhere } from '../../../proto/src/resources.js';
 import type { Node } from '../../../proto/gen/envoy/config/core/v3/base.js';
 import type { ComponentDeps, Stop } from '../component.js';
 import { LOCAL } from '../kds/state.js';
-import { readLocalKinds, startRebuildLoop } from '../rebuild-loop.js';
+import { startRebuildLoop } from '../rebuild-loop.js';
 import { SnapshotCache } from './cache.js';
-import { meshEndpoints } from './generate/endpoints.js';
-import { proxylessResources } from './generate/proxyless.js';
+import { and, eq, isNull } from 'drizzle-orm';
+import { dnsVips } from '../../../global-api/src/store/schema.js';
+import type { Db } from '../../../global-api/src/store/db.js';
+import { WorkloadCertificates, type CertificateOptions } from './certs.js';
+import { XdsGenerator, type ConnectedNode } from './generate/index.js';
+import { StoreView } from './generate/store-view.js';
+import type { PolicyResource } from './policy/index.js';
 import { startAdsServer } from './grpc.js';
-import { Snapshot } from './snapshot.js';
-import { XdsStreamError, type Variant, type XdsCallbacks } from './stream.js';
+import { createAdmission, type ProxyId } from './admission.js';
+import type { ProxyKind } from './generate/node-kind.js';
+import { InsightRecorder } from './insight.js';
+import type { StreamContext, Variant, XdsCallbacks } from './stream.js';
+import type { DataplaneTokens } from './tokens.js';
 
-/** Kinds generation reads. */
-const READ_KINDS = ['Mesh', 'Dataplane', 'ZoneIngress'] as const;
-/** Kinds whose changes trigger a rebuild: what generation reads, and policies (applied later). */
-const DIRTY_KINDS: ReadonlySet<string> = new Set([...READ_KINDS, ...kindsWhere((d) => d.isPolicy).map((d) => d.kind)]);
-const REBUILD_DELAY_MS = 100;
+export { parseProxyId, type ProxyId } from './admission.js';
+
+/** Policy kinds (from the descriptor table). */
+const POLICY_KINDS: readonly string[] = kindsWhere((d) => d.isPolicy).map((d) => d.kind);
+/** Kinds generation reads; a change to any of them triggers a rebuild. */
+const READ_KINDS: readonly string[] = ['Mesh', 'Dataplane', 'ZoneIngress', 'Secret', ...POLICY_KINDS];
+const DIRTY_KINDS: ReadonlySet<string> = new Set(READ_KINDS);
+/** Short: one endpoint change should reach every proxy well within 200 ms; rings still coalesce. */
+const REBUILD_DELAY_MS = 20;
+/** Retry delay when services still lack a VIP (the DNS component allocates them on its own loop). */
+const VIP_RETRY_MS = 300;
 
 export interface XdsOptions {
-  /** Coalescing delay after a doorbell (default 100 ms). */
+  /** Coalescing delay after a doorbell (default 20 ms). */
   readonly rebuildDelayMs?: number;
+  /** Workload certificate lifetime and renewal point (default 24 h, renewed at 2/3). */
+  readonly certificates?: CertificateOptions;
+  /** Verifies dataplane tokens; required unless `config.dataplaneAuth` is false. */
+  readonly tokens?: DataplaneTokens;
+  /** `controlPlaneInstanceId` in DataplaneInsight subscriptions. */
+  readonly instanceId?: string;
+  /** Insight write batching (`insight.ts`): counters every `insightFlushMs` (default `--xds-status-flush-ms`). */
+  readonly insightFlushMs?: number;
+  /** Receives what the inspect endpoints read, once the server is up. */
+  readonly onReady?: (handle: XdsHandle) => void;
 }
 
-export interface ProxyId {
-  readonly mesh: string;
-  readonly name: string;
-}
-
-/** Kuma's proxy id: `<mesh>.<name>`, split at the first dot (Dataplane names may hold dots, meshes not). */
-export function parseProxyId(id: string): ProxyId | undefined {
-  const i = id.indexOf('.');
-  if (i <= 0 || i === id.length - 1) return undefined;
-  return { mesh: id.slice(0, i), name: id.slice(i + 1) };
+/** What the zone API's inspect endpoints read (`inspect.ts`). */
+export interface XdsHandle {
+  readonly cache: SnapshotCache;
+  readonly insights: InsightRecorder;
+  /** Node ids with an open stream. */
+  readonly connected: () => string[];
 }
 
 interface Connected extends ProxyId {
+  /** From `generate/node-kind.ts` (absent = proxyless). */
+  readonly kind?: ProxyKind;
   streams: number;
 }
 
@@ -62,60 +84,94 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
     log('xds: server off (--xds-port 0)');
     return async () => {};
   }
-  const host = (config as { readonly xdsHost?: string }).xdsHost ?? '127.0.0.1';
+  const host = config.xdsHost;
+  if (config.dataplaneAuth && !opts.tokens) throw new Error('xds: dataplane auth is on but no token verifier was given');
+  const admit = createAdmission({ store, tenant: LOCAL, zone: config.zone, tokens: config.dataplaneAuth ? opts.tokens : undefined });
+  const insights = new InsightRecorder({ store, tenant: LOCAL, zone: config.zone, instanceId: opts.instanceId ?? `zone-agent-${config.zone}`, log, flushMs: opts.insightFlushMs ?? config.xdsStatusFlushMs });
+  // Before serving: no subscription of a previous run can still be open.
+  await insights.closeStale().catch((err: unknown) => log(`xds: could not mark stale dataplane insights offline: ${err instanceof Error ? err.message : err}`));
+  if (!config.dataplaneAuth) log('xds: dataplane auth is OFF (--dataplane-auth false): any client may claim any Dataplane');
   const cache = new SnapshotCache();
   const nodes = new Map<string, Connected>();
-  /** The last snapshot generated per mesh (for logging changes only). */
-  const lastByMesh = new Map<string, Snapshot>();
+  const certs = new WorkloadCertificates(opts.certificates);
+  const generator = new XdsGenerator({ certs, log });
+  const view = new StoreView(store, READ_KINDS);
+  /** Why a node got no snapshot, so each reason is logged once. */
+  const skipped = new Map<string, string>();
+  let renewTimer: NodeJS.Timeout | undefined;
+  let vipTimer: NodeJS.Timeout | undefined;
+  let vipRetries = 0;
 
   const rebuild = async () => {
-    const meshes = new Set([...nodes.values()].map((n) => n.mesh));
-    if (meshes.size === 0) return;
-    const all = await readLocalKinds(store, READ_KINDS);
-    const existing = new Set(all.get('Mesh')!.map((m) => m.name));
-    for (const mesh of meshes) {
-      const services = existing.has(mesh)
-        ? meshEndpoints({ mesh, zone: config.zone, dataplanes: all.get('Dataplane')!, zoneIngresses: all.get('ZoneIngress')! })
-        : new Map();
-      const snap = Snapshot.build(proxylessResources(services));
-      const problems = snap.problems();
-      if (problems.length > 0) log(`xds: mesh ${mesh}: inconsistent snapshot (${problems.join('; ')})`);
-      if (!snap.sameAs(lastByMesh.get(mesh))) {
-        lastByMesh.set(mesh, snap);
-        log(`xds: mesh ${mesh}: new snapshot (${snap.summary()})`);
-      }
-      for (const [id, n] of nodes) {
-        if (n.mesh !== mesh || snap.sameAs(cache.getSnapshot(id))) continue;
-        cache.setSnapshot(id, snap);
-      }
+    if (nodes.size === 0) return;
+    const all = await view.read();
+    const vips = deps.db ? await readVips(deps.db) : new Map<string, Map<string, string>>();
+    const list: ConnectedNode[] = [...nodes].map(([id, n]) => ({ id, kind: n.kind ?? 'proxyless', mesh: n.mesh, name: n.name }));
+    let pushed = 0;
+    const stats = await generator.generate(
+      {
+        zone: config.zone,
+        meshes: all.get('Mesh')!,
+        dataplanes: all.get('Dataplane')!,
+        zoneIngresses: all.get('ZoneIngress')!,
+        secrets: all.get('Secret')!,
+        policies: POLICY_KINDS.flatMap((k) => all.get(k) ?? []) as PolicyResource[],
+        vips,
+      },
+      list,
+      {
+        onSnapshot: (id, snap) => {
+          skipped.delete(id);
+          // The node may have gone while the generation ran; unchanged content is never re-set.
+          if (!nodes.has(id) || snap.sameAs(cache.getSnapshot(id))) return;
+          cache.setSnapshot(id, snap);
+          pushed++;
+        },
+        onSkip: (id, reason) => {
+          if (skipped.get(id) !== reason) log(`xds: ${id}: no new configuration: ${reason}`);
+          skipped.set(id, reason);
+        },
+      },
+    );
+    for (const id of skipped.keys()) if (!nodes.has(id)) skipped.delete(id);
+    if (pushed > 0) log(`xds: ${pushed} of ${stats.nodes} proxies got new configuration (${stats.rebuilt} rebuilt, ${stats.encoded} resources encoded, ${Math.round(stats.ms)} ms)`);
+    // Certificates are renewed by a rebuild at their renewal time.
+    if (renewTimer) clearTimeout(renewTimer);
+    const next = certs.nextRenewal();
+    if (next) {
+      renewTimer = setTimeout(() => loop.schedule(), Math.min(2 ** 31 - 1, Math.max(0, next.getTime() - Date.now())));
+      renewTimer.unref();
     }
-    for (const mesh of lastByMesh.keys()) if (!meshes.has(mesh)) lastByMesh.delete(mesh);
+    // A new service's VIP is allocated by the DNS component's own loop, usually just after this one.
+    if (stats.missingVips > 0 && config.dnsPort !== 0 && vipRetries < 10) {
+      vipRetries++;
+      if (!vipTimer) {
+        vipTimer = setTimeout(() => {
+          vipTimer = undefined;
+          loop.schedule();
+        }, VIP_RETRY_MS);
+        vipTimer.unref();
+      }
+    } else if (stats.missingVips === 0) vipRetries = 0;
   };
 
   // Rings are subscribed at once; passes only do work while proxies are connected.
   const loop = startRebuildLoop({ name: 'xds', pass: rebuild, waker: deps.waker, kinds: DIRTY_KINDS, log, delayMs: opts.rebuildDelayMs ?? REBUILD_DELAY_MS });
 
   const callbacks: XdsCallbacks = {
-    openStream: async (node: Node | undefined, variant: Variant) => {
-      const id = node?.id ?? '';
-      if (id === '') throw new XdsStreamError(status.INVALID_ARGUMENT, 'xds: the first request must carry node.id = "<mesh>.<dataplane-name>" of a Dataplane registered in this zone');
-      const proxy = parseProxyId(id);
-      if (!proxy) throw new XdsStreamError(status.INVALID_ARGUMENT, `xds: node.id ${JSON.stringify(id)} is not "<mesh>.<dataplane-name>"`);
-      const dp = await store.get(LOCAL, { kind: 'Dataplane', mesh: proxy.mesh, name: proxy.name });
-      if (!dp) {
-        throw new XdsStreamError(
-          status.NOT_FOUND,
-          `xds: node.id ${JSON.stringify(id)}: no Dataplane ${JSON.stringify(proxy.name)} in mesh ${JSON.stringify(proxy.mesh)} in zone ${config.zone}; register the Dataplane first (node.id is "<mesh>.<dataplane-name>")`,
-        );
-      }
+    openStream: async (node: Node | undefined, variant: Variant, ctx: StreamContext) => {
+      const { id, mesh, name, kind, resource } = await admit(node, ctx);
+      const proxy: ProxyId = { mesh, name };
+      insights.connected({ ...proxy, resourceKind: resource.kind as 'Dataplane' | 'ZoneIngress' }, ctx.streamId, node, variant);
       const seen = nodes.get(id);
       if (seen) seen.streams++;
-      else nodes.set(id, { ...proxy, streams: 1 });
+      else nodes.set(id, { ...proxy, kind, streams: 1 });
       log(`xds: ${id} connected (${variant === 'sotw' ? 'state of the world' : 'incremental'}${node?.userAgentName ? `, ${node.userAgentName}` : ''})`);
       if (!cache.getSnapshot(id)) await loop.runNow();
       return id;
     },
-    closeStream: (id: string) => {
+    closeStream: (id: string, ctx: StreamContext) => {
+      insights.disconnected(ctx.streamId);
       const n = nodes.get(id);
       if (!n) return;
       if (--n.streams > 0) return;
@@ -123,6 +179,9 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
       cache.clearSnapshot(id);
       log(`xds: ${id} disconnected`);
     },
+    onResponse: (e) => insights.response(e.streamId, e.typeUrl),
+    onAck: (e) => insights.ack(e.streamId, e.typeUrl),
+    onNack: (e) => insights.nack(e.streamId, e.typeUrl),
   };
 
   let server;
@@ -135,9 +194,26 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
     return async () => {};
   }
   log(`xds: ADS (state of the world and incremental) on ${host}:${server.port}`);
+  opts.onReady?.({ cache, insights, connected: () => [...nodes.keys()] });
 
   return async () => {
+    if (renewTimer) clearTimeout(renewTimer);
+    if (vipTimer) clearTimeout(vipTimer);
     await loop.stop();
+    // Ends every stream (each records its disconnect), then writes the insights offline.
     await server.close();
+    await insights.stop();
   };
+}
+
+/** Live VIPs per mesh and service (the DNS component's table; freed ones are not served). */
+async function readVips(db: Db): Promise<Map<string, Map<string, string>>> {
+  const rows = await db.select().from(dnsVips).where(and(eq(dnsVips.tenantId, LOCAL), isNull(dnsVips.freedAt)));
+  const out = new Map<string, Map<string, string>>();
+  for (const r of rows) {
+    let m = out.get(r.mesh);
+    if (!m) out.set(r.mesh, (m = new Map()));
+    m.set(r.service, r.ip);
+  }
+  return out;
 }

@@ -17,7 +17,32 @@ import {
 import type { SnapshotCache } from './cache.js';
 import { DeltaStream } from './server-delta.js';
 import { SotwStream } from './server-sotw.js';
-import type { StreamBase, StreamOptions, StreamOut, XdsCallbacks } from './stream.js';
+import type { StreamBase, StreamContext, StreamOptions, StreamOut, XdsCallbacks } from './stream.js';
+
+/**
+ * A request grpc-js could not decode. grpc-js would end such a stream with INTERNAL ("Error deserializing
+ * request"), which reads like our bug; we decode ourselves and end it with INVALID_ARGUMENT instead.
+ */
+class Malformed {
+  constructor(readonly message: string) {}
+}
+
+/** The ADS service definition with request decoding that never throws (see `Malformed`). */
+const ADS_SERVICE = Object.fromEntries(
+  Object.entries(AggregatedDiscoveryServiceService).map(([name, def]) => [
+    name,
+    {
+      ...def,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return def.requestDeserialize(bytes);
+        } catch (err) {
+          return new Malformed(err instanceof Error ? err.message : String(err));
+        }
+      },
+    },
+  ]),
+) as unknown as typeof AggregatedDiscoveryServiceService;
 
 export interface AdsServerOptions extends StreamOptions {
   readonly host: string;
@@ -45,8 +70,9 @@ export async function startAdsServer(opts: AdsServerOptions): Promise<AdsServer>
     'grpc.keepalive_timeout_ms': 10_000,
   });
   const open = new Set<{ readonly close: () => void; readonly fail: (code: status, message: string) => void }>();
+  let streamSeq = 0;
 
-  const serve = <Req, Res>(call: ServerDuplexStream<Req, Res>, make: (out: StreamOut<Res>) => StreamBase<Req & { typeUrl: string }, Res>) => {
+  const serve = <Req, Res>(call: ServerDuplexStream<Req, Res>, requestType: string, make: (out: StreamOut<Res>, ctx: StreamContext) => StreamBase<Req & { typeUrl: string }, Res>) => {
     let ended = false;
     const out: StreamOut<Res> = {
       send: (res) => {
@@ -58,14 +84,19 @@ export async function startAdsServer(opts: AdsServerOptions): Promise<AdsServer>
         call.emit('error', { code, details: message });
       },
     };
-    const stream = make(out);
+    const auth = call.metadata.get('authorization')[0];
+    const ctx: StreamContext = { streamId: String(++streamSeq), authorization: typeof auth === 'string' ? auth : auth?.toString('utf8'), peer: call.getPeer() };
+    const stream = make(out, ctx);
     const entry = { close: () => stream.close(), fail: out.fail };
     open.add(entry);
     const done = () => {
       open.delete(entry);
       stream.close();
     };
-    call.on('data', (req: Req & { typeUrl: string }) => stream.receive(req));
+    call.on('data', (req: (Req & { typeUrl: string }) | Malformed) => {
+      if (req instanceof Malformed) stream.reject(status.INVALID_ARGUMENT, `xds: a request could not be decoded as a ${requestType}: ${req.message}`);
+      else stream.receive(req);
+    });
     call.on('end', () => {
       done();
       if (!ended) {
@@ -78,11 +109,11 @@ export async function startAdsServer(opts: AdsServerOptions): Promise<AdsServer>
     call.on('error', done);
   };
 
-  server.addService(AggregatedDiscoveryServiceService, {
+  server.addService(ADS_SERVICE, {
     streamAggregatedResources: (call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) =>
-      serve(call, (out) => new SotwStream(opts.cache, opts.callbacks, out, opts)),
+      serve(call, 'DiscoveryRequest', (out, ctx) => new SotwStream(opts.cache, opts.callbacks, out, opts, ctx)),
     deltaAggregatedResources: (call: ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) =>
-      serve(call, (out) => new DeltaStream(opts.cache, opts.callbacks, out, opts)),
+      serve(call, 'DeltaDiscoveryRequest', (out, ctx) => new DeltaStream(opts.cache, opts.callbacks, out, opts, ctx)),
   });
 
   const address = opts.host.includes(':') && !opts.host.startsWith('[') ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`;

@@ -11,15 +11,22 @@
  * - after an ACK or NACK the next watch waits for a version different from the one sent, so an ACK
  *   never triggers a resend; a request that widens the subscription changes the version of what it asks
  *   for, so the newly requested resources are sent at once, even if unchanged;
+ * - LDS and CDS responses always carry the full set (absence means deletion); EDS, RDS and SDS responses
+ *   carry only the resources that changed since the last response the client holds (absence means nothing
+ *   for them), so one endpoint change sends one ClusterLoadAssignment, not all of them; after a NACK or a
+ *   change of names the next response is full again;
  * - empty `resource_names` on the first request of a type (or `*`) is a wildcard (Envoy's LDS/CDS); once
  *   explicit names were used, empty means unsubscribed from everything (no watch);
  * - on a new stream, a wildcard request carrying a version the server would send again gets nothing
  *   (it is the same content: versions are content hashes); named subscriptions always get a first response.
  */
-import type { DiscoveryRequest, DiscoveryResponse } from '../../../proto/src/xds-types.js';
+import { CLUSTER_TYPE_URL, LISTENER_TYPE_URL, type DiscoveryRequest, type DiscoveryResponse } from '../../../proto/src/xds-types.js';
 import type { SotwWatchResponse } from './cache.js';
-import { shortType } from './snapshot.js';
-import { StreamBase, type StreamOut, type StreamOptions, type XdsCallbacks } from './stream.js';
+import { shortType, type TypeSet } from './snapshot.js';
+
+/** Types whose every SotW response must hold the whole set (xDS: absence from LDS/CDS is deletion). */
+const FULL_STATE_TYPES: ReadonlySet<string> = new Set([LISTENER_TYPE_URL, CLUSTER_TYPE_URL]);
+import { StreamBase, type StreamContext, type StreamOut, type StreamOptions, type XdsCallbacks } from './stream.js';
 import type { SnapshotCache } from './cache.js';
 
 interface TypeState {
@@ -33,13 +40,15 @@ interface TypeState {
   sentVersion: string | undefined;
   ackedVersion: string | undefined;
   lastNack: { readonly version: string; readonly nonce: string; readonly message: string } | undefined;
+  /** The set of the last response while the client holds it (partial-update types only; see top). */
+  base: TypeSet | undefined;
 }
 
 export class SotwStream extends StreamBase<DiscoveryRequest, DiscoveryResponse> {
   private readonly types = new Map<string, TypeState>();
 
-  constructor(cache: SnapshotCache, callbacks: XdsCallbacks, out: StreamOut<DiscoveryResponse>, opts: StreamOptions = {}) {
-    super(cache, callbacks, out, opts, 'sotw');
+  constructor(cache: SnapshotCache, callbacks: XdsCallbacks, out: StreamOut<DiscoveryResponse>, opts: StreamOptions = {}, ctx: StreamContext = { streamId: 'sotw' }) {
+    super(cache, callbacks, out, opts, 'sotw', ctx);
   }
 
   /** Protocol state of a type, for tests and status. */
@@ -51,7 +60,7 @@ export class SotwStream extends StreamBase<DiscoveryRequest, DiscoveryResponse> 
     const typeUrl = req.typeUrl;
     let st = this.types.get(typeUrl);
     if (!st) {
-      st = { names: '*', explicit: false, nonce: undefined, sentVersion: undefined, ackedVersion: undefined, lastNack: undefined };
+      st = { names: '*', explicit: false, nonce: undefined, sentVersion: undefined, ackedVersion: undefined, lastNack: undefined, base: undefined };
       this.types.set(typeUrl, st);
     }
     if (st.nonce !== undefined) {
@@ -62,22 +71,26 @@ export class SotwStream extends StreamBase<DiscoveryRequest, DiscoveryResponse> 
       if (req.errorDetail) {
         this.stats.nacks++;
         st.lastNack = { version: req.versionInfo, nonce: req.responseNonce, message: req.errorDetail.message };
+        // It kept its last good config, not what we sent: the next response must be whole again.
+        st.base = undefined;
         this.opts.log?.(`xds: ${nodeId} rejected ${shortType(typeUrl)} version ${st.sentVersion} (nonce ${req.responseNonce}), keeps ${req.versionInfo || 'nothing'}: ${req.errorDetail.message}`);
-        this.callbacks.onNack?.({ nodeId, variant: 'sotw', typeUrl, nonce: req.responseNonce, version: req.versionInfo, message: req.errorDetail.message });
+        this.callbacks.onNack?.({ nodeId, streamId: this.ctx.streamId, variant: 'sotw', typeUrl, nonce: req.responseNonce, version: req.versionInfo, message: req.errorDetail.message });
       } else {
         this.stats.acks++;
         st.ackedVersion = req.versionInfo;
-        this.callbacks.onAck?.({ nodeId, variant: 'sotw', typeUrl, nonce: req.responseNonce, version: req.versionInfo });
+        this.callbacks.onAck?.({ nodeId, streamId: this.ctx.streamId, variant: 'sotw', typeUrl, nonce: req.responseNonce, version: req.versionInfo });
       }
     }
 
     const names = req.resourceNames;
+    const before = st.names;
     if (names.includes('*') || (names.length === 0 && !st.explicit)) {
       st.names = '*';
     } else {
       st.names = new Set(names);
       st.explicit = true;
     }
+    if (!sameNames(before, st.names)) st.base = undefined;
 
     if (st.names !== '*' && st.names.size === 0) {
       this.rewatch(typeUrl, () => () => {});
@@ -87,7 +100,7 @@ export class SotwStream extends StreamBase<DiscoveryRequest, DiscoveryResponse> 
     const version = st.sentVersion ?? (st.names === '*' ? req.versionInfo : '');
     const state = st;
     this.rewatch(typeUrl, (answered) =>
-      this.cache.createWatch({ nodeId, typeUrl, names: state.names, version }, (res) => {
+      this.cache.createWatch({ nodeId, typeUrl, names: state.names, version, base: state.base }, (res) => {
         answered();
         this.send(state, res);
       }),
@@ -99,7 +112,8 @@ export class SotwStream extends StreamBase<DiscoveryRequest, DiscoveryResponse> 
     const nonce = this.nextNonce();
     st.nonce = nonce;
     st.sentVersion = res.version;
-    this.stats.responses++;
+    st.base = FULL_STATE_TYPES.has(res.typeUrl) ? undefined : res.set;
+    this.responded(res.typeUrl);
     this.out.send({
       versionInfo: res.version,
       resources: res.resources.map((r) => r.body),
@@ -109,4 +123,11 @@ export class SotwStream extends StreamBase<DiscoveryRequest, DiscoveryResponse> 
       controlPlane: this.controlPlane(),
     });
   }
+}
+
+function sameNames(a: ReadonlySet<string> | '*', b: ReadonlySet<string> | '*'): boolean {
+  if (a === '*' || b === '*') return a === b;
+  if (a.size !== b.size) return false;
+  for (const n of a) if (!b.has(n)) return false;
+  return true;
 }

@@ -8,7 +8,15 @@
  */
 import { status } from '@grpc/grpc-js';
 import type { Node } from '../../../proto/gen/envoy/config/core/v3/base.js';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL, SECRET_TYPE_URL } from '../../../proto/src/xds-types.js';
 import type { Cancel, SnapshotCache } from './cache.js';
+
+/**
+ * Type URLs this control plane serves. A request for any other type ends the stream with
+ * INVALID_ARGUMENT naming it: a client asking for a type nobody will ever send would otherwise wait for
+ * it forever (Envoy warms a listener until its RDS arrives, a gRPC client fails its RPCs after 15 s).
+ */
+export const SERVED_TYPE_URLS: ReadonlySet<string> = new Set([CLUSTER_TYPE_URL, CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL, SECRET_TYPE_URL]);
 
 /** Ends a stream with a gRPC status (NOT_FOUND for an unknown node, INVALID_ARGUMENT for a bad request...). */
 export class XdsStreamError extends Error {
@@ -23,8 +31,26 @@ export class XdsStreamError extends Error {
 
 export type Variant = 'sotw' | 'delta';
 
+/** What the transport knows about a stream before its first request: who is calling and how. */
+export interface StreamContext {
+  /** Unique per stream in this process (a node may hold several streams; each is its own subscription). */
+  readonly streamId: string;
+  /** The `authorization` call metadata (kuma-dp sends `Bearer <dataplane token>`), if any. */
+  readonly authorization?: string;
+  /** The peer address, for logs. */
+  readonly peer?: string;
+}
+
+export interface ResponseEvent {
+  readonly nodeId: string;
+  readonly streamId: string;
+  readonly variant: Variant;
+  readonly typeUrl: string;
+}
+
 export interface AckEvent {
   readonly nodeId: string;
+  readonly streamId: string;
   readonly variant: Variant;
   readonly typeUrl: string;
   readonly nonce: string;
@@ -42,9 +68,11 @@ export interface XdsCallbacks {
    * Admits the node of a new stream (its first request, the only one sure to carry `node`) and returns the
    * id the cache knows it by. Throws `XdsStreamError` to refuse the stream.
    */
-  openStream(node: Node | undefined, variant: Variant): Promise<string>;
+  openStream(node: Node | undefined, variant: Variant, ctx: StreamContext): Promise<string>;
   /** The stream of an admitted node ended (each successful `openStream` gets exactly one). */
-  closeStream(nodeId: string): void;
+  closeStream(nodeId: string, ctx: StreamContext): void;
+  /** A response went out (counted per type in the DataplaneInsight). */
+  onResponse?(event: ResponseEvent): void;
   onAck?(event: AckEvent): void;
   onNack?(event: NackEvent): void;
 }
@@ -58,6 +86,8 @@ export interface StreamOut<Res> {
 export interface StreamOptions {
   /** `control_plane.identifier` in responses. */
   readonly identifier?: string;
+  /** Type URLs a request may name (default `SERVED_TYPE_URLS`). */
+  readonly servedTypes?: ReadonlySet<string>;
   readonly log?: (line: string) => void;
 }
 
@@ -84,6 +114,7 @@ export abstract class StreamBase<Req extends { readonly node?: Node | undefined;
     protected readonly out: StreamOut<Res>,
     protected readonly opts: StreamOptions,
     private readonly variant: Variant,
+    protected readonly ctx: StreamContext,
   ) {}
 
   /** Queues a request; requests are handled one at a time, in order. */
@@ -97,10 +128,21 @@ export abstract class StreamBase<Req extends { readonly node?: Node | undefined;
     this.closed = true;
     for (const cancel of this.watches.values()) cancel();
     this.watches.clear();
-    if (this.nodeId !== undefined) this.callbacks.closeStream(this.nodeId);
+    if (this.nodeId !== undefined) this.callbacks.closeStream(this.nodeId, this.ctx);
+  }
+
+  /** Ends the stream with a status (a request the transport could not even decode, say). */
+  reject(code: status, message: string): void {
+    this.queue = this.queue.then(() => this.failWith(new XdsStreamError(code, message)));
   }
 
   protected abstract process(req: Req, nodeId: string): void;
+
+  /** Counts a response for the node's insight; call once per response sent. */
+  protected responded(typeUrl: string): void {
+    this.stats.responses++;
+    if (this.nodeId !== undefined) this.callbacks.onResponse?.({ nodeId: this.nodeId, streamId: this.ctx.streamId, variant: this.variant, typeUrl });
+  }
 
   protected nextNonce(): string {
     return String(++this.nonceSeq);
@@ -129,14 +171,18 @@ export abstract class StreamBase<Req extends { readonly node?: Node | undefined;
   private async step(req: Req): Promise<void> {
     if (this.closed) return;
     if (this.nodeId === undefined) {
-      const id = await this.callbacks.openStream(req.node, this.variant);
+      const id = await this.callbacks.openStream(req.node, this.variant, this.ctx);
       if (this.closed) {
-        this.callbacks.closeStream(id);
+        this.callbacks.closeStream(id, this.ctx);
         return;
       }
       this.nodeId = id;
     }
     if (!req.typeUrl) throw new XdsStreamError(status.INVALID_ARGUMENT, 'type_url is required on every request of an aggregated (ADS) stream');
+    const served = this.opts.servedTypes ?? SERVED_TYPE_URLS;
+    if (!served.has(req.typeUrl)) {
+      throw new XdsStreamError(status.INVALID_ARGUMENT, `type_url ${JSON.stringify(req.typeUrl)} is not served by this control plane (it serves ${[...served].join(', ')})`);
+    }
     this.process(req, this.nodeId);
   }
 

@@ -6,7 +6,8 @@
  *   and the inbound `port`, weight 1, in this zone's locality;
  * - remote: for every ZoneIngress the global sent of another zone, one endpoint per service it makes
  *   available in the mesh, at its advertised address and port (else its address and port), weighted by the
- *   number of instances behind it, in that zone's locality.
+ *   number of instances behind it, in that zone's locality; ingresses of one zone sharing an advertised
+ *   address (replicas behind one load balancer) count once.
  *
  * Everything comes out sorted, so equal inputs always give equal (and equally versioned) resources.
  * Duplicate `address:port`s within a service are dropped (the first wins): gRPC rejects them.
@@ -79,7 +80,11 @@ export function meshEndpoints(input: MeshTopologyInput): Map<string, ServiceEndp
     }
   }
 
-  for (const zi of input.zoneIngresses) {
+  // Ingresses behind one load balancer advertise one address: count it once (Kuma dedupes them too), the
+  // first in name order with services, so the choice does not depend on the input order.
+  const seenIngress = new Set<string>();
+  const ingresses = [...input.zoneIngresses].sort((a, b) => cmp(a.name, b.name));
+  for (const zi of ingresses) {
     if (isLocal(zi)) continue;
     const zone = str(zi.spec.zone);
     if (zone === '' || zone === input.zone) continue;
@@ -87,7 +92,11 @@ export function meshEndpoints(input: MeshTopologyInput): Map<string, ServiceEndp
     const address = str(n.advertisedAddress) || str(n.address);
     const port = num(n.advertisedPort) || num(n.port);
     if (address === '' || port <= 0 || port > 65535) continue;
-    for (const a of Array.isArray(zi.spec.availableServices) ? zi.spec.availableServices : []) {
+    const available = Array.isArray(zi.spec.availableServices) ? zi.spec.availableServices : [];
+    if (available.length === 0) continue;
+    if (seenIngress.has(`${zone}\u0000${address}:${port}`)) continue;
+    seenIngress.add(`${zone}\u0000${address}:${port}`);
+    for (const a of available) {
       if (!isRecord(a) || a.mesh !== input.mesh || !isRecord(a.tags)) continue;
       const service = str(a.tags[SERVICE_TAG]);
       if (service === '') continue;

@@ -90,7 +90,7 @@ export function loadAssignment(s: ServiceEndpoints): ClusterLoadAssignment {
 }
 
 /** Every proxyless resource for the services of one mesh. */
-export function proxylessResources(services: ReadonlyMap<string, ServiceEndpoints>): Required<SnapshotInput> {
+export function proxylessResources(services: ReadonlyMap<string, ServiceEndpoints>): Required<Omit<SnapshotInput, "secrets">> {
   const list = [...services.values()];
   return {
     clusters: list.map((s) => edsCluster(s.service)),

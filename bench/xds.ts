@@ -1,0 +1,222 @@
+/**
+ * xDS benchmark, Kong Mesh's performance workload: 2,000 dataplanes (1,000 services × 2 instances) in one
+ * zone, each with a connected ADS client, against the real zone agent (its own process, standalone,
+ * embedded database, dataplane auth on: every client presents a token).
+ *
+ * Measures:
+ * - cold start: from opening the 2,000 streams (admission, first snapshots, first responses) to every
+ *   proxy holding a response of each type (CDS, EDS, LDS, RDS);
+ * - change propagation: one endpoint change (a Dataplane's address, through the zone API) to every proxy
+ *   that holds that service's endpoints having received the update, per change, over ROUNDS changes, and
+ *   the per-proxy distribution;
+ * - the agent's memory per dataplane: its JS heap after a full GC (read over the inspector) and its RSS,
+ *   once all proxies are configured, minus the same with the 2,000 Dataplanes registered and nobody
+ *   connected, divided by the number of proxies. The heap is the headline (RSS also moves with garbage not
+ *   yet collected and allocator slack); both are printed.
+ *
+ * The clients are light (`support/ads-light.ts`): raw grpc-js streams that ACK like a proxy but never
+ * decode resources, spread over CONNS HTTP/2 connections.
+ *
+ * Run: `npx tsx bench/xds.ts [--variant delta|sotw] [--services 1000] [--rounds 10] [--conns 50]`
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { freePort, getJson, start, waitFor } from '../test/support/process.js';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL } from '../proto/src/xds-types.js';
+import { LightProxy, type Scanned, type Variant } from './support/ads-light.js';
+import { heapAfterGc, startCpuProfile } from './support/inspector.js';
+
+const { values: args } = parseArgs({
+  options: {
+    variant: { type: 'string', default: 'delta' },
+    services: { type: 'string', default: '1000' },
+    instances: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '10' },
+    conns: { type: 'string', default: '50' },
+    'user-agent': { type: 'string', default: 'envoy' },
+    /** Write a V8 CPU profile of the agent during the endpoint changes to this file (where the time goes). */
+    profile: { type: 'string' },
+  },
+});
+const VARIANT = args.variant as Variant;
+const SERVICES = Number(args.services);
+const INSTANCES = Number(args.instances);
+const PROXIES = SERVICES * INSTANCES;
+const ROUNDS = Number(args.rounds);
+const CONNS = Number(args.conns);
+const EDS = CLUSTER_LOAD_ASSIGNMENT_TYPE_URL;
+const ROOT = new URL('..', import.meta.url).pathname;
+
+const pct = (xs: readonly number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
+};
+const rssMb = async (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const address = (i: number, j: number, gen = 0) => `10.${gen}.${Math.floor((i * INSTANCES + j) / 250)}.${((i * INSTANCES + j) % 250) + 1}`;
+const dataplane = (i: number, j: number, gen = 0) => ({
+  type: 'Dataplane',
+  mesh: 'default',
+  name: `svc-${i}-${j}`,
+  // Transparent proxying: every service of the mesh is reachable, as in Kong Mesh's Kubernetes perf runs.
+  networking: {
+    address: address(i, j, gen),
+    inbound: [{ port: 8080, tags: { 'kuma.io/service': `svc-${i}`, 'kuma.io/protocol': 'http' } }],
+    transparentProxying: { redirectPortInbound: 15006, redirectPortOutbound: 15001 },
+  },
+});
+
+async function api(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: res.status, text: await res.text() };
+}
+
+async function pool<T>(items: readonly T[], n: number, f: (x: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (next < items.length) await f(items[next++]!);
+  }));
+}
+
+async function main(): Promise<void> {
+  console.log(`xds bench: ${SERVICES} services x ${INSTANCES} instances = ${PROXIES} dataplanes, ${VARIANT} ADS, ${CONNS} connections, user agent "${args['user-agent']}"`);
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/.bin/tsx'), join(ROOT, 'zone-agent/build.ts')], { stdio: 'inherit' });
+
+  const dataDir = await mkdtemp(join(tmpdir(), 'ursa-bench-xds-'));
+  const apiPort = await freePort();
+  const xdsPort = await freePort();
+  const base = `http://127.0.0.1:${apiPort}`;
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('URSA_') && k !== 'DATABASE_URL'));
+  const inspectPort = await freePort();
+  const nodeArgs = [`--inspect=127.0.0.1:${inspectPort}`];
+  const agent = start(process.execPath, [...nodeArgs, join(ROOT, 'zone-agent/bin/zone-agent.js'), '--zone', 'bench', '--data-dir', dataDir, '--api-port', String(apiPort), '--xds-port', String(xdsPort), '--dns-port', '0'], { env });
+  const proxies: LightProxy[] = [];
+  const clients: grpc.Client[] = [];
+  try {
+    await waitFor('zone agent /ready', () => getJson(`${base}/ready`), 60_000, agent);
+    await waitFor('xds up', async () => (agent.output().includes('xds: ADS') ? true : undefined), 30_000, agent);
+    if ((await api(base, 'PUT', '/meshes/default', { type: 'Mesh', name: 'default' })).status >= 300) throw new Error('PUT mesh failed');
+
+    const t0 = performance.now();
+    const keys = Array.from({ length: PROXIES }, (_, k) => [Math.floor(k / INSTANCES), k % INSTANCES] as const);
+    await pool(keys, 8, async ([i, j]) => {
+      const r = await api(base, 'PUT', `/meshes/default/dataplanes/svc-${i}-${j}`, dataplane(i, j));
+      if (r.status >= 300) throw new Error(`PUT svc-${i}-${j}: ${r.status} ${r.text}`);
+    });
+    console.log(`registered ${PROXIES} dataplanes in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const tok = await api(base, 'POST', '/tokens/dataplane', { mesh: 'default', validFor: '1h' });
+    if (tok.status !== 201) throw new Error(`token: ${tok.status} ${tok.text}`);
+    await sleep(2000);
+    const heapBefore = await heapAfterGc(inspectPort);
+    const rssBefore = await rssMb(agent.proc.pid!);
+
+    // --- cold start ---------------------------------------------------------------------------------------
+    let configured = 0;
+    let failed: string | undefined;
+    /** During a change round: when each proxy first saw an EDS update, and a spot check of its content. */
+    let round: { since: number; seen: Map<LightProxy, number>; spot?: Scanned } | undefined;
+    for (let c = 0; c < CONNS; c++) clients.push(new grpc.Client(`127.0.0.1:${xdsPort}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 }));
+    const coldStart = performance.now();
+    let coldDone = 0;
+    const done = new Set<LightProxy>();
+    for (let k = 0; k < PROXIES; k++) {
+      const [i, j] = keys[k]!;
+      proxies.push(
+        new LightProxy({
+          client: clients[k % CONNS]!,
+          variant: VARIANT,
+          nodeId: `default.svc-${i}-${j}`,
+          token: tok.text,
+          userAgentName: args['user-agent']!,
+          onResponse: (p, r) => {
+            if (!done.has(p) && p.configured) {
+              done.add(p);
+              if (++configured === PROXIES) coldDone = performance.now();
+            }
+            if (round && r.typeUrl === EDS && !round.seen.has(p)) {
+              round.seen.set(p, performance.now());
+              round.spot ??= r;
+            }
+          },
+          onEnd: (p, err) => {
+            failed ??= `${p.opts.nodeId}: ${err ? `${err.code} ${err.details}` : 'ended'}`;
+          },
+        }),
+      );
+    }
+    await waitFor('every proxy configured', async () => {
+      if (failed) throw new Error(`a stream ended: ${failed}`);
+      return configured === PROXIES ? true : undefined;
+    }, 240_000, agent).catch((err) => {
+      const types = new Map<string, number>();
+      for (const p of proxies) for (const [t, n] of p.received) types.set(t, (types.get(t) ?? 0) + (n > 0 ? 1 : 0));
+      throw new Error(`${err instanceof Error ? err.message.split('\n')[0] : err} (${configured}/${PROXIES} configured; proxies with a response, per type: ${JSON.stringify(Object.fromEntries(types))})\n${agent.output().slice(-3000)}`);
+    });
+    const coldMs = coldDone - coldStart;
+    console.log(`cold start: ${PROXIES} proxies connected and configured in ${(coldMs / 1000).toFixed(2)} s`);
+    await sleep(3000);
+    const heapAfter = await heapAfterGc(inspectPort);
+    const rssAfter = await rssMb(agent.proc.pid!);
+    const perDp = (heapAfter.usedMb - heapBefore.usedMb) / PROXIES;
+    const rssPerDp = (rssAfter - rssBefore) / PROXIES;
+    console.log(
+      `agent memory, registered and idle -> ${PROXIES} proxies configured: heap after GC ${heapBefore.usedMb.toFixed(0)} -> ${heapAfter.usedMb.toFixed(0)} MB (${(perDp * 1024).toFixed(0)} KB per dataplane), RSS ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MB (${(rssPerDp * 1024).toFixed(0)} KB per dataplane)`,
+    );
+
+    // --- endpoint changes ---------------------------------------------------------------------------------
+    const perChange: number[] = [];
+    const perProxy: number[] = [];
+    let affected = 0;
+    const stopProfile = args.profile ? await startCpuProfile(inspectPort) : undefined;
+    for (let n = 0; n < ROUNDS; n++) {
+      const i = (n * 97 + 13) % SERVICES;
+      const gen = n + 1;
+      const logFrom = agent.output().length;
+      round = { since: performance.now(), seen: new Map() };
+      const r = await api(base, 'PUT', `/meshes/default/dataplanes/svc-${i}-0`, dataplane(i, 0, gen));
+      if (r.status !== 200) throw new Error(`change PUT: ${r.status} ${r.text}`);
+      // Affected: every proxy that holds svc-i's endpoints; with every service reachable from every proxy,
+      // that is all of them. Wait until they all have it (or report how many did).
+      const cur = round;
+      await waitFor('every proxy updated', async () => (cur.seen.size === PROXIES ? true : undefined), 20_000).catch(() => undefined);
+      await sleep(300);
+      const lat = [...cur.seen.values()].map((t) => t - cur.since);
+      affected = cur.seen.size;
+      const last = Math.max(...lat);
+      perChange.push(last);
+      perProxy.push(...lat);
+      const spotOk = cur.spot?.bodies.some((b) => b.includes(Buffer.from(address(i, 0, gen))));
+      console.log(`change ${n + 1}: svc-${i}-0 -> ${address(i, 0, gen)}: ${cur.seen.size}/${PROXIES} proxies updated, last after ${last.toFixed(0)} ms (p50 per proxy ${pct(lat, 50).toFixed(0)} ms); new address in the update: ${spotOk ? 'yes' : 'NO'}`);
+      // What the agent says about its rebuilds in this round (generation time, proxies touched).
+      const rebuilds = agent.output().slice(logFrom).split('\n').filter((l) => / xds: .*(rebuilt|new snapshot|new configuration)/.test(l));
+      for (const l of rebuilds.slice(0, 3)) console.log(`  agent: ${l.replace(/^zone-agent\[[^\]]*\] /, '')}`);
+      round = undefined;
+    }
+    await stopProfile?.(args.profile!);
+    const p50 = pct(perChange, 50);
+    const p99 = pct(perChange, 99);
+    console.log(
+      `per proxy over all changes: p50 ${pct(perProxy, 50).toFixed(0)} ms, p99 ${pct(perProxy, 99).toFixed(0)} ms; agent RSS now ${(await rssMb(agent.proc.pid!)).toFixed(0)} MB`,
+    );
+    console.log(
+      `xds ${PROXIES} DPs (${VARIANT}): cold start ${(coldMs / 1000).toFixed(2)} s; one endpoint change -> all ${affected} affected proxies: p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms (goal <= 200 ms); agent memory ${(perDp * 1024).toFixed(0)} KB/DP heap, ${(rssPerDp * 1024).toFixed(0)} KB/DP RSS (goal <= 512 KB; Kong Mesh ~1 MB)`,
+    );
+  } finally {
+    for (const p of proxies) p.close();
+    for (const c of clients) c.close();
+    await agent.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

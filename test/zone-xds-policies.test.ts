@@ -1,0 +1,235 @@
+/**
+ * Policies through the zone agent's xDS, end to end, against REAL gRPC xDS clients (`@grpc/grpc-js-xds`):
+ * a global and two zone agents (real processes, KDS in between); policies are written on the global and
+ * reach zone-1 over KDS like any Kuma policy; the client in zone-1 dials `xds:///<service>` and makes real
+ * RPCs, and each gRPC server answers with its own id, so the client sees where its calls went.
+ *
+ * - cross-zone spread: `echo` has 1 instance in zone-1 and 2 in zone-2; the client spreads calls about 1:2;
+ * - MeshLoadBalancingStrategy with locality awareness: every call stays in zone-1 while zone-2's ingress
+ *   endpoint exists; when the zone-1 instance is deregistered, calls fail over to zone-2 within 2 s;
+ * - MeshHTTPRoute: an 80/20 split between two backend services, within ±5 points over 2,500 calls.
+ *
+ * Zone-2's ingress is a ZoneIngress resource registered in zone-2 (it reaches zone-1 through the global
+ * exactly as a real one does) whose advertised address is a plain gRPC server answering `zone-2`: no Envoy
+ * runs here, and a proxyless client cannot carry mesh mTLS or Kuma's SNI, so the test mesh has mTLS off
+ * (as the zone agent does for proxyless clients, remote zones are then reached in plaintext). What is under
+ * test is the client's choice of endpoint, which comes entirely from the xDS it received.
+ * MeshTrafficPermission enforcement by a real gRPC server: zone-agent/src/xds/policy/rbac-grpc.test.ts.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call } from './support/api.js';
+import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from './support/cluster.js';
+import { freePort, getJson, start, waitFor, type Child } from './support/process.js';
+import { eventually } from './support/zone.js';
+
+const ZONE_BIN = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
+const ECHO_PATH = '/ursa.test.Echo/Echo';
+const identity = (b: Buffer) => b;
+const EchoService: grpc.ServiceDefinition = {
+  Echo: { path: ECHO_PATH, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
+};
+
+interface EchoServer {
+  readonly id: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+async function startEcho(id: string): Promise<EchoServer> {
+  const server = new grpc.Server();
+  server.addService(EchoService, { Echo: (_c: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from(id)) });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  return { id, port, close: () => new Promise<void>((r) => server.tryShutdown(() => r())) };
+}
+
+function env(): NodeJS.ProcessEnv {
+  const e = { ...process.env };
+  for (const k of Object.keys(e)) if (k.startsWith('URSA_') || k === 'DATABASE_URL' || k.startsWith('GRPC_XDS')) delete e[k];
+  return e;
+}
+
+const dataplane = (name: string, service: string, port: number) => ({
+  type: 'Dataplane',
+  mesh: 'default',
+  name,
+  networking: { address: '127.0.0.1', inbound: [{ port, tags: { 'kuma.io/service': service } }] },
+});
+const meshPolicy = (type: string, name: string, spec: Record<string, unknown>) => ({ type, mesh: 'default', name, spec });
+
+describe('policies through xDS with real gRPC xDS clients, global + 2 zones', () => {
+  let global: GlobalProc;
+  let zone2: ZoneProc;
+  let zone1: Child;
+  let zone1Url: string;
+  let zone1Dir: string;
+  const echoes = new Map<string, EchoServer>();
+  const clients = new Map<string, grpc.Client>();
+
+  const clientFor = (service: string) => {
+    let c = clients.get(service);
+    if (!c) clients.set(service, (c = new grpc.Client(`xds:///${service}`, grpc.credentials.createInsecure())));
+    return c;
+  };
+  const rpc = (service: string): Promise<string> =>
+    new Promise((resolve, reject) =>
+      clientFor(service).makeUnaryRequest(ECHO_PATH, identity, identity, Buffer.from('hi'), { deadline: Date.now() + 2000 }, (err, res) => (err ? reject(err) : resolve(res!.toString()))),
+    );
+  const count = async (service: string, n: number, parallel = 25): Promise<Record<string, number>> => {
+    const out: Record<string, number> = {};
+    for (let done = 0; done < n; done += parallel) {
+      const ids = await Promise.all(Array.from({ length: Math.min(parallel, n - done) }, () => rpc(service)));
+      for (const id of ids) out[id] = (out[id] ?? 0) + 1;
+    }
+    return out;
+  };
+  const onGlobal = async (method: string, path: string, body?: unknown) => {
+    const res = await call(global.url, method, path, body === undefined ? {} : { body });
+    expect(res.status, `${method} ${path}: ${JSON.stringify(res.body)}`).toBeLessThan(300);
+  };
+
+  beforeAll(async () => {
+    global = await startGlobal();
+    await onGlobal('PUT', '/meshes/default', { type: 'Mesh', name: 'default' });
+    const token = async (zone: string) => (await call(global.url, 'POST', '/tokens/zone', { body: { zone, validFor: 3600 } })).body.token as string;
+
+    // zone-1 runs with its xDS server on (the shared helper starts agents with xDS off).
+    zone1Dir = await mkdtemp(join(tmpdir(), 'ursa-zone-1-'));
+    const tokenFile = join(zone1Dir, 'token');
+    await writeFile(tokenFile, await token('zone-1'));
+    const apiPort = await freePort();
+    const xdsPort = await freePort();
+    zone1 = start(process.execPath, [ZONE_BIN, '--zone', 'zone-1', '--global-url', global.url, '--token-file', tokenFile, '--data-dir', zone1Dir, '--api-port', String(apiPort), '--xds-port', String(xdsPort), '--dns-port', '0', '--transport', 'ws', '--reconnect-max-ms', '1000'], { env: env() });
+    zone1Url = `http://127.0.0.1:${apiPort}`;
+    await waitFor('zone-1 GET /ready', () => getJson(`${zone1Url}/ready`), 60_000, zone1);
+    zone2 = await startZoneAgent({ name: 'zone-2', globalUrl: global.url, token: await token('zone-2'), transport: 'poll' });
+    for (const [name, url] of [['zone-1', zone1Url], ['zone-2', zone2.url]] as const) {
+      await eventually(`${name} has mesh default`, async () => (await call(url, 'GET', '/meshes/default')).status === 200, 30_000);
+    }
+
+    for (const id of ['zone-1', 'zone-2', 'split', 'split-v1', 'split-v2']) echoes.set(id, await startEcho(id));
+    // zone-2: two instances of echo behind its ingress (never dialed: the ingress stand-in answers for them).
+    for (const name of ['echo-a', 'echo-b']) expect((await call(zone2.url, 'PUT', `/meshes/default/dataplanes/${name}`, { body: dataplane(name, 'echo', 9000) })).status).toBe(201);
+    const ingressPort = echoes.get('zone-2')!.port;
+    const ingress = { type: 'ZoneIngress', name: 'ingress', networking: { address: '127.0.0.1', port: ingressPort, advertisedAddress: '127.0.0.1', advertisedPort: ingressPort } };
+    expect((await call(zone2.url, 'PUT', '/zoneingresses/ingress', { body: ingress })).status).toBe(201);
+    // zone-1: one local echo, the split services, and the client itself.
+    const put1 = async (name: string, service: string, port: number) => expect((await call(zone1Url, 'PUT', `/meshes/default/dataplanes/${name}`, { body: dataplane(name, service, port) })).status).toBe(201);
+    await put1('echo-1', 'echo', echoes.get('zone-1')!.port);
+    for (const s of ['split', 'split-v1', 'split-v2']) await put1(s, s, echoes.get(s)!.port);
+    await put1('client', 'client', await freePort());
+    const issued = await call(zone1Url, 'POST', '/tokens/dataplane', { body: { mesh: 'default', name: 'client', validFor: '1h' } });
+    expect(issued.status).toBe(201);
+    await eventually(
+      "zone-2's ingress (2 echo instances) in zone-1",
+      async () => {
+        const items = (await call(zone1Url, 'GET', '/zoneingresses')).body.items as { labels?: Record<string, string>; availableServices?: { instances?: number; tags: Record<string, string> }[] }[];
+        return items.some((i) => i.labels?.['kuma.io/zone'] === 'zone-2' && i.availableServices?.some((a) => a.tags['kuma.io/service'] === 'echo' && a.instances === 2));
+      },
+      30_000,
+    );
+
+    // grpc-js-xds reads its bootstrap once, when the first xds: channel is made.
+    process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
+      xds_servers: [{ server_uri: `127.0.0.1:${xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+      node: { id: 'default.client', locality: { zone: 'zone-1' }, metadata: { 'dataplane.token': issued.body as string } },
+    });
+    const xds = await import('@grpc/grpc-js-xds');
+    xds.register();
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const c of clients.values()) c.close();
+    await zone1?.stop();
+    await zone2?.stop();
+    await global?.stop();
+    await Promise.all([...echoes.values()].map((e) => e.close()));
+    await removeDirs([global?.dataDir, zone2?.dataDir, zone1Dir].filter(Boolean) as string[]);
+  });
+
+  it('without a MeshLoadBalancingStrategy, spreads calls 1:2 over the zone-1 instance and zone-2 (2 instances)', async () => {
+    await waitFor('both zones answering echo', async () => (Object.keys(await count('echo', 60)).length === 2 ? true : undefined), 20_000, zone1);
+    const spread = await count('echo', 3000);
+    const local = (spread['zone-1'] ?? 0) / 3000;
+    console.log(`[zone-xds-policies] 3000 calls to echo: ${JSON.stringify(spread)} (zone-1 share ${local.toFixed(3)}, expected 0.333)`);
+    expect(Object.keys(spread).sort()).toEqual(['zone-1', 'zone-2']);
+    // 1:2 within ±10 %: zone-1's share within 10 % of 1/3.
+    expect(local).toBeGreaterThan((1 / 3) * 0.9);
+    expect(local).toBeLessThan((1 / 3) * 1.1);
+  });
+
+  it('with locality-aware MeshLoadBalancingStrategy, keeps every call in zone-1, and fails over to zone-2 within 2 s', async () => {
+    await onGlobal(
+      'PUT',
+      '/meshes/default/meshloadbalancingstrategies/local-first',
+      meshPolicy('MeshLoadBalancingStrategy', 'local-first', { targetRef: { kind: 'Mesh' }, to: [{ targetRef: { kind: 'MeshService', name: 'echo' }, default: { localityAwareness: { disabled: false } } }] }),
+    );
+    const t0 = Date.now();
+    await waitFor('only zone-1 answering echo', async () => (JSON.stringify(Object.keys(await count('echo', 50))) === '["zone-1"]' ? true : undefined), 20_000, zone1);
+    console.log(`[zone-xds-policies] locality-aware policy in effect ${Date.now() - t0} ms after the write on the global`);
+    const local = await count('echo', 1000);
+    expect(local).toEqual({ 'zone-1': 1000 });
+    // The remote endpoint is still there: it takes over when the local instance goes away.
+    const t1 = Date.now();
+    expect((await call(zone1Url, 'DELETE', '/meshes/default/dataplanes/echo-1')).status).toBeLessThan(300);
+    let movedAfter: number | undefined;
+    while (Date.now() - t1 < 5000) {
+      const batch = await count('echo', 25).catch(() => ({}) as Record<string, number>);
+      if (JSON.stringify(batch) === JSON.stringify({ 'zone-2': 25 })) {
+        movedAfter = Date.now() - t1;
+        break;
+      }
+    }
+    console.log(`[zone-xds-policies] calls on zone-2 ${movedAfter} ms after the zone-1 instance was deregistered`);
+    expect(movedAfter).toBeDefined();
+    expect(movedAfter!).toBeLessThan(2000);
+    expect(await count('echo', 300)).toEqual({ 'zone-2': 300 });
+  });
+
+  it('honours a MeshHTTPRoute 80/20 split within ±5 points over 2,500 calls', async () => {
+    expect(Object.keys(await count('split', 20))).toEqual(['split']);
+    await onGlobal(
+      'PUT',
+      '/meshes/default/meshhttproutes/split-80-20',
+      meshPolicy('MeshHTTPRoute', 'split-80-20', {
+        targetRef: { kind: 'Mesh' },
+        to: [
+          {
+            targetRef: { kind: 'MeshService', name: 'split' },
+            rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], default: { backendRefs: [{ kind: 'MeshService', name: 'split-v1', weight: 80 }, { kind: 'MeshService', name: 'split-v2', weight: 20 }] } }],
+          },
+        ],
+      }),
+    );
+    await waitFor('the split in effect', async () => {
+      const seen = await count('split', 50);
+      return seen.split === undefined && seen['split-v1'] !== undefined && seen['split-v2'] !== undefined ? true : undefined;
+    }, 20_000, zone1);
+    const n = 2500;
+    const spread = await count('split', n);
+    const v1 = (spread['split-v1'] ?? 0) / n;
+    console.log(`[zone-xds-policies] ${n} calls to split: ${JSON.stringify(spread)} (split-v1 share ${v1.toFixed(3)}, expected 0.8)`);
+    expect(Object.keys(spread).sort()).toEqual(['split-v1', 'split-v2']);
+    expect(Math.abs(v1 - 0.8)).toBeLessThan(0.05);
+    // The client accepted everything it was sent.
+    expect(zone1.output()).not.toMatch(/rejected|NACK/);
+  });
+
+  it('shows which policies matched the client on the zone API (_policies)', async () => {
+    const res = await call(zone1Url, 'GET', '/meshes/default/dataplanes/client/_policies');
+    expect(res.status).toBe(200);
+    const body = res.body as { policies: { kind: string; name: string; origin: string }[]; outbounds: { service: string; policies: Record<string, { matched: { name: string }[]; conf: unknown }> }[] };
+    expect(body.policies).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'MeshHTTPRoute', name: 'split-80-20', origin: 'global' }),
+        expect.objectContaining({ kind: 'MeshLoadBalancingStrategy', name: 'local-first', origin: 'global' }),
+      ]),
+    );
+    const split = body.outbounds.find((o) => o.service === 'split');
+    expect(split?.policies.MeshHTTPRoute?.matched.map((p) => p.name)).toEqual(['split-80-20']);
+    const echo = body.outbounds.find((o) => o.service === 'echo');
+    expect(echo?.policies.MeshLoadBalancingStrategy?.conf).toEqual({ localityAwareness: { disabled: false } });
+  });
+});

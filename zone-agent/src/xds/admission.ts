@@ -1,0 +1,105 @@
+/**
+ * Who may open an xDS stream, decided on its first request (the only one sure to carry `node`):
+ * 1. `node.id` is `<mesh>.<dataplane-name>` (Kuma's proxy id), or `.<zoneingress-name>` for a zone ingress
+ *    (`generate/node-kind.ts` tells them apart): else INVALID_ARGUMENT;
+ * 2. unless dataplane auth is off, the caller presents a dataplane token (`tokens.ts`): as gRPC call
+ *    metadata `authorization: Bearer <token>` (what kuma-dp sends), or, for proxyless gRPC clients whose
+ *    xDS channel cannot carry call metadata, as the string `node.metadata["dataplane.token"]` (set it in
+ *    the gRPC bootstrap's `node.metadata`). A missing, malformed, forged or expired token is
+ *    UNAUTHENTICATED; a valid token for another mesh, Dataplane or tag set is PERMISSION_DENIED;
+ * 3. the Dataplane (ZoneIngress) is registered in this zone: else NOT_FOUND.
+ * The token is checked before the store is asked, so a caller without a token learns nothing about which
+ * Dataplanes exist. Every refusal says what to fix; it ends only that stream.
+ */
+import { status } from '@grpc/grpc-js';
+import type { Node } from '../../../proto/gen/envoy/config/core/v3/base.js';
+import type { Resource, ResourceStore } from '../../../global-api/src/store/resource-store.js';
+import { describeNode, isNodeProblem, type ProxyKind } from './generate/node-kind.js';
+import { XdsStreamError, type StreamContext } from './stream.js';
+import type { DataplaneTokens } from './tokens.js';
+
+/** The node metadata key proxyless clients put their dataplane token under. */
+export const NODE_TOKEN_KEY = 'dataplane.token';
+
+export interface ProxyId {
+  readonly mesh: string;
+  readonly name: string;
+}
+
+export interface AdmittedProxy extends ProxyId {
+  readonly id: string;
+  readonly kind: ProxyKind;
+  /** The Dataplane, or the ZoneIngress of an ingress. */
+  readonly resource: Resource;
+}
+
+export interface AdmissionDeps {
+  readonly store: Pick<ResourceStore, 'get'>;
+  /** The zone's tenant in its store. */
+  readonly tenant: string;
+  readonly zone: string;
+  /** Undefined: dataplane auth is off (`--dataplane-auth false`), `node.id` is trusted. */
+  readonly tokens: DataplaneTokens | undefined;
+}
+
+/** Kuma's proxy id: `<mesh>.<name>`, split at the first dot (Dataplane names may hold dots, meshes not). */
+export function parseProxyId(id: string): ProxyId | undefined {
+  const i = id.indexOf('.');
+  if (i <= 0 || i === id.length - 1) return undefined;
+  return { mesh: id.slice(0, i), name: id.slice(i + 1) };
+}
+
+/** The token a stream presents: call metadata first, then node metadata. */
+export function presentedToken(node: Node | undefined, ctx: StreamContext): string | undefined {
+  const header = ctx.authorization?.trim();
+  if (header) return header.replace(/^Bearer\s+/i, '');
+  const fromNode = node?.metadata?.[NODE_TOKEN_KEY];
+  return typeof fromNode === 'string' && fromNode.trim() !== '' ? fromNode.trim() : undefined;
+}
+
+export function createAdmission(deps: AdmissionDeps): (node: Node | undefined, ctx: StreamContext) => Promise<AdmittedProxy> {
+  return async (node, ctx) => {
+    const id = node?.id ?? '';
+    if (id === '') throw new XdsStreamError(status.INVALID_ARGUMENT, 'xds: the first request must carry node.id = "<mesh>.<dataplane-name>" of a Dataplane registered in this zone');
+    const described = describeNode(node);
+    if (isNodeProblem(described)) throw new XdsStreamError(status.INVALID_ARGUMENT, `xds: ${described.error}`);
+    const { kind } = described;
+    const proxy: ProxyId = { mesh: described.mesh, name: described.name };
+    const ingress = kind === 'ingress';
+
+    let token: string | undefined;
+    let tagBound = false;
+    if (deps.tokens) {
+      token = presentedToken(node, ctx);
+      if (!token) {
+        throw new XdsStreamError(
+          status.UNAUTHENTICATED,
+          `xds: node ${JSON.stringify(id)}: a dataplane token is required: send it as gRPC metadata "authorization: Bearer <token>" or as node.metadata["${NODE_TOKEN_KEY}"] (issue one with POST /tokens/dataplane on the zone API)`,
+        );
+      }
+      const check = await deps.tokens.verify(token, { ...proxy, type: ingress ? 'ingress' : 'dataplane' });
+      if (!check.ok) throw refusal(id, check.code, check.message);
+      tagBound = check.claims.tags !== undefined;
+    }
+
+    const resource = await deps.store.get(deps.tenant, ingress ? { kind: 'ZoneIngress', name: proxy.name } : { kind: 'Dataplane', mesh: proxy.mesh, name: proxy.name });
+    if (!resource) {
+      throw new XdsStreamError(
+        status.NOT_FOUND,
+        ingress
+          ? `xds: node.id ${JSON.stringify(id)}: no ZoneIngress ${JSON.stringify(proxy.name)} in zone ${deps.zone}; register the ZoneIngress first (node.id is ".<zoneingress-name>")`
+          : `xds: node.id ${JSON.stringify(id)}: no Dataplane ${JSON.stringify(proxy.name)} in mesh ${JSON.stringify(proxy.mesh)} in zone ${deps.zone}; register the Dataplane first (node.id is "<mesh>.<dataplane-name>")`,
+      );
+    }
+    if (deps.tokens && token && tagBound) {
+      // Tag-bound tokens need the Dataplane itself.
+      const check = await deps.tokens.verify(token, { ...proxy, type: 'dataplane', dataplane: resource });
+      if (!check.ok) throw refusal(id, check.code, check.message);
+    }
+    return { id, kind, ...proxy, resource };
+  };
+}
+
+function refusal(id: string, code: 'unauthenticated' | 'forbidden', message: string): XdsStreamError {
+  return new XdsStreamError(code === 'unauthenticated' ? status.UNAUTHENTICATED : status.PERMISSION_DENIED, `xds: node ${JSON.stringify(id)}: ${message}`);
+}

@@ -1,0 +1,87 @@
+/**
+ * Lossless round trips through Envoy's own protobuf types (for tests and diagnostics): a resource's bytes
+ * must decode and re-encode to the same bytes, in binary and through proto JSON, and so must every `Any`
+ * inside it whose type the generator uses. A field Envoy's schema does not know, or a value it cannot
+ * carry, shows up as a difference.
+ */
+import { Cluster } from '../../../../proto/gen/envoy/config/cluster/v3/cluster.js';
+import { ClusterLoadAssignment } from '../../../../proto/gen/envoy/config/endpoint/v3/endpoint.js';
+import { Listener } from '../../../../proto/gen/envoy/config/listener/v3/listener.js';
+import { RouteConfiguration } from '../../../../proto/gen/envoy/config/route/v3/route.js';
+import { TlsInspector } from '../../../../proto/gen/envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.js';
+import { RBAC as HttpRBAC } from '../../../../proto/gen/envoy/extensions/filters/http/rbac/v3/rbac.js';
+import { Router } from '../../../../proto/gen/envoy/extensions/filters/http/router/v3/router.js';
+import { HttpConnectionManager } from '../../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+import { RBAC as NetworkRBAC } from '../../../../proto/gen/envoy/extensions/filters/network/rbac/v3/rbac.js';
+import { TcpProxy } from '../../../../proto/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
+import { Secret } from '../../../../proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
+import { DownstreamTlsContext, UpstreamTlsContext } from '../../../../proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
+import { HttpProtocolOptions } from '../../../../proto/gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL, SECRET_TYPE_URL } from '../../../../proto/src/xds-types.js';
+import { encodeCanonical } from '../hash.js';
+
+interface Fns {
+  encode(m: never): { finish(): Uint8Array };
+  decode(b: Uint8Array): unknown;
+  toJSON(m: never): unknown;
+  fromJSON(o: unknown): unknown;
+}
+
+const T = 'type.googleapis.com/';
+const CODECS = new Map<string, Fns>([
+  [CLUSTER_TYPE_URL, Cluster],
+  [CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, ClusterLoadAssignment],
+  [LISTENER_TYPE_URL, Listener],
+  [ROUTE_CONFIGURATION_TYPE_URL, RouteConfiguration],
+  [SECRET_TYPE_URL, Secret],
+  [`${T}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`, HttpConnectionManager],
+  [`${T}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`, TcpProxy],
+  [`${T}envoy.extensions.filters.network.rbac.v3.RBAC`, NetworkRBAC],
+  [`${T}envoy.extensions.filters.http.router.v3.Router`, Router],
+  [`${T}envoy.extensions.filters.http.rbac.v3.RBAC`, HttpRBAC],
+  [`${T}envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector`, TlsInspector],
+  [`${T}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`, UpstreamTlsContext],
+  [`${T}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`, DownstreamTlsContext],
+  [`${T}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`, HttpProtocolOptions],
+]);
+
+const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+
+/** Differences found (empty when `bytes` survive every round trip), naming the type and the path. */
+export function roundTripProblems(typeUrl: string, bytes: Uint8Array, path = ''): string[] {
+  const codec = CODECS.get(typeUrl);
+  if (!codec) return [`${path || '/'}: no Envoy type known for ${typeUrl}`];
+  const out: string[] = [];
+  const decoded = codec.decode(bytes);
+  if (!same(codec.encode(decoded as never).finish(), bytes)) out.push(`${path || '/'} ${typeUrl}: binary re-encoding differs`);
+  const viaJson = codec.fromJSON(JSON.parse(JSON.stringify(codec.toJSON(decoded as never))));
+  if (!same(encodeCanonical(codec as never, viaJson as never), bytes)) out.push(`${path || '/'} ${typeUrl}: JSON round trip differs`);
+  walk(decoded, path, (p, any) => out.push(...roundTripProblems(any.typeUrl, any.value, p)));
+  return out;
+}
+
+function walk(v: unknown, path: string, onAny: (path: string, any: { typeUrl: string; value: Uint8Array }) => void): void {
+  if (Array.isArray(v)) return v.forEach((x, i) => walk(x, `${path}[${i}]`, onAny));
+  if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) return;
+  const o = v as Record<string, unknown>;
+  if (typeof o.typeUrl === 'string' && o.value instanceof Uint8Array && Object.keys(o).length === 2) return onAny(path, o as { typeUrl: string; value: Uint8Array });
+  for (const [k, x] of Object.entries(o)) walk(x, `${path}/${k}`, onAny);
+}
+
+/** Proto JSON of encoded bytes, nested `Any`s decoded with `@type` (for golden files and diagnostics). */
+export function envoyJson(typeUrl: string, bytes: Uint8Array): unknown {
+  const codec = CODECS.get(typeUrl);
+  if (!codec) return { '@type': typeUrl, value: Buffer.from(bytes).toString('base64') };
+  return { '@type': typeUrl, ...(expandAnys(codec.toJSON(codec.decode(bytes) as never)) as object) };
+}
+
+function expandAnys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(expandAnys);
+  if (v === null || typeof v !== 'object') return v;
+  const o = v as Record<string, unknown>;
+  // ts-proto prints an Any as {typeUrl, value: base64}, and omits an empty value.
+  if (typeof o.typeUrl === 'string' && Object.keys(o).every((k) => k === 'typeUrl' || k === 'value')) {
+    return envoyJson(o.typeUrl, Buffer.from(typeof o.value === 'string' ? o.value : '', 'base64'));
+  }
+  return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, expandAnys(x)]));
+}

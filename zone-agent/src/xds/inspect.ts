@@ -1,0 +1,145 @@
+/**
+ * Kuma's inspect endpoints on the zone API:
+ * - `GET /meshes/{mesh}/dataplanes/{name}/_config`: the xDS resources the proxy is being served right now,
+ *   read from the snapshot cache (never regenerated for the request), per type (`CDS`, `EDS`, `LDS`, `RDS`,
+ *   `SDS`) with each resource's name, version and Envoy JSON (nested `Any`s such as `typed_config` decoded
+ *   and shown with their `@type`; private keys redacted). 404 when the proxy has no snapshot (it is not
+ *   connected) or the Dataplane does not exist;
+ * - `GET /meshes/{mesh}/dataplanes/{name}/_policies`: the policies that match the Dataplane and what they
+ *   merge into, from the policy engine (`policy/index.ts` `matchPolicies(...).inspect()`), over the
+ *   services the mesh has (local Dataplanes and other zones' ingresses).
+ * Routes: `inspect-routes.ts` (this module loads the Envoy protos, so it is loaded on the first request).
+ */
+import type { Context } from 'hono';
+import type { AppEnv } from '../../../global-api/src/http/env.js';
+import { ApiError } from '../../../global-api/src/http/errors.js';
+import type { ResourceStore } from '../../../global-api/src/store/resource-store.js';
+import { Cluster } from '../../../proto/gen/envoy/config/cluster/v3/cluster.js';
+import { ClusterLoadAssignment } from '../../../proto/gen/envoy/config/endpoint/v3/endpoint.js';
+import { Listener } from '../../../proto/gen/envoy/config/listener/v3/listener.js';
+import { RouteConfiguration } from '../../../proto/gen/envoy/config/route/v3/route.js';
+import { RBAC as HttpRbac } from '../../../proto/gen/envoy/extensions/filters/http/rbac/v3/rbac.js';
+import { Router } from '../../../proto/gen/envoy/extensions/filters/http/router/v3/router.js';
+import { HttpConnectionManager } from '../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+import { RBAC as NetworkRbac } from '../../../proto/gen/envoy/extensions/filters/network/rbac/v3/rbac.js';
+import { TcpProxy } from '../../../proto/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
+import { Secret } from '../../../proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
+import { DownstreamTlsContext, UpstreamTlsContext } from '../../../proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
+import { kindsWhere } from '../../../proto/src/resources.js';
+import { readLocalKinds } from '../rebuild-loop.js';
+import type { XdsHandle } from './component.js';
+import { matchPolicies } from './policy/index.js';
+import { PUSH_ORDER, shortType } from './snapshot.js';
+import { SECRET_TYPE_URL } from '../../../proto/src/xds-types.js';
+
+interface Codec {
+  decode(bytes: Uint8Array): unknown;
+  toJSON(m: never): unknown;
+}
+
+const T = 'type.googleapis.com/';
+/** Messages shown decoded wherever they appear as an `Any`. */
+const CODECS: ReadonlyMap<string, Codec> = new Map<string, Codec>([
+  [`${T}envoy.config.cluster.v3.Cluster`, Cluster],
+  [`${T}envoy.config.endpoint.v3.ClusterLoadAssignment`, ClusterLoadAssignment],
+  [`${T}envoy.config.listener.v3.Listener`, Listener],
+  [`${T}envoy.config.route.v3.RouteConfiguration`, RouteConfiguration],
+  [`${T}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`, HttpConnectionManager],
+  [`${T}envoy.extensions.filters.http.router.v3.Router`, Router],
+  [`${T}envoy.extensions.filters.http.rbac.v3.RBAC`, HttpRbac],
+  [`${T}envoy.extensions.filters.network.rbac.v3.RBAC`, NetworkRbac],
+  [`${T}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`, TcpProxy],
+  [`${T}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`, UpstreamTlsContext],
+  [`${T}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`, DownstreamTlsContext],
+  [SECRET_TYPE_URL, Secret],
+]);
+
+/** One `Any` as Envoy's config dump shows it: `{"@type": ..., ...fields}`; unknown types stay base64. */
+export function anyToJson(typeUrl: string, value: Uint8Array): unknown {
+  const codec = CODECS.get(typeUrl);
+  if (!codec) return { '@type': typeUrl, value: Buffer.from(value).toString('base64') };
+  const json = expand(codec.toJSON(codec.decode(value) as never)) as Record<string, unknown>;
+  if (typeUrl === SECRET_TYPE_URL) redactKeys(json);
+  return { '@type': typeUrl, ...json };
+}
+
+/** ts-proto renders a nested Any as `{typeUrl, value: base64}`: decode the ones we know, recursively. */
+function expand(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(expand);
+  if (!v || typeof v !== 'object') return v;
+  const o = v as Record<string, unknown>;
+  if (typeof o.typeUrl === 'string' && Object.keys(o).every((k) => k === 'typeUrl' || k === 'value')) {
+    return anyToJson(o.typeUrl, Buffer.from(typeof o.value === 'string' ? o.value : '', 'base64'));
+  }
+  return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, expand(x)]));
+}
+
+/** Private keys never leave the agent. */
+function redactKeys(o: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(o)) {
+    if (k === 'privateKey') o[k] = '[redacted]';
+    else if (v && typeof v === 'object') redactKeys(v as Record<string, unknown>);
+  }
+}
+
+export interface InspectDeps {
+  readonly tenant: string;
+  readonly zone: string;
+  readonly store: ResourceStore;
+  /** The running xDS component; undefined while it starts, or when it is off. */
+  readonly xds: () => XdsHandle | undefined;
+}
+
+const POLICY_KINDS = kindsWhere((d) => d.isPolicy).map((d) => d.kind);
+
+async function dataplaneOf(deps: InspectDeps, mesh: string, name: string, title: string) {
+  const dp = await deps.store.get(deps.tenant, { kind: 'Dataplane', mesh, name });
+  if (!dp) throw new ApiError(404, title, 'Not found');
+  return dp;
+}
+
+/** `GET /meshes/{mesh}/dataplanes/{name}/_config`. */
+export async function inspectConfig(c: Context<AppEnv>, deps: InspectDeps, mesh: string, name: string): Promise<Response> {
+  const title = 'Could not get the xDS configuration of the dataplane';
+  await dataplaneOf(deps, mesh, name, title);
+  const xds = deps.xds();
+  if (!xds) throw new ApiError(404, title, 'the xDS server of this zone agent is off or still starting (--xds-port)');
+  const nodeId = `${mesh}.${name}`;
+  const snap = xds.cache.getSnapshot(nodeId);
+  if (!snap) throw new ApiError(404, title, `dataplane ${nodeId} has no xDS configuration: it is not connected to this zone agent`);
+  const types = [...PUSH_ORDER, SECRET_TYPE_URL];
+  const resources: Record<string, { version: string; items: { name: string; version: string; resource: unknown }[] }> = {};
+  for (const t of types) {
+    const set = snap.get(t);
+    if (set.items.size === 0) continue;
+    resources[t === SECRET_TYPE_URL ? 'SDS' : shortType(t)] = {
+      version: set.version,
+      items: [...set.items.values()].map((r) => ({ name: r.name, version: r.version, resource: anyToJson(r.body.typeUrl, r.body.value) })),
+    };
+  }
+  return c.json({ mesh, name, nodeId, connected: xds.connected().includes(nodeId), resources });
+}
+
+/** `GET /meshes/{mesh}/dataplanes/{name}/_policies`. */
+export async function inspectPolicies(c: Context<AppEnv>, deps: InspectDeps, mesh: string, name: string): Promise<Response> {
+  const dataplane = await dataplaneOf(deps, mesh, name, 'Could not get the policies of the dataplane');
+  const all = await readLocalKinds(deps.store, ['Dataplane', 'ZoneIngress', ...POLICY_KINDS]);
+  const policies = POLICY_KINDS.flatMap((k) => all.get(k) ?? []).filter((p) => p.mesh === mesh);
+  return c.json(matchPolicies({ mesh, zone: deps.zone, dataplane, policies }).inspect(servicesOf(mesh, all)));
+}
+
+/** Every `kuma.io/service` of the mesh: local inbounds and what other zones' ingresses offer. */
+function servicesOf(mesh: string, all: Map<string, { mesh: string; spec: unknown }[]>): string[] {
+  const out = new Set<string>();
+  for (const dp of all.get('Dataplane') ?? []) {
+    if (dp.mesh !== mesh) continue;
+    const inbound = (dp.spec as { networking?: { inbound?: { tags?: Record<string, string> }[] } }).networking?.inbound ?? [];
+    for (const i of inbound) if (i.tags?.['kuma.io/service']) out.add(i.tags['kuma.io/service']);
+  }
+  for (const zi of all.get('ZoneIngress') ?? []) {
+    for (const s of (zi.spec as { availableServices?: { mesh?: string; tags?: Record<string, string> }[] }).availableServices ?? []) {
+      if (s.mesh === mesh && s.tags?.['kuma.io/service']) out.add(s.tags['kuma.io/service']);
+    }
+  }
+  return [...out].sort();
+}

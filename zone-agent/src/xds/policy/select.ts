@@ -1,0 +1,163 @@
+/**
+ * Which proxies and inbounds a policy's top-level targetRef selects, and the precedence order of policies
+ * (Kuma v2.14 `pkg/plugins/policies/core/matchers/dataplane.go` and `rules/sort/sort.go`, `kuma-multizone.md`
+ * §9.2 and §9.4). Pure functions over JSON.
+ */
+import { TARGET_REF_KINDS } from '../../../../proto/src/schemas/common.js';
+import type { ResourceLike } from '../../ingress/available.js';
+import { SERVICE_TAG } from '../../ingress/available.js';
+import { isRecord, stringMap, str } from './json.js';
+
+export const ORIGIN_LABEL = 'kuma.io/origin';
+export const ZONE_LABEL = 'kuma.io/zone';
+export const ROLE_LABEL = 'kuma.io/policy-role';
+export const DISPLAY_NAME_LABEL = 'kuma.io/display-name';
+
+/** A targetRef as the engine reads it; a missing top-level targetRef means `Mesh`. */
+export interface TargetRef {
+  kind: string;
+  name?: string;
+  labels?: Record<string, string>;
+  tags?: Record<string, string>;
+  sectionName?: string;
+}
+
+export function readRef(raw: unknown): TargetRef {
+  if (!isRecord(raw)) return { kind: 'Mesh' };
+  const ref: TargetRef = { kind: str(raw.kind) || 'Mesh' };
+  if (typeof raw.name === 'string' && raw.name !== '') ref.name = raw.name;
+  const labels = stringMap(raw.labels);
+  if (labels) ref.labels = labels;
+  const tags = stringMap(raw.tags);
+  if (tags) ref.tags = tags;
+  if (typeof raw.sectionName === 'string' && raw.sectionName !== '') ref.sectionName = raw.sectionName;
+  return ref;
+}
+
+/** One inbound of a Dataplane, as policies see it. */
+export interface InboundInfo {
+  readonly port: number;
+  readonly name: string;
+  readonly service: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+export function inboundsOf(dp: ResourceLike): InboundInfo[] {
+  const networking = dp.spec.networking;
+  if (!isRecord(networking) || !Array.isArray(networking.inbound)) return [];
+  const out: InboundInfo[] = [];
+  for (const raw of networking.inbound as unknown[]) {
+    if (!isRecord(raw)) continue;
+    const port = typeof raw.port === 'number' ? raw.port : Number(raw.port);
+    if (!Number.isInteger(port) || port <= 0) continue;
+    const tags = stringMap(raw.tags) ?? {};
+    out.push({ port, name: str(raw.name), service: tags[SERVICE_TAG] ?? '', tags });
+  }
+  return out;
+}
+
+const hasTags = (have: Readonly<Record<string, string>>, want: Readonly<Record<string, string>> | undefined) =>
+  Object.entries(want ?? {}).every(([k, v]) => have[k] === v);
+
+/** Kuma `isSelectedByLabels`: every label of the ref is on the Dataplane (display name included). */
+function dataplaneHasLabels(dp: ResourceLike, labels: Readonly<Record<string, string>>): boolean {
+  return Object.entries(labels).every(([k, v]) => (k === DISPLAY_NAME_LABEL ? (dp.labels[k] ?? dp.name) === v : dp.labels[k] === v));
+}
+
+export interface Selection {
+  /** Inbound ports the policy configures (inbound traffic). */
+  readonly inbounds: readonly number[];
+  /** The policy configures this proxy's outbound traffic. */
+  readonly proxy: boolean;
+}
+const NONE: Selection = { inbounds: [], proxy: false };
+
+/**
+ * Kuma `DppSelectedByPolicy`. One deliberate difference: `Mesh` and whole-Dataplane refs also select a proxy
+ * without inbounds (a proxyless gRPC client registers none), where Kuma would see no inbound and skip it.
+ */
+export function selects(policy: ResourceLike, top: TargetRef, dp: ResourceLike, inbounds: readonly InboundInfo[], zone: string): Selection {
+  if (!selectedByZone(policy, dp, zone)) return NONE;
+  const all = inbounds.map((i) => i.port);
+  const pick = (pred: (i: InboundInfo) => boolean): Selection => {
+    const ports = inbounds.filter(pred).map((i) => i.port);
+    return { inbounds: ports, proxy: ports.length > 0 };
+  };
+  switch (top.kind) {
+    case 'Mesh':
+      return { inbounds: all, proxy: true };
+    case 'Dataplane': {
+      const byName = top.name !== undefined;
+      const byLabels = top.labels !== undefined && Object.keys(top.labels).length > 0;
+      if (byName && (dp.labels[DISPLAY_NAME_LABEL] ?? dp.name) !== top.name && dp.name !== top.name) return NONE;
+      if (byLabels && !dataplaneHasLabels(dp, top.labels!)) return NONE;
+      if (top.sectionName === undefined) return { inbounds: all, proxy: true };
+      return pick((i) => i.name === top.sectionName || String(i.port) === top.sectionName);
+    }
+    case 'MeshSubset':
+      return pick((i) => hasTags(i.tags, top.tags));
+    case 'MeshService':
+      return pick((i) => i.service !== '' && i.service === (top.name ?? top.labels?.[DISPLAY_NAME_LABEL]));
+    case 'MeshServiceSubset':
+      return pick((i) => i.service !== '' && i.service === top.name && hasTags(i.tags, top.tags));
+    default:
+      // MeshGateway selects gateways only; Ursa has no gateway proxies yet.
+      return NONE;
+  }
+}
+
+/**
+ * Kuma `dppSelectedByZone`: a zone-origin policy applies only in the zone that created it (other zones'
+ * policies never reach this agent, but a copy labelled for another zone must still not apply here).
+ */
+function selectedByZone(policy: ResourceLike, dp: ResourceLike, zone: string): boolean {
+  if (policy.labels[ROLE_LABEL] === 'producer') return true;
+  if (dp.labels[ORIGIN_LABEL] === undefined || dp.labels[ORIGIN_LABEL] === 'global') return true;
+  if (policy.labels[ORIGIN_LABEL] !== 'zone') return true;
+  const policyZone = policy.labels[ZONE_LABEL];
+  return policyZone === undefined || policyZone === zone;
+}
+
+// ---- precedence ---------------------------------------------------------------------------------------------
+
+const kindRank = (kind: string) => {
+  const i = (TARGET_REF_KINDS as readonly string[]).indexOf(kind);
+  return i < 0 ? TARGET_REF_KINDS.length : i;
+};
+/** Kuma `CompareDataplaneKind`: by name beats by labels beats all; with sectionName beats without. */
+const dataplaneRank = (ref: TargetRef) => (ref.name !== undefined ? 4 : ref.labels && Object.keys(ref.labels).length > 0 ? 2 : 0) + (ref.sectionName ? 1 : 0);
+const ORIGIN_RANK: Record<string, number> = { global: 1, zone: 3 };
+const ROLE_RANK: Record<string, number> = { system: 0, producer: 1, consumer: 2, 'workload-owner': 3 };
+
+export const originOf = (r: ResourceLike): 'global' | 'zone' | 'unknown' => {
+  const o = r.labels[ORIGIN_LABEL];
+  return o === 'global' || o === 'zone' ? o : 'unknown';
+};
+export const displayName = (r: ResourceLike): string => r.labels[DISPLAY_NAME_LABEL] ?? r.name;
+
+export interface Ranked {
+  readonly resource: ResourceLike;
+  readonly top: TargetRef;
+}
+
+/** Kuma `CompareByPolicyAttributes`: top-level kind, Dataplane specificity, origin, role. Ascending precedence. */
+export function compareAttributes(a: Ranked, b: Ranked): number {
+  return (
+    kindRank(a.top.kind) - kindRank(b.top.kind) ||
+    (a.top.kind === 'Dataplane' && b.top.kind === 'Dataplane' ? dataplaneRank(a.top) - dataplaneRank(b.top) : 0) ||
+    (ORIGIN_RANK[originOf(a.resource)] ?? 2) - (ORIGIN_RANK[originOf(b.resource)] ?? 2) ||
+    (ROLE_RANK[a.resource.labels[ROLE_LABEL] ?? 'system'] ?? 0) - (ROLE_RANK[b.resource.labels[ROLE_LABEL] ?? 'system'] ?? 0)
+  );
+}
+
+/** Kuma `CompareByDisplayName`: reversed, so the lexicographically smaller name sorts later and wins. */
+export function compareDisplayName(a: Ranked, b: Ranked): number {
+  const x = displayName(a.resource);
+  const y = displayName(b.resource);
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/** Destination kind order of `to[].targetRef` (Kuma `CompareByToEntry`): Mesh < MeshService, with sectionName later. */
+export function compareToRef(a: TargetRef, b: TargetRef): number {
+  return kindRank(a.kind) - kindRank(b.kind) || (a.kind === 'MeshService' ? (a.sectionName ? 1 : 0) - (b.sectionName ? 1 : 0) : 0);
+}

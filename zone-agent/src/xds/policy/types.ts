@@ -1,0 +1,226 @@
+/**
+ * Public types of the policy engine (`index.ts`). Confs are the merged `default` blocks of Kuma's targetRef
+ * policies (`kuma-multizone.md` §9.3), kept in the policies' own JSON shape: durations stay strings such as
+ * "5s", so the Envoy fragments (`fragments/*.ts`) are the only place that converts them.
+ */
+import type { ResourceLike } from '../../ingress/available.js';
+
+/** A stored resource with its kind (a store `Resource` fits). */
+export interface PolicyResource extends ResourceLike {
+  readonly kind: string;
+}
+
+/** Everything the engine needs to match the policies of one proxy. */
+export interface PolicyContext {
+  readonly mesh: string;
+  /** This zone's name (for locality and for telling zone-origin policies apart). */
+  readonly zone: string;
+  /** The proxy's Dataplane. */
+  readonly dataplane: ResourceLike;
+  /** Every policy resource of the mesh, any kind; non-policy kinds and other meshes are ignored. */
+  readonly policies: readonly PolicyResource[];
+}
+
+// ---- merged confs, per policy kind (Kuma's field names) ---------------------------------------------------------
+
+export interface TimeoutConf {
+  connectionTimeout?: string;
+  idleTimeout?: string;
+  http?: {
+    requestTimeout?: string;
+    streamIdleTimeout?: string;
+    maxStreamDuration?: string;
+    maxConnectionDuration?: string;
+    requestHeadersTimeout?: string;
+  };
+}
+
+export interface RetryBackOff {
+  baseInterval?: string;
+  maxInterval?: string;
+}
+export interface RetryConf {
+  tcp?: { maxConnectAttempt?: number };
+  http?: { numRetries?: number; perTryTimeout?: string; backOff?: RetryBackOff; retryOn?: string[]; [k: string]: unknown };
+  grpc?: { numRetries?: number; perTryTimeout?: string; backOff?: RetryBackOff; retryOn?: string[]; [k: string]: unknown };
+}
+
+export interface CircuitBreakerConf {
+  connectionLimits?: { maxConnections?: number; maxConnectionPools?: number; maxPendingRequests?: number; maxRetries?: number; maxRequests?: number };
+  outlierDetection?: {
+    disabled?: boolean;
+    interval?: string;
+    baseEjectionTime?: string;
+    maxEjectionPercent?: number;
+    splitExternalAndLocalErrors?: boolean;
+    detectors?: {
+      totalFailures?: { consecutive?: number };
+      gatewayFailures?: { consecutive?: number };
+      localOriginFailures?: { consecutive?: number };
+      successRate?: { minimumHosts?: number; requestVolume?: number; standardDeviationFactor?: number | string };
+      failurePercentage?: { minimumHosts?: number; requestVolume?: number; threshold?: number };
+    };
+    healthyPanicThreshold?: number | string;
+  };
+}
+
+export interface HealthCheckConf {
+  interval?: string;
+  timeout?: string;
+  unhealthyThreshold?: number;
+  healthyThreshold?: number;
+  initialJitter?: string;
+  intervalJitter?: string;
+  intervalJitterPercent?: number;
+  healthyPanicThreshold?: number | string;
+  failTrafficOnPanic?: boolean;
+  eventLogPath?: string;
+  alwaysLogHealthCheckFailures?: boolean;
+  noTrafficInterval?: string;
+  tcp?: { disabled?: boolean; send?: string; receive?: string[] };
+  http?: { disabled?: boolean; path?: string; expectedStatuses?: number[]; requestHeadersToAdd?: unknown; [k: string]: unknown };
+  grpc?: { disabled?: boolean; serviceName?: string; authority?: string };
+  reuseConnection?: boolean;
+}
+
+export interface LoadBalancingConf {
+  localityAwareness?: {
+    disabled?: boolean;
+    localZone?: { affinityTags?: { key: string; weight?: number }[] };
+    crossZone?: {
+      failover?: { from?: { zones: string[] }; to: { type: 'None' | 'Only' | 'Any' | 'AnyExcept'; zones?: string[] } }[];
+      failoverThreshold?: { percentage: number | string };
+    };
+  };
+  loadBalancer?: {
+    type: 'RoundRobin' | 'LeastRequest' | 'RingHash' | 'Random' | 'Maglev';
+    leastRequest?: { activeRequestBias?: number | string; choiceCount?: number };
+    ringHash?: { hashFunction?: 'XXHash' | 'MurmurHash2'; minRingSize?: number; maxRingSize?: number; hashPolicies?: HashPolicy[] };
+    maglev?: { tableSize?: number; hashPolicies?: HashPolicy[] };
+    [k: string]: unknown;
+  };
+  hashPolicies?: HashPolicy[];
+}
+export interface HashPolicy {
+  type: 'Header' | 'Cookie' | 'Connection' | 'SourceIP' | 'QueryParameter' | 'FilterState';
+  terminal?: boolean;
+  header?: { name: string };
+  cookie?: { name: string; path?: string; ttl?: string };
+  connection?: { sourceIP?: boolean };
+  queryParameter?: { name: string };
+  filterState?: { key: string };
+}
+
+/** A route backend (`backendRefs[]`): a service (MeshService by name = `kuma.io/service`) or a tagged subset. */
+export interface BackendRef {
+  kind: string;
+  name?: string;
+  tags?: Record<string, string>;
+  labels?: Record<string, string>;
+  port?: number;
+  weight?: number;
+}
+
+export interface HttpMatch {
+  path?: { type: 'Exact' | 'PathPrefix' | 'RegularExpression'; value: string };
+  method?: string;
+  queryParams?: { type: 'Exact' | 'RegularExpression'; name: string; value: string }[];
+  headers?: { type?: 'Exact' | 'Present' | 'RegularExpression' | 'Absent' | 'Prefix'; name: string; value?: string }[];
+}
+export interface HttpRouteFilter {
+  type: 'RequestHeaderModifier' | 'ResponseHeaderModifier' | 'RequestRedirect' | 'URLRewrite' | 'RequestMirror';
+  [k: string]: unknown;
+}
+/** One merged MeshHTTPRoute rule; rules come out in the order Envoy must try them (first match wins). */
+export interface HttpRouteRule {
+  matches: HttpMatch[];
+  default: { filters?: HttpRouteFilter[]; backendRefs?: BackendRef[] };
+  /** The MeshHTTPRoute that contributed this rule (for MeshTimeout/MeshRetry targeting the route and for inspect). */
+  origin: string;
+}
+export interface TcpRouteRule {
+  default: { backendRefs: BackendRef[] };
+  origin: string;
+}
+
+/** MeshTrafficPermission for one inbound: `from` entries (client selectors with an action) or `rules` lists. */
+export type TrafficPermissionAction = 'Allow' | 'Deny' | 'AllowWithShadowDeny';
+export interface TrafficPermissionFrom {
+  /** Client selector: Mesh, MeshSubset (tags), MeshService (name), MeshServiceSubset (name + tags). */
+  targetRef: { kind: string; name?: string; tags?: Record<string, string> };
+  action: TrafficPermissionAction;
+}
+export interface SpiffeMatch {
+  spiffeID?: { type: 'Exact' | 'Prefix'; value: string };
+  sni?: { type: 'Exact'; value: string };
+}
+export interface TrafficPermissionConf {
+  /** `from` sections, most specific client selector first (Kuma builds the RBAC policies in this order). */
+  from: TrafficPermissionFrom[];
+  /** Merged `rules[].default` (lists concatenated across policies, as Kuma's rules for MTP do). */
+  rules?: { allow?: SpiffeMatch[]; deny?: SpiffeMatch[]; allowWithShadowDeny?: SpiffeMatch[] };
+}
+
+/** Merged policies for one inbound (one `port` of the Dataplane). `undefined` = no policy of that kind applies. */
+export interface InboundPolicies {
+  readonly port: number;
+  /** The inbound's `kuma.io/service`. */
+  readonly service: string;
+  readonly trafficPermission?: TrafficPermissionConf;
+  readonly timeout?: TimeoutConf;
+  readonly circuitBreaker?: CircuitBreakerConf;
+}
+
+/** Merged policies for traffic from this proxy to one destination service. */
+export interface OutboundPolicies {
+  readonly service: string;
+  readonly timeout?: TimeoutConf;
+  readonly retry?: RetryConf;
+  readonly circuitBreaker?: CircuitBreakerConf;
+  readonly healthCheck?: HealthCheckConf;
+  readonly loadBalancing?: LoadBalancingConf;
+  /** MeshHTTPRoute rules for this destination; empty = default route to the service. */
+  readonly httpRules: readonly HttpRouteRule[];
+  /** MeshTCPRoute rule for this destination, if any. */
+  readonly tcpRule?: TcpRouteRule;
+  /** Per-route overrides of MeshTimeout / MeshRetry that target a MeshHTTPRoute by name (`to[].targetRef.kind: MeshHTTPRoute`). */
+  readonly byRoute: ReadonlyMap<string, RouteOverrides>;
+}
+
+/** MeshTimeout / MeshRetry / MeshLoadBalancingStrategy (hash policies) aimed at one MeshHTTPRoute, merged over the destination's confs. */
+export interface RouteOverrides {
+  readonly timeout?: TimeoutConf;
+  readonly retry?: RetryConf;
+  readonly loadBalancing?: LoadBalancingConf;
+}
+
+/** One matched policy as the inspect endpoint shows it. */
+export interface MatchedPolicyRef {
+  kind: string;
+  mesh: string;
+  name: string;
+  origin: 'global' | 'zone' | 'unknown';
+}
+
+/** JSON for `GET /meshes/{mesh}/dataplanes/{name}/_policies`. */
+export interface PoliciesInspect {
+  dataplane: { mesh: string; name: string };
+  /** Every policy whose top-level targetRef selects the proxy, per kind, lowest precedence first. */
+  policies: (MatchedPolicyRef & { topLevel: { kind: string; name?: string; tags?: Record<string, string> } })[];
+  inbounds: { port: number; service: string; policies: Record<string, { matched: MatchedPolicyRef[]; conf: unknown }> }[];
+  outbounds: { service: string; policies: Record<string, { matched: MatchedPolicyRef[]; conf: unknown }> }[];
+}
+
+export interface MatchedPolicies {
+  /**
+   * Equal for two proxies of a mesh whose outbound traffic the same policies (same specs) configure, so their
+   * `outbound(service)` results are equal: a cache key for per-destination resources.
+   */
+  readonly outboundKey: string;
+  /** Merged confs for an inbound port of the Dataplane; a port that is not an inbound gets no policies. */
+  inbound(port: number): InboundPolicies;
+  /** Merged confs for traffic to `service` (a `kuma.io/service` name). */
+  outbound(service: string): OutboundPolicies;
+  /** Which policies matched and what they merged into, for the inspect endpoint. */
+  inspect(services?: readonly string[]): PoliciesInspect;
+}

@@ -1,0 +1,157 @@
+/**
+ * Dataplane tokens: what a proxy presents to prove it IS the Dataplane its `node.id` names (Kuma's
+ * dataplane tokens, `POST /tokens/dataplane`). Compact HS256 JWTs signed with the same code as zone
+ * tokens (`global-api/src/kds/zone-tokens.ts`), with keys kept in the zone's own database
+ * (`signing_keys`, tenant `local`, key ids prefixed `dp-` so they never mix with other keys there). The
+ * token is bound to a mesh and, optionally as in Kuma, to a Dataplane name and to tag values; a token
+ * without a name admits any Dataplane of its mesh. A zone ingress token (`type: "ingress"`) has no mesh
+ * and admits the ZoneIngress it names (any, without a name).
+ *
+ * Only proxies of this zone ever present them, to this zone's agent, so nothing needs to travel to the
+ * global. Rotating the key (`rotate`) makes new tokens use a new key; tokens of older active keys still
+ * verify.
+ */
+import { decodeJwt, importSigningKey, newSigningKey, randomB64, signJwt } from '../../../global-api/src/kds/zone-tokens.js';
+import type { CryptoKey } from '../../../proto/src/pki/x509.js';
+import type { Resource } from '../../../global-api/src/store/resource-store.js';
+
+/** Where signing keys live: `KdsStore`'s key table (the zone's database). */
+export interface SigningKeyStore {
+  activeKeys(tenant: string): Promise<{ kid: string; secret: string }[]>;
+  addKey(tenant: string, kid: string, secret: string): Promise<void>;
+}
+
+export type ProxyTokenType = 'dataplane' | 'ingress';
+
+export interface DataplaneTokenRequest {
+  /** Default `dataplane`. */
+  readonly type?: ProxyTokenType;
+  /** Required for `dataplane`, absent for `ingress`. */
+  readonly mesh: string;
+  /** Unset: any Dataplane of the mesh. */
+  readonly name?: string;
+  /** Tag name -> allowed values: every value the Dataplane has for the tag must be one of them. */
+  readonly tags?: Readonly<Record<string, readonly string[]>>;
+  readonly validForSeconds: number;
+}
+
+export interface DataplaneClaims {
+  readonly type: ProxyTokenType;
+  readonly mesh: string;
+  readonly name?: string;
+  readonly tags?: Readonly<Record<string, readonly string[]>>;
+  readonly jti: string;
+  readonly exp: number;
+}
+
+export type DataplaneTokenCheck =
+  | { readonly ok: true; readonly claims: DataplaneClaims }
+  | { readonly ok: false; readonly code: 'unauthenticated' | 'forbidden'; readonly message: string };
+
+const KID_PREFIX = 'dp';
+const KEY_CACHE_MS = 5_000;
+
+export class DataplaneTokens {
+  #cache: { at: number; keys: Map<string, CryptoKey> } | undefined;
+
+  constructor(
+    private readonly store: SigningKeyStore,
+    /** The zone's tenant in its own database. */
+    private readonly tenant: string,
+  ) {}
+
+  /** Issues a token; creates the first signing key when there is none. */
+  async issue(req: DataplaneTokenRequest, now = Date.now()): Promise<{ token: string; jti: string; expiresAt: Date }> {
+    let keys = await this.keys();
+    if (keys.length === 0) {
+      await this.rotate();
+      keys = await this.keys();
+    }
+    const key = keys[keys.length - 1]!;
+    const jti = randomB64(12);
+    const exp = Math.floor(now / 1000) + req.validForSeconds;
+    const type = req.type ?? 'dataplane';
+    const claims = { iss: 'ursa', scope: 'dataplane', type, mesh: req.mesh, ...(req.name ? { name: req.name, sub: `${req.mesh}.${req.name}` } : {}), ...(req.tags ? { tags: req.tags } : {}), jti, iat: Math.floor(now / 1000), exp };
+    return { token: await signJwt(key, claims), jti, expiresAt: new Date(exp * 1000) };
+  }
+
+  /** Adds a signing key that new tokens use; returns its id. */
+  async rotate(): Promise<string> {
+    const key = newSigningKey(KID_PREFIX);
+    await this.store.addKey(this.tenant, key.kid, key.secret);
+    this.#cache = undefined;
+    return key.kid;
+  }
+
+  /**
+   * Checks a token presented for `proxy` (the Dataplane `node.id` names; `dataplane` once it is known to
+   * exist, for the tag check): signature with an active dataplane key and expiry (else `unauthenticated`),
+   * then that it was issued for this mesh, name and tags (else `forbidden`).
+   */
+  async verify(token: string, proxy: { readonly type: ProxyTokenType; readonly mesh: string; readonly name: string; readonly dataplane?: Resource }, now = Date.now()): Promise<DataplaneTokenCheck> {
+    const jwt = decodeJwt(token.trim());
+    if (!jwt) return fail('unauthenticated', 'the dataplane token is malformed (expected the JWT that POST /tokens/dataplane returns)');
+    const c = jwt.claims as { scope?: unknown; type?: unknown; mesh?: unknown; name?: unknown; tags?: unknown; jti?: unknown; exp?: unknown };
+    if (c.scope !== 'dataplane') return fail('unauthenticated', 'the token is not a dataplane token (issue one with POST /tokens/dataplane on the zone API)');
+    if (typeof c.mesh !== 'string' || typeof c.jti !== 'string' || typeof c.exp !== 'number' || (c.name !== undefined && typeof c.name !== 'string')) {
+      return fail('unauthenticated', 'the dataplane token lacks its mesh, id or expiry');
+    }
+    if (!jwt.kid.startsWith(`${KID_PREFIX}-`) || !(await jwt.signedWith(await this.key(jwt.kid)))) {
+      return fail('unauthenticated', 'the dataplane token signature is not valid (issued by another zone, or with a retired key?)');
+    }
+    if (c.exp * 1000 <= now) return fail('unauthenticated', `the dataplane token expired at ${new Date(c.exp * 1000).toISOString()}`);
+    const type: ProxyTokenType = c.type === 'ingress' ? 'ingress' : 'dataplane';
+    const claims: DataplaneClaims = { type, mesh: c.mesh, name: c.name as string | undefined, tags: c.tags as DataplaneClaims['tags'], jti: c.jti, exp: c.exp };
+    if (claims.type !== proxy.type) return fail('forbidden', `the token is a ${claims.type} token, and this proxy is a ${proxy.type === 'ingress' ? 'zone ingress' : 'dataplane'}`);
+    if (claims.mesh !== proxy.mesh) return fail('forbidden', `the dataplane token is for mesh ${JSON.stringify(claims.mesh)}, not ${JSON.stringify(proxy.mesh)}`);
+    if (claims.name !== undefined && claims.name !== proxy.name) {
+      const what = proxy.type === 'ingress' ? 'ZoneIngress' : 'Dataplane';
+      return fail('forbidden', `the dataplane token is for ${what} ${JSON.stringify(claims.name)}, not ${JSON.stringify(proxy.name)}`);
+    }
+    if (claims.tags && proxy.dataplane) {
+      const problem = tagProblem(claims.tags, dataplaneTags(proxy.dataplane));
+      if (problem) return fail('forbidden', `the dataplane token does not allow this Dataplane: ${problem}`);
+    }
+    return { ok: true, claims };
+  }
+
+  private async keys(): Promise<{ kid: string; secret: string }[]> {
+    return (await this.store.activeKeys(this.tenant)).filter((k) => k.kid.startsWith(`${KID_PREFIX}-`));
+  }
+
+  private async key(kid: string): Promise<CryptoKey | undefined> {
+    if (!this.#cache || Date.now() - this.#cache.at > KEY_CACHE_MS || !this.#cache.keys.has(kid)) {
+      const keys = new Map<string, CryptoKey>();
+      for (const k of await this.keys()) keys.set(k.kid, await importSigningKey(k.secret));
+      this.#cache = { at: Date.now(), keys };
+    }
+    return this.#cache.keys.get(kid);
+  }
+}
+
+/** Every tag value of a Dataplane (inbounds and gateway), by tag name. */
+function dataplaneTags(dp: Resource): Map<string, Set<string>> {
+  const net = (dp.spec as { networking?: { inbound?: { tags?: Record<string, string> }[]; gateway?: { tags?: Record<string, string> } } }).networking;
+  const out = new Map<string, Set<string>>();
+  for (const tags of [...(net?.inbound ?? []).map((i) => i.tags), net?.gateway?.tags]) {
+    for (const [k, v] of Object.entries(tags ?? {})) {
+      if (!out.has(k)) out.set(k, new Set());
+      out.get(k)!.add(v);
+    }
+  }
+  return out;
+}
+
+/** Kuma's rule: each tag the token names must be on the Dataplane, with only allowed values. */
+function tagProblem(allowed: Readonly<Record<string, readonly string[]>>, has: Map<string, Set<string>>): string | undefined {
+  for (const [tag, values] of Object.entries(allowed)) {
+    const dpValues = has.get(tag);
+    if (!dpValues) return `it has no tag ${JSON.stringify(tag)}, which the token requires`;
+    for (const v of dpValues) if (!values.includes(v)) return `its tag ${JSON.stringify(tag)} is ${JSON.stringify(v)}, and the token allows only ${JSON.stringify(values)}`;
+  }
+  return undefined;
+}
+
+function fail(code: 'unauthenticated' | 'forbidden', message: string): DataplaneTokenCheck {
+  return { ok: false, code, message };
+}
