@@ -8,10 +8,11 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '../test/support/process.js';
+import { until } from './support/wait.js';
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_DNS_SECONDS ?? 15);
@@ -19,32 +20,12 @@ const SERVICES = Number(process.env.BENCH_DNS_SERVICES ?? 200);
 const TSX = new URL('../node_modules/.bin/tsx', import.meta.url).pathname;
 const ZONE = new URL('../zone-agent/src/main.ts', import.meta.url).pathname;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 async function need(cmd: string, pkg: string): Promise<void> {
   try {
     await run('sh', ['-c', `command -v ${cmd}`]);
   } catch {
     throw new Error(`\`${cmd}\` is missing: apt-get install -y ${pkg}`);
   }
-}
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 const dig = async (port: number, name: string, type = 'A') => (await run('dig', ['@127.0.0.1', '-p', String(port), '+short', '+tries=1', '+time=2', name, type])).stdout.trim();
@@ -103,7 +84,7 @@ async function main() {
     agent.stderr.on('data', (d) => (agentOut += d));
     procs.push(agent);
     const api = `http://127.0.0.1:${apiPort}`;
-    await until('the zone agent', async () => ((await fetch(`${api}/ready`)).ok ? true : undefined), 30_000).catch((e) => {
+    await until('the zone agent', async () => ((await fetch(`${api}/ready`)).ok ? true : undefined), 30_000, 100).catch((e) => {
       throw new Error(`${e.message}\n${agentOut}`);
     });
     const put = async (path: string, body: unknown) => {
@@ -120,7 +101,7 @@ async function main() {
       );
     }
     const last = services[services.length - 1]!;
-    await until(`${last}.mesh in the agent's DNS`, async () => (await dig(dnsPort, `${last}.mesh`)) || undefined, 10_000);
+    await until(`${last}.mesh in the agent's DNS`, async () => (await dig(dnsPort, `${last}.mesh`)) || undefined, 10_000, 100);
 
     // The record table, read back from the agent: every name it answers, with its VIP.
     const records: { name: string; ip: string }[] = [];
@@ -168,7 +149,7 @@ async function main() {
     );
     const ub = spawnLogged('unbound', ['-d', '-c', conf]);
     procs.push(ub);
-    await until('unbound', async () => ((await dig(ubPort, records[0]!.name)) === records[0]!.ip ? true : undefined), 10_000).catch((e) => {
+    await until('unbound', async () => ((await dig(ubPort, records[0]!.name)) === records[0]!.ip ? true : undefined), 10_000, 100).catch((e) => {
       throw new Error(`${e.message}\n${ub.out()}`);
     });
     const ubResult = await dnsperf(ubPort, datafile);

@@ -11,43 +11,21 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import postgres from 'postgres';
 import { Resource } from '../proto/gen/kds.js';
 import { toWire } from '../global-api/src/kds/frames.js';
 import { migrate } from '../global-api/src/store/migrate.js';
 import { openPostgres } from '../global-api/src/store/postgres.js';
 import { scratchDatabase } from '../test/support/backends.js';
+import { freePort } from '../test/support/process.js';
 import { ResourceStore, type WriteOp } from '../global-api/src/store/resource-store.js';
+import { timeDelivery } from './support/delivery.js';
 import { MemoryState, memoryZone } from './support/memory-zone.js';
+import { ms, pct } from './support/stats.js';
+import { waitFor } from './support/wait.js';
 
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ROUNDS = 20;
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-};
-const ms = (n: number) => `${n.toFixed(1)} ms`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -125,17 +103,7 @@ async function main() {
       const lat: number[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         const name = `prop-${tag}-${round}`;
-        const arrived = new Map<number, number>();
-        let t0 = 0;
-        active.forEach((z, i) => {
-          z.state.onApplied = (names) => {
-            if (names.includes(name) && !arrived.has(i)) arrived.set(i, performance.now() - t0);
-          };
-        });
-        t0 = performance.now();
-        await put(base, `/meshes/default/meshtimeouts/${name}`, policy(name, '5s'));
-        await waitFor(`round ${round} in ${n} zones`, () => arrived.size === n, 30_000);
-        lat.push(...arrived.values());
+        lat.push(...(await timeDelivery(active, name, () => put(base, `/meshes/default/meshtimeouts/${name}`, policy(name, '5s')), `round ${round} in ${n} zones`)));
       }
       for (const z of active) z.state.onApplied = undefined;
       return lat;

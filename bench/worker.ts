@@ -12,42 +12,20 @@
  * Run: `npx tsx bench/worker.ts` (PostgreSQL from DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { migrate } from '../global-api/src/store/migrate.js';
 import { openPostgres } from '../global-api/src/store/postgres.js';
 import { TokenStore } from '../global-api/src/store/token-store.js';
 import { scratchDatabase } from '../test/support/backends.js';
+import { freePort, stopGroup } from '../test/support/process.js';
+import { timeDelivery } from './support/delivery.js';
 import { memoryZone } from './support/memory-zone.js';
+import { ms, pct } from './support/stats.js';
+import { waitFor } from './support/wait.js';
 
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const ZONES = 10;
 const ROUNDS = 20;
 const ROOT = new URL('../', import.meta.url).pathname;
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-};
-const ms = (n: number) => `${n.toFixed(1)} ms`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await Promise.resolve().then(check).catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const policy = (name: string) => ({
   type: 'MeshTimeout',
@@ -77,26 +55,6 @@ async function request(g: Global, method: string, path: string, body: unknown): 
   return res.json();
 }
 
-/** Stops a child started with `detached` (its own process group: wrangler's workerd goes with it). */
-async function stop(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((r) => proc.once('exit', r));
-  try {
-    process.kill(-proc.pid!, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const t = setTimeout(() => {
-    try {
-      process.kill(-proc.pid!, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }, 5000);
-  await exited;
-  clearTimeout(t);
-}
-
 /** p50/p99 of policy PUT -> applied, over ROUNDS rounds to ZONES zones of `g` over `transport`. */
 async function propagation(g: Global, transport: 'ws' | 'poll'): Promise<number[]> {
   const tag = `${g.name}-${transport}`.toLowerCase().replace(/[^a-z0-9]+/g, '-');
@@ -113,17 +71,8 @@ async function propagation(g: Global, transport: 'ws' | 'poll'): Promise<number[
     const lat: number[] = [];
     for (let round = -1; round < ROUNDS; round++) {
       const name = `prop-${tag}-${round + 1}`;
-      const arrived = new Map<number, number>();
-      let t0 = 0;
-      zones.forEach((z, i) => {
-        z.state.onApplied = (names) => {
-          if (names.includes(name) && !arrived.has(i)) arrived.set(i, performance.now() - t0);
-        };
-      });
-      t0 = performance.now();
-      await request(g, 'PUT', `/meshes/default/meshtimeouts/${name}`, policy(name));
-      await waitFor(`${tag}: round ${round} in ${ZONES} zones`, () => arrived.size === ZONES, 30_000);
-      if (round >= 0) lat.push(...arrived.values()); // round -1 warms up (a hub is created on first use)
+      const arrived = await timeDelivery(zones, name, () => request(g, 'PUT', `/meshes/default/meshtimeouts/${name}`, policy(name)), `${tag}: round ${round} in ${ZONES} zones`);
+      if (round >= 0) lat.push(...arrived); // round -1 warms up (a hub is created on first use)
     }
     return lat;
   } finally {
@@ -193,7 +142,7 @@ async function main() {
     console.log(`(${((performance.now() - began) / 1000).toFixed(0)} s in all)`);
     console.log(`propagation to ${ZONES} zones, p50/p99: ${results.map((r) => `${r.what} ${pct(r.lat, 50).toFixed(1)}/${pct(r.lat, 99).toFixed(1)} ms`).join(' | ')}`);
   } finally {
-    await Promise.all(procs.map(stop));
+    await Promise.all(procs.map(stopGroup)); // detached: wrangler's workerd goes with it
     await db.close();
     await scratch.drop();
   }

@@ -13,6 +13,7 @@ import { migrate } from '../global-api/src/store/migrate.js';
 import { openPglite } from '../global-api/src/store/pglite.js';
 import { backends } from './support/backends.js';
 import { call, startApi, type ApiServer } from './support/api.js';
+import { rawHello } from './support/kds-hello.js';
 import { eventually, startZone, type TestZone } from './support/zone.js';
 
 const policy = (name: string, timeout: string) => ({
@@ -115,20 +116,8 @@ for (const backend of backends()) {
     const zoneDbs: Database[] = [];
     let tokenA: string;
 
-    const hello = (h: Partial<Hello> = {}): Hello => ({
-      tenant: '',
-      zone: 'zone-a',
-      token: tokenA,
-      agentVersion: 'attacker',
-      instanceId: 'attacker-0001',
-      features: ['resume-v1', 'snapshot-complete', 'chunked-deltas', 'hash-suffix'],
-      // Up to date: the attacker needs no snapshot of the global's state.
-      lastRevision: 0,
-      configJson: '{}',
-      inventoryRevision: 0,
-      lastError: '',
-      ...h,
-    });
+    // Up to date (revision 0): the attacker needs no snapshot of the global's state.
+    const hello = (h: Partial<Hello> = {}): Hello => rawHello({ zone: 'zone-a', token: tokenA, agentVersion: 'attacker', instanceId: 'attacker-0001', ...h });
 
     const peer = () => {
       const p = new RawPeer(api.url);

@@ -2,14 +2,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from './support/backends.js';
 import { call, startApi, type ApiServer } from './support/api.js';
+import { meshTimeoutBody } from './support/fixtures.js';
 import { eventually, startZone, type TestZone } from './support/zone.js';
 
-const policy = (name: string, timeout: string) => ({
-  type: 'MeshTimeout',
-  mesh: 'default',
-  name,
-  spec: { targetRef: { kind: 'Mesh' }, to: [{ targetRef: { kind: 'Mesh' }, default: { http: { requestTimeout: timeout } } }] },
-});
+const policy = (name: string, timeout: string) => meshTimeoutBody(name, timeout);
 
 const ingress = (port: number) => ({
   kind: 'ZoneIngress',

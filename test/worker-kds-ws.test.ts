@@ -21,25 +21,16 @@ import { sendableCloseCode } from '../global-api/src/worker/runtime.js';
 import { call } from './support/api.js';
 import { postgresBackend } from './support/backends.js';
 import { removeDirs, startZoneAgent, type ZoneProc } from './support/cluster.js';
-import { freePort, getJson } from './support/process.js';
+import { meshTimeoutBody as mt } from './support/fixtures.js';
+import { rawHello } from './support/kds-hello.js';
+import { freePort } from './support/process.js';
 import { startWorkerd, type Workerd } from './support/workerd.js';
+import { kdsReady, onlineZones, snapshotBytes as snapshotSize, webDataplane as dataplane, welcomes as welcomesOf, zoneHasTimeout } from './support/worker-kds.js';
 import { eventually } from './support/zone.js';
 
 const DATABASE_URL = process.env.DATABASE_URL;
 
-const hello = (h: Partial<Hello>): Hello => ({
-  tenant: '',
-  zone: 'zone-x',
-  token: '',
-  agentVersion: 'test',
-  instanceId: 'raw-0000',
-  features: ['resume-v1', 'snapshot-complete', 'chunked-deltas', 'hash-suffix'],
-  lastRevision: 0,
-  configJson: '{}',
-  inventoryRevision: 0,
-  lastError: '',
-  ...h,
-});
+const hello = rawHello;
 const helloFrame = (h: Partial<Hello>) => encodeFrame({ body: { $case: 'hello', value: hello(h) } });
 /** A token-shaped string claiming `tenant` (unsigned: only the relay's routing reads it). */
 const claiming = (tenant: string) => `e30.${Buffer.from(JSON.stringify({ tenant })).toString('base64url')}.sig`;
@@ -157,27 +148,7 @@ describe('WebSocket KDS in workerd: refused before any database read', () => {
   });
 });
 
-const mt = (name: string, timeout = '5s') => ({
-  type: 'MeshTimeout',
-  mesh: 'default',
-  name,
-  spec: { targetRef: { kind: 'Mesh' }, to: [{ targetRef: { kind: 'Mesh' }, default: { http: { requestTimeout: timeout } } }] },
-});
-const dataplane = (name: string) => ({
-  type: 'Dataplane',
-  mesh: 'default',
-  name,
-  networking: { address: '10.0.0.9', inbound: [{ port: 8080, tags: { 'kuma.io/service': 'web' } }] },
-});
 const zoneIngress = (port: number) => ({ type: 'ZoneIngress', name: 'ingress', networking: { address: '10.0.0.1', advertisedAddress: '192.0.2.10', port, advertisedPort: port } });
-
-interface KdsReady {
-  connected: boolean;
-  sessions: number;
-  bytesIn: number;
-  lastRevision: number;
-  lastError?: string;
-}
 
 if (DATABASE_URL) {
   describe('KDS over WebSocket and long-poll against the global in workerd (PostgreSQL through Hyperdrive)', () => {
@@ -195,11 +166,9 @@ if (DATABASE_URL) {
     const zones: Partial<Record<ZoneName, ZoneProc>> = {};
 
     const api = (method: string, path: string, body?: unknown, token = tokens.acme) => call(worker!.url, method, path, { body, token });
-    const ready = async (zone: ZoneName) => ((await getJson(`${zones[zone]!.url}/ready`)) as { kds: KdsReady }).kds;
-    const zoneHas = async (zone: ZoneName, name: string, timeout: string) =>
-      (await call(zones[zone]!.url, 'GET', `/meshes/default/meshtimeouts/${name}`)).body?.spec?.to?.[0]?.default?.http?.requestTimeout === timeout;
-    /** Lines the agent logged for each new session: `kds: connected to <global> (<transport>, snapshot|resume, inventory from N)`. */
-    const welcomes = (zone: ZoneName) => zones[zone]!.child.output().split('\n').filter((l) => l.includes('kds: connected to'));
+    const ready = (zone: ZoneName) => kdsReady(zones[zone]!);
+    const zoneHas = (zone: ZoneName, name: string, timeout: string) => zoneHasTimeout(zones[zone]!, name, timeout);
+    const welcomes = (zone: ZoneName) => welcomesOf(zones[zone]!);
     const zoneToken = async (zone: string, token = tokens.acme) => {
       const r = await api('POST', '/tokens/zone', { zone, validFor: 3600 }, token);
       expect(r.status).toBe(201);
@@ -232,13 +201,7 @@ if (DATABASE_URL) {
     });
 
     it('both zones connect (one over WebSocket through the hub, one over long-poll), are Online and get the mesh in a snapshot', async () => {
-      await eventually('2 zones online', async () => {
-        const body = (await api('GET', '/zones/_overview')).body as { items?: { name: string; zoneInsight?: { subscriptions?: { disconnectTime?: string }[] } }[] };
-        return (body.items ?? []).filter((z) => {
-          const subs = z.zoneInsight?.subscriptions ?? [];
-          return subs.length > 0 && !subs[subs.length - 1]!.disconnectTime;
-        }).length === 2;
-      }, 30_000);
+      await eventually('2 zones online', async () => onlineZones((await api('GET', '/zones/_overview')).body).length === 2, 30_000);
       for (const z of ZONES) await eventually(`${z} has the mesh`, async () => (await call(zones[z]!.url, 'GET', '/meshes/default')).status === 200, 20_000);
       expect(welcomes('zone-ws')[0]).toMatch(/connected to workerd-hub-[0-9a-f]{4} \(ws, snapshot, inventory from 0\)/);
       expect(welcomes('zone-lp')[0]).toMatch(/\(poll, snapshot/);
@@ -361,15 +324,7 @@ if (DATABASE_URL) {
       await Promise.all(ZONES.map((z) => eventually(`${z} has bulk-39`, () => zoneHas(z, 'bulk-39', '40s'), 30_000)));
       // What a snapshot of this mesh costs: the bytes a fresh WebSocket session of a never-synced zone receives.
       const probe = await zoneToken('zone-c');
-      const zoneC = await startZoneAgent({ name: 'zone-c', globalUrl: worker!.url, token: probe.token, transport: 'ws' });
-      let snapshotBytes = 0;
-      try {
-        await eventually('zone-c has bulk-39', async () => (await call(zoneC.url, 'GET', '/meshes/default/meshtimeouts/bulk-39')).status === 200, 30_000);
-        snapshotBytes = ((await getJson(`${zoneC.url}/ready`)) as { kds: KdsReady }).kds.bytesIn;
-      } finally {
-        await zoneC.stop();
-        await removeDirs([zoneC.dataDir]);
-      }
+      const snapshotBytes = await snapshotSize(worker!.url, probe.token, 'ws', 'bulk-39');
       expect(snapshotBytes).toBeGreaterThan(5000);
 
       const before = Object.fromEntries(await Promise.all(ZONES.map(async (z) => [z, { ready: await ready(z), welcomes: welcomes(z).length }] as const)));

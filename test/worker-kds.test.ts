@@ -25,8 +25,10 @@ import { maskedSettings, workerSettings } from '../global-api/src/worker/setting
 import { call } from './support/api.js';
 import { scratchDatabase, type ScratchDatabase } from './support/backends.js';
 import { removeDirs, startZoneAgent, type ZoneProc } from './support/cluster.js';
+import { meshTimeoutBody as mt } from './support/fixtures.js';
 import { freePort, getJson } from './support/process.js';
 import { startWorkerd, type Workerd } from './support/workerd.js';
+import { kdsReady, onlineZones, snapshotBytes as snapshotSize, webDataplane as dataplane, welcomes as welcomesOf, zoneHasTimeout } from './support/worker-kds.js';
 import { eventually } from './support/zone.js';
 
 const DATABASE_URL = process.env.DATABASE_URL;
@@ -100,27 +102,6 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<strin
   );
 }
 
-const mt = (name: string, timeout = '5s') => ({
-  type: 'MeshTimeout',
-  mesh: 'default',
-  name,
-  spec: { targetRef: { kind: 'Mesh' }, to: [{ targetRef: { kind: 'Mesh' }, default: { http: { requestTimeout: timeout } } }] },
-});
-const dataplane = (name: string) => ({
-  type: 'Dataplane',
-  mesh: 'default',
-  name,
-  networking: { address: '10.0.0.9', inbound: [{ port: 8080, tags: { 'kuma.io/service': 'web' } }] },
-});
-
-interface KdsReady {
-  connected: boolean;
-  sessions: number;
-  bytesIn: number;
-  lastRevision: number;
-  lastError?: string;
-}
-
 if (DATABASE_URL) {
   describe('KDS long-poll against the global in workerd (PostgreSQL through Hyperdrive)', () => {
     const LEASE_MS = 2000;
@@ -136,11 +117,10 @@ if (DATABASE_URL) {
     const zones: Record<string, ZoneProc> = {};
 
     const api = (method: string, path: string, body?: unknown) => call(worker!.url, method, path, { body, token: adminToken });
-    const ready = async (zone: string) => ((await getJson(`${zones[zone]!.url}/ready`)) as { kds: KdsReady }).kds;
-    const zoneHas = async (zone: string, name: string, timeout: string) =>
-      (await call(zones[zone]!.url, 'GET', `/meshes/default/meshtimeouts/${name}`)).body?.spec?.to?.[0]?.default?.http?.requestTimeout === timeout;
+    const ready = (zone: string) => kdsReady(zones[zone]!);
+    const zoneHas = (zone: string, name: string, timeout: string) => zoneHasTimeout(zones[zone]!, name, timeout);
     /** Lines the agent logged for each new session: `kds: connected to <global> (poll, snapshot|resume, ...)`. */
-    const welcomes = (zone: string) => zones[zone]!.child.output().split('\n').filter((l) => l.includes('kds: connected to'));
+    const welcomes = (zone: string) => welcomesOf(zones[zone]!);
 
     beforeAll(async () => {
       scratch = await scratchDatabase(DATABASE_URL, 'ursa_wkds');
@@ -174,14 +154,7 @@ if (DATABASE_URL) {
     });
 
     it('both zones connect over long-poll, are registered Online and receive the mesh', async () => {
-      await eventually('2 zones online', async () => {
-        const body = (await api('GET', '/zones/_overview')).body as { items?: { name: string; zoneInsight?: { subscriptions?: { connectTime?: string; disconnectTime?: string }[] } }[] };
-        const online = (body.items ?? []).filter((z) => {
-          const subs = z.zoneInsight?.subscriptions ?? [];
-          return subs.length > 0 && !subs[subs.length - 1]!.disconnectTime;
-        });
-        return online.length === 2;
-      }, 30_000);
+      await eventually('2 zones online', async () => onlineZones((await api('GET', '/zones/_overview')).body).length === 2, 30_000);
       for (const z of Object.keys(zones)) await eventually(`${z} has the mesh`, async () => (await call(zones[z]!.url, 'GET', '/meshes/default')).status === 200, 20_000);
       for (const z of Object.keys(zones)) expect(welcomes(z)[0]).toMatch(/\(poll, snapshot/);
     });
@@ -218,15 +191,7 @@ if (DATABASE_URL) {
       await Promise.all(Object.keys(zones).map((z) => eventually(`${z} has bulk-39`, () => zoneHas(z, 'bulk-39', '40s'), 30_000)));
       // What a snapshot of this mesh costs a zone: the bytes a fresh long-poll session receives (zone-c, never synced).
       const probe = await api('POST', '/tokens/zone', { zone: 'zone-c', validFor: 600 });
-      const zoneC = await startZoneAgent({ name: 'zone-c', globalUrl: worker!.url, token: probe.body.token as string, transport: 'poll' });
-      let snapshotBytes = 0;
-      try {
-        await eventually('zone-c has bulk-39', async () => (await call(zoneC.url, 'GET', '/meshes/default/meshtimeouts/bulk-39')).status === 200, 30_000);
-        snapshotBytes = ((await getJson(`${zoneC.url}/ready`)) as { kds: KdsReady }).kds.bytesIn;
-      } finally {
-        await zoneC.stop();
-        await removeDirs([zoneC.dataDir]);
-      }
+      const snapshotBytes = await snapshotSize(worker!.url, probe.body.token as string, 'poll', 'bulk-39');
       expect(snapshotBytes).toBeGreaterThan(5000);
 
       const before = Object.fromEntries(await Promise.all(Object.keys(zones).map(async (z) => [z, { ready: await ready(z), welcomes: welcomes(z).length }] as const)));

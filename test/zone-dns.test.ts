@@ -101,6 +101,12 @@ describe('zone agent DNS resolver (real process, real dig)', () => {
     const timeout = { type: 'MeshTimeout', mesh: 'default', name: 'local-timeout', spec: { targetRef: { kind: 'Mesh' }, to: [{ targetRef: { kind: 'Mesh' }, default: { connectionTimeout: '2s' } }] } };
     expect((await call(a.url, 'PUT', '/meshes/default/meshtimeouts/local-timeout', { body: timeout })).status).toBe(201);
     expect((await call(a.url, 'GET', '/meshes/default/meshtimeouts/local-timeout')).body.spec.to[0].default.connectionTimeout).toBe('2s');
+    // Zone tokens are the global's business, on every path (a retire here would also void dataplane-token keys).
+    for (const [method, path] of [['POST', '/tokens/zone'], ['GET', '/tokens/zone'], ['POST', '/tokens/zone/signing-keys/retire']] as const) {
+      const r = await call(a.url, method, path, { body: method === 'POST' ? { zone: 'x' } : undefined });
+      expect(r.status, `${method} ${path}`).toBe(400);
+      expect(r.body.detail ?? r.body.title).toMatch(/issued by the global control plane/);
+    }
     const services = ['backend', 'backend_kuma-demo_svc_8080', 'web'];
     const t0 = Date.now();
     expect((await call(a.url, 'PUT', '/meshes/default/dataplanes/dp-1', { body: dataplane('dp-1', services.slice(0, 2)) })).status).toBeLessThan(300);

@@ -110,13 +110,13 @@ describe('xDS admission with dataplane tokens, DataplaneInsight and inspect (rea
   };
 
   /** Opens a stream for `id`, presenting `token` as call metadata (default) or in node metadata. */
-  const open = (id: string, token?: string, via: 'header' | 'node' = 'header', typeUrl = CDS): Ads => {
+  const open = (id: string, token?: string, via: 'header' | 'node' = 'header', typeUrl = CDS, userAgentName = 'scripted-ads'): Ads => {
     const meta = new grpc.Metadata();
     if (token && via === 'header') meta.set('authorization', `Bearer ${token}`);
     const s = new Ads(client, meta);
     streams.push(s);
     const metadata = token && via === 'node' ? { 'dataplane.token': token } : undefined;
-    s.send({ node: Node.fromPartial({ id, userAgentName: 'scripted-ads', metadata }), typeUrl });
+    s.send({ node: Node.fromPartial({ id, userAgentName, metadata }), typeUrl });
     return s;
   };
 
@@ -302,6 +302,24 @@ describe('xDS admission with dataplane tokens, DataplaneInsight and inspect (rea
     expect(pol.body.policies).toContainEqual(expect.objectContaining({ kind: 'MeshTimeout', name: 'web-timeouts' }));
     const apiPol = await call(url, 'GET', '/meshes/default/dataplanes/api-1/_policies');
     expect(apiPol.body.policies).not.toContainEqual(expect.objectContaining({ name: 'web-timeouts' }));
+    s.close();
+  });
+
+  it('inspect never shows a private key: an mTLS sidecar\'s SDS secrets are redacted', async () => {
+    const mesh = { type: 'Mesh', name: 'secure', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } };
+    expect((await call(url, 'PUT', '/meshes/secure', { body: mesh })).status).toBeLessThan(300);
+    expect((await call(url, 'PUT', '/meshes/secure/dataplanes/s-1', { body: dataplane('secure', 's-1', 'sec', 7010) })).status).toBe(201);
+    const token = await issue({ mesh: 'secure', name: 's-1' });
+    const s = open('secure.s-1', token, 'header', CDS, 'envoy');
+    await s.next(CDS, 0);
+    const res = await waitFor('SDS in the inspected config', async () => {
+      const r = await call(url, 'GET', '/meshes/secure/dataplanes/s-1/_config');
+      return r.body?.resources?.SDS ? r : undefined;
+    }, 10_000, agent);
+    const text = JSON.stringify(res.body);
+    expect(text).not.toMatch(/PRIVATE KEY/);
+    expect(text).toContain('"privateKey":"[redacted]"');
+    expect(res.body.resources.SDS.items.map((i: { resource: Record<string, unknown> }) => i.resource['@type'])).toContain('type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret');
     s.close();
   });
 

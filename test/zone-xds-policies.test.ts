@@ -19,44 +19,14 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from './support/api.js';
 import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from './support/cluster.js';
-import { freePort, getJson, start, waitFor, type Child } from './support/process.js';
+import { echoDataplane, EchoClients, registerXdsClient, startEcho, type EchoServer } from './support/grpc-echo.js';
+import { cleanEnv, freePort, getJson, start, waitFor, type Child } from './support/process.js';
 import { eventually } from './support/zone.js';
 
 const ZONE_BIN = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
-const ECHO_PATH = '/ursa.test.Echo/Echo';
-const identity = (b: Buffer) => b;
-const EchoService: grpc.ServiceDefinition = {
-  Echo: { path: ECHO_PATH, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
-};
-
-interface EchoServer {
-  readonly id: string;
-  readonly port: number;
-  close(): Promise<void>;
-}
-async function startEcho(id: string): Promise<EchoServer> {
-  const server = new grpc.Server();
-  server.addService(EchoService, { Echo: (_c: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from(id)) });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
-  return { id, port, close: () => new Promise<void>((r) => server.tryShutdown(() => r())) };
-}
-
-function env(): NodeJS.ProcessEnv {
-  const e = { ...process.env };
-  for (const k of Object.keys(e)) if (k.startsWith('URSA_') || k === 'DATABASE_URL' || k.startsWith('GRPC_XDS')) delete e[k];
-  return e;
-}
-
-const dataplane = (name: string, service: string, port: number) => ({
-  type: 'Dataplane',
-  mesh: 'default',
-  name,
-  networking: { address: '127.0.0.1', inbound: [{ port, tags: { 'kuma.io/service': service } }] },
-});
 const meshPolicy = (type: string, name: string, spec: Record<string, unknown>) => ({ type, mesh: 'default', name, spec });
 
 describe('policies through xDS with real gRPC xDS clients, global + 2 zones', () => {
@@ -66,25 +36,8 @@ describe('policies through xDS with real gRPC xDS clients, global + 2 zones', ()
   let zone1Url: string;
   let zone1Dir: string;
   const echoes = new Map<string, EchoServer>();
-  const clients = new Map<string, grpc.Client>();
-
-  const clientFor = (service: string) => {
-    let c = clients.get(service);
-    if (!c) clients.set(service, (c = new grpc.Client(`xds:///${service}`, grpc.credentials.createInsecure())));
-    return c;
-  };
-  const rpc = (service: string): Promise<string> =>
-    new Promise((resolve, reject) =>
-      clientFor(service).makeUnaryRequest(ECHO_PATH, identity, identity, Buffer.from('hi'), { deadline: Date.now() + 2000 }, (err, res) => (err ? reject(err) : resolve(res!.toString()))),
-    );
-  const count = async (service: string, n: number, parallel = 25): Promise<Record<string, number>> => {
-    const out: Record<string, number> = {};
-    for (let done = 0; done < n; done += parallel) {
-      const ids = await Promise.all(Array.from({ length: Math.min(parallel, n - done) }, () => rpc(service)));
-      for (const id of ids) out[id] = (out[id] ?? 0) + 1;
-    }
-    return out;
-  };
+  const clients = new EchoClients();
+  const count = (service: string, n: number, parallel = 25): Promise<Record<string, number>> => clients.count(service, n, parallel);
   const onGlobal = async (method: string, path: string, body?: unknown) => {
     const res = await call(global.url, method, path, body === undefined ? {} : { body });
     expect(res.status, `${method} ${path}: ${JSON.stringify(res.body)}`).toBeLessThan(300);
@@ -101,7 +54,7 @@ describe('policies through xDS with real gRPC xDS clients, global + 2 zones', ()
     await writeFile(tokenFile, await token('zone-1'));
     const apiPort = await freePort();
     const xdsPort = await freePort();
-    zone1 = start(process.execPath, [ZONE_BIN, '--zone', 'zone-1', '--global-url', global.url, '--token-file', tokenFile, '--data-dir', zone1Dir, '--api-port', String(apiPort), '--xds-port', String(xdsPort), '--dns-port', '0', '--transport', 'ws', '--reconnect-max-ms', '1000'], { env: env() });
+    zone1 = start(process.execPath, [ZONE_BIN, '--zone', 'zone-1', '--global-url', global.url, '--token-file', tokenFile, '--data-dir', zone1Dir, '--api-port', String(apiPort), '--xds-port', String(xdsPort), '--dns-port', '0', '--transport', 'ws', '--reconnect-max-ms', '1000'], { env: cleanEnv() });
     zone1Url = `http://127.0.0.1:${apiPort}`;
     await waitFor('zone-1 GET /ready', () => getJson(`${zone1Url}/ready`), 60_000, zone1);
     zone2 = await startZoneAgent({ name: 'zone-2', globalUrl: global.url, token: await token('zone-2'), transport: 'poll' });
@@ -111,12 +64,12 @@ describe('policies through xDS with real gRPC xDS clients, global + 2 zones', ()
 
     for (const id of ['zone-1', 'zone-2', 'split', 'split-v1', 'split-v2']) echoes.set(id, await startEcho(id));
     // zone-2: two instances of echo behind its ingress (never dialed: the ingress stand-in answers for them).
-    for (const name of ['echo-a', 'echo-b']) expect((await call(zone2.url, 'PUT', `/meshes/default/dataplanes/${name}`, { body: dataplane(name, 'echo', 9000) })).status).toBe(201);
+    for (const name of ['echo-a', 'echo-b']) expect((await call(zone2.url, 'PUT', `/meshes/default/dataplanes/${name}`, { body: echoDataplane(name, 'echo', 9000) })).status).toBe(201);
     const ingressPort = echoes.get('zone-2')!.port;
     const ingress = { type: 'ZoneIngress', name: 'ingress', networking: { address: '127.0.0.1', port: ingressPort, advertisedAddress: '127.0.0.1', advertisedPort: ingressPort } };
     expect((await call(zone2.url, 'PUT', '/zoneingresses/ingress', { body: ingress })).status).toBe(201);
     // zone-1: one local echo, the split services, and the client itself.
-    const put1 = async (name: string, service: string, port: number) => expect((await call(zone1Url, 'PUT', `/meshes/default/dataplanes/${name}`, { body: dataplane(name, service, port) })).status).toBe(201);
+    const put1 = async (name: string, service: string, port: number) => expect((await call(zone1Url, 'PUT', `/meshes/default/dataplanes/${name}`, { body: echoDataplane(name, service, port) })).status).toBe(201);
     await put1('echo-1', 'echo', echoes.get('zone-1')!.port);
     for (const s of ['split', 'split-v1', 'split-v2']) await put1(s, s, echoes.get(s)!.port);
     await put1('client', 'client', await freePort());
@@ -131,17 +84,11 @@ describe('policies through xDS with real gRPC xDS clients, global + 2 zones', ()
       30_000,
     );
 
-    // grpc-js-xds reads its bootstrap once, when the first xds: channel is made.
-    process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
-      xds_servers: [{ server_uri: `127.0.0.1:${xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-      node: { id: 'default.client', locality: { zone: 'zone-1' }, metadata: { 'dataplane.token': issued.body as string } },
-    });
-    const xds = await import('@grpc/grpc-js-xds');
-    xds.register();
+    await registerXdsClient({ xdsPort, nodeId: 'default.client', zone: 'zone-1', token: issued.body as string });
   }, 180_000);
 
   afterAll(async () => {
-    for (const c of clients.values()) c.close();
+    clients.close();
     await zone1?.stop();
     await zone2?.stop();
     await global?.stop();

@@ -35,16 +35,10 @@ import {
 } from '../proto/src/xds-types.js';
 import { call } from './support/api.js';
 import { removeDirs } from './support/cluster.js';
-import { freePort, getJson, start, waitFor, type Child } from './support/process.js';
+import { cleanEnv, freePort, getJson, start, waitFor, type Child } from './support/process.js';
 
 const ZONE_BIN = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
 const ZONE = 'sidecar-zone';
-
-function env(): NodeJS.ProcessEnv {
-  const e = { ...process.env };
-  for (const k of Object.keys(e)) if (k.startsWith('URSA_') || k === 'DATABASE_URL') delete e[k];
-  return e;
-}
 
 const tp = { redirectPortInbound: 15006, redirectPortOutbound: 15001 };
 const dataplane = (name: string, address: string, service: string, port: number) => ({
@@ -121,7 +115,7 @@ describe('zone agent xDS: Envoy sidecars and zone ingresses', () => {
     const apiPort = await freePort();
     xdsPort = await freePort();
     dnsPort = await freePort();
-    agent = start(process.execPath, [ZONE_BIN, '--zone', ZONE, '--data-dir', dataDir, '--api-port', String(apiPort), '--xds-port', String(xdsPort), '--dns-port', String(dnsPort), '--dns-upstream', '127.0.0.1:9'], { env: env() });
+    agent = start(process.execPath, [ZONE_BIN, '--zone', ZONE, '--data-dir', dataDir, '--api-port', String(apiPort), '--xds-port', String(xdsPort), '--dns-port', String(dnsPort), '--dns-upstream', '127.0.0.1:9'], { env: cleanEnv() });
     url = `http://127.0.0.1:${apiPort}`;
     await waitFor('zone agent GET /ready', () => getJson(`${url}/ready`), 30_000, agent);
     await waitFor('xds server up', async () => (agent!.output().includes('xds: ADS') ? true : undefined), 10_000, agent);

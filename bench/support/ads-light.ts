@@ -5,8 +5,9 @@
  * top-level fields only (type, version, nonce, resource names), so thousands of simulated proxies cost the
  * benchmark process little and the figures measure the control plane.
  *
- * Wildcard EDS/RDS is not what Envoy does (it names the clusters and routes it learned), but the server
- * treats both alike (`cache.ts`), and naming them would mean decoding every Cluster and Listener here.
+ * By default EDS is a wildcard subscription too. With `namedEds`, the client does what Envoy does: it reads
+ * the EDS service names out of each CDS response (two fields of each Cluster, scanned, not decoded) and asks
+ * for exactly those ClusterLoadAssignments by name. RDS stays a wildcard.
  */
 import * as grpc from '@grpc/grpc-js';
 import { Node } from '../../proto/gen/envoy/config/core/v3/base.js';
@@ -32,6 +33,26 @@ export interface Scanned {
   bytes: number;
   /** The resources' bytes (SotW: Any.value; delta: Resource.resource.value), for spot checks. */
   bodies: Buffer[];
+}
+
+/** The ClusterLoadAssignment names EDS clusters ask for: `eds_cluster_config.service_name`, else the name. */
+export function edsNames(clusters: readonly Buffer[]): string[] {
+  const out: string[] = [];
+  for (const c of clusters) {
+    let name = '';
+    let serviceName: string | undefined;
+    fields(c, 0, c.length, (f, s, e) => {
+      if (f === 1) name = c.toString('utf8', s, e);
+      else if (f === 3) {
+        serviceName = '';
+        fields(c, s, e, (g, x, y) => {
+          if (g === 2) serviceName = c.toString('utf8', x, y);
+        });
+      }
+    });
+    if (serviceName !== undefined) out.push(serviceName || name);
+  }
+  return out.sort();
 }
 
 // --- a minimal protobuf wire scanner ----------------------------------------------------------------------
@@ -112,6 +133,8 @@ export interface LightProxyOptions {
   readonly nodeId: string;
   readonly token: string;
   readonly userAgentName: string;
+  /** Subscribe to EDS by the names the clusters give, as Envoy does (default: wildcard). */
+  readonly namedEds?: boolean;
   /** Every response, as it arrives (before the ACK is sent). */
   readonly onResponse: (proxy: LightProxy, r: Scanned) => void;
   readonly onEnd: (proxy: LightProxy, err: grpc.ServiceError | undefined) => void;
@@ -124,6 +147,10 @@ export class LightProxy {
   /** Per type: responses received. */
   readonly received = new Map<string, number>();
   private readonly call: grpc.ClientDuplexStream<Buffer, Buffer>;
+  /** Named EDS: the names last asked for (joined), so a CDS update that keeps them asks nothing new. */
+  private edsKey: string | undefined;
+  private edsVersion = '';
+  private edsNonce = '';
 
   constructor(readonly opts: LightProxyOptions) {
     const meta = new grpc.Metadata();
@@ -136,6 +163,7 @@ export class LightProxy {
       this.received.set(r.typeUrl, (this.received.get(r.typeUrl) ?? 0) + 1);
       opts.onResponse(this, r);
       this.ack(r);
+      if (opts.namedEds && r.typeUrl === CLUSTER_TYPE_URL) this.askEds(edsNames(r.bodies));
     });
     let ended = false;
     const end = (err: grpc.ServiceError | undefined) => {
@@ -147,9 +175,15 @@ export class LightProxy {
     this.call.on('end', () => end(undefined));
     const node = Node.fromPartial({ id: opts.nodeId, userAgentName: opts.userAgentName });
     TYPES.forEach((typeUrl, i) => {
+      if (opts.namedEds && typeUrl === CLUSTER_LOAD_ASSIGNMENT_TYPE_URL) return;
       const first = i === 0 ? { node } : {};
       this.write(opts.variant === 'sotw' ? DiscoveryRequest.encode(DiscoveryRequest.fromPartial({ ...first, typeUrl })).finish() : DeltaDiscoveryRequest.encode(DeltaDiscoveryRequest.fromPartial({ ...first, typeUrl })).finish());
     });
+  }
+
+  /** Named EDS: how many ClusterLoadAssignments it asked for. */
+  get edsNamesAsked(): number {
+    return this.edsKey ? this.edsKey.split('\n').length : 0;
   }
 
   /**
@@ -166,10 +200,32 @@ export class LightProxy {
     this.call.cancel();
   }
 
+  private askEds(names: string[]): void {
+    const key = names.join('\n');
+    if (key === this.edsKey || (this.opts.variant === 'delta' && names.length === 0)) return;
+    const before = new Set(this.edsKey ? this.edsKey.split('\n') : []);
+    this.edsKey = key;
+    if (this.opts.variant === 'sotw') {
+      this.write(DiscoveryRequest.encode(DiscoveryRequest.fromPartial({ typeUrl: CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, resourceNames: names, versionInfo: this.edsVersion, responseNonce: this.edsNonce })).finish());
+    } else {
+      const now = new Set(names);
+      this.write(
+        DeltaDiscoveryRequest.encode(
+          DeltaDiscoveryRequest.fromPartial({ typeUrl: CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, resourceNamesSubscribe: names.filter((n) => !before.has(n)), resourceNamesUnsubscribe: [...before].filter((n) => !now.has(n)) }),
+        ).finish(),
+      );
+    }
+  }
+
   private ack(r: Scanned): void {
+    if (r.typeUrl === CLUSTER_LOAD_ASSIGNMENT_TYPE_URL) {
+      this.edsVersion = r.version;
+      this.edsNonce = r.nonce;
+    }
+    const names = this.opts.namedEds && r.typeUrl === CLUSTER_LOAD_ASSIGNMENT_TYPE_URL && this.edsKey ? this.edsKey.split('\n') : [];
     this.write(
       this.opts.variant === 'sotw'
-        ? DiscoveryRequest.encode(DiscoveryRequest.fromPartial({ typeUrl: r.typeUrl, versionInfo: r.version, responseNonce: r.nonce })).finish()
+        ? DiscoveryRequest.encode(DiscoveryRequest.fromPartial({ typeUrl: r.typeUrl, resourceNames: names, versionInfo: r.version, responseNonce: r.nonce })).finish()
         : DeltaDiscoveryRequest.encode(DeltaDiscoveryRequest.fromPartial({ typeUrl: r.typeUrl, responseNonce: r.nonce })).finish(),
     );
   }

@@ -69,7 +69,10 @@ export function createApp(deps: AppDeps) {
   mountMetaRoutes(app, meta);
   mountOpenApiRoute(app);
   mountGlobalInsightRoute(app);
-  mountZoneTokenRoutes(app);
+  // Zone tokens belong to the global. On a zone agent's API they would also reach the zone's own signing keys
+  // (its dataplane-token keys share that table), so a retire there would void every dataplane token.
+  if ((deps.plane?.kind ?? 'global') === 'global') mountZoneTokenRoutes(app);
+  else app.all('/tokens/zone/*', (c) => toErrorResponse(c, new ApiError(400, 'Bad Request', 'zone tokens are issued by the global control plane: use POST /tokens/zone there'), 'Bad Request'));
   mountTokenRoutes(app, deps.auth);
   // Overviews before the generic routes: `/meshes/{mesh}/dataplanes/_overview` must not be read as a name.
   mountOverviewRoutes(app);

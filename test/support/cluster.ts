@@ -5,7 +5,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, getJson, start, waitFor, type Child } from './process.js';
+import { cleanEnv, freePort, getJson, start, waitFor, type Child } from './process.js';
 
 const TSX = new URL('../../node_modules/.bin/tsx', import.meta.url).pathname;
 const GLOBAL = new URL('../../global-api/src/node.ts', import.meta.url).pathname;
@@ -18,17 +18,11 @@ export interface GlobalProc {
   stop(): Promise<void>;
 }
 
-function env(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const e = { ...process.env };
-  for (const k of Object.keys(e)) if (k.startsWith('URSA_') || k === 'DATABASE_URL') delete e[k];
-  return { ...e, ...extra };
-}
-
 export async function startGlobal(opts: { databaseUrl?: string; dataDir?: string; port?: number; heartbeatMs?: number; leaseMs?: number } = {}): Promise<GlobalProc> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'ursa-global-')));
   const port = opts.port ?? (await freePort());
   const child = start(TSX, [GLOBAL, '--port', String(port), '--data-dir', dataDir], {
-    env: env({
+    env: cleanEnv({
       URSA_KDS_HEARTBEAT_MS: String(opts.heartbeatMs ?? 500),
       URSA_ZONE_LEASE_MS: String(opts.leaseMs ?? 2000),
       ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}),
@@ -56,7 +50,7 @@ export async function startZoneAgent(opts: { name: string; globalUrl: string; to
   await writeFile(tokenFile, opts.token);
   const port = opts.port ?? (await freePort());
   const dnsPort = await freePort();
-  const child = start(process.execPath, [ZONE, '--zone', opts.name, '--global-url', opts.globalUrl, '--token-file', tokenFile, '--data-dir', dataDir, '--api-port', String(port), '--dns-port', String(dnsPort), '--transport', opts.transport, '--xds-port', '0', '--reconnect-max-ms', '1000'], { env: env({}) });
+  const child = start(process.execPath, [ZONE, '--zone', opts.name, '--global-url', opts.globalUrl, '--token-file', tokenFile, '--data-dir', dataDir, '--api-port', String(port), '--dns-port', String(dnsPort), '--transport', opts.transport, '--xds-port', '0', '--reconnect-max-ms', '1000'], { env: cleanEnv({}) });
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitFor(`${opts.name} GET /ready`, () => getJson(`${url}/ready`), 60_000, child);

@@ -14,6 +14,14 @@ export function meshTimeout(name: string, opts: { mesh?: string; labels?: Record
   };
 }
 
+/** A MeshTimeout as the REST API takes it (`type`, no labels). */
+export const meshTimeoutBody = (name: string, timeout = '5s', mesh = 'default') => ({
+  type: 'MeshTimeout',
+  mesh,
+  name,
+  spec: { targetRef: { kind: 'Mesh' }, to: [{ targetRef: { kind: 'Mesh' }, default: { http: { requestTimeout: timeout } } }] },
+});
+
 export function zone(name: string, enabled = true): ResourceDraft {
   return { kind: 'Zone', name, spec: { enabled } };
 }

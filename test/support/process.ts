@@ -22,24 +22,39 @@ export function start(cmd: string, args: readonly string[], opts: { env?: NodeJS
     proc,
     output: () => out,
     exited,
-    async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      try {
-        process.kill(-proc.pid!, 'SIGTERM');
-      } catch {
-        return;
-      }
-      const timer = setTimeout(() => {
-        try {
-          process.kill(-proc.pid!, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }, 5000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: () => stopGroup(proc),
   };
+}
+
+/** Stops a child spawned with `detached: true` and its process group: SIGTERM, then SIGKILL after 5 s. */
+export async function stopGroup(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  try {
+    process.kill(-proc.pid!, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-proc.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }, 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * The environment for a child Ursa process: this process's, without the `URSA_*` settings and the
+ * `DATABASE_URL` a test run may carry (the child gets exactly the options its test gives it), and without
+ * the `GRPC_XDS_*` bootstrap a test sets for its own in-process xDS client. `extra` is added on top.
+ */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const e = { ...process.env };
+  for (const k of Object.keys(e)) if (k.startsWith('URSA_') || k === 'DATABASE_URL' || k.startsWith('GRPC_XDS')) delete e[k];
+  return { ...e, ...extra };
 }
 
 /** Polls `check` until it returns a value, or fails after `timeoutMs` with `what` and the child's output. */

@@ -8,7 +8,8 @@
  */
 import type { ComponentDeps, Stop } from '../component.js';
 import { LOCAL } from '../kds/state.js';
-import { readLocalKinds, startRebuildLoop } from '../rebuild-loop.js';
+import { startRebuildLoop } from '../rebuild-loop.js';
+import { StoreView } from '../xds/generate/store-view.js';
 import { createForwarder } from './forward.js';
 import { RecordTable, wantedServices } from './records.js';
 import { resolveUpstream } from './resolv.js';
@@ -16,6 +17,8 @@ import { startDnsServer } from './server.js';
 import { DEFAULT_QUARANTINE_MS, VipAllocator } from './vips.js';
 
 const KINDS = ['Mesh', 'Dataplane', 'ZoneIngress'] as const;
+/** A VIP sync with unchanged services is skipped unless the last one is older than this (just under the 30 s periodic pass, which so still releases quarantined VIPs, while change-driven passes skip it). */
+const RESYNC_VIPS_MS = 25_000;
 
 export interface DnsOptions {
   /** How long a freed VIP stays reserved (default 1 h, see `vips.ts`). */
@@ -34,10 +37,20 @@ export async function startDns(deps: ComponentDeps, opts: DnsOptions = {}): Prom
   const allocator = new VipAllocator({ db: deps.db, tenant: LOCAL, cidr: config.vipCidr, quarantineMs: opts.vipQuarantineMs ?? DEFAULT_QUARANTINE_MS, log });
   let table = RecordTable.empty();
 
+  // Follows the change feed: a pass after one change reads that change, not every Dataplane of the zone,
+  // so an endpoint change does not cost the resolver (and the xDS push running beside it) a full read.
+  const view = new StoreView(store, KINDS);
+  /** The services the last VIP sync was for, and when: most changes (addresses, health) leave them alone. */
+  let synced: { key: string; at: number } | undefined;
   const rebuild = async () => {
-    const all = await readLocalKinds(store, KINDS);
+    const all = await view.read();
     const wanted = wantedServices({ meshes: all.get('Mesh')!, dataplanes: all.get('Dataplane')!, zoneIngresses: all.get('ZoneIngress')! }, config.zone);
+    const key = JSON.stringify([...wanted].map(([mesh, services]) => [mesh, [...services].sort()]));
+    // The same services as the last sync, recently: the table stands. (The periodic pass still syncs, which
+    // is what releases quarantined VIPs.)
+    if (synced && synced.key === key && Date.now() - synced.at < RESYNC_VIPS_MS) return;
     const { vips } = await allocator.sync(wanted);
+    synced = { key, at: Date.now() };
     const next = RecordTable.build(vips);
     if (next.size !== table.size) log(`dns: ${next.size} name(s) in ${vips.size} mesh(es)`);
     table = next;

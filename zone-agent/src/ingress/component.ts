@@ -15,6 +15,7 @@ import type { Resource } from '../../../global-api/src/store/resource-store.js';
 import type { ComponentDeps, Stop } from '../component.js';
 import { LOCAL } from '../kds/state.js';
 import { startRebuildLoop } from '../rebuild-loop.js';
+import { StoreView } from '../xds/generate/store-view.js';
 import { computeAvailableServices, exclusiveMeshes, isLocal, sameAvailableServices, type AvailableService } from './available.js';
 
 /** Kinds whose writes can change the result (`*`: the doorbell does not know, look anyway). */
@@ -66,11 +67,14 @@ export async function startIngressBookkeeping(deps: ComponentDeps, opts: Ingress
     }
   }
 
+  // Follows the change feed (one change read per pass, not the whole zone), like the resolver and xDS.
+  const view = new StoreView(store, ['Dataplane', 'ZoneIngress', 'Mesh']);
+
   async function pass(): Promise<void> {
-    const { resources } = await store.snapshot(LOCAL, { kinds: ['Dataplane', 'ZoneIngress', 'Mesh'] });
-    const dataplanes = resources.filter((r) => r.kind === 'Dataplane');
-    const meshes = resources.filter((r) => r.kind === 'Mesh');
-    const ingresses = resources.filter((r) => r.kind === 'ZoneIngress' && ownIngress(r, config.zone));
+    const all = await view.read();
+    const dataplanes = all.get('Dataplane')!;
+    const meshes = all.get('Mesh')!;
+    const ingresses = all.get('ZoneIngress')!.filter((r) => ownIngress(r, config.zone));
     const services = computeAvailableServices(dataplanes, { skipMeshes: exclusiveMeshes(meshes) });
     const failures: string[] = [];
     for (const ingress of ingresses) {

@@ -9,7 +9,8 @@
  *    UNAUTHENTICATED; a valid token for another mesh, Dataplane or tag set is PERMISSION_DENIED;
  * 3. the Dataplane (ZoneIngress) is registered in this zone: else NOT_FOUND.
  * The token is checked before the store is asked, so a caller without a token learns nothing about which
- * Dataplanes exist. Every refusal says what to fix; it ends only that stream.
+ * Dataplanes exist. Every refusal says what to fix; it ends only that stream. When many proxies connect at
+ * once (an agent restart), their lookups share one query per batch instead of one each.
  */
 import { status } from '@grpc/grpc-js';
 import type { Node } from '../../../proto/gen/envoy/config/core/v3/base.js';
@@ -34,7 +35,7 @@ export interface AdmittedProxy extends ProxyId {
 }
 
 export interface AdmissionDeps {
-  readonly store: Pick<ResourceStore, 'get'>;
+  readonly store: Pick<ResourceStore, 'getMany'>;
   /** The zone's tenant in its store. */
   readonly tenant: string;
   readonly zone: string;
@@ -57,7 +58,31 @@ export function presentedToken(node: Node | undefined, ctx: StreamContext): stri
   return typeof fromNode === 'string' && fromNode.trim() !== '' ? fromNode.trim() : undefined;
 }
 
+/** Looks resources up by key, one `getMany` per kind for all lookups made in the same turn of the event loop. */
+function batchedLookup(store: Pick<ResourceStore, 'getMany'>, tenant: string) {
+  let pending: { kind: string; mesh: string; name: string; resolve: (r: Resource | undefined) => void; reject: (e: unknown) => void }[] = [];
+  const run = async () => {
+    const batch = pending;
+    pending = [];
+    for (const kind of new Set(batch.map((b) => b.kind))) {
+      const mine = batch.filter((b) => b.kind === kind);
+      try {
+        const found = await store.getMany(tenant, kind, mine.map((b) => ({ mesh: b.mesh, name: b.name })));
+        for (const b of mine) b.resolve(found.get(`${b.mesh}/${b.name}`));
+      } catch (err) {
+        for (const b of mine) b.reject(err);
+      }
+    }
+  };
+  return (kind: string, mesh: string, name: string) =>
+    new Promise<Resource | undefined>((resolve, reject) => {
+      if (pending.length === 0) setImmediate(() => void run());
+      pending.push({ kind, mesh, name, resolve, reject });
+    });
+}
+
 export function createAdmission(deps: AdmissionDeps): (node: Node | undefined, ctx: StreamContext) => Promise<AdmittedProxy> {
+  const lookup = batchedLookup(deps.store, deps.tenant);
   return async (node, ctx) => {
     const id = node?.id ?? '';
     if (id === '') throw new XdsStreamError(status.INVALID_ARGUMENT, 'xds: the first request must carry node.id = "<mesh>.<dataplane-name>" of a Dataplane registered in this zone');
@@ -82,7 +107,7 @@ export function createAdmission(deps: AdmissionDeps): (node: Node | undefined, c
       tagBound = check.claims.tags !== undefined;
     }
 
-    const resource = await deps.store.get(deps.tenant, ingress ? { kind: 'ZoneIngress', name: proxy.name } : { kind: 'Dataplane', mesh: proxy.mesh, name: proxy.name });
+    const resource = await lookup(ingress ? 'ZoneIngress' : 'Dataplane', proxy.mesh, proxy.name);
     if (!resource) {
       throw new XdsStreamError(
         status.NOT_FOUND,

@@ -350,6 +350,30 @@ describe('ADS over gRPC (scripted client)', () => {
       expect(names(await s.next())).toEqual(['c']);
     });
 
+    it('wildcard plus an explicit name: unsubscribing the name resends it (the wildcard still covers it); later changes still flow', async () => {
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: '1', b: '2' } }));
+      const s = delta();
+      s.send(deltaReq({ node: node(NODE), typeUrl: CDS }));
+      const r1 = await s.next();
+      s.send(deltaReq({ typeUrl: CDS, responseNonce: r1.nonce }));
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: '1b', b: '2' } }));
+      const r2 = await s.next();
+      expect(names(r2)).toEqual(['a']);
+      // Subscribing a name it already has through the wildcard sends nothing; unsubscribing it resends it.
+      s.send(deltaReq({ typeUrl: CDS, responseNonce: r2.nonce, resourceNamesSubscribe: ['b'] }));
+      await s.none();
+      s.send(deltaReq({ typeUrl: CDS, resourceNamesUnsubscribe: ['b'] }));
+      const r3 = await s.next();
+      expect(names(r3)).toEqual(['b']);
+      s.send(deltaReq({ typeUrl: CDS, responseNonce: r3.nonce }));
+      cache.setSnapshot(NODE, snap({ [CDS]: { a: '1b', b: '2c', c: '3' } }));
+      const r4 = await s.next();
+      expect(names(r4)).toEqual(['b', 'c']);
+      s.send(deltaReq({ typeUrl: CDS, responseNonce: r4.nonce }));
+      cache.setSnapshot(NODE, snap({ [CDS]: { b: '2c', c: '3' } }));
+      expect((await s.next()).removedResources).toEqual(['a']);
+    });
+
     it('reconnect with initial_resource_versions: sends only what differs, nothing the client has', async () => {
       cache.setSnapshot(NODE, snap({ [CDS]: { a: '1', b: '2', c: '3' } }));
       const s1 = delta();

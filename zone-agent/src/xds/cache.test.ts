@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL } from '../../../proto/src/xds-types.js';
-import { deltaAnswer, SnapshotCache, sotwAnswer, type DeltaWatchResponse, type SotwWatchResponse } from './cache.js';
+import { deltaAnswer, namesKey, SnapshotCache, sotwAnswer, type DeltaWatchResponse, type SotwWatchResponse } from './cache.js';
 import { meshEndpoints } from './generate/endpoints.js';
 import { proxylessResources } from './generate/proxyless.js';
 import { KnownVersions } from './known.js';
@@ -64,6 +64,19 @@ describe('sotwAnswer', () => {
     // Asking for one more name (even a missing one) is answered.
     expect(sotwAnswer(s2, { typeUrl: EDS, names: new Set(['a', 'c']), version: first.version })!.resources.map((r) => r.name)).toEqual(['a', 'c']);
     expect(sotwAnswer(s2, { typeUrl: EDS, names: new Set(['a', 'zz']), version: first.version })).toBeDefined();
+  });
+});
+
+describe('sotwAnswer with a canonical name list (the version hashed once per set and names)', () => {
+  it('gives the same answers as without it, for the same and for different name lists', () => {
+    const s = snap({ [EDS]: { a: '1', b: '2', c: '3' } });
+    for (const names of [new Set(['a', 'b']), new Set(['b', 'a']), new Set(['c', 'missing']), new Set(['a', 'b', 'c'])]) {
+      const plain = sotwAnswer(s, { typeUrl: EDS, names, version: '' })!;
+      const keyed = sotwAnswer(s, { typeUrl: EDS, names, version: '', namesKey: namesKey(names) })!;
+      expect(keyed.version).toBe(plain.version);
+      expect(keyed.resources.map((r) => r.name)).toEqual(plain.resources.map((r) => r.name));
+    }
+    expect(namesKey(new Set(['b', 'a']))).toBe(namesKey(new Set(['a', 'b'])));
   });
 });
 
@@ -190,7 +203,7 @@ describe('KnownVersions (what a delta client holds, kept as a shared set plus ex
     const v = (n: string) => set.items.get(n)!.version;
     const known = new KnownVersions();
     known.set('old', 'x');
-    known.rebase(set);
+    known.rebase(set, { wildcard: true, subscribed: new Set() });
     expect([...known]).toEqual([['a', v('a')], ['b', v('b')], ['c', v('c')]]);
     known.set('b', 'changed');
     known.set('z', '');
@@ -204,5 +217,17 @@ describe('KnownVersions (what a delta client holds, kept as a shared set plus ex
     // After materializing, the set no longer shows through.
     known.delete('a');
     expect(known.get('a')).toBeUndefined();
+  });
+
+  it('for explicit names: the set\'s version of each subscribed name, and "" for one the set lacks', () => {
+    const set = snap({ [EDS]: { a: '1', b: '2', c: '3' } }).get(EDS);
+    const known = new KnownVersions();
+    const subscribed = new Set(['a', 'missing']);
+    known.rebase(set, { wildcard: false, subscribed });
+    expect(new Map(known)).toEqual(new Map([['a', set.items.get('a')!.version], ['missing', '']]));
+    expect([known.get('b'), known.get('missing')]).toEqual([undefined, '']);
+    // Wildcard plus an explicit name the set lacks.
+    known.rebase(set, { wildcard: true, subscribed });
+    expect([...known.keys()]).toEqual(['a', 'b', 'c', 'missing']);
   });
 });

@@ -35,7 +35,20 @@ export interface SotwWatchRequest {
    * client holds it (same names, no NACK since). The answer then carries only the resources that changed.
    */
   readonly base?: TypeSet;
+  /**
+   * The requested names in a canonical form (`namesKey`), computed once per subscription by the stream: the
+   * version of a named request is then hashed once per set and name list, not once per proxy (2,000 Envoys
+   * asking for the same 1,000 ClusterLoadAssignments by name cost 0.4 s per change otherwise).
+   */
+  readonly namesKey?: string;
 }
+
+/** The canonical form of a named subscription (sorted, one name per line). */
+export function namesKey(names: ReadonlySet<string>): string {
+  return [...names].sort().join('\n');
+}
+
+const namedVersions = new WeakMap<TypeSet, Map<string, string>>();
 
 export interface SotwWatchResponse {
   readonly typeUrl: string;
@@ -82,8 +95,13 @@ export function sotwAnswer(snapshot: Snapshot, req: Omit<SotwWatchRequest, 'node
   const items = set.items;
   const versionOf = () => {
     if (req.names === '*') return set.version;
-    const names = [...req.names].sort();
-    return versionOfSet(names.map((n) => [n, items.get(n)?.version] as const));
+    const compute = (names: ReadonlySet<string>) => versionOfSet([...names].sort().map((n) => [n, items.get(n)?.version] as const));
+    if (req.namesKey === undefined) return compute(req.names);
+    let memo = namedVersions.get(set);
+    if (!memo) namedVersions.set(set, (memo = new Map()));
+    let v = memo.get(req.namesKey);
+    if (v === undefined) memo.set(req.namesKey, (v = compute(req.names)));
+    return v;
   };
   if (req.base) {
     // Only what changed and still exists (a removal is implicit for these types: the parent drops it).

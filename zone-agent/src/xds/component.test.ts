@@ -51,8 +51,13 @@ class FakeStore {
   async get(_tenant: string, key: { kind: string; mesh?: string; name: string }): Promise<Resource | undefined> {
     return this.items.find((r) => r.kind === key.kind && r.mesh === (key.mesh ?? '') && r.name === key.name);
   }
-  async getMany(): Promise<Map<string, Resource>> {
-    return new Map();
+  async getMany(_tenant: string, kind: string, keys: readonly { mesh: string; name: string }[]): Promise<Map<string, Resource>> {
+    const out = new Map<string, Resource>();
+    for (const k of keys) {
+      const r = this.items.find((x) => x.kind === kind && x.mesh === k.mesh && x.name === k.name);
+      if (r) out.set(`${k.mesh}/${k.name}`, r);
+    }
+    return out;
   }
   /** DataplaneInsight writes (`insight.ts`); their content is tested in test/zone-xds-admission.test.ts. */
   writes = 0;

@@ -5,7 +5,8 @@ import type { ResourceLike } from '../ingress/available.js';
 import { parseProxyId } from './component.js';
 import { meshEndpoints } from './generate/endpoints.js';
 import { proxylessResources } from './generate/proxyless.js';
-import { HCM_TYPE_URL, ROUTER_TYPE_URL, Snapshot } from './snapshot.js';
+import { Snapshot } from './snapshot.js';
+import { HCM_TYPE_URL, ROUTER_TYPE_URL } from './type-urls.js';
 
 const dp = (name: string, address: string, inbounds: Record<string, unknown>[], opts: { mesh?: string; labels?: Record<string, string> } = {}): ResourceLike => ({
   mesh: opts.mesh ?? 'default',

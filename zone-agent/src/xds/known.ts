@@ -1,39 +1,44 @@
 /**
  * What an incremental (delta) client holds of one type: name -> version (`''`: it was told the name does not
- * exist). For a pure wildcard subscription (every resource of the type, no explicit names), after each
- * response the client holds exactly the set that response was computed from; so it is kept as that set
- * (`rebase`), shared with every other stream holding it, plus the exceptions, instead of one name -> version
- * map per stream: 2,000 sidecars x 3,000 resources was 6 million map entries, most of the agent's memory
- * per delta proxy. Anything else (explicit names, `initial_resource_versions`) is a plain map.
+ * exist). After each response the client holds exactly what the response's set says for the names it wants
+ * (every resource for a wildcard, plus `''` for each subscribed name the set lacks). So that is what is kept
+ * (`rebase`: the set, shared with every other stream holding it, and the live subscription), plus the
+ * exceptions, instead of one name -> version map per stream: 2,000 sidecars x 3,000 resources was 6 million
+ * map entries, most of the agent's memory per delta proxy. A subscription change turns it back into a plain
+ * map first (`materialize`), since the rule only holds for the subscription the response answered.
  */
 import type { TypeSet } from './snapshot.js';
 
+/** The subscription of one type on a stream (read live: `materialize` before changing it). */
+export interface Wanted {
+  readonly wildcard: boolean;
+  readonly subscribed: ReadonlySet<string>;
+}
+
 export class KnownVersions implements ReadonlyMap<string, string> {
-  /** The set the client holds (pure wildcard only); `extra` then holds what differs from it. */
-  private base: TypeSet | undefined;
-  /** Names whose version differs from `base` (or every name, without a base); `undefined` = not held. */
+  /** The set of the last response and the subscription it answered; `extra` then holds what differs. */
+  private base: { readonly set: TypeSet; readonly wanted: Wanted } | undefined;
+  /** Names whose version differs from what `base` implies (or every name, without a base); `undefined` = not held. */
   private readonly extra = new Map<string, string | undefined>();
 
-  /** The client now holds exactly `set` (and nothing else). */
-  rebase(set: TypeSet): void {
-    this.base = set;
+  /** The client now holds exactly what `set` implies for the subscription `wanted`. */
+  rebase(set: TypeSet, wanted: Wanted): void {
+    this.base = { set, wanted };
     this.extra.clear();
   }
 
-  /** Back to a plain map (the subscription is changing: the "exactly `base`" rule no longer holds). */
+  /** Back to a plain map: call before the subscription changes. */
   materialize(): void {
-    const base = this.base;
-    if (!base) return;
+    if (!this.base) return;
+    const entries = [...this.entries()];
     this.base = undefined;
-    const extra = new Map(this.extra);
     this.extra.clear();
-    for (const [name, r] of base.items) if (!extra.has(name)) this.extra.set(name, r.version);
-    for (const [name, v] of extra) if (v !== undefined) this.extra.set(name, v);
+    for (const [name, v] of entries) this.extra.set(name, v);
   }
 
   get(name: string): string | undefined {
     if (this.extra.has(name)) return this.extra.get(name);
-    return this.base?.items.get(name)?.version;
+    return this.fromBase(name);
   }
 
   has(name: string): boolean {
@@ -59,15 +64,18 @@ export class KnownVersions implements ReadonlyMap<string, string> {
   }
 
   *entries(): MapIterator<[string, string]> {
+    const seen = new Set<string>();
     if (this.base) {
-      for (const [name, r] of this.base.items) {
-        const v = this.extra.has(name) ? this.extra.get(name) : r.version;
+      const { set, wanted } = this.base;
+      const names = wanted.wildcard ? [...set.items.keys(), ...wanted.subscribed] : wanted.subscribed;
+      for (const name of names) {
+        if (seen.has(name)) continue;
+        seen.add(name);
+        const v = this.get(name);
         if (v !== undefined) yield [name, v];
       }
-      for (const [name, v] of this.extra) if (v !== undefined && !this.base.items.has(name)) yield [name, v];
-    } else {
-      for (const [name, v] of this.extra) if (v !== undefined) yield [name, v];
     }
+    for (const [name, v] of this.extra) if (v !== undefined && !seen.has(name)) yield [name, v];
   }
 
   *keys(): MapIterator<string> {
@@ -84,5 +92,14 @@ export class KnownVersions implements ReadonlyMap<string, string> {
 
   forEach(fn: (value: string, key: string, map: ReadonlyMap<string, string>) => void): void {
     for (const [k, v] of this.entries()) fn(v, k, this);
+  }
+
+  private fromBase(name: string): string | undefined {
+    if (!this.base) return undefined;
+    const { set, wanted } = this.base;
+    const subscribed = wanted.subscribed.has(name);
+    const r = set.items.get(name);
+    if (r && (wanted.wildcard || subscribed)) return r.version;
+    return subscribed ? '' : undefined;
   }
 }

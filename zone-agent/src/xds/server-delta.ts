@@ -56,7 +56,8 @@ export class DeltaStream extends StreamBase<DeltaDiscoveryRequest, DeltaDiscover
       for (const [name, version] of Object.entries(req.initialResourceVersions)) st.known.set(name, version);
       this.types.set(typeUrl, st);
     }
-    if (req.resourceNamesSubscribe.length > 0 || req.resourceNamesUnsubscribe.length > 0) {
+    const resubscribed = req.resourceNamesSubscribe.length > 0 || req.resourceNamesUnsubscribe.length > 0;
+    if (resubscribed) {
       st.base = undefined;
       st.known.materialize();
     }
@@ -71,7 +72,7 @@ export class DeltaStream extends StreamBase<DeltaDiscoveryRequest, DeltaDiscover
         st.known.delete(name);
       }
     }
-    if (!st.wildcard) {
+    if (resubscribed && !st.wildcard) {
       // Names no longer subscribed (after a wildcard unsubscribe) are the client's to drop.
       for (const name of [...st.known.keys()]) if (!st.subscribed.has(name)) st.known.delete(name);
     }
@@ -105,16 +106,8 @@ export class DeltaStream extends StreamBase<DeltaDiscoveryRequest, DeltaDiscover
   private send(st: TypeState, res: DeltaWatchResponse): void {
     if (this.isClosed) return;
     st.base = res.set;
-    if (st.wildcard && st.subscribed.size === 0) {
-      // A pure wildcard client now holds exactly the set this answer came from (`known.ts`).
-      st.known.rebase(res.set);
-    } else {
-      for (const r of res.resources) st.known.set(r.name, r.version);
-      for (const name of res.removed) {
-        if (st.subscribed.has(name)) st.known.set(name, '');
-        else st.known.delete(name);
-      }
-    }
+    // The client now holds exactly what this set says for its subscription (`known.ts`).
+    st.known.rebase(res.set, st);
     const nonce = this.nextNonce();
     st.nonce = nonce;
     this.responded(res.typeUrl);

@@ -21,7 +21,7 @@
  *   (it is the same content: versions are content hashes); named subscriptions always get a first response.
  */
 import { CLUSTER_TYPE_URL, LISTENER_TYPE_URL, type DiscoveryRequest, type DiscoveryResponse } from '../../../proto/src/xds-types.js';
-import type { SotwWatchResponse } from './cache.js';
+import { namesKey, type SotwWatchResponse } from './cache.js';
 import { shortType, type TypeSet } from './snapshot.js';
 
 /** Types whose every SotW response must hold the whole set (xDS: absence from LDS/CDS is deletion). */
@@ -42,6 +42,8 @@ interface TypeState {
   lastNack: { readonly version: string; readonly nonce: string; readonly message: string } | undefined;
   /** The set of the last response while the client holds it (partial-update types only; see top). */
   base: TypeSet | undefined;
+  /** `namesKey(names)` of an explicit subscription, computed when the names change. */
+  namesKey: string | undefined;
 }
 
 export class SotwStream extends StreamBase<DiscoveryRequest, DiscoveryResponse> {
@@ -60,7 +62,7 @@ export class SotwStream extends StreamBase<DiscoveryRequest, DiscoveryResponse> 
     const typeUrl = req.typeUrl;
     let st = this.types.get(typeUrl);
     if (!st) {
-      st = { names: '*', explicit: false, nonce: undefined, sentVersion: undefined, ackedVersion: undefined, lastNack: undefined, base: undefined };
+      st = { names: '*', explicit: false, nonce: undefined, sentVersion: undefined, ackedVersion: undefined, lastNack: undefined, base: undefined, namesKey: undefined };
       this.types.set(typeUrl, st);
     }
     if (st.nonce !== undefined) {
@@ -90,7 +92,10 @@ export class SotwStream extends StreamBase<DiscoveryRequest, DiscoveryResponse> 
       st.names = new Set(names);
       st.explicit = true;
     }
-    if (!sameNames(before, st.names)) st.base = undefined;
+    if (!sameNames(before, st.names) || (st.names !== '*' && st.namesKey === undefined)) {
+      st.base = undefined;
+      st.namesKey = st.names === '*' ? undefined : namesKey(st.names);
+    }
 
     if (st.names !== '*' && st.names.size === 0) {
       this.rewatch(typeUrl, () => () => {});
@@ -100,7 +105,7 @@ export class SotwStream extends StreamBase<DiscoveryRequest, DiscoveryResponse> 
     const version = st.sentVersion ?? (st.names === '*' ? req.versionInfo : '');
     const state = st;
     this.rewatch(typeUrl, (answered) =>
-      this.cache.createWatch({ nodeId, typeUrl, names: state.names, version, base: state.base }, (res) => {
+      this.cache.createWatch({ nodeId, typeUrl, names: state.names, version, base: state.base, namesKey: state.namesKey }, (res) => {
         answered();
         this.send(state, res);
       }),

@@ -29,11 +29,8 @@ import {
   type Any,
 } from '../../../proto/src/xds-types.js';
 import { encodeCanonical, versionOf, versionOfSet, type Codec } from './hash.js';
+import { DOWNSTREAM_TLS_TYPE_URL, HCM_TYPE_URL, UPSTREAM_TLS_TYPE_URL } from './type-urls.js';
 
-export const HCM_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-export const ROUTER_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
-export const UPSTREAM_TLS_TYPE_URL = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
-export const DOWNSTREAM_TLS_TYPE_URL = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
 
 /**
  * The order updates are pushed in (make-before-break): clusters, then their endpoints, then listeners, then

@@ -102,7 +102,8 @@ export class DataplaneTokens {
     if (c.exp * 1000 <= now) return fail('unauthenticated', `the dataplane token expired at ${new Date(c.exp * 1000).toISOString()}`);
     const type: ProxyTokenType = c.type === 'ingress' ? 'ingress' : 'dataplane';
     const claims: DataplaneClaims = { type, mesh: c.mesh, name: c.name as string | undefined, tags: c.tags as DataplaneClaims['tags'], jti: c.jti, exp: c.exp };
-    if (claims.type !== proxy.type) return fail('forbidden', `the token is a ${claims.type} token, and this proxy is a ${proxy.type === 'ingress' ? 'zone ingress' : 'dataplane'}`);
+    const what = (t: ProxyTokenType) => (t === 'ingress' ? 'a zone ingress' : 'a dataplane');
+    if (claims.type !== proxy.type) return fail('forbidden', `the token is for ${what(claims.type)}, and this proxy is ${what(proxy.type)}`);
     if (claims.mesh !== proxy.mesh) return fail('forbidden', `the dataplane token is for mesh ${JSON.stringify(claims.mesh)}, not ${JSON.stringify(proxy.mesh)}`);
     if (claims.name !== undefined && claims.name !== proxy.name) {
       const what = proxy.type === 'ingress' ? 'ZoneIngress' : 'Dataplane';

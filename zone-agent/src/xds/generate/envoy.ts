@@ -17,10 +17,8 @@ import {
 import { TcpProxy } from '../../../../proto/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
 import { HttpProtocolOptions } from '../../../../proto/gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js';
 import { packAny } from '../hash.js';
-import { HCM_TYPE_URL, ROUTER_TYPE_URL } from '../snapshot.js';
+import { HCM_TYPE_URL, HTTP_PROTOCOL_OPTIONS_TYPE_URL, ROUTER_TYPE_URL, TCP_PROXY_TYPE_URL } from '../type-urls.js';
 
-export const TCP_PROXY_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
-export const HTTP_PROTOCOL_OPTIONS_TYPE_URL = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 export const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 /** Kuma's default connect timeout (MeshTimeout `connectionTimeout`; a policy overrides it). */
 export const CONNECT_TIMEOUT = { seconds: 5, nanos: 0 };

@@ -13,12 +13,11 @@ import type { ClusterLoadAssignment } from '../../../../proto/gen/envoy/config/e
 import { Listener } from '../../../../proto/gen/envoy/config/listener/v3/listener.js';
 import { TlsInspector } from '../../../../proto/gen/envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.js';
 import { packAny } from '../hash.js';
+import { TLS_INSPECTOR_TYPE_URL } from '../type-urls.js';
 import { edsCluster, socketAddress, tcpProxyFilter } from './envoy.js';
 import { loadAssignmentFor } from './eds.js';
 import type { ServiceEndpoints } from './endpoints.js';
 import { ingressClusterName, inboundListenerName, sniFor } from './naming.js';
-
-export const TLS_INSPECTOR_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
 
 export interface IngressService {
   readonly mesh: string;

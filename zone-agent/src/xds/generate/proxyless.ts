@@ -23,7 +23,8 @@ import {
   HttpConnectionManager_CodecType,
 } from '../../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { packAny } from '../hash.js';
-import { HCM_TYPE_URL, ROUTER_TYPE_URL, type SnapshotInput } from '../snapshot.js';
+import type { SnapshotInput } from '../snapshot.js';
+import { HCM_TYPE_URL, ROUTER_TYPE_URL } from '../type-urls.js';
 import type { ServiceEndpoints } from './endpoints.js';
 
 const CONNECT_TIMEOUT = { seconds: 5, nanos: 0 };

@@ -19,6 +19,17 @@ import { DownstreamTlsContext, UpstreamTlsContext } from '../../../../proto/gen/
 import { HttpProtocolOptions } from '../../../../proto/gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js';
 import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL, SECRET_TYPE_URL } from '../../../../proto/src/xds-types.js';
 import { encodeCanonical } from '../hash.js';
+import {
+  DOWNSTREAM_TLS_TYPE_URL,
+  HCM_TYPE_URL,
+  HTTP_PROTOCOL_OPTIONS_TYPE_URL,
+  NETWORK_RBAC_TYPE_URL,
+  RBAC_TYPE_URL,
+  ROUTER_TYPE_URL,
+  TCP_PROXY_TYPE_URL,
+  TLS_INSPECTOR_TYPE_URL,
+  UPSTREAM_TLS_TYPE_URL,
+} from '../type-urls.js';
 
 interface Fns {
   encode(m: never): { finish(): Uint8Array };
@@ -27,22 +38,21 @@ interface Fns {
   fromJSON(o: unknown): unknown;
 }
 
-const T = 'type.googleapis.com/';
 const CODECS = new Map<string, Fns>([
   [CLUSTER_TYPE_URL, Cluster],
   [CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, ClusterLoadAssignment],
   [LISTENER_TYPE_URL, Listener],
   [ROUTE_CONFIGURATION_TYPE_URL, RouteConfiguration],
   [SECRET_TYPE_URL, Secret],
-  [`${T}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`, HttpConnectionManager],
-  [`${T}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`, TcpProxy],
-  [`${T}envoy.extensions.filters.network.rbac.v3.RBAC`, NetworkRBAC],
-  [`${T}envoy.extensions.filters.http.router.v3.Router`, Router],
-  [`${T}envoy.extensions.filters.http.rbac.v3.RBAC`, HttpRBAC],
-  [`${T}envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector`, TlsInspector],
-  [`${T}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`, UpstreamTlsContext],
-  [`${T}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`, DownstreamTlsContext],
-  [`${T}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`, HttpProtocolOptions],
+  [HCM_TYPE_URL, HttpConnectionManager],
+  [TCP_PROXY_TYPE_URL, TcpProxy],
+  [NETWORK_RBAC_TYPE_URL, NetworkRBAC],
+  [ROUTER_TYPE_URL, Router],
+  [RBAC_TYPE_URL, HttpRBAC],
+  [TLS_INSPECTOR_TYPE_URL, TlsInspector],
+  [UPSTREAM_TLS_TYPE_URL, UpstreamTlsContext],
+  [DOWNSTREAM_TLS_TYPE_URL, DownstreamTlsContext],
+  [HTTP_PROTOCOL_OPTIONS_TYPE_URL, HttpProtocolOptions],
 ]);
 
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));

@@ -15,7 +15,7 @@ import { SubjectAltNameMatcher_SanType } from '../../../../proto/gen/envoy/exten
 import { Secret } from '../../../../proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
 import { DownstreamTlsContext, UpstreamTlsContext, type CommonTlsContext } from '../../../../proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
 import { encodeCanonical } from '../hash.js';
-import { DOWNSTREAM_TLS_TYPE_URL, UPSTREAM_TLS_TYPE_URL } from '../snapshot.js';
+import { DOWNSTREAM_TLS_TYPE_URL, UPSTREAM_TLS_TYPE_URL } from '../type-urls.js';
 import { adsSource, tlsTransportSocket } from './envoy.js';
 import { caSecretName, identitySecretName, sniFor, spiffeId } from './naming.js';
 

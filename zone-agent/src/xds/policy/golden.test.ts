@@ -14,7 +14,7 @@ import { Router } from '../../../../proto/gen/envoy/extensions/filters/http/rout
 import { HttpConnectionManager, HttpFilter } from '../../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { TcpProxy } from '../../../../proto/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
 import { packAny } from '../hash.js';
-import { ROUTER_TYPE_URL } from '../snapshot.js';
+import { ROUTER_TYPE_URL } from '../type-urls.js';
 import {
   applyHcmTimeouts,
   applyLocality,

@@ -24,7 +24,8 @@ import { generateCa, issueLeaf } from '../../../../proto/src/pki/x509.js';
 import { SnapshotCache } from '../cache.js';
 import { startAdsServer, type AdsServer } from '../grpc.js';
 import { packAny } from '../hash.js';
-import { DOWNSTREAM_TLS_TYPE_URL, HCM_TYPE_URL, ROUTER_TYPE_URL, Snapshot } from '../snapshot.js';
+import { Snapshot } from '../snapshot.js';
+import { DOWNSTREAM_TLS_TYPE_URL, HCM_TYPE_URL, ROUTER_TYPE_URL } from '../type-urls.js';
 import { inboundRbacFilters, matchPolicies, type PolicyResource } from './index.js';
 import { dataplane, policy } from './testing.js';
 

@@ -25,12 +25,11 @@ import { RBAC } from '../../../../../proto/gen/envoy/extensions/filters/http/rba
 import { RBAC as NetworkRbac } from '../../../../../proto/gen/envoy/extensions/filters/network/rbac/v3/rbac.js';
 import type { HttpFilter } from '../../../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { packAny } from '../../hash.js';
+import { NETWORK_RBAC_TYPE_URL, RBAC_TYPE_URL } from '../../type-urls.js';
 import type { InboundPolicies, SpiffeMatch, TrafficPermissionFrom } from '../types.js';
 
 export const RBAC_FILTER_NAME = 'envoy.filters.http.rbac';
-export const RBAC_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
 export const NETWORK_RBAC_FILTER_NAME = 'envoy.filters.network.rbac';
-export const NETWORK_RBAC_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC';
 const SERVICE_TAG = 'kuma.io/service';
 
 export interface RbacOptions {

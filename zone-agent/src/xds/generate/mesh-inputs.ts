@@ -1,0 +1,96 @@
+/**
+ * Everything the generator derives once per mesh per generation (endpoints, protocols, VIPs, inbound ports,
+ * policies, the mTLS CA) and the outbound groups of the mesh: proxies matched by the same policies share
+ * one group and, through it, the group's outbound resources (`shared-outbounds.ts`).
+ */
+import { createHash } from 'node:crypto';
+import { isLocal, type ResourceLike } from '../../ingress/available.js';
+import type { PolicyResource } from '../policy/index.js';
+import type { Snapshot, TypeSet, VersionedResource } from '../snapshot.js';
+import { meshEndpoints, type ServiceEndpoints } from './endpoints.js';
+import { dataplaneModelOf, meshModel, secretPem, serviceProtocols, type MeshModel, type Protocol } from './model.js';
+import type { ProxyPolicies } from './policy-hooks.js';
+import type { GenerationInput } from './types.js';
+
+/** Shared, per mesh and outbound group. */
+export interface Group {
+  readonly policies: ProxyPolicies;
+  readonly clusters: Map<string, VersionedResource>;
+  readonly clas: Map<string, VersionedResource>;
+  sets?: { cds: TypeSet; eds: TypeSet; lds: TypeSet };
+  proxyless?: Snapshot;
+}
+
+export interface MeshInputs {
+  readonly model: MeshModel;
+  readonly services: ReadonlyMap<string, ServiceEndpoints>;
+  readonly endpointKeys: ReadonlyMap<string, string>;
+  readonly protocols: ReadonlyMap<string, Protocol>;
+  readonly vips: ReadonlyMap<string, string>;
+  /** Local inbound ports per service (the VIP listens on them and on 80). */
+  readonly ports: ReadonlyMap<string, readonly number[]>;
+  readonly policies: readonly PolicyResource[];
+  readonly epoch: string;
+  readonly dataplanes: ReadonlyMap<string, ResourceLike>;
+  readonly ca?: { certPem: string; keyPem: string };
+  readonly groups: Map<string, Group>;
+}
+
+/** The inputs of every mesh in `wanted` (the meshes of the connected nodes). */
+export function meshInputs(input: GenerationInput, wanted: ReadonlySet<string>): Map<string, MeshInputs> {
+  const out = new Map<string, MeshInputs>();
+  const byMesh = new Map<string, ResourceLike[]>();
+  for (const dp of input.dataplanes) {
+    if (!wanted.has(dp.mesh)) continue;
+    let l = byMesh.get(dp.mesh);
+    if (!l) byMesh.set(dp.mesh, (l = []));
+    l.push(dp);
+  }
+  for (const m of input.meshes) {
+    if (!wanted.has(m.name)) continue;
+    const model = meshModel(m);
+    const dataplanes = byMesh.get(m.name) ?? [];
+    const services = meshEndpoints({ mesh: m.name, zone: input.zone, dataplanes, zoneIngresses: input.zoneIngresses });
+    const endpointKeys = new Map([...services].map(([s, e]) => [s, JSON.stringify(e.zones)] as const));
+    const policies = input.policies.filter((p) => p.mesh === m.name);
+    const ports = new Map<string, number[]>();
+    for (const dp of dataplanes) {
+      if (!isLocal(dp)) continue;
+      for (const ib of dataplaneModelOf(dp).inbounds) {
+        const l = ports.get(ib.service) ?? [];
+        if (!l.includes(ib.port)) l.push(ib.port);
+        ports.set(ib.service, l);
+      }
+    }
+    for (const l of ports.values()) l.sort((a, b) => a - b);
+    const secret = (name: string) => input.secrets.find((s) => s.mesh === m.name && s.name === name);
+    const certPem = model.mtls && secretPem(secret(model.mtls.certSecret));
+    const keyPem = model.mtls && secretPem(secret(model.mtls.keySecret));
+    out.set(m.name, {
+      model,
+      services,
+      endpointKeys,
+      protocols: serviceProtocols(m.name, dataplanes, input.zoneIngresses, input.zone),
+      vips: input.vips.get(m.name) ?? new Map(),
+      ports,
+      policies,
+      epoch: hash(JSON.stringify([model, policies.map((p) => [p.kind, p.name, p.labels, p.spec])])),
+      dataplanes: new Map(dataplanes.map((d) => [d.name, d] as const)),
+      ca: certPem && keyPem ? { certPem, keyPem } : undefined,
+      groups: new Map(),
+    });
+  }
+  return out;
+}
+
+/** The mesh's group for proxies matched by `policies` (created on first use in this generation). */
+export function groupOf(mesh: MeshInputs, policies: ProxyPolicies): Group {
+  let g = mesh.groups.get(policies.outboundKey);
+  if (!g) mesh.groups.set(policies.outboundKey, (g = { policies, clusters: new Map(), clas: new Map() }));
+  return g;
+}
+
+/** Key of a group across generations (its previous sets are found under it). */
+export const groupKey = (mesh: MeshInputs, g: Group): string => `${mesh.model.name}\u0000${g.policies.outboundKey}`;
+
+const hash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 24);

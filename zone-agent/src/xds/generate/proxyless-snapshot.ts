@@ -1,0 +1,83 @@
+/**
+ * Snapshots of proxyless gRPC clients (resources from `proxyless.ts`): one snapshot per mesh and outbound
+ * group, shared by every client of the group and reused across generations while its resources are the
+ * same objects.
+ */
+import { Cluster } from '../../../../proto/gen/envoy/config/cluster/v3/cluster.js';
+import { ClusterLoadAssignment } from '../../../../proto/gen/envoy/config/endpoint/v3/endpoint.js';
+import { Listener } from '../../../../proto/gen/envoy/config/listener/v3/listener.js';
+import { RouteConfiguration } from '../../../../proto/gen/envoy/config/route/v3/route.js';
+import {
+  CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS,
+  CLUSTER_TYPE_URL as CDS,
+  LISTENER_TYPE_URL as LDS,
+  ROUTE_CONFIGURATION_TYPE_URL as RDS,
+} from '../../../../proto/src/xds-types.js';
+import { Snapshot, typeSetOf, type VersionedResource } from '../snapshot.js';
+import { loadAssignmentFor } from './eds.js';
+import type { ResourceMemo } from './memo.js';
+import { groupKey, type Group, type MeshInputs } from './mesh-inputs.js';
+import type { Protocol } from './model.js';
+import { outboundClusterName } from './naming.js';
+import { apiListener, edsCluster as proxylessCluster, routeToCluster } from './proxyless.js';
+import { sameList } from './same.js';
+import type { OutboundHooks } from './sidecar.js';
+
+const PROTOCOL_FOR_PROXYLESS: Protocol = 'grpc';
+
+export class ProxylessSnapshots {
+  private readonly prev = new Map<string, { key: VersionedResource[]; snapshot: Snapshot }>();
+
+  /** `used` collects the group keys this generation touched (shared with `SharedOutbounds`). */
+  constructor(
+    private readonly memo: ResourceMemo,
+    private readonly used: Set<string>,
+  ) {}
+
+  /** Forgets the snapshots of groups no node belongs to any more. */
+  prune(): void {
+    for (const k of this.prev.keys()) if (!this.used.has(k)) this.prev.delete(k);
+  }
+
+  snapshot(mesh: MeshInputs, g: Group, zone: string): Snapshot {
+    if (g.proxyless) return g.proxyless;
+    const list: VersionedResource[] = [];
+    const gk = `${mesh.model.name}\u0000${g.policies.outboundKey}\u0000${mesh.epoch}`;
+    const clusters: VersionedResource[] = [];
+    const clas: VersionedResource[] = [];
+    const listeners: VersionedResource[] = [];
+    const routes: VersionedResource[] = [];
+    for (const service of mesh.services.keys()) {
+      // Proxyless clients cannot do mesh mTLS, so remote zones are reached in plaintext (the deliberate
+      // difference from sidecars, which reach them only with mTLS).
+      const hooks = g.policies.outbound(service);
+      const loc = g.policies.locality(service);
+      clusters.push(this.memo.get(CDS, `pl\u0000${gk}\u0000${service}`, Cluster, service, () => hooks.decorateCluster(proxylessCluster(service), PROTOCOL_FOR_PROXYLESS)));
+      clas.push(
+        this.memo.get(EDS, `pl\u0000${mesh.model.name}\u0000${service}\u0000${loc.key === 'flat' || loc.key === 'local-first' ? loc.key : `${loc.key}\u0000${mesh.epoch}`}\u0000${mesh.endpointKeys.get(service)}`, ClusterLoadAssignment, service, () =>
+          loadAssignmentFor(service, mesh.services.get(service), { localZone: zone, includeRemote: true, priorityOf: loc.priorityOf }),
+        ),
+      );
+      listeners.push(this.memo.get(LDS, `pl\u0000${service}`, Listener, service, () => apiListener(service)));
+      routes.push(this.memo.get(RDS, `pl\u0000${gk}\u0000${service}`, RouteConfiguration, service, () => proxylessRoutes(service, hooks)));
+    }
+    list.push(...clusters, ...clas, ...listeners, ...routes);
+    const memoKey = groupKey(mesh, g);
+    this.used.add(memoKey);
+    const prev = this.prev.get(memoKey);
+    let snapshot: Snapshot;
+    if (prev && sameList(prev.key, list)) snapshot = prev.snapshot;
+    else {
+      snapshot = Snapshot.fromSets(new Map([[CDS, typeSetOf(CDS, clusters)], [EDS, typeSetOf(EDS, clas)], [LDS, typeSetOf(LDS, listeners)], [RDS, typeSetOf(RDS, routes)]]));
+      this.prev.set(memoKey, { key: list, snapshot });
+    }
+    g.proxyless = snapshot;
+    return snapshot;
+  }
+}
+
+function proxylessRoutes(service: string, hooks: OutboundHooks): RouteConfiguration {
+  const base = routeToCluster(service);
+  const routes = hooks.httpRoutes(outboundClusterName, PROTOCOL_FOR_PROXYLESS);
+  return RouteConfiguration.fromPartial({ ...base, virtualHosts: [{ ...base.virtualHosts[0]!, routes }] });
+}

@@ -1,0 +1,53 @@
+/** The generator's public inputs, outputs and options (re-exported by `index.ts`). */
+import type { ResourceLike } from '../../ingress/available.js';
+import type { WorkloadCertificates } from '../certs.js';
+import type { PolicyResource } from '../policy/index.js';
+import type { Snapshot } from '../snapshot.js';
+import type { ProxyKind } from './node-kind.js';
+
+/** Port every service VIP also listens on (Kuma's `KUMA_DNS_SERVER_SERVICE_VIP_PORT`). */
+export const VIP_PORT = 80;
+
+export interface GenerationInput {
+  readonly zone: string;
+  readonly meshes: readonly ResourceLike[];
+  readonly dataplanes: readonly ResourceLike[];
+  readonly zoneIngresses: readonly ResourceLike[];
+  readonly secrets: readonly ResourceLike[];
+  /** Every policy resource (any mesh). */
+  readonly policies: readonly PolicyResource[];
+  /** mesh -> service -> VIP, from the DNS allocator's table (read, never allocated here). */
+  readonly vips: ReadonlyMap<string, ReadonlyMap<string, string>>;
+}
+
+export interface ConnectedNode {
+  readonly id: string;
+  readonly kind: ProxyKind;
+  /** `''` for a zone ingress. */
+  readonly mesh: string;
+  readonly name: string;
+}
+
+export interface GenerateOptions {
+  /** Called for every node that has a snapshot, in batches. */
+  readonly onSnapshot: (id: string, snapshot: Snapshot) => void;
+  /** Called for a node that gets no (new) snapshot this time, with the reason. */
+  readonly onSkip?: (id: string, reason: string) => void;
+  readonly batchSize?: number;
+}
+
+export interface GenerationStats {
+  readonly nodes: number;
+  /** Nodes whose own resources were rebuilt (the rest only recomposed). */
+  readonly rebuilt: number;
+  /** Resources encoded by this generation (memo misses). */
+  readonly encoded: number;
+  /** Services of transparent-proxy meshes without a VIP yet (the DNS allocator runs on its own loop). */
+  readonly missingVips: number;
+  readonly ms: number;
+}
+
+export interface GeneratorOptions {
+  readonly certs: WorkloadCertificates;
+  readonly log?: (line: string) => void;
+}

@@ -1,0 +1,97 @@
+/**
+ * Dataplane tokens against a real database (PGlite, and PostgreSQL when DATABASE_URL is set): what each
+ * binding admits and refuses, zone ingress tokens, key rotation, and that keys of other kinds in the same
+ * table (zone tokens) neither sign nor verify dataplane tokens. The end-to-end path (zone API issuing,
+ * xDS refusing) is test/zone-xds-admission.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ZoneTokens } from '../../../global-api/src/kds/zone-tokens.js';
+import { KdsStore } from '../../../global-api/src/store/kds-store.js';
+import type { Resource } from '../../../global-api/src/store/resource-store.js';
+import { backends } from '../../../test/support/backends.js';
+import { DataplaneTokens } from './tokens.js';
+import { parseValidFor } from './tokens-routes.js';
+
+const dataplane = (service: string): Resource => ({
+  kind: 'Dataplane',
+  mesh: 'default',
+  name: 'web-1',
+  labels: {},
+  spec: { networking: { address: '10.0.0.1', inbound: [{ port: 80, tags: { 'kuma.io/service': service, version: 'v1' } }] } },
+  version: 1,
+  revision: 1,
+  creationTime: new Date(0),
+  modificationTime: new Date(0),
+});
+
+for (const backend of backends()) {
+  describe(`dataplane tokens (${backend.name})`, () => {
+    let dispose: () => Promise<void>;
+    let store: KdsStore;
+    let tokens: DataplaneTokens;
+    const web1 = { type: 'dataplane' as const, mesh: 'default', name: 'web-1' };
+
+    beforeAll(async () => {
+      const opened = await backend.open();
+      dispose = opened.dispose;
+      store = new KdsStore(opened.database.db);
+      tokens = new DataplaneTokens(store, 'local');
+    });
+    afterAll(async () => dispose?.());
+
+    it('binds to mesh and name; a mesh-wide token admits any Dataplane of its mesh', async () => {
+      const named = (await tokens.issue({ mesh: 'default', name: 'web-1', validForSeconds: 60 })).token;
+      expect(await tokens.verify(named, web1)).toMatchObject({ ok: true, claims: { mesh: 'default', name: 'web-1', type: 'dataplane' } });
+      expect(await tokens.verify(named, { ...web1, name: 'web-2' })).toEqual({ ok: false, code: 'forbidden', message: 'the dataplane token is for Dataplane "web-1", not "web-2"' });
+      expect(await tokens.verify(named, { ...web1, mesh: 'other' })).toMatchObject({ ok: false, code: 'forbidden' });
+      const meshWide = (await tokens.issue({ mesh: 'default', validForSeconds: 60 })).token;
+      expect((await tokens.verify(meshWide, { ...web1, name: 'anything' })).ok).toBe(true);
+    });
+
+    it('checks tag bindings against the Dataplane (Kuma: every value of a named tag must be allowed)', async () => {
+      const t = (await tokens.issue({ mesh: 'default', tags: { 'kuma.io/service': ['web', 'api'] }, validForSeconds: 60 })).token;
+      expect((await tokens.verify(t, { ...web1, dataplane: dataplane('web') })).ok).toBe(true);
+      expect(await tokens.verify(t, { ...web1, dataplane: dataplane('db') })).toMatchObject({ ok: false, code: 'forbidden', message: expect.stringMatching(/tag "kuma\.io\/service" is "db"/) });
+      const needsZone = (await tokens.issue({ mesh: 'default', tags: { 'kuma.io/zone': ['z1'] }, validForSeconds: 60 })).token;
+      expect(await tokens.verify(needsZone, { ...web1, dataplane: dataplane('web') })).toMatchObject({ ok: false, message: expect.stringMatching(/has no tag "kuma\.io\/zone"/) });
+    });
+
+    it('zone ingress tokens admit zone ingresses only, and dataplane tokens never admit an ingress', async () => {
+      const ingress = (await tokens.issue({ type: 'ingress', mesh: '', name: 'zi-1', validForSeconds: 60 })).token;
+      expect((await tokens.verify(ingress, { type: 'ingress', mesh: '', name: 'zi-1' })).ok).toBe(true);
+      expect(await tokens.verify(ingress, { type: 'ingress', mesh: '', name: 'zi-2' })).toMatchObject({ ok: false, message: 'the dataplane token is for ZoneIngress "zi-1", not "zi-2"' });
+      expect(await tokens.verify(ingress, web1)).toMatchObject({ ok: false, code: 'forbidden', message: 'the token is for a zone ingress, and this proxy is a dataplane' });
+      const dp = (await tokens.issue({ mesh: 'default', validForSeconds: 60 })).token;
+      expect(await tokens.verify(dp, { type: 'ingress', mesh: '', name: 'zi-1' })).toMatchObject({ ok: false, code: 'forbidden' });
+    });
+
+    it('refuses expired, forged and foreign tokens as unauthenticated', async () => {
+      const issuedAt = Date.now();
+      const t = (await tokens.issue({ mesh: 'default', name: 'web-1', validForSeconds: 10 }, issuedAt)).token;
+      expect(await tokens.verify(t, web1, issuedAt + 11_000)).toMatchObject({ ok: false, code: 'unauthenticated', message: expect.stringMatching(/expired at/) });
+      const [h, p] = t.split('.');
+      expect(await tokens.verify(`${h}.${p}.AAAA`, web1)).toMatchObject({ ok: false, code: 'unauthenticated', message: expect.stringMatching(/signature is not valid/) });
+      // A zone token signed with a key in the same table is no dataplane token, whatever it says.
+      const zone = (await new ZoneTokens(store).issue('local', 'web-1', 60)).token;
+      expect(await tokens.verify(zone, web1)).toMatchObject({ ok: false, code: 'unauthenticated', message: expect.stringMatching(/not a dataplane token/) });
+      expect(await tokens.verify('x.y', web1)).toMatchObject({ ok: false, code: 'unauthenticated', message: expect.stringMatching(/malformed/) });
+    });
+
+    it('rotation: new tokens use the new key, old ones keep working', async () => {
+      const before = (await tokens.issue({ mesh: 'default', validForSeconds: 60 })).token;
+      const kid = await tokens.rotate();
+      const after = (await tokens.issue({ mesh: 'default', validForSeconds: 60 })).token;
+      expect(JSON.parse(Buffer.from(after.split('.')[0]!, 'base64url').toString()).kid).toBe(kid);
+      expect(kid).toMatch(/^dp-/);
+      expect((await tokens.verify(before, web1)).ok).toBe(true);
+      expect((await tokens.verify(after, web1)).ok).toBe(true);
+    });
+  });
+}
+
+describe('validFor', () => {
+  it('takes Go durations (what kumactl sends) and whole seconds', () => {
+    expect(['24h', '1h30m', '90s', '24h0m0s', '1500ms', 3600].map(parseValidFor)).toEqual([86400, 5400, 90, 86400, 1, 3600]);
+    expect(['forever', '', '1d', '-5s', 1.5].map(parseValidFor)).toEqual([undefined, undefined, undefined, undefined, undefined]);
+  });
+});
