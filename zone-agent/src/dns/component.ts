@@ -9,7 +9,7 @@
 import type { ComponentDeps, Stop } from '../component.js';
 import { LOCAL } from '../kds/state.js';
 import { startRebuildLoop } from '../rebuild-loop.js';
-import { StoreView } from '../xds/generate/store-view.js';
+import { StoreView } from '../store-view.js';
 import { createForwarder } from './forward.js';
 import { RecordTable, wantedServices } from './records.js';
 import { resolveUpstream } from './resolv.js';

@@ -15,7 +15,7 @@ import type { Resource } from '../../../global-api/src/store/resource-store.js';
 import type { ComponentDeps, Stop } from '../component.js';
 import { LOCAL } from '../kds/state.js';
 import { startRebuildLoop } from '../rebuild-loop.js';
-import { StoreView } from '../xds/generate/store-view.js';
+import { StoreView } from '../store-view.js';
 import { computeAvailableServices, exclusiveMeshes, isLocal, sameAvailableServices, type AvailableService } from './available.js';
 
 /** Kinds whose writes can change the result (`*`: the doorbell does not know, look anyway). */

@@ -28,7 +28,7 @@ import { dnsVips } from '../../../global-api/src/store/schema.js';
 import type { Db } from '../../../global-api/src/store/db.js';
 import { WorkloadCertificates, type CertificateOptions } from './certs.js';
 import { XdsGenerator, type ConnectedNode } from './generate/index.js';
-import { StoreView } from './generate/store-view.js';
+import { StoreView } from '../store-view.js';
 import type { PolicyResource } from './policy/index.js';
 import { startAdsServer } from './grpc.js';
 import { createAdmission, type ProxyId } from './admission.js';

@@ -7,9 +7,9 @@
  * A store without a feed (a test double) is read in full every time; a feed that cannot serve our revision
  * (`resyncRequired`) is answered with a full consistent snapshot.
  */
-import type { Resource, ResourceStore } from '../../../../global-api/src/store/resource-store.js';
-import { LOCAL } from '../../kds/state.js';
-import { readLocalKinds } from '../../rebuild-loop.js';
+import type { Resource, ResourceStore } from '../../global-api/src/store/resource-store.js';
+import { LOCAL } from './kds/state.js';
+import { readLocalKinds } from './rebuild-loop.js';
 
 const keyOf = (r: { kind: string; mesh: string; name: string }) => `${r.kind}\u0000${r.mesh}\u0000${r.name}`;
 

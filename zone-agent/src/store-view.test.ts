@@ -1,15 +1,15 @@
 /**
- * The generator's view of the local store (`generate/store-view.ts`) on the real store, PGlite and (with
- * DATABASE_URL) PostgreSQL: it follows upserts and deletions through the change feed, keeps unchanged
+ * The zone agent's view of the local store (`store-view.ts`, read by the xDS generator, the resolver and the
+ * ingress bookkeeping) on the real store, PGlite and (with DATABASE_URL) PostgreSQL: it follows upserts and deletions through the change feed, keeps unchanged
  * resources as the same objects (what lets the generator skip them), and reloads when the feed cannot serve
  * its revision (compacted tombstones).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../../global-api/src/store/db.js';
-import { ResourceStore } from '../../../global-api/src/store/resource-store.js';
-import { backends } from '../../../test/support/backends.js';
-import { LOCAL } from '../kds/state.js';
-import { StoreView } from './generate/store-view.js';
+import type { Database } from '../../global-api/src/store/db.js';
+import { ResourceStore } from '../../global-api/src/store/resource-store.js';
+import { backends } from '../../test/support/backends.js';
+import { LOCAL } from './kds/state.js';
+import { StoreView } from './store-view.js';
 
 const dp = (name: string, port: number) => ({ kind: 'Dataplane', mesh: 'default', name, labels: {}, spec: { networking: { address: '10.0.0.1', inbound: [{ port, tags: { 'kuma.io/service': 'web' } }] } } });
 
