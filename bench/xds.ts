@@ -18,7 +18,9 @@
  * decode resources, spread over CONNS HTTP/2 connections.
  *
  * Run: `npx tsx bench/xds.ts [--variant delta|sotw] [--named-eds] [--services 1000] [--rounds 20] [--warmup 2] [--conns 50] [--profile FILE]`
- * (about 3 minutes on a 2-vCPU VM; the last line compares the figures with the goals).
+ * (about 3 minutes on a 2-vCPU VM; the last line compares the figures with the goals). The agent runs with its
+ * resolver on (VIPs, hence VIP listeners, as in the workload); `BENCH_AGENT_ARGS` adds agent flags, e.g.
+ * `BENCH_AGENT_ARGS="--xds-status-flush-ms 600000"` to take insight flushes out of the picture.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -96,9 +98,10 @@ async function main(): Promise<void> {
   const xdsPort = await freePort();
   const base = `http://127.0.0.1:${apiPort}`;
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('URSA_') && k !== 'DATABASE_URL'));
+  const dnsPort = await freePort();
   const inspectPort = await freePort();
   const nodeArgs = [`--inspect=127.0.0.1:${inspectPort}`];
-  const agent = start(process.execPath, [...nodeArgs, join(ROOT, 'zone-agent/bin/zone-agent.js'), '--zone', 'bench', '--data-dir', dataDir, '--api-port', String(apiPort), '--xds-port', String(xdsPort), '--dns-port', '0'], { env });
+  const agent = start(process.execPath, [...nodeArgs, join(ROOT, 'zone-agent/bin/zone-agent.js'), '--zone', 'bench', '--data-dir', dataDir, '--api-port', String(apiPort), '--xds-port', String(xdsPort), '--dns-port', String(dnsPort), ...(process.env.BENCH_AGENT_ARGS ?? '').split(' ').filter(Boolean)], { env });
   const proxies: LightProxy[] = [];
   const clients: grpc.Client[] = [];
   try {

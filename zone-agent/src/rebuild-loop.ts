@@ -33,6 +33,11 @@ export interface RebuildLoop {
   readonly schedule: () => void;
   /** Stops scheduling and waits for the pass in progress. */
   readonly stop: () => Promise<void>;
+  /**
+   * Resolves once no pass is running or due, or after `maxWaitMs` at most: background work of lower priority
+   * (insight writes on the same thread and database) waits for it, but is never starved by a stream of rings.
+   */
+  readonly idle: (maxWaitMs?: number) => Promise<void>;
 }
 
 export function startRebuildLoop(opts: RebuildLoopOptions): RebuildLoop {
@@ -81,8 +86,17 @@ export function startRebuildLoop(opts: RebuildLoopOptions): RebuildLoop {
   const periodic = periodicMs > 0 ? setInterval(() => arm(0), periodicMs) : undefined;
   periodic?.unref();
 
+  const idle = async (maxWaitMs = 1000): Promise<void> => {
+    const until = Date.now() + maxWaitMs;
+    while (!stopped && (running || timer) && Date.now() < until) {
+      if (running) await running;
+      else await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+
   return {
     runNow,
+    idle,
     schedule: () => arm(delayMs),
     stop: async () => {
       stopped = true;

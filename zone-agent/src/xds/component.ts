@@ -87,7 +87,9 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
   const host = config.xdsHost;
   if (config.dataplaneAuth && !opts.tokens) throw new Error('xds: dataplane auth is on but no token verifier was given');
   const admit = createAdmission({ store, tenant: LOCAL, zone: config.zone, tokens: config.dataplaneAuth ? opts.tokens : undefined });
-  const insights = new InsightRecorder({ store, tenant: LOCAL, zone: config.zone, instanceId: opts.instanceId ?? `zone-agent-${config.zone}`, log, flushMs: opts.insightFlushMs ?? config.xdsStatusFlushMs });
+  // Insight writes yield to snapshot rebuilds (both use the agent's one thread and database): a push first.
+  const rebuilds = { idle: async (): Promise<void> => {} };
+  const insights = new InsightRecorder({ store, tenant: LOCAL, zone: config.zone, instanceId: opts.instanceId ?? `zone-agent-${config.zone}`, log, flushMs: opts.insightFlushMs ?? config.xdsStatusFlushMs, yieldTo: () => rebuilds.idle() });
   // Before serving: no subscription of a previous run can still be open.
   await insights.closeStale().catch((err: unknown) => log(`xds: could not mark stale dataplane insights offline: ${err instanceof Error ? err.message : err}`));
   if (!config.dataplaneAuth) log('xds: dataplane auth is OFF (--dataplane-auth false): any client may claim any Dataplane');
@@ -157,6 +159,7 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
 
   // Rings are subscribed at once; passes only do work while proxies are connected.
   const loop = startRebuildLoop({ name: 'xds', pass: rebuild, waker: deps.waker, kinds: DIRTY_KINDS, log, delayMs: opts.rebuildDelayMs ?? REBUILD_DELAY_MS });
+  rebuilds.idle = () => loop.idle();
 
   const callbacks: XdsCallbacks = {
     openStream: async (node: Node | undefined, variant: Variant, ctx: StreamContext) => {
