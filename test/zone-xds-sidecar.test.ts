@@ -115,7 +115,7 @@ describe('zone agent xDS: Envoy sidecars and zone ingresses', () => {
     const apiPort = await freePort();
     xdsPort = await freePort();
     dnsPort = await freePort();
-    agent = start(process.execPath, [ZONE_BIN, '--zone', ZONE, '--data-dir', dataDir, '--api-port', String(apiPort), '--xds-port', String(xdsPort), '--dns-port', String(dnsPort), '--dns-upstream', '127.0.0.1:9'], { env: cleanEnv() });
+    agent = start(process.execPath, [ZONE_BIN, '--zone', ZONE, '--data-dir', dataDir, '--api-port', String(apiPort), '--xds-port', String(xdsPort), '--dns-port', String(dnsPort), '--dns-upstream', '127.0.0.1:9', '--xds-status-flush-ms', '300'], { env: cleanEnv() });
     url = `http://127.0.0.1:${apiPort}`;
     await waitFor('zone agent GET /ready', () => getJson(`${url}/ready`), 30_000, agent);
     await waitFor('xds server up', async () => (agent!.output().includes('xds: ADS') ? true : undefined), 10_000, agent);
@@ -172,6 +172,12 @@ describe('zone agent xDS: Envoy sidecars and zone ingresses', () => {
     const life = new Date(leaf.validTo).getTime() - Date.now();
     expect(life).toBeGreaterThan(23.5 * 3600_000);
     expect(life).toBeLessThanOrEqual(24 * 3600_000);
+    // The DataplaneInsight says which certificate the proxy holds, as Kuma's does.
+    const mtls = await until('mTLS in the insight', async () => (await call(url, 'GET', '/meshes/default/dataplane-insights/web-1')).body?.mTLS);
+    // (X.509 times have whole seconds.)
+    expect(Math.abs(new Date(mtls.certificateExpirationTime).getTime() - new Date(leaf.validTo).getTime())).toBeLessThan(1000);
+    expect(mtls.certificateRegenerations).toBeGreaterThanOrEqual(1);
+    expect(new Date(mtls.lastCertificateRegeneration).getTime()).toBeLessThanOrEqual(Date.now());
 
     // The certificates are good for real mutual TLS: api's sidecar as server, web's as client.
     const apiProxy = await connect({ id: 'default.api-1' }, await token({ mesh: 'default', name: 'api-1' }));

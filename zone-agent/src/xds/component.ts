@@ -26,7 +26,7 @@ import { SnapshotCache } from './cache.js';
 import { and, eq, isNull } from 'drizzle-orm';
 import { dnsVips } from '../../../global-api/src/store/schema.js';
 import type { Db } from '../../../global-api/src/store/db.js';
-import { WorkloadCertificates, type CertificateOptions } from './certs.js';
+import { WorkloadCertificates, type CertificateOptions, type WorkloadCertificate } from './certs.js';
 import { XdsGenerator, type ConnectedNode } from './generate/index.js';
 import { StoreView } from '../store-view.js';
 import type { PolicyResource } from './policy/index.js';
@@ -89,13 +89,22 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
   const admit = createAdmission({ store, tenant: LOCAL, zone: config.zone, tokens: config.dataplaneAuth ? opts.tokens : undefined });
   // Insight writes yield to snapshot rebuilds (both use the agent's one thread and database): a push first.
   const rebuilds = { idle: async (): Promise<void> => {} };
-  const insights = new InsightRecorder({ store, tenant: LOCAL, zone: config.zone, instanceId: opts.instanceId ?? `zone-agent-${config.zone}`, log, flushMs: opts.insightFlushMs ?? config.xdsStatusFlushMs, yieldTo: () => rebuilds.idle() });
+  const certs = new WorkloadCertificates(opts.certificates);
+  const insights = new InsightRecorder({
+    store,
+    tenant: LOCAL,
+    zone: config.zone,
+    instanceId: opts.instanceId ?? `zone-agent-${config.zone}`,
+    log,
+    flushMs: opts.insightFlushMs ?? config.xdsStatusFlushMs,
+    yieldTo: () => rebuilds.idle(),
+    mtlsOf: (mesh, name) => mtlsInsight(certs.peek(mesh, name)),
+  });
   // Before serving: no subscription of a previous run can still be open.
   await insights.closeStale().catch((err: unknown) => log(`xds: could not mark stale dataplane insights offline: ${err instanceof Error ? err.message : err}`));
   if (!config.dataplaneAuth) log('xds: dataplane auth is OFF (--dataplane-auth false): any client may claim any Dataplane');
   const cache = new SnapshotCache();
   const nodes = new Map<string, Connected>();
-  const certs = new WorkloadCertificates(opts.certificates);
   const generator = new XdsGenerator({ certs, log });
   const view = new StoreView(store, READ_KINDS);
   /** Why a node got no snapshot, so each reason is logged once. */
@@ -219,4 +228,14 @@ async function readVips(db: Db): Promise<Map<string, Map<string, string>>> {
     m.set(r.service, r.ip);
   }
   return out;
+}
+
+/** Kuma's DataplaneInsight `mTLS` block from the certificate this agent holds for a Dataplane. */
+function mtlsInsight(cert: WorkloadCertificate | undefined): Record<string, unknown> | undefined {
+  if (!cert) return undefined;
+  return {
+    certificateExpirationTime: cert.notAfter.toISOString(),
+    lastCertificateRegeneration: cert.issuedAt.toISOString(),
+    certificateRegenerations: cert.generation,
+  };
 }

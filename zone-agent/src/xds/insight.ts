@@ -91,6 +91,8 @@ export interface InsightOptions {
   readonly urgentMs?: number;
   /** Awaited before each write batch: lets a due xDS rebuild have the thread and the database first. */
   readonly yieldTo?: () => Promise<void>;
+  /** Kuma's DataplaneInsight `mTLS` block for a Dataplane, when it holds a workload certificate. */
+  readonly mtlsOf?: (mesh: string, name: string) => Record<string, unknown> | undefined;
 }
 
 export class InsightRecorder {
@@ -249,7 +251,8 @@ export class InsightRecorder {
     for (const key of keys) {
       const p = this.proxies.get(key);
       if (!p) continue;
-      ops.push({ op: 'upsert', resource: this.draft(p.insightKind, p.mesh, p.name, { subscriptions: this.subscriptions(p) }) });
+      const mtls = p.insightKind === 'DataplaneInsight' ? this.opts.mtlsOf?.(p.mesh, p.name) : undefined;
+      ops.push({ op: 'upsert', resource: this.draft(p.insightKind, p.mesh, p.name, { subscriptions: this.subscriptions(p), ...(mtls ? { mTLS: mtls } : {}) }) });
     }
     try {
       for (let i = 0; i < ops.length; i += WRITE_BATCH) {
