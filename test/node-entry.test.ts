@@ -3,17 +3,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, getJson, start, waitFor, type Child } from './support/process.js';
+import { cleanEnv, freePort, getJson, start, waitFor, type Child } from './support/process.js';
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 const TSX = new URL('../node_modules/.bin/tsx', import.meta.url).pathname;
 const ENTRY = new URL('../global-api/src/node.ts', import.meta.url).pathname;
-
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('URSA_') || k === 'DATABASE_URL') delete env[k];
-  return { ...env, ...extra };
-}
 
 describe('global plane Node entry', () => {
   const children: Child[] = [];

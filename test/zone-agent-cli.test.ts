@@ -7,15 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { start } from './support/process.js';
+import { cleanEnv, start } from './support/process.js';
 
 const ZONE = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
-
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('URSA_')) delete env[k];
-  return { ...env, ...extra };
-}
 
 const CASES: readonly { readonly name: string; readonly args: readonly string[]; readonly env?: Record<string, string>; readonly says: string }[] = [
   { name: 'no zone', args: [], says: '--zone is required' },

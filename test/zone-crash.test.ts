@@ -16,19 +16,17 @@
  * delays; the writers' interleaving with them is timing-dependent). `URSA_ZONE_CRASH_ITERATIONS` changes
  * the number of iterations for local experiments.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isDeepStrictEqual, promisify } from 'node:util';
+import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from './support/api.js';
-import { removeDirs, startGlobal, type GlobalProc } from './support/cluster.js';
-import { freePort, getJson, start, waitFor, type Child } from './support/process.js';
+import { removeDirs, spawnZoneAgent, startGlobal, type AgentSetup, type GlobalProc } from './support/cluster.js';
+import { digShort } from './support/dig.js';
+import { freePort, getJson, groupGone, killGroup, waitFor, type Child } from './support/process.js';
+import { mulberry32 } from './support/random.js';
 
-const run = promisify(execFile);
-/** The shipped entry (`zone-agent` bin): one Node process, as an operator runs it. */
-const BIN = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
 const ZONE = 'crash-zone';
 const ITERATIONS = Number(process.env.URSA_ZONE_CRASH_ITERATIONS ?? 50);
 const WRITERS = 8;
@@ -37,78 +35,7 @@ const BURST_MAX_MS = 800;
 const SERVICES = 4;
 const SEED = process.env.URSA_ZONE_CRASH_SEED ? Number(process.env.URSA_ZONE_CRASH_SEED) : Number(BigInt.asUintN(32, BigInt(Date.now()) ^ BigInt(process.pid << 8)));
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 // --- processes -------------------------------------------------------------------------------------------
-
-function cleanEnv(): NodeJS.ProcessEnv {
-  const e = { ...process.env };
-  for (const k of Object.keys(e)) if (k.startsWith('URSA_') || k === 'DATABASE_URL') delete e[k];
-  return e;
-}
-
-interface AgentSetup {
-  readonly dataDir: string;
-  readonly tokenFile: string;
-  readonly globalUrl: string;
-  readonly apiPort: number;
-  readonly dnsPort: number;
-  readonly xdsPort: number;
-}
-
-function spawnAgent(s: AgentSetup): { child: Child; spawnedAt: number } {
-  const spawnedAt = Date.now();
-  const child = start(
-    process.execPath,
-    [
-      BIN,
-      ...['--zone', ZONE, '--global-url', s.globalUrl, '--token-file', s.tokenFile, '--data-dir', s.dataDir],
-      ...['--api-port', String(s.apiPort), '--dns-port', String(s.dnsPort), '--xds-port', String(s.xdsPort)],
-      ...['--dns-upstream', '127.0.0.1:9', '--transport', 'ws', '--reconnect-max-ms', '1000'],
-    ],
-    { env: cleanEnv() },
-  );
-  return { child, spawnedAt };
-}
-
-function killGroup(child: Child): void {
-  try {
-    process.kill(-child.proc.pid!, 'SIGKILL');
-  } catch {
-    /* gone */
-  }
-}
-
-/** Resolves once every process of the child's group is gone (its database files and ports are free). */
-async function groupGone(child: Child): Promise<void> {
-  await child.exited;
-  await waitFor(
-    'process group gone',
-    async () => {
-      try {
-        process.kill(-child.proc.pid!, 0);
-        return undefined;
-      } catch {
-        return true;
-      }
-    },
-    10_000,
-  );
-}
-
-async function dig(port: number, name: string): Promise<string> {
-  const { stdout } = await run('dig', ['@127.0.0.1', '-p', String(port), '+tries=1', '+time=1', '+short', name], { timeout: 5000 });
-  return stdout.trim();
-}
 
 const isVip = (s: string) => /^2(4\d|5[0-5])\.\d+\.\d+\.\d+$/.test(s);
 
@@ -219,12 +146,12 @@ describe('zone agent killed with SIGKILL during heavy local registration (real p
        * answer (side by side); returns the child and both times from spawn.
        */
       const launch = async (label: string, probe?: string) => {
-        const { child, spawnedAt } = spawnAgent(setup);
+        const { child, spawnedAt } = spawnZoneAgent(ZONE, setup);
         current = child;
         const [apiMs, dnsMs] = await Promise.all([
           waitFor(`${label}: zone API`, async () => ((await getJson(`${zoneUrl}/ready`)) ? Date.now() - spawnedAt : undefined), 60_000, child),
           probe
-            ? waitFor(`${label}: ${probe}.mesh answered`, async () => ((await dig(setup.dnsPort, `${probe}.mesh`).catch(() => undefined)) ? Date.now() - spawnedAt : undefined), 60_000, child)
+            ? waitFor(`${label}: ${probe}.mesh answered`, async () => ((await digShort(setup.dnsPort, `${probe}.mesh`).catch(() => undefined)) ? Date.now() - spawnedAt : undefined), 60_000, child)
             : undefined,
         ]);
         return { child, spawnedAt, apiMs, dnsMs };
@@ -260,7 +187,7 @@ describe('zone agent killed with SIGKILL during heavy local registration (real p
         for (const s of [...services].sort()) {
           // The record table is built from the persisted state before the sockets open, so every answer of
           // a restarted agent is complete; only a service registered just now may take a rebuild (100 ms).
-          const ip = vips.has(s) ? await dig(setup.dnsPort, `${s}.mesh`) : await waitFor(`${label}: ${s}.mesh answered`, async () => (await dig(setup.dnsPort, `${s}.mesh`).catch(() => '')) || undefined, 10_000, child);
+          const ip = vips.has(s) ? await digShort(setup.dnsPort, `${s}.mesh`) : await waitFor(`${label}: ${s}.mesh answered`, async () => (await digShort(setup.dnsPort, `${s}.mesh`).catch(() => '')) || undefined, 10_000, child);
           expect(ip, `${label}: ${s}.mesh`).toSatisfy(isVip);
           const before = vips.get(s);
           if (before) expect(ip, `${label}: VIP of ${s} changed`).toBe(before);

@@ -4,34 +4,21 @@
  * global unreachable), and a barrage of random and mutated packets over UDP and TCP that must leave it
  * answering correctly; and, with a global and two zones, a remote zone's ingress services in DNS.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, startFakeUpstream, udpExchange, type FakeUpstream } from '../zone-agent/src/dns/testing.js';
 import { call } from './support/api.js';
 import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from './support/cluster.js';
-import { freePort, getJson, start, waitFor, type Child } from './support/process.js';
+import { dig, requireDig } from './support/dig.js';
+import { cleanEnv, freePort, getJson, start, waitFor, type Child } from './support/process.js';
 
-const run = promisify(execFile);
 const TSX = new URL('../node_modules/.bin/tsx', import.meta.url).pathname;
 const ZONE = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
-
-async function requireDig(): Promise<void> {
-  try {
-    await run('dig', ['-v']);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new Error('`dig` is not installed; this test needs it: apt-get install -y bind9-dnsutils');
-    }
-    throw err;
-  }
-}
 
 interface Agent {
   readonly child: Child;
@@ -42,28 +29,17 @@ interface Agent {
   stop(): Promise<void>;
 }
 
-function env(): NodeJS.ProcessEnv {
-  const e = { ...process.env };
-  for (const k of Object.keys(e)) if (k.startsWith('URSA_') || k === 'DATABASE_URL') delete e[k];
-  return e;
-}
-
 async function startAgent(dataDir: string, upstreamPort: number, extra: string[] = []): Promise<Agent> {
   const [apiPort, dnsPort] = [await freePort(), await freePort()];
   const t0 = Date.now();
   const child = start(
     process.execPath,
     [ZONE, '--zone', 'dns-zone', '--data-dir', dataDir, '--api-port', String(apiPort), '--dns-port', String(dnsPort), '--dns-upstream', `127.0.0.1:${upstreamPort}`, '--reconnect-max-ms', '1000', ...extra],
-    { env: env() },
+    { env: cleanEnv() },
   );
   const url = `http://127.0.0.1:${apiPort}`;
   await waitFor('zone agent GET /ready', () => getJson(`${url}/ready`), 30_000, child);
   return { child, url, dnsPort, readyMs: Date.now() - t0, stop: () => child.stop() };
-}
-
-async function dig(port: number, ...args: string[]): Promise<string> {
-  const { stdout } = await run('dig', ['@127.0.0.1', '-p', String(port), '+tries=1', '+time=3', ...args]);
-  return stdout.trim();
 }
 
 const status = (out: string) => /status: ([A-Z]+)/.exec(out)?.[1];

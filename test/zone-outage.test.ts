@@ -17,23 +17,19 @@
  * reconnect by itself, the dataplane registered meanwhile must reach the global (display-name label), and
  * a policy update made on the global once it is back must reach the zone.
  */
-import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import * as dnsPacket from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../zone-agent/src/dns/testing.js';
 import { call } from './support/api.js';
-import { removeDirs, startGlobal, type GlobalProc } from './support/cluster.js';
-import { freePort, getJson, start, waitFor, type Child } from './support/process.js';
+import { removeDirs, spawnZoneAgent, startGlobal, type AgentSetup, type GlobalProc } from './support/cluster.js';
+import { digShort, requireDig } from './support/dig.js';
+import { freePort, getJson, groupGone, killGroup, waitFor, type Child } from './support/process.js';
 
-const run = promisify(execFile);
-/** The shipped entry (`zone-agent` bin): one Node process, as an operator runs it. */
-const BIN = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
 const ZONE = 'outage-zone';
 const OUTAGE_MS = 60_000;
 /** The agent is restarted three times around the middle of the outage (see the header for why three). */
@@ -44,12 +40,6 @@ const RESTART_BUDGET_MS = 2000;
 
 // --- processes -------------------------------------------------------------------------------------------
 
-function cleanEnv(): NodeJS.ProcessEnv {
-  const e = { ...process.env };
-  for (const k of Object.keys(e)) if (k.startsWith('URSA_') || k === 'DATABASE_URL') delete e[k];
-  return e;
-}
-
 interface Agent {
   readonly child: Child;
   /** `Date.now()` when the process was spawned. */
@@ -58,78 +48,13 @@ interface Agent {
   stop(): Promise<void>;
 }
 
-interface AgentSetup {
-  readonly dataDir: string;
-  readonly tokenFile: string;
-  readonly globalUrl: string;
-  readonly apiPort: number;
-  readonly dnsPort: number;
-  readonly xdsPort: number;
-}
-
 /** Spawns the agent; does not wait for anything (callers measure from `spawnedAt`). */
 function spawnAgent(s: AgentSetup): Agent {
-  const spawnedAt = Date.now();
-  const child = start(
-    process.execPath,
-    [
-      BIN,
-      ...['--zone', ZONE, '--global-url', s.globalUrl, '--token-file', s.tokenFile, '--data-dir', s.dataDir],
-      ...['--api-port', String(s.apiPort), '--dns-port', String(s.dnsPort), '--xds-port', String(s.xdsPort)],
-      // The test's resolver has no upstream: nothing here asks for a non-.mesh name.
-      ...['--dns-upstream', '127.0.0.1:9', '--transport', 'ws', '--reconnect-max-ms', '1000'],
-    ],
-    { env: cleanEnv() },
-  );
-  return {
-    child,
-    spawnedAt,
-    kill: () => killGroup(child),
-    stop: () => child.stop(),
-  };
-}
-
-function killGroup(child: Child): void {
-  try {
-    process.kill(-child.proc.pid!, 'SIGKILL');
-  } catch {
-    /* gone */
-  }
-}
-
-/** Resolves once every process of the child's group is gone (its database files and ports are free). */
-async function groupGone(child: Child): Promise<void> {
-  await child.exited;
-  await waitFor(
-    'process group gone',
-    async () => {
-      try {
-        process.kill(-child.proc.pid!, 0);
-        return undefined;
-      } catch {
-        return true;
-      }
-    },
-    10_000,
-  );
+  const { child, spawnedAt } = spawnZoneAgent(ZONE, s);
+  return { child, spawnedAt, kill: () => killGroup(child), stop: () => child.stop() };
 }
 
 // --- probes ----------------------------------------------------------------------------------------------
-
-/** `dig +short` through the real client; one try, one second. Throws on a dig failure (timeout, refused). */
-async function dig(port: number, name: string): Promise<string> {
-  const { stdout } = await run('dig', ['@127.0.0.1', '-p', String(port), '+tries=1', '+time=1', '+short', name], { timeout: 5000 });
-  return stdout.trim();
-}
-
-async function requireDig(): Promise<void> {
-  try {
-    await run('dig', ['-v']);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('`dig` is not installed; this test needs it: apt-get install -y bind9-dnsutils');
-    throw err;
-  }
-}
 
 /**
  * Resolves with the time of the first UDP answer carrying `ip` for `name`, sending one query every 20 ms from
@@ -247,7 +172,7 @@ describe('global outage: the zone keeps serving, restarts from its own state, an
       }
       const vips: Record<string, string> = {};
       for (const s of ['backend', 'web']) {
-        vips[s] = await waitFor(`${s}.mesh in DNS`, async () => (await dig(setup.dnsPort, `${s}.mesh`)) || undefined, 10_000, first.child);
+        vips[s] = await waitFor(`${s}.mesh in DNS`, async () => (await digShort(setup.dnsPort, `${s}.mesh`)) || undefined, 10_000, first.child);
         expect(vips[s], `${s}.mesh`).toSatisfy(isVip);
       }
       expect(vips.backend).not.toBe(vips.web);
@@ -278,7 +203,7 @@ describe('global outage: the zone keeps serving, restarts from its own state, an
           services.map(async (s) => {
             stats.dig += 1;
             try {
-              const ip = await dig(setup.dnsPort, `${s}.mesh`);
+              const ip = await digShort(setup.dnsPort, `${s}.mesh`);
               if (ip !== vips[s]) stats.failures.push(`${label}: dig ${s}.mesh gave ${JSON.stringify(ip)}, expected ${vips[s]}`);
             } catch (err) {
               stats.failures.push(`${label}: dig ${s}.mesh failed: ${(err as Error).message.split('\n')[0]}`);
@@ -312,7 +237,7 @@ describe('global outage: the zone keeps serving, restarts from its own state, an
           }, 30_000, next.child),
         ]);
         restarts.push({ dnsMs, apiMs, cpuMs: cpuTimeMs(next.child.proc.pid!), load });
-        for (const s of services) expect(await dig(setup.dnsPort, `${s}.mesh`), `${s}.mesh through dig after the restart`).toBe(vips[s]);
+        for (const s of services) expect(await digShort(setup.dnsPort, `${s}.mesh`), `${s}.mesh through dig after the restart`).toBe(vips[s]);
         const ready = (await getJson(`${zoneUrl}/ready`)) as { kds: { connected: boolean } };
         expect(ready.kds.connected, 'the global is still down').toBe(false);
       };
@@ -330,7 +255,7 @@ describe('global outage: the zone keeps serving, restarts from its own state, an
           expect(res.status, JSON.stringify(res.body)).toBe(201);
           expectedDataplanes = 4;
           const t = Date.now();
-          vips['during-outage'] = await waitFor('during-outage.mesh in DNS', async () => (await dig(setup.dnsPort, 'during-outage.mesh')) || undefined, 5000);
+          vips['during-outage'] = await waitFor('during-outage.mesh in DNS', async () => (await digShort(setup.dnsPort, 'during-outage.mesh')) || undefined, 5000);
           timings.outageRegistrationInDnsMs = Date.now() - t;
           expect(vips['during-outage']).toSatisfy(isVip);
           services.push('during-outage');
@@ -365,7 +290,7 @@ describe('global outage: the zone keeps serving, restarts from its own state, an
       const ready = (await getJson(`${zoneUrl}/ready`)) as { kds: { connected: boolean; sessions: number } };
       expect(ready.kds.connected).toBe(true);
       // The zone still answers with the same VIPs after all of it.
-      for (const s of services) expect(await dig(setup.dnsPort, `${s}.mesh`)).toBe(vips[s]);
+      for (const s of services) expect(await digShort(setup.dnsPort, `${s}.mesh`)).toBe(vips[s]);
 
       console.log(
         `[zone-outage] ${round} probe rounds over ${(timings.outageMs / 1000).toFixed(1)} s: ${stats.dig} dig lookups, ${stats.api} API GETs, ${stats.failures.length} failure(s)\n` +

@@ -21,6 +21,8 @@ import { call } from '../support/api.js';
 import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from '../support/cluster.js';
 import { eventually } from '../support/zone.js';
 import { scratchDatabase } from '../support/backends.js';
+import { groupGone } from '../support/process.js';
+import { mulberry32 } from '../support/random.js';
 
 const ZONE = 'crash-zone';
 const POLICIES = 1500;
@@ -31,17 +33,6 @@ const PG_ITERATIONS = Math.min(ITERATIONS, 10);
 const MAX_KILL_DELAY_MS = 1500;
 
 // --- seeded PRNG ---------------------------------------------------------------------------------------
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = process.env.URSA_CRASH_SEED ? Number(process.env.URSA_CRASH_SEED) : Number(BigInt.asUintN(32, BigInt(Date.now()) ^ BigInt(process.pid << 8)));
 
@@ -306,19 +297,6 @@ async function agentPids(dataDir: string): Promise<number[]> {
   return pids;
 }
 
-/** Waits until every process of the killed agent's group is gone (so its database files are free). */
-async function groupGone(zone: ZoneProc): Promise<void> {
-  await zone.child.exited;
-  await eventually(`process group of ${zone.name} gone`, () => {
-    try {
-      process.kill(-zone.child.proc.pid!, 0);
-      return false;
-    } catch {
-      return true;
-    }
-  }, 10_000);
-}
-
 const backendsToRun = process.env.DATABASE_URL ? (['pglite', 'postgres'] as const) : (['pglite'] as const);
 
 console.log(`kds-crash: seed ${SEED} (replay with URSA_CRASH_SEED=${SEED})`);
@@ -420,7 +398,7 @@ for (const store of backendsToRun) {
           const victim = await launch();
           await new Promise((r) => setTimeout(r, delay)); // the random kill point, not a wait for a condition
           victim.kill();
-          await groupGone(victim);
+          await groupGone(victim.child);
           const victimOut = victim.child.output();
           // Only approximate: a line still buffered for the pipe dies with the process.
           if (!victimOut.includes('kds: connected')) stats.killedBeforeConnect += 1;
@@ -454,7 +432,7 @@ for (const store of backendsToRun) {
           writer.resume();
           // The next iteration kills a fresh start; this converged agent goes first.
           zone.kill();
-          await groupGone(zone);
+          await groupGone(zone.child);
           collect(zone, `iteration ${i} (restarted)`);
           current = undefined;
         }

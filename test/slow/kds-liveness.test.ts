@@ -20,6 +20,7 @@ import { call } from '../support/api.js';
 import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from '../support/cluster.js';
 import { eventually } from '../support/zone.js';
 import { scratchDatabase } from '../support/backends.js';
+import { groupGone, killGroup as killChildGroup, type Child } from '../support/process.js';
 
 const LEASE_MS = 2000;
 /** Real processes on a possibly loaded machine: each agent or global start can take several seconds. */
@@ -61,22 +62,9 @@ async function holds(what: string, check: () => Promise<boolean>, ms: number): P
 }
 
 /** SIGKILL a process group and wait until every process of it is gone. */
-async function killGroup(proc: { child: { proc: { pid?: number }; exited: Promise<unknown> } }): Promise<void> {
-  const pid = proc.child.proc.pid!;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    /* already gone */
-  }
-  await proc.child.exited;
-  await eventually(`process group ${pid} gone`, () => {
-    try {
-      process.kill(-pid, 0);
-      return false;
-    } catch {
-      return true;
-    }
-  }, 10_000);
+async function killGroup(proc: { child: Child }): Promise<void> {
+  killChildGroup(proc.child);
+  await groupGone(proc.child);
 }
 
 

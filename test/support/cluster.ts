@@ -33,6 +33,33 @@ export async function startGlobal(opts: { databaseUrl?: string; dataDir?: string
   return { url, child, dataDir, stop: () => child.stop() };
 }
 
+/** Ports and files of a zone agent that is killed and restarted on the same state (crash and outage tests). */
+export interface AgentSetup {
+  readonly dataDir: string;
+  readonly tokenFile: string;
+  readonly globalUrl: string;
+  readonly apiPort: number;
+  readonly dnsPort: number;
+  readonly xdsPort: number;
+}
+
+/** Spawns the agent of zone `zone` over WebSocket; waits for nothing (callers measure from `spawnedAt`). */
+export function spawnZoneAgent(zone: string, s: AgentSetup): { child: Child; spawnedAt: number } {
+  const spawnedAt = Date.now();
+  const child = start(
+    process.execPath,
+    [
+      ZONE,
+      ...['--zone', zone, '--global-url', s.globalUrl, '--token-file', s.tokenFile, '--data-dir', s.dataDir],
+      ...['--api-port', String(s.apiPort), '--dns-port', String(s.dnsPort), '--xds-port', String(s.xdsPort)],
+      // These tests' resolvers have no upstream: nothing there asks for a non-.mesh name.
+      ...['--dns-upstream', '127.0.0.1:9', '--transport', 'ws', '--reconnect-max-ms', '1000'],
+    ],
+    { env: cleanEnv() },
+  );
+  return { child, spawnedAt };
+}
+
 export interface ZoneProc {
   readonly name: string;
   readonly url: string;

@@ -46,6 +46,32 @@ export async function stopGroup(proc: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** SIGKILLs a `start`ed child's whole process group (a crash, not a stop); returns at once. */
+export function killGroup(child: Child): void {
+  try {
+    process.kill(-child.proc.pid!, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
+
+/** Resolves once every process of the child's group is gone (its database files and ports are free). */
+export async function groupGone(child: Child): Promise<void> {
+  await child.exited;
+  await waitFor(
+    'process group gone',
+    async () => {
+      try {
+        process.kill(-child.proc.pid!, 0);
+        return undefined;
+      } catch {
+        return true;
+      }
+    },
+    10_000,
+  );
+}
+
 /**
  * The environment for a child Ursa process: this process's, without the `URSA_*` settings and the
  * `DATABASE_URL` a test run may carry (the child gets exactly the options its test gives it), and without
