@@ -61,9 +61,9 @@ async function serveMain(databaseUrl: string): Promise<void> {
   const [{ serve }, { Hono }, { createApp }, { openPostgres }, { createStores }] = await Promise.all([
     import('@hono/node-server'),
     import('hono'),
-    import('../global-api/src/app.js'),
-    import('../global-api/src/store/postgres.js'),
-    import('../global-api/src/stores.js'),
+    import('@ursa/core'),
+    import('@ursa/core'),
+    import('@ursa/core'),
   ]);
   const database = openPostgres(databaseUrl); // the pool `npm start` uses (10 connections)
   const stores = createStores(database.db);
@@ -246,9 +246,9 @@ const ms = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
 
 async function main(): Promise<void> {
   const [{ migrate }, { openPostgres }, { TokenStore }] = await Promise.all([
-    import('../global-api/src/store/migrate.js'),
-    import('../global-api/src/store/postgres.js'),
-    import('../global-api/src/store/token-store.js'),
+    import('@ursa/core/node'),
+    import('@ursa/core'),
+    import('@ursa/core'),
   ]);
   const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const dbName = `ursa_bench_${randomBytes(4).toString('hex')}`;

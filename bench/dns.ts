@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../test/support/process.js';
+import { freePort } from '@ursa/test-support/process.js';
 import { until } from './support/wait.js';
 
 const run = promisify(execFile);

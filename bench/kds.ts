@@ -12,13 +12,11 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
-import { Resource } from '../proto/gen/kds.js';
-import { toWire } from '../global-api/src/kds/frames.js';
-import { migrate } from '../global-api/src/store/migrate.js';
-import { openPostgres } from '../global-api/src/store/postgres.js';
-import { scratchDatabase } from '../test/support/backends.js';
-import { freePort } from '../test/support/process.js';
-import { ResourceStore, type WriteOp } from '../global-api/src/store/resource-store.js';
+import { Resource } from '@ursa/proto/gen/kds.js';
+import { openPostgres, ResourceStore, toWire, type WriteOp } from '@ursa/core';
+import { migrate } from '@ursa/core/node';
+import { scratchDatabase } from '@ursa/test-support/backends.js';
+import { freePort } from '@ursa/test-support/process.js';
 import { timeDelivery } from './support/delivery.js';
 import { MemoryState, memoryZone } from './support/memory-zone.js';
 import { ms, pct } from './support/stats.js';

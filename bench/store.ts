@@ -4,12 +4,9 @@
  * Run: `npx tsx bench/store.ts` (PostgreSQL from DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test).
  */
 import { randomBytes } from 'node:crypto';
-import { scratchDatabase } from '../test/support/backends.js';
-import type { Database } from '../global-api/src/store/db.js';
-import { migrate } from '../global-api/src/store/migrate.js';
-import { openPglite } from '../global-api/src/store/pglite.js';
-import { openPostgres } from '../global-api/src/store/postgres.js';
-import { ResourceStore, type ResourceDraft } from '../global-api/src/store/resource-store.js';
+import { scratchDatabase } from '@ursa/test-support/backends.js';
+import { type Database, openPostgres, type ResourceDraft, ResourceStore } from '@ursa/core';
+import { migrate, openPglite } from '@ursa/core/node';
 
 const SEQUENTIAL = 2000;
 const WRITERS = 8;

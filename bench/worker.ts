@@ -12,11 +12,10 @@
  * Run: `npx tsx bench/worker.ts` (PostgreSQL from DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { migrate } from '../global-api/src/store/migrate.js';
-import { openPostgres } from '../global-api/src/store/postgres.js';
-import { TokenStore } from '../global-api/src/store/token-store.js';
-import { scratchDatabase } from '../test/support/backends.js';
-import { freePort, stopGroup } from '../test/support/process.js';
+import { migrate } from '@ursa/core/node';
+import { openPostgres, TokenStore } from '@ursa/core';
+import { scratchDatabase } from '@ursa/test-support/backends.js';
+import { freePort, stopGroup } from '@ursa/test-support/process.js';
 import { timeDelivery } from './support/delivery.js';
 import { memoryZone } from './support/memory-zone.js';
 import { ms, pct } from './support/stats.js';

@@ -28,8 +28,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { freePort, getJson, start, waitFor } from '../test/support/process.js';
-import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL } from '../proto/src/xds-types.js';
+import { freePort, getJson, start, waitFor } from '@ursa/test-support/process.js';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL } from '@ursa/proto';
 import { LightProxy, type Scanned, type Variant } from './support/ads-light.js';
 import { heapAfterGc, startCpuProfile } from './support/inspector.js';
 
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
   const clients: grpc.Client[] = [];
   try {
     await waitFor('zone agent /ready', () => getJson(`${base}/ready`), 60_000, agent);
-    await waitFor('xds up', async () => (agent.output().includes('xds: ADS') ? true : undefined), 30_000, agent);
+    await waitFor('xds up', async () => (agent.output().includes('.xds\tADS (') ? true : undefined), 30_000, agent);
     if ((await api(base, 'PUT', '/meshes/default', { type: 'Mesh', name: 'default' })).status >= 300) throw new Error('PUT mesh failed');
 
     const t0 = performance.now();

@@ -1,7 +1,7 @@
 /** The HTTP API over a real socket and a real database: the main paths a kumactl user takes. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backends } from './support/backends.js';
-import { call, startApi, type ApiServer } from './support/api.js';
+import { backends } from '@ursa/test-support/backends.js';
+import { call, startApi, type ApiServer } from '@ursa/test-support/api.js';
 
 const mt = (name: string, mesh = 'default', timeout = '5s') => ({
   type: 'MeshTimeout',

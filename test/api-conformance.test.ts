@@ -8,11 +8,10 @@
  * DataplaneInsight and GlobalSecret, so those are checked against our document only.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RESOURCES } from '../proto/src/resources.js';
-import type { ResourceDescriptor } from '../proto/src/descriptor.js';
-import { call, startApi, type ApiServer } from './support/api.js';
-import { backends } from './support/backends.js';
-import { loadKumaOpenApi, openApiValidators, pointerToken, problems, type OpenApiValidators } from './support/kuma-openapi.js';
+import { type ResourceDescriptor, RESOURCES } from '@ursa/proto';
+import { call, startApi, type ApiServer } from '@ursa/test-support/api.js';
+import { backends } from '@ursa/test-support/backends.js';
+import { loadKumaOpenApi, openApiValidators, pointerToken, problems, type OpenApiValidators } from '@ursa/test-support/kuma-openapi.js';
 
 type Body = Record<string, unknown>;
 type Sample = (at: { mesh: string; name: string }) => Body;

@@ -6,9 +6,9 @@
  * are only the recorded history.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { zoneInsightAsOfLease } from '../global-api/src/kds/liveness.js';
-import { backends } from './support/backends.js';
-import { call, startApi, type ApiServer } from './support/api.js';
+import { zoneInsightAsOfLease } from '@ursa/core';
+import { backends } from '@ursa/test-support/backends.js';
+import { call, startApi, type ApiServer } from '@ursa/test-support/api.js';
 
 const T0 = '2024-05-01T10:00:00Z';
 const T1 = '2024-05-01T11:00:00Z';

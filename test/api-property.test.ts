@@ -13,11 +13,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import type { ResourceDescriptor } from '../proto/src/descriptor.js';
-import { descriptorForPath, RESOURCES } from '../proto/src/resources.js';
-import { validateResource } from '../proto/src/validate.js';
-import { call, startApi, type ApiServer } from './support/api.js';
-import { backends } from './support/backends.js';
+import { descriptorForPath, type ResourceDescriptor, RESOURCES, validateResource } from '@ursa/proto';
+import { call, startApi, type ApiServer } from '@ursa/test-support/api.js';
+import { backends } from '@ursa/test-support/backends.js';
 
 const SEED = process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : 1_121_2025;
 const RUNS = process.env.FC_RUNS !== undefined ? Number(process.env.FC_RUNS) : undefined;

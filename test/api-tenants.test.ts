@@ -7,11 +7,9 @@
  * takes only the operator token and valid, new tenant names.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ResourceDescriptor } from '../proto/src/descriptor.js';
-import { RESOURCES } from '../proto/src/resources.js';
-import { validateResource } from '../proto/src/validate.js';
-import { call, startApi, type ApiServer } from './support/api.js';
-import { backends } from './support/backends.js';
+import { type ResourceDescriptor, RESOURCES, validateResource } from '@ursa/proto';
+import { call, startApi, type ApiServer } from '@ursa/test-support/api.js';
+import { backends } from '@ursa/test-support/backends.js';
 
 const OPERATOR = 'operator-token-for-tests';
 const MESH = 'default';

@@ -4,10 +4,9 @@
  * really run in parallel on separate connections), and with a deliberately slow transaction on PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../global-api/src/store/db.js';
-import { ResourceStore, type Change, type WriteResult } from '../global-api/src/store/resource-store.js';
-import { backends } from './support/backends.js';
-import { freshTenant, meshTimeout } from './support/fixtures.js';
+import { type Change, type Database, ResourceStore, type WriteResult } from '@ursa/core';
+import { backends } from '@ursa/test-support/backends.js';
+import { freshTenant, meshTimeout } from '@ursa/test-support/fixtures.js';
 
 const WRITERS = 8;
 const WRITES_EACH = 500;

@@ -7,14 +7,13 @@
  */
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Frame, Frames, PollRequest, PushRequest, type Delta, type Hello, type Resource } from '../proto/gen/kds.js';
-import type { Database } from '../global-api/src/store/db.js';
-import { migrate } from '../global-api/src/store/migrate.js';
-import { openPglite } from '../global-api/src/store/pglite.js';
-import { backends } from './support/backends.js';
-import { call, startApi, type ApiServer } from './support/api.js';
-import { rawHello } from './support/kds-hello.js';
-import { eventually, startZone, type TestZone } from './support/zone.js';
+import { Frame, Frames, PollRequest, PushRequest, type Delta, type Hello, type Resource } from '@ursa/proto/gen/kds.js';
+import { createLogger, type Database } from '@ursa/core';
+import { migrate, openPglite } from '@ursa/core/node';
+import { backends } from '@ursa/test-support/backends.js';
+import { call, startApi, type ApiServer } from '@ursa/test-support/api.js';
+import { rawHello } from '@ursa/test-support/kds-hello.js';
+import { eventually, startZone, type TestZone } from '@ursa/test-support/zone.js';
 
 const policy = (name: string, timeout: string) => ({
   type: 'MeshTimeout',
@@ -173,7 +172,7 @@ for (const backend of backends()) {
       for (const [i, transport] of (['ws', 'poll'] as const).entries()) {
         const name = `good-${transport}`;
         const token = (await api.stores.zoneTokens.issue('default', name, 3600)).token;
-        good.push(await startZone({ name, globalUrl: api.url, token, transport, database: zoneDbs[i], log: (l) => console.log(`[${name}] ${l}`) }));
+        good.push(await startZone({ name, globalUrl: api.url, token, transport, database: zoneDbs[i], log: createLogger({ level: 'info', name: `${name}.kds` }) }));
       }
       for (const z of good) await eventually(`${z.name} synced the mesh`, async () => (await z.store.get('local', { kind: 'Mesh', name: 'default' })) !== undefined);
     });

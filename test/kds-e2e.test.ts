@@ -3,10 +3,10 @@
  * on embedded Postgres, and on PostgreSQL when DATABASE_URL is set.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call } from './support/api.js';
-import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from './support/cluster.js';
-import { eventually } from './support/zone.js';
-import { scratchDatabase } from './support/backends.js';
+import { call } from '@ursa/test-support/api.js';
+import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from '@ursa/test-support/cluster.js';
+import { eventually } from '@ursa/test-support/zone.js';
+import { scratchDatabase } from '@ursa/test-support/backends.js';
 
 const policy = (name: string, timeout: string) => ({
   type: 'MeshTimeout',

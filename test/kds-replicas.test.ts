@@ -12,18 +12,14 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Frame, Resource as WireResource, ResourceKey as WireKey, type Welcome } from '../proto/gen/kds.js';
-import { sentToZones } from '../proto/src/resources.js';
-import { toWire } from '../global-api/src/kds/frames.js';
-import { toZone } from '../global-api/src/kds/mappers.js';
-import type { Database } from '../global-api/src/store/db.js';
-import { migrate } from '../global-api/src/store/migrate.js';
-import { openPglite } from '../global-api/src/store/pglite.js';
-import type { WriteOp } from '../global-api/src/store/resource-store.js';
-import { LOCAL } from '../zone-agent/src/kds/state.js';
-import { backends } from './support/backends.js';
-import { call, startApi, type ApiServer } from './support/api.js';
-import { eventually, startZone, type TestZone } from './support/zone.js';
+import { Frame, Resource as WireResource, ResourceKey as WireKey, type Welcome } from '@ursa/proto/gen/kds.js';
+import { sentToZones } from '@ursa/proto';
+import { createLogger, type Database, toWire, toZone, type WriteOp } from '@ursa/core';
+import { migrate, openPglite } from '@ursa/core/node';
+import { LOCAL } from '@ursa/zone-agent';
+import { backends } from '@ursa/test-support/backends.js';
+import { call, startApi, type ApiServer } from '@ursa/test-support/api.js';
+import { eventually, startZone, type TestZone } from '@ursa/test-support/zone.js';
 
 const timeoutSpec = (timeout: string) => ({ targetRef: { kind: 'Mesh' }, to: [{ targetRef: { kind: 'Mesh' }, default: { http: { requestTimeout: timeout } } }] });
 const policy = (name: string, timeout: string) => ({ type: 'MeshTimeout', mesh: 'default', name, spec: timeoutSpec(timeout) });
@@ -90,11 +86,16 @@ for (const backend of backends()) {
     const zone = (name: string) => zones.get(name)!;
     /** Why each zone's sessions ended (from its client's log). */
     const endings = new Map<string, string[]>();
-    const logTo = (name: string) => (line: string) => {
-      console.log(`[${backend.name} ${name}] ${line}`);
-      const m = /^kds: session ended: (.*)$/.exec(line);
-      if (m) endings.set(name, [...(endings.get(name) ?? []), m[1]!]);
-    };
+    const logTo = (name: string) =>
+      createLogger({
+        level: 'debug',
+        name: 'kds',
+        write: (_level, line) => {
+          console.log(`[${backend.name} ${name}] ${line}`);
+          const m = /\tkds\tsession ended: ([^\t]*)/.exec(line);
+          if (m) endings.set(name, [...(endings.get(name) ?? []), m[1]!]);
+        },
+      });
     /**
      * Known zone-side race (zone-agent/src/kds/client.ts, long-poll): a push starts from the inventory
      * revision in the latest poll answer's Welcome, which was computed when that poll began and may predate

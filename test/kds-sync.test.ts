@@ -1,9 +1,9 @@
 /** KDS between a real global (HTTP + WebSocket on 127.0.0.1) and in-process zones, on both transports. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backends } from './support/backends.js';
-import { call, startApi, type ApiServer } from './support/api.js';
-import { meshTimeoutBody } from './support/fixtures.js';
-import { eventually, startZone, type TestZone } from './support/zone.js';
+import { backends } from '@ursa/test-support/backends.js';
+import { call, startApi, type ApiServer } from '@ursa/test-support/api.js';
+import { meshTimeoutBody } from '@ursa/test-support/fixtures.js';
+import { eventually, startZone, type TestZone } from '@ursa/test-support/zone.js';
 
 const policy = (name: string, timeout: string) => meshTimeoutBody(name, timeout);
 

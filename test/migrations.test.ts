@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = new URL('..', import.meta.url).pathname;
 
 describe('migrations', () => {
-  it('are up to date with global-api/src/store/schema.ts', async () => {
+  it("are up to date with @ursa/core's schema and the zone agent's tables", async () => {
     // drizzle-kit resolves --out relative to the working directory, so the scratch copy lives in the repo.
     await mkdir(join(ROOT, 'node_modules/.cache'), { recursive: true });
     const dir = await mkdtemp(join(ROOT, 'node_modules/.cache/ursa-migrations-'));
@@ -16,7 +16,8 @@ describe('migrations', () => {
       const before = (await readdir(dir)).sort();
       const r = spawnSync(
         join(ROOT, 'node_modules/.bin/drizzle-kit'),
-        ['generate', '--dialect', 'postgresql', '--schema', join(ROOT, 'global-api/src/store/schema.ts'), '--out', relative(ROOT, dir)],
+        ['generate', '--dialect', 'postgresql', // One --schema only (drizzle-kit keeps the last flag): a brace glob names both files.
+          '--schema', '{core/src/store/schema.ts,zone-agent/src/store/schema.ts}', '--out', relative(ROOT, dir)],
         { cwd: ROOT, encoding: 'utf8' },
       );
       expect(r.status, r.stderr).toBe(0);

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanEnv, freePort, getJson, start, waitFor, type Child } from './support/process.js';
+import { cleanEnv, freePort, getJson, start, waitFor, type Child } from '@ursa/test-support/process.js';
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 const TSX = new URL('../node_modules/.bin/tsx', import.meta.url).pathname;

@@ -3,11 +3,9 @@
  * set). Tests share one database per backend and isolate themselves by tenant id.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../global-api/src/store/db.js';
-import { AlreadyExistsError, ConflictError, NotFoundError, ValidationError } from '../global-api/src/store/errors.js';
-import { ResourceStore } from '../global-api/src/store/resource-store.js';
-import { backends } from './support/backends.js';
-import { freshTenant, meshTimeout, zone } from './support/fixtures.js';
+import { AlreadyExistsError, ConflictError, type Database, NotFoundError, ResourceStore, ValidationError } from '@ursa/core';
+import { backends } from '@ursa/test-support/backends.js';
+import { freshTenant, meshTimeout, zone } from '@ursa/test-support/fixtures.js';
 
 for (const backend of backends()) {
   describe(`store contract on ${backend.name}`, () => {

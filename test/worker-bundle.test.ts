@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkMetafile } from '../global-api/src/worker/check-bundle.js';
+import { checkMetafile } from '@ursa/global-api';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const TSX = `${ROOT}node_modules/.bin/tsx`;
@@ -65,8 +65,8 @@ describe('Worker bundle check', () => {
     const config = await throwaway(
       'repo',
       [
-        `import { migrate } from '${ROOT}global-api/src/store/migrate.ts';`,
-        `import { openPglite } from '${ROOT}global-api/src/store/pglite.ts';`,
+        `import { migrate } from '${ROOT}core/src/store/migrate.ts';`,
+        `import { openPglite } from '${ROOT}core/src/store/pglite.ts';`,
         `import { KdsClient } from '${ROOT}zone-agent/src/kds/client.ts';`,
         `export default { fetch: () => new Response(String(migrate) + String(openPglite) + String(KdsClient)) };`,
         '',
@@ -79,7 +79,7 @@ describe('Worker bundle check', () => {
     // ws resolves to its browser stub under workerd's conditions: no node: import would show it.
     expect(r.output).toMatch(/bundles node_modules\/ws\/browser\.js: ws .* \(imported by zone-agent\/src\/kds\/client\.ts\)/);
     expect(r.output).toContain('bundles zone-agent/src/kds/client.ts: zone-agent code');
-    expect(r.output).toMatch(/bundles global-api\/src\/store\/migrate\.ts/);
+    expect(r.output).toMatch(/bundles core\/src\/store\/migrate\.ts/);
   }, 60_000);
 
   it('a build error fails the check too', async () => {

@@ -9,11 +9,10 @@
  * is pointed at a fresh, migrated database and the whole suite runs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../global-api/src/store/db.js';
-import { TokenStore } from '../global-api/src/store/token-store.js';
-import { call } from './support/api.js';
-import { postgresBackend } from './support/backends.js';
-import { startWorkerd, type Workerd } from './support/workerd.js';
+import { type Database, TokenStore } from '@ursa/core';
+import { call } from '@ursa/test-support/api.js';
+import { postgresBackend } from '@ursa/test-support/backends.js';
+import { startWorkerd, type Workerd } from '@ursa/test-support/workerd.js';
 
 const DATABASE_URL = process.env.DATABASE_URL;
 

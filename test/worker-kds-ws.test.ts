@@ -11,22 +11,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { Frame, Frames, PollRequest, type Hello } from '../proto/gen/kds.js';
-import { encodeFrame } from '../global-api/src/kds/frames.js';
-import type { Database } from '../global-api/src/store/db.js';
-import { ResourceStore } from '../global-api/src/store/resource-store.js';
-import { TokenStore } from '../global-api/src/store/token-store.js';
-import { tenantOf } from '../global-api/src/worker/kds-relay.js';
-import { sendableCloseCode } from '../global-api/src/worker/runtime.js';
-import { call } from './support/api.js';
-import { postgresBackend } from './support/backends.js';
-import { removeDirs, startZoneAgent, type ZoneProc } from './support/cluster.js';
-import { meshTimeoutBody as mt } from './support/fixtures.js';
-import { rawHello } from './support/kds-hello.js';
-import { freePort } from './support/process.js';
-import { startWorkerd, type Workerd } from './support/workerd.js';
-import { kdsReady, onlineZones, snapshotBytes as snapshotSize, webDataplane as dataplane, welcomes as welcomesOf, zoneHasTimeout } from './support/worker-kds.js';
-import { eventually } from './support/zone.js';
+import { Frame, Frames, PollRequest, type Hello } from '@ursa/proto/gen/kds.js';
+import { type Database, encodeFrame, ResourceStore, TokenStore } from '@ursa/core';
+import { sendableCloseCode, tenantOf } from '@ursa/global-api';
+import { call } from '@ursa/test-support/api.js';
+import { postgresBackend } from '@ursa/test-support/backends.js';
+import { removeDirs, startZoneAgent, type ZoneProc } from '@ursa/test-support/cluster.js';
+import { meshTimeoutBody as mt } from '@ursa/test-support/fixtures.js';
+import { rawHello } from '@ursa/test-support/kds-hello.js';
+import { freePort } from '@ursa/test-support/process.js';
+import { startWorkerd, type Workerd } from '@ursa/test-support/workerd.js';
+import { kdsReady, onlineZones, snapshotBytes as snapshotSize, webDataplane as dataplane, welcomes as welcomesOf, zoneHasTimeout } from '@ursa/test-support/worker-kds.js';
+import { eventually } from '@ursa/test-support/zone.js';
 
 const DATABASE_URL = process.env.DATABASE_URL;
 

@@ -14,22 +14,16 @@
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Stores } from '../global-api/src/http/env.js';
-import { ZoneSession } from '../global-api/src/kds/session.js';
-import { ConfigError } from '../global-api/src/options.js';
-import { openPostgres } from '../global-api/src/store/postgres.js';
-import type { Database } from '../global-api/src/store/db.js';
-import { TokenStore } from '../global-api/src/store/token-store.js';
-import { newRequestScope, requestWaker, withRequestScope } from '../global-api/src/worker/request-scope.js';
-import { maskedSettings, workerSettings } from '../global-api/src/worker/settings.js';
-import { call } from './support/api.js';
-import { scratchDatabase, type ScratchDatabase } from './support/backends.js';
-import { removeDirs, startZoneAgent, type ZoneProc } from './support/cluster.js';
-import { meshTimeoutBody as mt } from './support/fixtures.js';
-import { freePort, getJson } from './support/process.js';
-import { startWorkerd, type Workerd } from './support/workerd.js';
-import { kdsReady, onlineZones, snapshotBytes as snapshotSize, webDataplane as dataplane, welcomes as welcomesOf, zoneHasTimeout } from './support/worker-kds.js';
-import { eventually } from './support/zone.js';
+import { ConfigError, type Database, openPostgres, type Stores, TokenStore } from '@ursa/core';
+import { maskedSettings, newRequestScope, requestWaker, withRequestScope, workerSettings, ZoneSession } from '@ursa/global-api';
+import { call } from '@ursa/test-support/api.js';
+import { scratchDatabase, type ScratchDatabase } from '@ursa/test-support/backends.js';
+import { removeDirs, startZoneAgent, type ZoneProc } from '@ursa/test-support/cluster.js';
+import { meshTimeoutBody as mt } from '@ursa/test-support/fixtures.js';
+import { freePort, getJson } from '@ursa/test-support/process.js';
+import { startWorkerd, type Workerd } from '@ursa/test-support/workerd.js';
+import { kdsReady, onlineZones, snapshotBytes as snapshotSize, webDataplane as dataplane, welcomes as welcomesOf, zoneHasTimeout } from '@ursa/test-support/worker-kds.js';
+import { eventually } from '@ursa/test-support/zone.js';
 
 const DATABASE_URL = process.env.DATABASE_URL;
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -119,14 +113,14 @@ if (DATABASE_URL) {
     const api = (method: string, path: string, body?: unknown) => call(worker!.url, method, path, { body, token: adminToken });
     const ready = (zone: string) => kdsReady(zones[zone]!);
     const zoneHas = (zone: string, name: string, timeout: string) => zoneHasTimeout(zones[zone]!, name, timeout);
-    /** Lines the agent logged for each new session: `kds: connected to <global> (poll, snapshot|resume, ...)`. */
+    /** Lines the agent logged for each new session: `…kds connected to <global> (poll, snapshot|resume, ...)`. */
     const welcomes = (zone: string) => welcomesOf(zones[zone]!);
 
     beforeAll(async () => {
       scratch = await scratchDatabase(DATABASE_URL, 'ursa_wkds');
       databaseUrl = scratch.url;
       // As a deployment does: the Worker never migrates, `npm run db:migrate` does.
-      const migrated = await run(TSX, [`${ROOT}global-api/src/store/migrate-cli.ts`], { ...process.env, DATABASE_URL: databaseUrl });
+      const migrated = await run(TSX, [`${ROOT}global-api/src/migrate-cli.ts`], { ...process.env, DATABASE_URL: databaseUrl });
       expect(migrated).toContain('is up to date');
       database = openPostgres(databaseUrl, { max: 2 });
       const tokens = new TokenStore(database.db);

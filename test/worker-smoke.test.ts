@@ -1,8 +1,8 @@
 /** The same app served by workerd through `wrangler dev`: a real Workers runtime, started as a child. */
 import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { getJson } from './support/process.js';
-import { startWorkerd, type Workerd } from './support/workerd.js';
+import { getJson } from '@ursa/test-support/process.js';
+import { startWorkerd, type Workerd } from '@ursa/test-support/workerd.js';
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, start } from './support/process.js';
+import { cleanEnv, start } from '@ursa/test-support/process.js';
 
 const ZONE = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
 

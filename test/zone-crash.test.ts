@@ -21,11 +21,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call } from './support/api.js';
-import { removeDirs, spawnZoneAgent, startGlobal, type AgentSetup, type GlobalProc } from './support/cluster.js';
-import { digShort } from './support/dig.js';
-import { freePort, getJson, groupGone, killGroup, waitFor, type Child } from './support/process.js';
-import { mulberry32 } from './support/random.js';
+import { call } from '@ursa/test-support/api.js';
+import { removeDirs, spawnZoneAgent, startGlobal, type AgentSetup, type GlobalProc } from '@ursa/test-support/cluster.js';
+import { digShort } from '@ursa/test-support/dig.js';
+import { freePort, getJson, groupGone, killGroup, waitFor, type Child } from '@ursa/test-support/process.js';
+import { mulberry32 } from '@ursa/test-support/random.js';
 
 const ZONE = 'crash-zone';
 const ITERATIONS = Number(process.env.URSA_ZONE_CRASH_ITERATIONS ?? 50);

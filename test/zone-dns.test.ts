@@ -11,11 +11,11 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query, startFakeUpstream, udpExchange, type FakeUpstream } from '../zone-agent/src/dns/testing.js';
-import { call } from './support/api.js';
-import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from './support/cluster.js';
-import { dig, requireDig } from './support/dig.js';
-import { cleanEnv, freePort, getJson, start, waitFor, type Child } from './support/process.js';
+import { query, startFakeUpstream, udpExchange, type FakeUpstream } from '@ursa/zone-agent';
+import { call } from '@ursa/test-support/api.js';
+import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from '@ursa/test-support/cluster.js';
+import { dig, requireDig } from '@ursa/test-support/dig.js';
+import { cleanEnv, freePort, getJson, start, waitFor, type Child } from '@ursa/test-support/process.js';
 
 const TSX = new URL('../node_modules/.bin/tsx', import.meta.url).pathname;
 const ZONE = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;

@@ -4,9 +4,9 @@
  * every other zone receives it for cross-zone routing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call } from './support/api.js';
-import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from './support/cluster.js';
-import { eventually } from './support/zone.js';
+import { call } from '@ursa/test-support/api.js';
+import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from '@ursa/test-support/cluster.js';
+import { eventually } from '@ursa/test-support/zone.js';
 
 interface Available {
   mesh?: string;

@@ -24,11 +24,11 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as dnsPacket from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query } from '../zone-agent/src/dns/testing.js';
-import { call } from './support/api.js';
-import { removeDirs, spawnZoneAgent, startGlobal, type AgentSetup, type GlobalProc } from './support/cluster.js';
-import { digShort, requireDig } from './support/dig.js';
-import { freePort, getJson, groupGone, killGroup, waitFor, type Child } from './support/process.js';
+import { query } from '@ursa/zone-agent';
+import { call } from '@ursa/test-support/api.js';
+import { removeDirs, spawnZoneAgent, startGlobal, type AgentSetup, type GlobalProc } from '@ursa/test-support/cluster.js';
+import { digShort, requireDig } from '@ursa/test-support/dig.js';
+import { freePort, getJson, groupGone, killGroup, waitFor, type Child } from '@ursa/test-support/process.js';
 
 const ZONE = 'outage-zone';
 const OUTAGE_MS = 60_000;

@@ -17,18 +17,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Node } from '../proto/gen/envoy/config/core/v3/base.js';
+import { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import {
   AggregatedDiscoveryServiceClient,
   CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
   CLUSTER_TYPE_URL,
   DiscoveryRequest,
   type DiscoveryResponse,
-} from '../proto/src/xds-types.js';
-import { parseZoneConfig } from '../zone-agent/src/config.js';
-import { call } from './support/api.js';
-import { removeDirs } from './support/cluster.js';
-import { freePort, getJson, start, waitFor, type Child } from './support/process.js';
+} from '@ursa/proto';
+import { parseZoneConfig } from '@ursa/zone-agent';
+import { call } from '@ursa/test-support/api.js';
+import { removeDirs } from '@ursa/test-support/cluster.js';
+import { freePort, getJson, start, waitFor, type Child } from '@ursa/test-support/process.js';
 
 const ZONE = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
 const CDS = CLUSTER_TYPE_URL;
@@ -99,7 +99,7 @@ describe('xDS admission with dataplane tokens, DataplaneInsight and inspect (rea
     const args = ['--zone', 'adm-zone', '--data-dir', dataDir, '--api-port', String(apiPort), '--xds-host', '127.0.0.1', '--xds-port', String(xdsPort), '--dns-port', '0', '--xds-status-flush-ms', '500'];
     agent = start(process.execPath, [ZONE, ...args], { env: env(extraEnv) });
     await waitFor('zone agent GET /ready', () => getJson(`${url}/ready`), 30_000, agent);
-    await waitFor('xds server up', async () => (agent!.output().includes('xds: ADS') ? true : undefined), 15_000, agent);
+    await waitFor('xds server up', async () => (agent!.output().includes('.xds\tADS (') ? true : undefined), 15_000, agent);
   };
 
   const issue = async (body: Record<string, unknown>): Promise<string> => {
@@ -335,7 +335,7 @@ describe('xDS admission with dataplane tokens, DataplaneInsight and inspect (rea
     const after = await insight('web-1');
     expect(after!.subscriptions.length).toBeGreaterThan(0);
     expect(after!.subscriptions.filter((x) => !x.disconnectTime)).toEqual([]);
-    expect(agent!.output()).toMatch(/xds: marked \d+ dataplane insight\(s\) offline \(left open by a previous run\)/);
+    expect(agent!.output()).toMatch(/\.xds\tmarked \d+ dataplane insight\(s\) offline \(left open by a previous run\)/);
 
     const again = open('default.web-1', tokens.web1, 'node', CDS);
     await again.next(CDS, 0);

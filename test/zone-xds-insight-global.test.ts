@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Node } from '../proto/gen/envoy/config/core/v3/base.js';
-import { AggregatedDiscoveryServiceClient, CLUSTER_TYPE_URL, DiscoveryRequest, type DiscoveryResponse } from '../proto/src/xds-types.js';
-import { call } from './support/api.js';
-import { scratchDatabase } from './support/backends.js';
-import { removeDirs, startGlobal, type GlobalProc } from './support/cluster.js';
-import { freePort, getJson, start, waitFor, type Child } from './support/process.js';
+import { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
+import { AggregatedDiscoveryServiceClient, CLUSTER_TYPE_URL, DiscoveryRequest, type DiscoveryResponse } from '@ursa/proto';
+import { call } from '@ursa/test-support/api.js';
+import { scratchDatabase } from '@ursa/test-support/backends.js';
+import { removeDirs, startGlobal, type GlobalProc } from '@ursa/test-support/cluster.js';
+import { freePort, getJson, start, waitFor, type Child } from '@ursa/test-support/process.js';
 
 const ZONE = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
 

@@ -20,11 +20,11 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call } from './support/api.js';
-import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from './support/cluster.js';
-import { echoDataplane, EchoClients, registerXdsClient, startEcho, type EchoServer } from './support/grpc-echo.js';
-import { cleanEnv, freePort, getJson, start, waitFor, type Child } from './support/process.js';
-import { eventually } from './support/zone.js';
+import { call } from '@ursa/test-support/api.js';
+import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from '@ursa/test-support/cluster.js';
+import { echoDataplane, EchoClients, registerXdsClient, startEcho, type EchoServer } from '@ursa/test-support/grpc-echo.js';
+import { cleanEnv, freePort, getJson, start, waitFor, type Child } from '@ursa/test-support/process.js';
+import { eventually } from '@ursa/test-support/zone.js';
 
 const ZONE_BIN = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
 const meshPolicy = (type: string, name: string, spec: Record<string, unknown>) => ({ type, mesh: 'default', name, spec });

@@ -18,12 +18,12 @@ import { join } from 'node:path';
 import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster } from '../proto/gen/envoy/config/cluster/v3/cluster.js';
-import { Node } from '../proto/gen/envoy/config/core/v3/base.js';
-import { ClusterLoadAssignment } from '../proto/gen/envoy/config/endpoint/v3/endpoint.js';
-import { Listener } from '../proto/gen/envoy/config/listener/v3/listener.js';
-import { Secret } from '../proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
-import { UpstreamTlsContext } from '../proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
+import { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
+import { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
+import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
+import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
+import { Secret } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
+import { UpstreamTlsContext } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
 import {
   AggregatedDiscoveryServiceClient,
   CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS,
@@ -32,10 +32,10 @@ import {
   LISTENER_TYPE_URL as LDS,
   SECRET_TYPE_URL as SDS,
   type DeltaDiscoveryResponse,
-} from '../proto/src/xds-types.js';
-import { call } from './support/api.js';
-import { removeDirs } from './support/cluster.js';
-import { cleanEnv, freePort, getJson, start, waitFor, type Child } from './support/process.js';
+} from '@ursa/proto';
+import { call } from '@ursa/test-support/api.js';
+import { removeDirs } from '@ursa/test-support/cluster.js';
+import { cleanEnv, freePort, getJson, start, waitFor, type Child } from '@ursa/test-support/process.js';
 
 const ZONE_BIN = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
 const ZONE = 'sidecar-zone';
@@ -118,7 +118,7 @@ describe('zone agent xDS: Envoy sidecars and zone ingresses', () => {
     agent = start(process.execPath, [ZONE_BIN, '--zone', ZONE, '--data-dir', dataDir, '--api-port', String(apiPort), '--xds-port', String(xdsPort), '--dns-port', String(dnsPort), '--dns-upstream', '127.0.0.1:9', '--xds-status-flush-ms', '300'], { env: cleanEnv() });
     url = `http://127.0.0.1:${apiPort}`;
     await waitFor('zone agent GET /ready', () => getJson(`${url}/ready`), 30_000, agent);
-    await waitFor('xds server up', async () => (agent!.output().includes('xds: ADS') ? true : undefined), 10_000, agent);
+    await waitFor('xds server up', async () => (agent!.output().includes('.xds\tADS (') ? true : undefined), 10_000, agent);
     const mesh = await call(url, 'PUT', '/meshes/default', { body: { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } } });
     expect(mesh.status).toBe(201);
     for (const [name, address, service] of [['web-1', '127.0.0.11', 'web'], ['api-1', '127.0.0.21', 'api'], ['api-2', '127.0.0.22', 'api']] as const) {

@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AggregatedDiscoveryServiceClient, LISTENER_TYPE_URL, type DiscoveryResponse } from '../proto/src/xds-types.js';
-import { call } from './support/api.js';
-import { removeDirs } from './support/cluster.js';
-import { echoDataplane, EchoClients, registerXdsClient, startEcho, type EchoServer } from './support/grpc-echo.js';
-import { cleanEnv, freePort, getJson, start, waitFor, type Child } from './support/process.js';
+import { AggregatedDiscoveryServiceClient, LISTENER_TYPE_URL, type DiscoveryResponse } from '@ursa/proto';
+import { call } from '@ursa/test-support/api.js';
+import { removeDirs } from '@ursa/test-support/cluster.js';
+import { echoDataplane, EchoClients, registerXdsClient, startEcho, type EchoServer } from '@ursa/test-support/grpc-echo.js';
+import { cleanEnv, freePort, getJson, start, waitFor, type Child } from '@ursa/test-support/process.js';
 
 const TSX = new URL('../node_modules/.bin/tsx', import.meta.url).pathname;
 const ZONE = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
@@ -40,7 +40,7 @@ describe('zone agent xDS server with a real gRPC xDS client (grpc-js-xds)', () =
     agent = start(process.execPath, [ZONE, '--zone', ZONE_NAME, '--data-dir', dataDir, '--api-port', String(apiPort), '--xds-port', String(xdsPort), '--dns-port', '0'], { env: cleanEnv() });
     url = `http://127.0.0.1:${apiPort}`;
     await waitFor('zone agent GET /ready', () => getJson(`${url}/ready`), 30_000, agent);
-    await waitFor('xds server up', async () => (agent!.output().includes('xds: ADS') ? true : undefined), 10_000, agent);
+    await waitFor('xds server up', async () => (agent!.output().includes('.xds\tADS (') ? true : undefined), 10_000, agent);
 
     echoes.push(await startEcho('echo-1'), await startEcho('echo-2'));
     expect((await call(url, 'PUT', '/meshes/default', { body: { type: 'Mesh', name: 'default' } })).status).toBeLessThan(300);
@@ -110,6 +110,6 @@ describe('zone agent xDS server with a real gRPC xDS client (grpc-js-xds)', () =
     expect(after).toEqual({ 'echo-1': 300 });
     // The client accepted everything it was sent.
     expect(agent!.output()).not.toMatch(/rejected/);
-    expect(agent!.output()).toMatch(/xds: default\.client connected \(state of the world/);
+    expect(agent!.output()).toMatch(/\.xds\tdefault\.client connected \(state of the world/);
   });
 });

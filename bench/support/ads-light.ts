@@ -10,14 +10,14 @@
  * for exactly those ClusterLoadAssignments by name. RDS stays a wildcard.
  */
 import * as grpc from '@grpc/grpc-js';
-import { Node } from '../../proto/gen/envoy/config/core/v3/base.js';
-import { DeltaDiscoveryRequest, DiscoveryRequest } from '../../proto/src/xds-types.js';
+import { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
+import { DeltaDiscoveryRequest, DiscoveryRequest } from '@ursa/proto';
 import {
   CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
   CLUSTER_TYPE_URL,
   LISTENER_TYPE_URL,
   ROUTE_CONFIGURATION_TYPE_URL,
-} from '../../proto/src/xds-types.js';
+} from '@ursa/proto';
 
 export const TYPES = [CLUSTER_TYPE_URL, CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL] as const;
 

@@ -2,10 +2,9 @@
  * A zone whose state is a Map, for benchmarks that connect hundreds of zones from one process: the KDS
  * client is the real one, only the local store is replaced (the global's side is what is measured).
  */
-import type { Rejection, ResourceKey } from '../../proto/gen/kds.js';
-import type { WireResource } from '../../global-api/src/kds/mappers.js';
-import { KdsClient } from '../../zone-agent/src/kds/client.js';
-import type { DownBatch, InventoryPage } from '../../zone-agent/src/kds/state.js';
+import type { Rejection, ResourceKey } from '@ursa/proto/gen/kds.js';
+import type { WireResource } from '@ursa/core';
+import { type DownBatch, type InventoryPage, KdsClient } from '@ursa/zone-agent';
 
 export class MemoryState {
   readonly resources = new Map<string, WireResource>();

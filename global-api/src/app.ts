@@ -1,81 +1,23 @@
 /**
- * The global plane's HTTP app. One factory builds it from its dependencies; it never touches `process`,
- * the filesystem or any Node-only module, so the same app runs under @hono/node-server and in workerd.
+ * The global plane's app: the shared API app (`@ursa/core`) with what only the global serves plugged in, the
+ * KDS server (zones authenticate with zone tokens, so it sits before API-token authentication) and the
+ * zone-token routes. Like `createApp`, it touches no Node-only module: the Node entry and the Worker use it.
  */
-import { Hono } from 'hono';
-import { authenticate, type AuthOptions } from './http/auth.js';
-import type { AppEnv, Stores } from './http/env.js';
+import { createApp, type AppDeps } from '@ursa/core';
 import { mountKdsRoutes, type KdsOptions } from './kds/routes.js';
 import { mountZoneTokenRoutes } from './kds/token-routes.js';
-import { ApiError, toErrorResponse } from './http/errors.js';
-import { mountIndexRoute, mountMetaRoutes } from './http/routes/meta.js';
-import { mountGlobalInsightRoute } from './http/routes/global-insight.js';
-import { mountOpenApiRoute } from './http/routes/openapi.js';
-import { mountOverviewRoutes } from './http/routes/overviews.js';
-import { mountResourceRoutes, type Plane } from './http/routes/resources.js';
-import { mountTokenRoutes } from './http/routes/tokens.js';
 
-export type { AppEnv, Stores };
-
-export interface AppDeps {
-  /** This process (or isolate): `<hostname>-<4 hex>` as Kuma names control-plane instances. */
-  readonly instanceId: string;
-  readonly hostname: string;
-  /** The tenant loopback admin and the operator act for. */
-  readonly defaultTenant: string;
-  /**
-   * Opens the stores for one request, given the runtime's bindings: Node hands back its shared stores, a
-   * Worker opens one short-lived client per request. Called at most once per request, and only when a
-   * route needs the database.
-   */
-  readonly openStores: (bindings: unknown) => Stores;
-  readonly auth: AuthOptions;
-  /** Create Kuma's default policies with each new Mesh. */
-  readonly meshDefaults: boolean;
-  /** The effective configuration with secrets masked, served at `/config`. */
-  readonly config: Readonly<Record<string, unknown>>;
+export interface GlobalAppDeps extends Omit<AppDeps, 'plane' | 'publicRoutes' | 'planeRoutes'> {
   /** KDS (zone sync); without it the app serves the HTTP API only. */
   readonly kds?: KdsOptions;
-  /** The global plane (default), or a zone agent's API. */
-  readonly plane?: Plane;
-  /** Extra routes of the runtime (the zone agent's `/ready`, `/healthz`), mounted before authentication. */
-  readonly extraRoutes?: (app: Hono<AppEnv>) => void;
 }
 
-export function createApp(deps: AppDeps) {
-  const app = new Hono<AppEnv>();
-
-  app.onError((err, c) => toErrorResponse(c, err, c.var.errorTitle ?? 'Bad Request'));
-  app.notFound((c) => toErrorResponse(c, new ApiError(404, 'Not Found', `no route for ${c.req.method} ${c.req.path}`), 'Not Found'));
-
-  app.use('*', async (c, next) => {
-    let stores: Stores | undefined;
-    c.set('stores', () => (stores ??= deps.openStores(c.env)));
-    c.set('tenant', deps.defaultTenant);
-    await next();
+export function createGlobalApp(deps: GlobalAppDeps) {
+  const { kds, ...rest } = deps;
+  return createApp({
+    ...rest,
+    plane: { kind: 'global' },
+    publicRoutes: kds ? (app) => mountKdsRoutes(app, deps.instanceId, kds) : undefined,
+    planeRoutes: mountZoneTokenRoutes,
   });
-
-  const meta = { instanceId: deps.instanceId, hostname: deps.hostname, config: deps.config };
-  // Registered before authentication: Kuma serves its index to anyone.
-  mountIndexRoute(app, meta);
-  // Data plane proxies belong to zone agents; say so plainly instead of a confusing 404 or 401.
-  app.all('/envoy.service.*', (c) =>
-    toErrorResponse(c, new ApiError(400, 'Bad Request', 'the global control plane does not serve data plane proxies (xDS): connect Envoy to its zone agent'), 'Bad Request'),
-  );
-  deps.extraRoutes?.(app);
-  // KDS authenticates zones with their zone tokens, not API tokens.
-  if (deps.kds) mountKdsRoutes(app, deps.instanceId, deps.kds);
-  app.use('*', authenticate(deps.auth, deps.defaultTenant));
-  mountMetaRoutes(app, meta);
-  mountOpenApiRoute(app);
-  mountGlobalInsightRoute(app);
-  // Zone tokens belong to the global. On a zone agent's API they would also reach the zone's own signing keys
-  // (its dataplane-token keys share that table), so a retire there would void every dataplane token.
-  if ((deps.plane?.kind ?? 'global') === 'global') mountZoneTokenRoutes(app);
-  else app.all('/tokens/zone/*', (c) => toErrorResponse(c, new ApiError(400, 'Bad Request', 'zone tokens are issued by the global control plane: use POST /tokens/zone there'), 'Bad Request'));
-  mountTokenRoutes(app, deps.auth);
-  // Overviews before the generic routes: `/meshes/{mesh}/dataplanes/_overview` must not be read as a name.
-  mountOverviewRoutes(app);
-  mountResourceRoutes(app, { meshDefaults: deps.meshDefaults, plane: deps.plane ?? { kind: 'global' } });
-  return app;
 }

@@ -13,7 +13,7 @@ export interface GlobalConfig {
   /** PostgreSQL connection string; when set, PGlite is not used. */
   readonly databaseUrl: string | undefined;
   readonly defaultTenant: string;
-  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly logLevel: LogLevel;
   /** Requests from loopback without a token act as admin of the default tenant (Kuma's localhost admin). */
   readonly loopbackAdmin: boolean;
   /** Bearer token for the operator routes (`/_operator/*`). */
@@ -26,9 +26,9 @@ export interface GlobalConfig {
   readonly zoneLeaseMs: number;
 }
 
-import { bad, bool, describeOptions, dnsLabel, helpText as optionsHelp, intIn, maskedOptions, parseOptions, type OptionSpec, type Parsed } from './options.js';
+import { bad, bool, LOG_LEVELS, type LogLevel, describeOptions, dnsLabel, helpText as optionsHelp, intIn, maskedOptions, parseOptions, type OptionSpec, type Parsed } from '@ursa/core';
 
-export { ConfigError, maskSecret } from './options.js';
+export { ConfigError, maskSecret } from '@ursa/core';
 
 export const OPTIONS: readonly OptionSpec<keyof GlobalConfig>[] = [
   { key: 'host', flag: '--host', env: ['URSA_HOST'], default: '127.0.0.1', help: 'address the HTTP API listens on', parse: (v) => (v ? v : bad('must not be empty')) },
@@ -55,8 +55,8 @@ export const OPTIONS: readonly OptionSpec<keyof GlobalConfig>[] = [
     flag: '--log-level',
     env: ['URSA_LOG_LEVEL'],
     default: 'info',
-    help: 'debug | info | warn | error',
-    parse: (v) => (['debug', 'info', 'warn', 'error'].includes(v) ? v : bad('must be one of: debug, info, warn, error')),
+    help: 'debug | info | warn | error | off (least severe level written)',
+    parse: (v) => ((LOG_LEVELS as readonly string[]).includes(v) ? v : bad(`must be one of: ${LOG_LEVELS.join(', ')}`)),
   },
   {
     key: 'loopbackAdmin',

@@ -7,18 +7,13 @@ import { hostname } from 'node:os';
 import { serve, upgradeWebSocket } from '@hono/node-server';
 import { WebSocketServer } from 'ws';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { createApp } from './app.js';
+import { createGlobalApp } from './app.js';
 import { ConfigError, describeConfig, helpText, maskedConfig, parseConfig } from './config.js';
-import type { Database } from './store/db.js';
-import { migrate } from './store/migrate.js';
-import { openPglite } from './store/pglite.js';
-import { openPostgres } from './store/postgres.js';
-import { createStores } from './stores.js';
-import { notifyWaker } from './kds/waker.js';
+import { createLogger, createStores, type Database, notifyWaker, openPostgres, PRODUCT, VERSION } from '@ursa/core';
+import { migrate, openPglite } from '@ursa/core/node';
 import { StreamTracker } from './kds/ws.js';
 import { FeedCache } from './kds/feed-cache.js';
 import { LeaseKeeper } from './kds/keeper.js';
-import { PRODUCT, VERSION } from './version.js';
 
 async function main(): Promise<void> {
   let parsed;
@@ -36,45 +31,49 @@ async function main(): Promise<void> {
     return;
   }
   const config = parsed.config;
+  const log = createLogger({ level: config.logLevel, name: 'global' });
+  const kdsLog = log.child('kds');
   const instanceId = `${hostname()}-${randomBytes(2).toString('hex')}`;
   const tracker = new StreamTracker();
-  console.log(`${PRODUCT} global ${VERSION} (${instanceId}) config: ${describeConfig(config)}`);
+  log.info(`${PRODUCT} global ${VERSION} (${instanceId}) config: ${describeConfig(config)}`);
 
   const database: Database = config.databaseUrl ? openPostgres(config.databaseUrl) : await openPglite(`${config.dataDir}/db`);
   await migrate(database);
   const stores = createStores(database.db);
   const waker = await notifyWaker(database);
-  const app = createApp({
+  const app = createGlobalApp({
     instanceId,
     hostname: hostname(),
     defaultTenant: config.defaultTenant,
     openStores: () => stores,
     auth: { loopbackAdmin: config.loopbackAdmin, operatorToken: config.operatorToken, isLoopback: (c) => isLoopback(getConnInfo(c).remote.address) },
     meshDefaults: config.meshDefaults,
+    log,
     config: maskedConfig(config),
     kds: {
       // LISTEN/NOTIFY: every replica on PostgreSQL, in-process on PGlite.
       waker,
       feed: new FeedCache(stores.resources, waker),
-      keeper: new LeaseKeeper(database.db, config.zoneLeaseMs),
+      keeper: new LeaseKeeper(database.db, config.zoneLeaseMs, undefined, kdsLog),
       heartbeatMs: config.kdsHeartbeatMs,
       leaseTtlMs: config.zoneLeaseMs,
       upgradeWebSocket: upgradeWebSocket as never,
       tracker,
-      onEnd: (e) => console.log(`ursa kds: zone ${e.zone ?? '(before hello)'} session ended: ${e.code}: ${e.message}`),
+      onEnd: (e) => kdsLog.info('session ended', { zone: e.zone ?? '(before hello)', code: e.code, message: e.message }),
+      log: kdsLog,
     },
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, websocket: { server: wss } }, (info) => {
-    console.log(`${PRODUCT} global API listening on http://${config.host}:${info.port} (store: ${database.backend})`);
+    log.info(`${PRODUCT} global API listening on http://${config.host}:${info.port} (store: ${database.backend})`);
   });
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal}: shutting down`);
+    log.info(`${signal}: shutting down`);
     // End KDS sessions cleanly first: their zones go Offline at once and reconnect to another replica.
     tracker
       .closeAll()

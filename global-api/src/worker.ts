@@ -11,9 +11,8 @@
  *   through the Worker rings that hub after commit, since Hyperdrive cannot NOTIFY.
  * Zone tokens, the zone registry, leases, deletion and disabling are the same code as on Node.
  */
-import { createApp } from './app.js';
-import type { Stores } from './http/env.js';
-import { ConfigError } from './options.js';
+import { createGlobalApp } from './app.js';
+import { ConfigError, createLogger, type Stores } from '@ursa/core';
 import { ZoneSession } from './kds/session.js';
 import type { WorkerEnv } from './worker/env.js';
 import { openHyperdrive } from './worker/hyperdrive.js';
@@ -43,7 +42,7 @@ function openStores(env: WorkerEnv, ctx?: ExecutionContextLike): Stores {
 
 function buildApp(env: WorkerEnv) {
   const settings = workerSettings(env as Record<string, unknown>);
-  return createApp({
+  return createGlobalApp({
     // One id per isolate, shaped like Kuma's instance ids (random values are only allowed inside handlers).
     instanceId: `workerd-${crypto.randomUUID().slice(0, 4)}`,
     hostname: 'workerd',
@@ -54,6 +53,7 @@ function buildApp(env: WorkerEnv) {
     auth: { loopbackAdmin: false, operatorToken: settings.operatorToken, isLoopback: () => false },
     meshDefaults: settings.meshDefaults,
     config: maskedSettings(settings),
+    log: createLogger({ level: settings.logLevel, name: 'global' }),
     kds: {
       waker: requestWaker({ intervalMs: settings.kdsPollIntervalMs, kinds: ZoneSession.interest() }),
       heartbeatMs: settings.kdsHeartbeatMs,
@@ -62,7 +62,7 @@ function buildApp(env: WorkerEnv) {
   });
 }
 
-let app: ReturnType<typeof createApp> | undefined;
+let app: ReturnType<typeof createGlobalApp> | undefined;
 let config: WorkerSettings | undefined;
 
 export default {

@@ -16,13 +16,13 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sentToZones } from '../../proto/src/resources.js';
-import { call } from '../support/api.js';
-import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from '../support/cluster.js';
-import { eventually } from '../support/zone.js';
-import { scratchDatabase } from '../support/backends.js';
-import { groupGone } from '../support/process.js';
-import { mulberry32 } from '../support/random.js';
+import { sentToZones } from '@ursa/proto';
+import { call } from '@ursa/test-support/api.js';
+import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from '@ursa/test-support/cluster.js';
+import { eventually } from '@ursa/test-support/zone.js';
+import { scratchDatabase } from '@ursa/test-support/backends.js';
+import { groupGone } from '@ursa/test-support/process.js';
+import { mulberry32 } from '@ursa/test-support/random.js';
 
 const ZONE = 'crash-zone';
 const POLICIES = 1500;
@@ -401,7 +401,7 @@ for (const store of backendsToRun) {
           await groupGone(victim.child);
           const victimOut = victim.child.output();
           // Only approximate: a line still buffered for the pipe dies with the process.
-          if (!victimOut.includes('kds: connected')) stats.killedBeforeConnect += 1;
+          if (!victimOut.includes('.kds\tconnected')) stats.killedBeforeConnect += 1;
           collect(victim, `iteration ${i} (killed)`);
 
           // Restart on the same data directory while the writer keeps going, then let it converge.
@@ -424,10 +424,10 @@ for (const store of backendsToRun) {
           const convergeMs = Date.now() - t;
           stats.convergeMs += convergeMs;
           await eventually(`iteration ${i}: zone connected`, async () => (await call(zone.url, 'GET', '/ready')).body.kds.connected === true, 20_000);
-          const mode = /kds: connected to \S+ \(ws, (snapshot|resume)/.exec(zone.child.output())?.[1] ?? '?';
+          const mode = /\.kds\tconnected to \S+ \(ws, (snapshot|resume)/.exec(zone.child.output())?.[1] ?? '?';
           if (mode === 'snapshot') stats.snapshotsAfterKill += 1;
           console.log(
-            `kds-crash[${store}] #${i}${wipe ? ' (wiped)' : ''}: killed after ${delay} ms${victimOut.includes('kds: connected') ? '' : ' (no "connected" logged yet)'}; restart ${mode}, converged in ${convergeMs} ms to ${want.count} resources (writer ops so far ${writer.ops})`,
+            `kds-crash[${store}] #${i}${wipe ? ' (wiped)' : ''}: killed after ${delay} ms${victimOut.includes('.kds\tconnected') ? '' : ' (no "connected" logged yet)'}; restart ${mode}, converged in ${convergeMs} ms to ${want.count} resources (writer ops so far ${writer.ops})`,
           );
           writer.resume();
           // The next iteration kills a fresh start; this converged agent goes first.

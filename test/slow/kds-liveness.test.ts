@@ -16,11 +16,11 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call } from '../support/api.js';
-import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from '../support/cluster.js';
-import { eventually } from '../support/zone.js';
-import { scratchDatabase } from '../support/backends.js';
-import { groupGone, killGroup as killChildGroup, type Child } from '../support/process.js';
+import { call } from '@ursa/test-support/api.js';
+import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from '@ursa/test-support/cluster.js';
+import { eventually } from '@ursa/test-support/zone.js';
+import { scratchDatabase } from '@ursa/test-support/backends.js';
+import { groupGone, killGroup as killChildGroup, type Child } from '@ursa/test-support/process.js';
 
 const LEASE_MS = 2000;
 /** Real processes on a possibly loaded machine: each agent or global start can take several seconds. */

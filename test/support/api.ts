@@ -5,17 +5,9 @@
 import type { AddressInfo } from 'node:net';
 import { serve, upgradeWebSocket } from '@hono/node-server';
 import { WebSocketServer } from 'ws';
-import { notifyWaker } from '../../global-api/src/kds/waker.js';
-import { StreamTracker } from '../../global-api/src/kds/ws.js';
-import { FeedCache } from '../../global-api/src/kds/feed-cache.js';
-import { LeaseKeeper } from '../../global-api/src/kds/keeper.js';
+import { createStores, type Database, notifyWaker, openPostgres, type ResourceStore, type Stores, type TokenStore } from '@ursa/core';
+import { createGlobalApp, FeedCache, type GlobalAppDeps, LeaseKeeper, StreamTracker } from '@ursa/global-api';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { createApp, type AppDeps, type Stores } from '../../global-api/src/app.js';
-import type { Database } from '../../global-api/src/store/db.js';
-import { openPostgres } from '../../global-api/src/store/postgres.js';
-import type { ResourceStore } from '../../global-api/src/store/resource-store.js';
-import type { TokenStore } from '../../global-api/src/store/token-store.js';
-import { createStores } from '../../global-api/src/stores.js';
 import type { Backend } from './backends.js';
 
 export interface ApiServer {
@@ -43,7 +35,7 @@ export interface StartOptions {
   readonly instanceId?: string;
 }
 
-export async function startApi(backend: Backend, overrides: Partial<AppDeps> = {}, opts: StartOptions = {}): Promise<ApiServer> {
+export async function startApi(backend: Backend, overrides: Partial<GlobalAppDeps> = {}, opts: StartOptions = {}): Promise<ApiServer> {
   const { database, dispose } = opts.database ? shared(opts.database, opts.ownConnection ?? false) : await backend.open();
   const waker = await notifyWaker(database);
   const tracker = new StreamTracker();
@@ -52,7 +44,7 @@ export async function startApi(backend: Backend, overrides: Partial<AppDeps> = {
   const feed = new FeedCache(stores.resources, waker);
   const keeper = new LeaseKeeper(database.db, leaseTtlMs);
   const { resources, tokens } = stores;
-  const app = createApp({
+  const app = createGlobalApp({
     instanceId: opts.instanceId ?? 'test-0000',
     hostname: 'test',
     defaultTenant: 'default',

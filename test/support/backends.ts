@@ -5,10 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import type { Database } from '../../global-api/src/store/db.js';
-import { migrate } from '../../global-api/src/store/migrate.js';
-import { openPglite } from '../../global-api/src/store/pglite.js';
-import { openPostgres } from '../../global-api/src/store/postgres.js';
+import { type Database, openPostgres } from '@ursa/core';
+import { migrate, openPglite } from '@ursa/core/node';
 
 export interface Backend {
   readonly name: 'pglite' | 'postgres';

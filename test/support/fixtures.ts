@@ -1,5 +1,5 @@
 /** Small builders for valid resources, so tests state only what they care about. */
-import type { ResourceDraft } from '../../global-api/src/store/resource-store.js';
+import type { ResourceDraft } from '@ursa/core';
 
 export function meshTimeout(name: string, opts: { mesh?: string; labels?: Record<string, string>; timeout?: string } = {}): ResourceDraft {
   return {

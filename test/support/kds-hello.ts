@@ -1,6 +1,6 @@
 /** Hello frames for raw KDS clients (tests that send what a zone agent never would). */
-import type { Hello } from '../../proto/gen/kds.js';
-import { CLIENT_FEATURES } from '../../zone-agent/src/kds/client.js';
+import type { Hello } from '@ursa/proto/gen/kds.js';
+import { CLIENT_FEATURES } from '@ursa/zone-agent';
 
 /** A complete Hello with a real agent's features, up to date (revision 0: no snapshot wanted); `h` overrides. */
 export const rawHello = (h: Partial<Hello>): Hello => ({

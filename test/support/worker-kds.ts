@@ -31,12 +31,12 @@ export const kdsReady = async (zone: ZoneProc): Promise<KdsReady> => ((await get
 export const zoneHasTimeout = async (zone: ZoneProc, name: string, timeout: string): Promise<boolean> =>
   (await call(zone.url, 'GET', `/meshes/default/meshtimeouts/${name}`)).body?.spec?.to?.[0]?.default?.http?.requestTimeout === timeout;
 
-/** Lines the agent logged for each new session: `kds: connected to <global> (<transport>, snapshot|resume, inventory from N)`. */
+/** Lines the agent logged for each new session: `<time> INFO zone-agent[<zone>].kds connected to <global> (<transport>, snapshot|resume, inventory from N)`. */
 export const welcomes = (zone: ZoneProc): string[] =>
   zone.child
     .output()
     .split('\n')
-    .filter((l) => l.includes('kds: connected to'));
+    .filter((l) => l.includes('.kds\tconnected to'));
 
 /** Zones whose last subscription in GET /zones/_overview has not ended. */
 export function onlineZones(body: unknown): string[] {

@@ -2,13 +2,9 @@
  * An in-process zone for KDS tests: its own embedded database, the zone-side sync state, and the KDS
  * client talking to a real global over 127.0.0.1. (End-to-end tests run real zone-agent processes.)
  */
-import { notifyWaker, type Waker } from '../../global-api/src/kds/waker.js';
-import type { Database } from '../../global-api/src/store/db.js';
-import { migrate } from '../../global-api/src/store/migrate.js';
-import { openPglite } from '../../global-api/src/store/pglite.js';
-import { ResourceStore } from '../../global-api/src/store/resource-store.js';
-import { KdsClient } from '../../zone-agent/src/kds/client.js';
-import { LOCAL, ZoneSyncState } from '../../zone-agent/src/kds/state.js';
+import { type Database, type Logger, notifyWaker, ResourceStore, type Waker } from '@ursa/core';
+import { migrate, openPglite } from '@ursa/core/node';
+import { KdsClient, LOCAL, ZoneSyncState } from '@ursa/zone-agent';
 
 export interface TestZone {
   readonly name: string;
@@ -25,7 +21,7 @@ export interface TestZone {
   stop(): Promise<void>;
 }
 
-export async function startZone(opts: { name: string; globalUrl: string; token: string | (() => string); transport: 'ws' | 'poll'; database?: Database; pollWaitS?: number; log?: (line: string) => void }): Promise<TestZone> {
+export async function startZone(opts: { name: string; globalUrl: string; token: string | (() => string); transport: 'ws' | 'poll'; database?: Database; pollWaitS?: number; log?: Logger }): Promise<TestZone> {
   const database = opts.database ?? (await openPglite());
   if (!opts.database) await migrate(database);
   const store = new ResourceStore(database.db);

@@ -10,5 +10,5 @@ if (existsSync(bundle)) {
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  await import('../src/main.ts');
+  await import('../src/main.js');
 }

@@ -2,9 +2,7 @@
  * What the zone agent's long-lived parts get: narrow dependencies, and a stop function back. `main.ts`
  * starts each one and stops them in reverse order on SIGTERM/SIGINT.
  */
-import type { Waker } from '../../global-api/src/kds/waker.js';
-import type { Db } from '../../global-api/src/store/db.js';
-import type { ResourceStore } from '../../global-api/src/store/resource-store.js';
+import type { Db, Logger, ResourceStore, Waker } from '@ursa/core';
 import type { ZoneConfig } from './config.js';
 
 export interface ComponentDeps {
@@ -13,7 +11,7 @@ export interface ComponentDeps {
   readonly store: ResourceStore;
   /** Rings `(kind)` after every committed local write (the local store's doorbell). */
   readonly waker: Waker;
-  readonly log: (line: string) => void;
+  readonly log: Logger;
   /** The zone's database, for parts that keep their own tables (the DNS resolver's VIPs). */
   readonly db?: Db;
 }

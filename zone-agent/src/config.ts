@@ -3,7 +3,7 @@
  * the agent runs standalone (Kuma's standalone mode): it accepts meshes and policies locally.
  */
 import { isAbsolute, resolve } from 'node:path';
-import { bool, ConfigError, dnsLabel, intIn, helpText as optionsHelp, nonEmpty, oneOf, parseOptions, port, type OptionSpec, type Parsed } from '../../global-api/src/options.js';
+import { bool, ConfigError, LOG_LEVELS, type LogLevel, dnsLabel, intIn, helpText as optionsHelp, nonEmpty, oneOf, parseOptions, port, type OptionSpec, type Parsed } from '@ursa/core';
 
 export interface ZoneConfig {
   readonly globalUrl: string | undefined;
@@ -14,7 +14,7 @@ export interface ZoneConfig {
   readonly apiHost: string;
   readonly apiPort: number;
   readonly transport: 'ws' | 'poll';
-  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly logLevel: LogLevel;
   /** Ceiling of the reconnect backoff. */
   readonly reconnectMaxMs: number;
   /** `.mesh` DNS resolver (UDP and TCP); 0 turns it off. */
@@ -93,7 +93,7 @@ export const OPTIONS: readonly OptionSpec<keyof ZoneConfig>[] = [
     help: 'how often ACK/NACK counters are written to DataplaneInsights (connects and disconnects: at once)',
     parse: (v) => intIn(v, 100, 600_000),
   },
-  { key: 'logLevel', flag: '--log-level', env: ['URSA_ZONE_LOG_LEVEL'], default: 'info', help: 'debug | info | warn | error', parse: oneOf('debug', 'info', 'warn', 'error') },
+  { key: 'logLevel', flag: '--log-level', env: ['URSA_ZONE_LOG_LEVEL'], default: 'info', help: 'debug | info | warn | error | off (least severe level written)', parse: oneOf(...LOG_LEVELS) },
 ];
 
 export function parseZoneConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Parsed<ZoneConfig> {

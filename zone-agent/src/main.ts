@@ -7,9 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { access, constants, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { migrate } from '../../global-api/src/store/migrate.js';
-import { openPglite } from '../../global-api/src/store/pglite.js';
-import { VERSION } from '../../global-api/src/version.js';
+import { migrate, openPglite } from '@ursa/core/node';
+import { createLogger, VERSION } from '@ursa/core';
 import { ConfigError, helpText, parseZoneConfig, type ZoneConfig } from './config.js';
 import type { Stop } from './component.js';
 import type { KdsClient } from './kds/client.js';
@@ -27,9 +26,7 @@ const loadServingParts = () =>
   Promise.all([
     import('@hono/node-server'),
     import('@hono/node-server/conninfo'),
-    import('../../global-api/src/app.js'),
-    import('../../global-api/src/kds/waker.js'),
-    import('../../global-api/src/stores.js'),
+    import('@ursa/core'),
     import('./dns/component.js'),
     import('./ingress/component.js'),
     import('./kds/client.js'),
@@ -64,16 +61,18 @@ async function main(): Promise<void> {
       process.exit(2);
     }
   }
-  const log = (line: string) => console.log(`zone-agent[${config.zone}] ${line}`);
+  // zap-console lines like kuma-cp's, the zone named in every one (several agents may share a terminal or a log).
+  const logger = createLogger({ level: config.logLevel, name: `zone-agent[${config.zone}]` });
+  const log = logger;
   const instanceId = `${hostname()}-${randomBytes(2).toString('hex')}`;
-  log(`starting ${VERSION} (${instanceId}), ${config.globalUrl ? `federated with ${config.globalUrl} over ${config.transport}` : 'standalone'}, data in ${config.dataDir}`);
+  log.info(`starting ${VERSION} (${instanceId}), ${config.globalUrl ? `federated with ${config.globalUrl} over ${config.transport}` : 'standalone'}, data in ${config.dataDir}`);
 
   const openDatabase = async () => {
     const db = await openPglite(`${config.dataDir}/db`);
     await migrate(db);
     return db;
   };
-  const [database, [{ serve }, { getConnInfo }, { createApp }, { notifyWaker }, { createStores }, { startDns }, { startIngressBookkeeping }, { KdsClient }, { LOCAL, ZoneSyncState }, { mountXdsRoutes }, { DataplaneTokens }]] = await Promise.all([
+  const [database, [{ serve }, { getConnInfo }, { createApp, notifyWaker, createStores, ApiError }, { startDns }, { startIngressBookkeeping }, { KdsClient }, { LOCAL, ZoneSyncState }, { mountXdsRoutes }, { DataplaneTokens }]] = await Promise.all([
     openDatabase(),
     loadServingParts(),
   ]);
@@ -99,10 +98,10 @@ async function main(): Promise<void> {
       // The embedded database aborted: this process can no longer be trusted with it. Exit; a restart
       // recovers the database from its WAL and resumes sync from the cursor written with the data.
       onFatal: (err) => {
-        log(`fatal: ${err.message}; exiting so a restart can recover the database`);
+        log.error(`fatal: ${err.message}; exiting so a restart can recover the database`);
         process.exit(70);
       },
-      log,
+      log: log.child('kds'),
     });
   }
 
@@ -120,14 +119,21 @@ async function main(): Promise<void> {
     meshDefaults: false,
     config: { zone: config.zone, globalUrl: config.globalUrl ?? null, transport: config.transport },
     plane: { kind: 'zone', zone: config.zone, federated: Boolean(config.globalUrl) },
-    extraRoutes: (r) => {
+    publicRoutes: (r) => {
       const kds = () => (client ? { federated: true, ...client.status } : { federated: false });
       r.get('/ready', (c) => c.json({ ready: true, zone: config.zone, kds: kds() }));
       r.get('/healthz', (c) => c.json({ ok: true }));
       mountXdsRoutes(r, { auth, tenant: LOCAL, zone: config.zone, store: stores.resources, tokens: dataplaneTokens, xds: () => xdsHandle });
     },
+    // Zone tokens belong to the global. Here they would also reach the zone's own signing keys (its
+    // dataplane-token keys share that table), so a retire would void every dataplane token.
+    planeRoutes: (r) => {
+      r.all('/tokens/zone/*', () => {
+        throw new ApiError(400, 'Bad Request', 'zone tokens are issued by the global control plane: use POST /tokens/zone there');
+      });
+    },
   });
-  const server = serve({ fetch: app.fetch, hostname: config.apiHost, port: config.apiPort }, (info) => log(`zone API listening on http://${config.apiHost}:${info.port}`));
+  const server = serve({ fetch: app.fetch, hostname: config.apiHost, port: config.apiPort }, (info) => log.info(`zone API listening on http://${config.apiHost}:${info.port}`));
   // Local parts first: they serve from the persisted state whether or not the global is reachable.
   const deps = { config, store: stores.resources, waker, log, db: database.db };
   const stops: Stop[] = [await startDns(deps), await startIngressBookkeeping(deps)];
@@ -139,7 +145,7 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log(`${signal}: shutting down`);
+    log.info(`${signal}: shutting down`);
     setTimeout(() => process.exit(0), 5000).unref();
     await client?.stop();
     for (const s of stops.reverse()) await s().catch(() => {});

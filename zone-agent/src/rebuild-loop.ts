@@ -5,8 +5,7 @@
  * `retryMs`; a slow periodic pass covers a missed doorbell. Keeping this in one place means the three views
  * cannot drift apart in how they debounce, retry or stop.
  */
-import type { Resource, ResourceStore } from '../../global-api/src/store/resource-store.js';
-import type { Waker } from '../../global-api/src/kds/waker.js';
+import type { Logger, Resource, ResourceStore, Waker } from '@ursa/core';
 import { LOCAL } from './kds/state.js';
 
 export interface RebuildLoopOptions {
@@ -17,7 +16,7 @@ export interface RebuildLoopOptions {
   readonly waker: Waker;
   /** Kinds whose rings schedule a pass (`*`, the doorbell not knowing which kind, always does). */
   readonly kinds: ReadonlySet<string>;
-  readonly log: (line: string) => void;
+  readonly log: Logger;
   /** Quiet time after the first ring before the pass (default 100 ms). */
   readonly delayMs?: number;
   /** Delay before another pass after a failed one (default 1 s). */
@@ -67,11 +66,13 @@ export function startRebuildLoop(opts: RebuildLoopOptions): RebuildLoop {
       do {
         again = false;
         failed = false;
+        const began = performance.now();
         try {
           await opts.pass();
+          if (opts.log.enabled('debug')) opts.log.debug(`${opts.name}: pass done in ${Math.round(performance.now() - began)} ms`);
         } catch (err) {
           failed = true;
-          if (!stopped) opts.log(`${opts.name}: pass failed (kept the previous result, retrying in ${retryMs} ms): ${err instanceof Error ? err.message : String(err)}`);
+          if (!stopped) opts.log.warn(`${opts.name}: pass failed (kept the previous result, retrying in ${retryMs} ms): ${err instanceof Error ? err.message : String(err)}`);
         }
       } while (again && !stopped);
       running = undefined;

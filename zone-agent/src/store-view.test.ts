@@ -5,9 +5,8 @@
  * its revision (compacted tombstones).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../global-api/src/store/db.js';
-import { ResourceStore } from '../../global-api/src/store/resource-store.js';
-import { backends } from '../../test/support/backends.js';
+import { type Database, ResourceStore } from '@ursa/core';
+import { backends } from '@ursa/test-support/backends.js';
 import { LOCAL } from './kds/state.js';
 import { StoreView } from './store-view.js';
 

@@ -7,7 +7,7 @@
  * A store without a feed (a test double) is read in full every time; a feed that cannot serve our revision
  * (`resyncRequired`) is answered with a full consistent snapshot.
  */
-import type { Resource, ResourceStore } from '../../global-api/src/store/resource-store.js';
+import type { Resource, ResourceStore } from '@ursa/core';
 import { LOCAL } from './kds/state.js';
 import { readLocalKinds } from './rebuild-loop.js';
 

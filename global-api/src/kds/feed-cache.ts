@@ -4,9 +4,8 @@
  * encoded for the wire once. It is only a cache of the database: a session whose cursor is older than what
  * the cache holds reads the database itself, and a cache lost with its process costs nothing.
  */
-import { sentToZones } from '../../../proto/src/resources.js';
-import type { Change, ChangesPage, ResourceStore } from '../store/resource-store.js';
-import type { Waker } from './waker.js';
+import { sentToZones } from '@ursa/proto';
+import type { Change, ChangesPage, ResourceStore, Waker } from '@ursa/core';
 
 /** Changes kept per tenant; older cursors fall back to the database. */
 const MAX_CHANGES = 50_000;

@@ -4,8 +4,8 @@
  * session per heartbeat. A session whose lease was taken over, or whose token is gone, is told so and ends.
  */
 import { and, eq, inArray, or, sql } from 'drizzle-orm';
-import type { Db } from '../store/db.js';
-import { signingKeys, zoneSessions, zoneTokens } from '../store/schema.js';
+import { type Db, signingKeys, zoneSessions, zoneTokens } from '@ursa/core';
+import { createLogger, errorText, type Logger } from '@ursa/core';
 
 export interface KeptSession {
   readonly tenant: string;
@@ -27,6 +27,7 @@ export class LeaseKeeper {
     private readonly db: Db,
     private readonly leaseTtlMs: number,
     intervalMs = Math.max(100, Math.floor(leaseTtlMs / 4)),
+    private readonly log: Logger = createLogger({ level: 'info', name: 'kds' }),
   ) {
     this.#timer = setInterval(() => void this.tick(), intervalMs);
     this.#timer.unref?.();
@@ -81,7 +82,7 @@ export class LeaseKeeper {
       }
     } catch (err) {
       // A database hiccup: leases have slack (a tick is a quarter of the TTL); try again next tick.
-      console.error('ursa kds: lease renewal failed:', err instanceof Error ? err.message : err);
+      this.log.warn('lease renewal failed (retried next tick)', { error: errorText(err) });
     } finally {
       this.#busy = false;
     }

@@ -3,7 +3,7 @@
  * records each session as a Kuma `KDSSubscription` (connect/disconnect time, instances, agent version,
  * config, counters). Liveness itself is the lease in `zone_sessions`, not these records.
  */
-import type { ResourceStore } from '../store/resource-store.js';
+import type { ResourceStore } from '@ursa/core';
 
 /** Kuma's `metrics.zone.subscriptionLimit`: the newest subscriptions kept per zone. */
 const SUBSCRIPTION_LIMIT = 10;

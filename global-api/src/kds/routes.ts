@@ -10,14 +10,13 @@
  */
 import type { Context, Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
-import type { Frame } from '../../../proto/gen/kds.js';
-import type { AppEnv } from '../http/env.js';
-import { decodePoll, decodePush, encodeFrames, KdsError, MAX_FRAME_BYTES } from './frames.js';
+import type { Frame } from '@ursa/proto/gen/kds.js';
+import { type AppEnv, decodePoll, decodePush, encodeFrames, KdsError, MAX_FRAME_BYTES, type Waker } from '@ursa/core';
 import { ZoneSession, type SessionDeps } from './session.js';
-import type { Waker } from './waker.js';
 import { StreamDriver, type StreamTracker } from './ws.js';
 import type { FeedCache } from './feed-cache.js';
 import type { LeaseKeeper } from './keeper.js';
+import { errorText, type Logger } from '@ursa/core';
 
 export interface KdsOptions {
   readonly waker: Waker;
@@ -33,6 +32,8 @@ export interface KdsOptions {
   readonly keeper?: LeaseKeeper;
   /** How often a live session's zone state is stored at most (default `PROGRESS_FLUSH_MS`). */
   readonly progressFlushMs?: number;
+  /** The KDS server's logger (session ends at debug, failures at error). */
+  readonly log?: Logger;
 }
 
 const DEFAULT_WAIT_S = 25;
@@ -62,7 +63,7 @@ export function mountKdsRoutes(app: Hono<AppEnv>, instanceId: string, opts: KdsO
         const deps = sessionDeps(c as Context<AppEnv>, instanceId, opts);
         return {
           onOpen(_evt, ws) {
-            driver = new StreamDriver({ send: (d) => ws.send(d as Uint8Array<ArrayBuffer>), close: (code, reason) => ws.close(code, reason) }, { session: deps, waker: opts.waker, onEnd: opts.onEnd, tracker: opts.tracker });
+            driver = new StreamDriver({ send: (d) => ws.send(d as Uint8Array<ArrayBuffer>), close: (code, reason) => ws.close(code, reason) }, { session: deps, waker: opts.waker, onEnd: opts.onEnd, tracker: opts.tracker, log: opts.log });
           },
           onMessage(evt, ws) {
             const bytes = toBytes(evt.data);
@@ -150,7 +151,7 @@ async function respond(c: Context, run: () => Promise<Frame[]>): Promise<Respons
     return c.body(encodeFrames(frames) as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/x-protobuf' });
   } catch (err) {
     const e = err instanceof KdsError ? err : new KdsError('internal', err instanceof Error ? err.message : String(err));
-    if (!(err instanceof KdsError)) console.error('ursa kds: poll failed:', err);
+    if (!(err instanceof KdsError)) c.var.log.child('kds').error('poll failed', { error: errorText(err) });
     const status = e.code === 'internal' ? 500 : e.code === 'unauthenticated' ? 401 : e.code === 'forbidden' || e.code === 'zone-disabled' ? 403 : 400;
     return c.body(encodeFrames([{ body: { $case: 'error', value: { code: e.code, message: e.message } } }]) as Uint8Array<ArrayBuffer>, status, {
       'content-type': 'application/x-protobuf',

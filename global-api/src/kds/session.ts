@@ -4,19 +4,12 @@
  * database (lease, cursors) or is sent by the zone (its last applied revision), so any replica can pick a
  * zone up at any time; what a session object holds in memory is only a cache of that.
  */
-import type { Delta, Hello, Rejection, Resource, ResourceKey, Welcome } from '../../../proto/gen/kds.js';
-import type { ResourceDescriptor } from '../../../proto/src/descriptor.js';
-import { descriptorFor, sentToGlobal, sentToZones } from '../../../proto/src/resources.js';
-import { validateResource } from '../../../proto/src/validate.js';
-import type { KdsStore } from '../store/kds-store.js';
-import type { Resource as StoredResource, ResourceStore, WriteOp } from '../store/resource-store.js';
-import { CHUNK_BYTES, fromWire, KdsError, toWire, wireSize } from './frames.js';
-import { fromZone, globalName, ORIGIN_LABEL, toZone, visibleTo, ZONE_LABEL } from './mappers.js';
+import type { Delta, Hello, Rejection, Resource, ResourceKey, Welcome } from '@ursa/proto/gen/kds.js';
+import { descriptorFor, type ResourceDescriptor, sentToGlobal, sentToZones, validateResource } from '@ursa/proto';
+import { CHUNK_BYTES, fromWire, fromZone, globalName, isDnsLabel, KdsError, type KdsStore, ORIGIN_LABEL, type Resource as StoredResource, type ResourceStore, toWire, toZone, visibleTo, wireSize, type WriteOp, ZONE_LABEL, type ZoneClaims, type ZoneTokens } from '@ursa/core';
 import { ensureZone, newCounters, recordConnect, recordDisconnect, recordProgress, type Counters, type ZoneState } from './registry.js';
 import type { FeedCache } from './feed-cache.js';
 import type { LeaseKeeper } from './keeper.js';
-import type { ZoneClaims, ZoneTokens } from './zone-tokens.js';
-import { isDnsLabel } from '../text.js';
 
 /** Features this global speaks; a zone gets the intersection with what it announced. */
 export const FEATURES = ['resume-v1', 'snapshot-complete', 'chunked-deltas', 'hash-suffix'] as const;

@@ -3,11 +3,7 @@
  * Kuma issues zone tokens at `POST /tokens/zone`; so do we.
  */
 import type { Hono } from 'hono';
-import { requireAdmin } from '../http/auth.js';
-import { readBody } from '../http/body.js';
-import type { AppEnv } from '../http/env.js';
-import { ApiError, badRequest } from '../http/errors.js';
-import { isDnsLabel } from '../text.js';
+import { ApiError, type AppEnv, badRequest, isDnsLabel, readBody, requireAdmin } from '@ursa/core';
 
 const DEFAULT_VALID_FOR = 365 * 24 * 3600;
 const MAX_VALID_FOR = 10 * 365 * 24 * 3600;

@@ -5,10 +5,10 @@
  * heartbeats; three missed heartbeats end the session, and the lease runs out on its own if this process
  * dies.
  */
-import type { Frame, Hello } from '../../../proto/gen/kds.js';
-import type { Waker } from './waker.js';
-import { decodeFrame, encodeFrame, KdsError } from './frames.js';
+import type { Frame, Hello } from '@ursa/proto/gen/kds.js';
+import { decodeFrame, encodeFrame, KdsError, type Waker } from '@ursa/core';
 import { ZoneSession, type SessionDeps } from './session.js';
+import { createLogger, errorText, type Logger } from '@ursa/core';
 
 /** What the driver needs from the socket: a Hono `WSContext` fits. */
 export interface SocketLike {
@@ -22,6 +22,8 @@ export interface StreamOptions {
   /** Called for every session that ends, with the reason (for logs and tests). */
   readonly onEnd?: (info: { zone?: string; code: string; message: string }) => void;
   readonly tracker?: StreamTracker;
+  /** Where failures are logged (default: the console). */
+  readonly log?: Logger;
 }
 
 /** The live stream sessions of a process, so shutdown can end them cleanly (zones go Offline at once). */
@@ -60,11 +62,13 @@ export class StreamDriver {
   #unkeep?: () => void;
 
   #ended?: Promise<void>;
+  readonly #log: Logger;
 
   constructor(
     private readonly socket: SocketLike,
     private readonly opts: StreamOptions,
   ) {
+    this.#log = opts.log ?? createLogger({ level: 'info', name: 'kds' });
     opts.tracker?.add(this);
     // A peer that connects and never says hello would hold its socket forever: same rule as a silent
     // session (three heartbeats). Checked in the queue, so a hello being authenticated is not cut short.
@@ -211,7 +215,7 @@ export class StreamDriver {
 
   async #fail(err: unknown): Promise<void> {
     const e = err instanceof KdsError ? err : new KdsError('internal', err instanceof Error ? err.message : String(err));
-    if (!(err instanceof KdsError)) console.error('ursa kds: session failed:', err);
+    if (!(err instanceof KdsError)) this.#log.error('session failed', { zone: this.#session?.zone, error: errorText(err) });
     this.#send({ body: { $case: 'error', value: { code: e.code, message: e.message } } });
     // #fail always runs as a link of #queue (after a frame, a pump or a beat failed): waiting for the queue
     // here would wait for itself, and the socket would never be closed nor the session released.
@@ -236,7 +240,7 @@ export class StreamDriver {
     this.#ended = (async () => {
       // Let a frame being handled finish first, so the close does not race its writes.
       if (!inQueue) await this.#queue.catch(() => {});
-      await this.#session?.close(code === 'shutdown').catch((err) => console.error('ursa kds: closing session failed:', err));
+      await this.#session?.close(code === 'shutdown').catch((err) => this.#log.error('closing session failed', { error: errorText(err) }));
       this.opts.tracker?.delete(this);
     })();
     return this.#ended;

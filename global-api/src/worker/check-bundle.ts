@@ -50,7 +50,8 @@ export const FORBIDDEN_FILES: readonly { readonly pattern: RegExp; readonly what
   { pattern: /node_modules\/dns-packet\//, what: "dns-packet (the zone agent's DNS server)" },
   { pattern: /node_modules\/unenv\//, what: "an unenv polyfill (a Node API workerd lacks: it would throw when called)" },
   { pattern: /^global-api\/src\/(node|config)\.ts$/, what: 'the Node entry or its configuration' },
-  { pattern: /^global-api\/src\/store\/(migrate|migrate-cli|pglite)\.ts$/, what: 'a Node-only store module (migrations, PGlite)' },
+  { pattern: /^global-api\/src\/migrate-cli\.ts$/, what: 'the migration command' },
+  { pattern: /^core\/src\/(node|store\/(migrate|pglite))\.ts$/, what: "a Node-only store module of @ursa/core (migrations, PGlite)" },
   { pattern: /^zone-agent\//, what: 'zone-agent code' },
   { pattern: /^(test|bench)\//, what: 'test or benchmark code' },
 ];

@@ -9,7 +9,7 @@
  *   global on the same database, or a ring lost with a failed request.
  * The watch runs only while someone listens, so an idle hub does no I/O and can be evicted.
  */
-import type { Waker, WakeListener } from '../kds/waker.js';
+import type { Waker, WakeListener } from '@ursa/core';
 
 export class HubWaker implements Waker {
   #listeners = new Set<WakeListener>();

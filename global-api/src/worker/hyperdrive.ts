@@ -1,7 +1,5 @@
 /** PostgreSQL through the Worker's Hyperdrive binding: the Worker's requests and its KDS hub both open it here. */
-import type { Stores } from '../http/env.js';
-import { openPostgres } from '../store/postgres.js';
-import { createStores } from '../stores.js';
+import { createStores, openPostgres, type Stores } from '@ursa/core';
 
 export interface HyperdriveBinding {
   readonly connectionString: string;

@@ -20,12 +20,11 @@
  * - `GET /stream?tenant=T` with `Upgrade: websocket`: a zone's session (relayed by worker/kds-relay.ts);
  * - `POST /wake?tenant=T`: "tenant T changed": sent after every write made through the Worker.
  */
-import type { Stores } from '../http/env.js';
+import type { Stores, ZoneTokens } from '@ursa/core';
 import { FeedCache } from '../kds/feed-cache.js';
 import { LeaseKeeper } from '../kds/keeper.js';
 import { ZoneSession, type SessionDeps } from '../kds/session.js';
 import { StreamDriver } from '../kds/ws.js';
-import type { ZoneTokens } from '../kds/zone-tokens.js';
 import type { WorkerEnv } from './env.js';
 import { HubWaker } from './hub-waker.js';
 import { openHyperdrive } from './hyperdrive.js';

@@ -10,7 +10,7 @@
  * or a token with no readable claim, goes to the default tenant's hub, which answers with the same Error
  * frame Node would.
  */
-import { decodeFrame, encodeFrame } from '../kds/frames.js';
+import { decodeFrame, encodeFrame } from '@ursa/core';
 import { acceptBinary, closeQuietly, upgradeResponse, webSocketPair, type CfWebSocket, type DurableObjectNamespace } from './runtime.js';
 
 export interface RelayOptions {

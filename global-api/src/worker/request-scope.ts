@@ -10,8 +10,7 @@
  * once the response is ready.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Stores } from '../http/env.js';
-import type { Waker } from '../kds/waker.js';
+import type { Stores, Waker } from '@ursa/core';
 
 export interface RequestScope {
   /** The request's stores, opened on first use (one client per request). */

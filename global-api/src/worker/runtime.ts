@@ -2,8 +2,7 @@
  * The few workerd APIs the Worker and its Durable Object use beyond the web platform, typed here (the project
  * compiles against Node's types, not @cloudflare/workers-types), plus small helpers over them.
  */
-import type { Stores } from '../http/env.js';
-import type { WriteOp } from '../store/resource-store.js';
+import type { Stores, WriteOp } from '@ursa/core';
 
 /** A workerd WebSocket (one end of a `WebSocketPair`, or `Response.webSocket` of an upgrade subrequest). */
 export interface CfWebSocket {

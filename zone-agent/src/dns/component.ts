@@ -28,9 +28,10 @@ export interface DnsOptions {
 }
 
 export async function startDns(deps: ComponentDeps, opts: DnsOptions = {}): Promise<Stop> {
-  const { config, store, log } = deps;
+  const { config, store } = deps;
+  const log = deps.log.child('dns');
   if (config.dnsPort === 0) {
-    log('dns: resolver off (--dns-port 0)');
+    log.info('resolver off (--dns-port 0)');
     return async () => {};
   }
   if (!deps.db) throw new Error('dns: the resolver needs the database (ComponentDeps.db) to keep VIPs');
@@ -52,7 +53,7 @@ export async function startDns(deps: ComponentDeps, opts: DnsOptions = {}): Prom
     const { vips } = await allocator.sync(wanted);
     synced = { key, at: Date.now() };
     const next = RecordTable.build(vips);
-    if (next.size !== table.size) log(`dns: ${next.size} name(s) in ${vips.size} mesh(es)`);
+    if (next.size !== table.size) log.info(`${next.size} name(s) in ${vips.size} mesh(es)`);
     table = next;
   };
 
@@ -62,7 +63,7 @@ export async function startDns(deps: ComponentDeps, opts: DnsOptions = {}): Prom
   try {
     const upstream = await resolveUpstream(config.dnsUpstream);
     if (upstream.port === config.dnsPort && (upstream.host === config.dnsHost || config.dnsHost === '0.0.0.0' || config.dnsHost === '::')) {
-      log(`dns: the upstream ${upstream.host}:${upstream.port} is this resolver itself: forwarded names will time out (set --dns-upstream)`);
+      log.warn(`the upstream ${upstream.host}:${upstream.port} is this resolver itself: forwarded names will time out (set --dns-upstream)`);
     }
     await loop.runNow();
     const server = await startDnsServer({
@@ -72,7 +73,7 @@ export async function startDns(deps: ComponentDeps, opts: DnsOptions = {}): Prom
       forwarder: createForwarder(upstream, { timeoutMs: opts.upstreamTimeoutMs }),
       log,
     });
-    log(`dns: resolver on ${config.dnsHost}:${server.port} (udp and tcp), VIPs from ${config.vipCidr}, other names forwarded to ${upstream.host}:${upstream.port}`);
+    log.info(`resolver on ${config.dnsHost}:${server.port} (udp and tcp), VIPs from ${config.vipCidr}, other names forwarded to ${upstream.host}:${upstream.port}`);
     return async () => {
       await loop.stop();
       await server.close();

@@ -10,7 +10,7 @@
  * have a service of the same name, the answer comes from mesh `default` if it is one of them, else from the
  * first mesh in name order. An exact `<service>.mesh` name always wins over another service's dotted alias.
  */
-import type { Resource } from '../../../global-api/src/store/resource-store.js';
+import type { Resource } from '@ursa/core';
 import type { VipMap } from './vips.js';
 
 export const DNS_DOMAIN = 'mesh';

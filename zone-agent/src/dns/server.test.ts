@@ -2,7 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import * as dnsPacket from 'dns-packet';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../../test/support/process.js';
+import { freePort } from '@ursa/test-support/process.js';
 import { createForwarder } from './forward.js';
 import { RecordTable } from './records.js';
 import { createHandler, startDnsServer, type DnsServer, type DnsStats } from './server.js';

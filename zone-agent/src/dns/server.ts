@@ -17,6 +17,7 @@ import { createServer, isIP, type Server, type Socket } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { DNS_TTL } from './records.js';
 import type { Forwarder } from './forward.js';
+import { type Logger, silentLogger } from '@ursa/core';
 
 export interface DnsServerOptions {
   readonly host: string;
@@ -25,7 +26,7 @@ export interface DnsServerOptions {
   /** The VIP (dotted IPv4) of a lower-case name without the trailing dot, or undefined. */
   readonly lookup: (name: string) => string | undefined;
   readonly forwarder: Forwarder;
-  readonly log?: (line: string) => void;
+  readonly log?: Logger;
   readonly ttl?: number;
   readonly maxTcpConnections?: number;
   /** A TCP connection idle this long is closed. */
@@ -215,7 +216,7 @@ function frame(msg: Buffer): Buffer {
 export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer> {
   const stats: DnsStats = { queries: 0, local: 0, forwarded: 0, servfail: 0, formerr: 0, notimp: 0, dropped: 0, errors: 0 };
   const handle = createHandler(opts, stats);
-  const log = opts.log ?? (() => {});
+  const log = opts.log ?? silentLogger;
   const idleMs = opts.tcpIdleMs ?? 10_000;
   let closed = false;
 
@@ -297,9 +298,9 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
       if (opts.port !== 0 || attempt >= 20) throw err;
     }
   }
-  udp.on('error', (err) => log(`dns: udp socket error: ${err.message}`));
+  udp.on('error', (err) => log.warn(`udp socket error: ${err.message}`));
   udp.on('message', onMessage(udp));
-  tcp.on('error', (err) => log(`dns: tcp server error: ${err.message}`));
+  tcp.on('error', (err) => log.warn(`tcp server error: ${err.message}`));
   const port = udp.address().port;
   const udpSocket = udp;
 

@@ -2,11 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../../global-api/src/store/migrate.js';
-import { openPglite } from '../../../global-api/src/store/pglite.js';
-import type { Database } from '../../../global-api/src/store/db.js';
-import { dnsVips } from '../../../global-api/src/store/schema.js';
-import { backends } from '../../../test/support/backends.js';
+import { migrate, openPglite } from '@ursa/core/node';
+import { type Database, memoryLogger } from '@ursa/core';
+import { dnsVips } from '../store/schema.js';
+import { backends } from '@ursa/test-support/backends.js';
 import { formatIpv4, parseCidr, parseIpv4, VipAllocator, type WantedServices } from './vips.js';
 
 const wanted = (m: Record<string, string[]>): WantedServices => new Map(Object.entries(m).map(([k, v]) => [k, new Set(v)]));
@@ -29,8 +28,8 @@ for (const backend of backends()) {
     let tenant = 0;
     beforeAll(async () => ({ database, dispose } = await backend.open()));
     afterAll(() => dispose?.());
-    const fresh = (opts: { cidr?: string; quarantineMs?: number; clock?: { t: number }; log?: (l: string) => void } = {}) =>
-      new VipAllocator({ db: database.db, tenant: `t${++tenant}`, cidr: opts.cidr ?? '240.0.0.0/4', quarantineMs: opts.quarantineMs, log: opts.log, now: opts.clock ? () => new Date(opts.clock!.t) : undefined });
+    const fresh = (opts: { cidr?: string; quarantineMs?: number; clock?: { t: number }; lines?: string[] } = {}) =>
+      new VipAllocator({ db: database.db, tenant: `t${++tenant}`, cidr: opts.cidr ?? '240.0.0.0/4', quarantineMs: opts.quarantineMs, log: opts.lines ? memoryLogger(opts.lines) : undefined, now: opts.clock ? () => new Date(opts.clock!.t) : undefined });
 
     it('hands out the lowest free address per mesh, skipping the network address, and keeps them', async () => {
       const a = fresh();
@@ -73,7 +72,7 @@ for (const backend of backends()) {
 
     it('exhaustion leaves services without a VIP, is logged once, and is not fatal', async () => {
       const lines: string[] = [];
-      const a = fresh({ cidr: '10.9.0.0/30', log: (l) => lines.push(l) });
+      const a = fresh({ cidr: '10.9.0.0/30', lines });
       const r = await a.sync(wanted({ default: ['a', 'b', 'c', 'd'] }));
       expect(plain(r.vips)).toEqual({ default: { a: '10.9.0.1', b: '10.9.0.2' } });
       expect(r.exhausted).toEqual([{ mesh: 'default', services: ['c', 'd'] }]);

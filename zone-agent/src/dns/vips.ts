@@ -13,8 +13,8 @@
  * VIPs are per mesh (two meshes may use the same address), as in Kuma.
  */
 import { and, eq, sql } from 'drizzle-orm';
-import type { Db } from '../../../global-api/src/store/db.js';
-import { dnsVips, tenants, type DnsVipRow } from '../../../global-api/src/store/schema.js';
+import { type Db, type Logger, tenants } from '@ursa/core';
+import { dnsVips, type DnsVipRow } from '../store/schema.js';
 
 /**
  * Why an hour, when answers carry a 30 s TTL: the TTL only bounds well-behaved caches. Applications resolve
@@ -75,7 +75,7 @@ export interface VipAllocatorOptions {
   readonly tenant: string;
   readonly cidr: string;
   readonly quarantineMs?: number;
-  readonly log?: (line: string) => void;
+  readonly log?: Logger;
   /** Clock, for tests. */
   readonly now?: () => Date;
 }
@@ -114,7 +114,7 @@ export class VipAllocator {
     if (key !== this.#lastExhausted) {
       this.#lastExhausted = key;
       for (const e of result.exhausted) {
-        this.opts.log?.(`dns: VIP range ${this.range.cidr} of mesh ${e.mesh} is exhausted; ${e.services.length} service(s) without a VIP: ${e.services.slice(0, 10).join(', ')}${e.services.length > 10 ? ', ...' : ''}`);
+        this.opts.log?.warn(`VIP range ${this.range.cidr} of mesh ${e.mesh} is exhausted; ${e.services.length} service(s) without a VIP: ${e.services.slice(0, 10).join(', ')}${e.services.length > 10 ? ', ...' : ''}`);
       }
     }
     return result;

@@ -12,7 +12,7 @@
  * - `experimental.ingressTagFilters` is not supported: every tag is kept.
  * Meshes with `meshServices.mode: Exclusive` are skipped, as upstream.
  */
-import { ORIGIN_LABEL } from '../../../global-api/src/kds/mappers.js';
+import { ORIGIN_LABEL } from '@ursa/core';
 
 export const SERVICE_TAG = 'kuma.io/service';
 

@@ -1,10 +1,7 @@
 /** The bookkeeping component in process, over an in-memory PGlite store and its NOTIFY doorbell. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { notifyWaker, type Waker } from '../../../global-api/src/kds/waker.js';
-import type { Database } from '../../../global-api/src/store/db.js';
-import { migrate } from '../../../global-api/src/store/migrate.js';
-import { openPglite } from '../../../global-api/src/store/pglite.js';
-import { ResourceStore, type ResourceDraft, type Resource } from '../../../global-api/src/store/resource-store.js';
+import { type Database, memoryLogger as testLogger, notifyWaker, type Resource, type ResourceDraft, ResourceStore, type Waker } from '@ursa/core';
+import { migrate, openPglite } from '@ursa/core/node';
 import type { ZoneConfig } from '../config.js';
 import type { Stop } from '../component.js';
 import { LOCAL } from '../kds/state.js';
@@ -70,7 +67,7 @@ describe('ingress bookkeeping component', () => {
   });
 
   const start = async () => {
-    stop = await startIngressBookkeeping({ config: { zone: 'zone-1' } as ZoneConfig, store, waker, log: (l) => logs.push(l) }, { resyncMs: 0 });
+    stop = await startIngressBookkeeping({ config: { zone: 'zone-1' } as ZoneConfig, store, waker, log: testLogger(logs) }, { resyncMs: 0 });
   };
   const services = async (name: string) => (await store.get(LOCAL, { kind: 'ZoneIngress', name }))?.spec.availableServices as { instances: number }[] | undefined;
   const countIs = (name: string, n: number) => until(`${name} has ${n}`, async () => ((await services(name))?.reduce((a, s) => a + s.instances, 0) === n ? true : undefined));
@@ -133,7 +130,7 @@ describe('ingress bookkeeping component', () => {
   it('logs failures and keeps going', async () => {
     await store.create(LOCAL, { kind: 'ZoneIngress', name: 'ingress', labels: ZONE, spec: ingressSpec(10001) });
     store.races = 100; // more conflicts than the retry budget
-    stop = await startIngressBookkeeping({ config: { zone: 'zone-1' } as ZoneConfig, store, waker, log: (l) => logs.push(l) }, { resyncMs: 0, retryMs: 50, maxConflicts: 2 });
+    stop = await startIngressBookkeeping({ config: { zone: 'zone-1' } as ZoneConfig, store, waker, log: testLogger(logs) }, { resyncMs: 0, retryMs: 50, maxConflicts: 2 });
     await store.create(LOCAL, dataplane('b1', 'backend'));
     await until('a failure logged', async () => (logs.some((l) => l.includes('ingress bookkeeping: pass failed')) ? true : undefined));
     store.races = 0;

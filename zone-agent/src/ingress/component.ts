@@ -10,8 +10,7 @@
  * Ingresses received from the global (origin `global`: other zones' ingresses, kept for cross-zone routing)
  * are never touched. Failures are logged and retried later; they never stop the agent.
  */
-import { ConflictError, NotFoundError } from '../../../global-api/src/store/errors.js';
-import type { Resource } from '../../../global-api/src/store/resource-store.js';
+import { ConflictError, NotFoundError, type Resource } from '@ursa/core';
 import type { ComponentDeps, Stop } from '../component.js';
 import { LOCAL } from '../kds/state.js';
 import { startRebuildLoop } from '../rebuild-loop.js';
@@ -43,7 +42,8 @@ export async function startIngressBookkeeping(deps: ComponentDeps, opts: Ingress
   const retryMs = opts.retryMs ?? 1000;
   const resyncMs = opts.resyncMs ?? 30_000;
   const maxConflicts = opts.maxConflicts ?? 5;
-  const { store, log, config } = deps;
+  const { store, config } = deps;
+  const log = deps.log.child('ingress');
 
   let stopped = false;
 
@@ -83,7 +83,7 @@ export async function startIngressBookkeeping(deps: ComponentDeps, opts: Ingress
       try {
         await writeIngress(ingress, services);
         const total = services.reduce((n, s) => n + s.instances, 0);
-        log(`ingress ${ingress.name}: ${services.length} available service tag set(s), ${total} instance(s)`);
+        log.info(`ingress ${ingress.name}: ${services.length} available service tag set(s), ${total} instance(s)`);
       } catch (err) {
         failures.push(`${ingress.name}: ${err instanceof Error ? err.message : String(err)}`);
       }

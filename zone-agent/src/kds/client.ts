@@ -6,8 +6,8 @@
  * heartbeats), in either direction, and the loop starts a new one that resumes from the local cursors.
  */
 import WebSocket from 'ws';
-import { Frame, Frames, PollRequest, PushRequest, type Delta, type Hello, type ResourceKey, type Welcome } from '../../../proto/gen/kds.js';
-import { fromWire, toWire } from '../../../global-api/src/kds/frames.js';
+import { Frame, Frames, PollRequest, PushRequest, type Delta, type Hello, type ResourceKey, type Welcome } from '@ursa/proto/gen/kds.js';
+import { fromWire, type Logger, toWire } from '@ursa/core';
 import type { ZoneSyncState } from './state.js';
 
 export interface KdsClientOptions {
@@ -27,7 +27,7 @@ export interface KdsClientOptions {
   readonly backoff?: { baseMs: number; maxMs: number };
   /** Long-poll wait per request, seconds. */
   readonly pollWaitS?: number;
-  readonly log?: (line: string) => void;
+  readonly log?: Logger;
   /**
    * The zone's embedded database failed beyond repair in this process (PGlite aborted: its wasm instance
    * is dead or inconsistent). Sync has stopped for good; the agent should exit, and a restart recovers the
@@ -95,14 +95,14 @@ export class KdsClient {
         await (this.o.transport === 'ws' ? this.#wsSession() : this.#pollSession());
       } catch (err) {
         this.status.lastError = err instanceof Error ? err.message : String(err);
-        if (!this.#stopped) this.o.log?.(`kds: session ended: ${this.status.lastError}`);
+        if (!this.#stopped) this.o.log?.warn(`session ended: ${this.status.lastError}`);
         if (isDatabaseAbort(err)) {
           // PGlite aborted mid-transaction (e.g. a PANIC at commit). The instance may still answer queries,
           // but from a state that no longer matches its files: syncing on would apply and acknowledge
           // changes on top of it and the zone would drift from the global for good. Stop here.
           this.status.connected = false;
           this.status.fatal = `the zone database aborted: ${this.status.lastError}`;
-          this.o.log?.(`kds: sync stopped for good (${this.status.fatal}): restart the agent, the database recovers on start`);
+          this.o.log?.error(`sync stopped for good (${this.status.fatal}): restart the agent, the database recovers on start`);
           this.o.onFatal?.(err as Error);
           return;
         }
@@ -142,7 +142,7 @@ export class KdsClient {
     this.status.sessionId = w.sessionId;
     this.status.connectedAt = new Date().toISOString();
     this.status.lastError = undefined;
-    this.o.log?.(`kds: connected to ${w.globalInstanceId} (${this.o.transport}, ${w.snapshot ? 'snapshot' : 'resume'}, inventory from ${w.inventoryRevision})`);
+    this.o.log?.info(`connected to ${w.globalInstanceId} (${this.o.transport}, ${w.snapshot ? 'snapshot' : 'resume'}, inventory from ${w.inventoryRevision})`);
   }
 
   /** Applies one downstream Delta; returns the Ack fields. */
@@ -317,7 +317,7 @@ export class KdsClient {
             if (!cursor.snapshot) cursor.revision = body.value.revision;
             // There may be more pages: look again (one cheap query when caught up).
             localChanged = true;
-            for (const r of body.value.rejections) this.o.log?.(`kds: global rejected ${r.key?.kind}/${r.key?.mesh}/${r.key?.name}: ${r.reason}`);
+            for (const r of body.value.rejections) this.o.log?.warn(`global rejected ${r.key?.kind}/${r.key?.mesh}/${r.key?.name}: ${r.reason}`);
           }
         } else if (body.$case === 'heartbeat') {
           await this.o.state.advance(body.value.revision);
@@ -436,7 +436,7 @@ export class KdsClient {
         if (ack?.body?.$case !== 'ack') throw new SessionEnded('push was not acknowledged');
         if (!batch.snapshot) cursor.revision = ack.body.value.revision;
         if (!batch.snapshot || batch.complete) pushed.revision = ack.body.value.revision;
-        for (const r of ack.body.value.rejections) this.o.log?.(`kds: global rejected ${r.key?.kind}/${r.key?.mesh}/${r.key?.name}: ${r.reason}`);
+        for (const r of ack.body.value.rejections) this.o.log?.warn(`global rejected ${r.key?.kind}/${r.key?.mesh}/${r.key?.name}: ${r.reason}`);
       }
       if (!sent) return;
     }

@@ -4,11 +4,9 @@
  * cursor is written in the same transaction as the resources it covers, so a crash at any instant leaves
  * the two consistent: after a restart the zone resumes exactly where its data ends.
  */
-import type { Rejection, ResourceKey } from '../../../proto/gen/kds.js';
-import { descriptorFor, sentToGlobal, sentToZones } from '../../../proto/src/resources.js';
-import { validateResource } from '../../../proto/src/validate.js';
-import { ORIGIN_LABEL, type WireResource } from '../../../global-api/src/kds/mappers.js';
-import type { Resource, ResourceStore, WriteOp } from '../../../global-api/src/store/resource-store.js';
+import type { Rejection, ResourceKey } from '@ursa/proto/gen/kds.js';
+import { descriptorFor, sentToGlobal, sentToZones, validateResource } from '@ursa/proto';
+import { ORIGIN_LABEL, type Resource, type ResourceStore, type WireResource, type WriteOp } from '@ursa/core';
 
 /** The zone agent's local tenant: the store is single-tenant there. */
 export const LOCAL = 'local';

@@ -13,8 +13,8 @@
  * once (an agent restart), their lookups share one query per batch instead of one each.
  */
 import { status } from '@grpc/grpc-js';
-import type { Node } from '../../../proto/gen/envoy/config/core/v3/base.js';
-import type { Resource, ResourceStore } from '../../../global-api/src/store/resource-store.js';
+import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
+import type { Resource, ResourceStore } from '@ursa/core';
 import { describeNode, isNodeProblem, type ProxyKind } from './generate/node-kind.js';
 import { XdsStreamError, type StreamContext } from './stream.js';
 import type { DataplaneTokens } from './tokens.js';

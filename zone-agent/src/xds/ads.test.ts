@@ -7,7 +7,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Node } from '../../../proto/gen/envoy/config/core/v3/base.js';
+import { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import {
   AggregatedDiscoveryServiceClient,
   CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
@@ -18,7 +18,7 @@ import {
   ROUTE_CONFIGURATION_TYPE_URL,
   type DeltaDiscoveryResponse,
   type DiscoveryResponse,
-} from '../../../proto/src/xds-types.js';
+} from '@ursa/proto';
 import { SnapshotCache } from './cache.js';
 import { startAdsServer, type AdsServer } from './grpc.js';
 import { Snapshot } from './snapshot.js';

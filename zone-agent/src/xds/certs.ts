@@ -13,7 +13,7 @@
  * Keys are generated here (ECDSA P-256) and leave the agent only inside the SDS Secret sent to that proxy.
  */
 import { createHash } from 'node:crypto';
-import { issueLeaf } from '../../../proto/src/pki/x509.js';
+import { issueLeaf } from '@ursa/proto';
 
 export const DEFAULT_CERT_SECONDS = 24 * 3600;
 export const DEFAULT_RENEW_FRACTION = 2 / 3;

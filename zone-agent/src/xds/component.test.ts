@@ -5,17 +5,16 @@
 import { createServer } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { WakeListener, Waker } from '../../../global-api/src/kds/waker.js';
-import type { Resource, ResourceStore } from '../../../global-api/src/store/resource-store.js';
-import { Node } from '../../../proto/gen/envoy/config/core/v3/base.js';
-import { ClusterLoadAssignment } from '../../../proto/gen/envoy/config/endpoint/v3/endpoint.js';
+import { memoryLogger as testLogger, type Resource, type ResourceStore, type WakeListener, type Waker } from '@ursa/core';
+import { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
+import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
 import {
   AggregatedDiscoveryServiceClient,
   CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
   DiscoveryRequest,
   LISTENER_TYPE_URL,
   type DiscoveryResponse,
-} from '../../../proto/src/xds-types.js';
+} from '@ursa/proto';
 import type { Stop } from '../component.js';
 import { parseZoneConfig } from '../config.js';
 import { startXds } from './component.js';
@@ -89,7 +88,7 @@ describe('startXds', () => {
     // Dataplane tokens need the zone's database (signing keys), which this fake store does not have; these
     // tests are about rebuilding and admission by node id. Tokens: test/zone-xds-admission.test.ts.
     const { config } = parseZoneConfig(['--zone', 'z1', '--xds-port', String(port), '--dataplane-auth', 'false'], {}) as { config: Parameters<typeof startXds>[0]['config'] };
-    const stop: Stop = await startXds({ config, store: store as unknown as ResourceStore, waker, log: (l) => lines.push(l) }, { rebuildDelayMs: 10 });
+    const stop: Stop = await startXds({ config, store: store as unknown as ResourceStore, waker, log: testLogger(lines) }, { rebuildDelayMs: 10 });
     stops.push(stop);
     return { waker, lines };
   };

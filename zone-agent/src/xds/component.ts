@@ -17,15 +17,15 @@
  * is due for renewal (`certs.ts`), and shortly after one that found services without a VIP yet. A slow
  * periodic rebuild covers a missed doorbell.
  */
-import { kindsWhere } from '../../../proto/src/resources.js';
-import type { Node } from '../../../proto/gen/envoy/config/core/v3/base.js';
+import { kindsWhere } from '@ursa/proto';
+import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import type { ComponentDeps, Stop } from '../component.js';
 import { LOCAL } from '../kds/state.js';
 import { startRebuildLoop } from '../rebuild-loop.js';
 import { SnapshotCache } from './cache.js';
 import { and, eq, isNull } from 'drizzle-orm';
-import { dnsVips } from '../../../global-api/src/store/schema.js';
-import type { Db } from '../../../global-api/src/store/db.js';
+import { dnsVips } from '../store/schema.js';
+import type { Db } from '@ursa/core';
 import { WorkloadCertificates, type CertificateOptions, type WorkloadCertificate } from './certs.js';
 import { XdsGenerator, type ConnectedNode } from './generate/index.js';
 import { StoreView } from '../store-view.js';
@@ -79,9 +79,10 @@ interface Connected extends ProxyId {
 }
 
 export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Promise<Stop> {
-  const { config, store, log } = deps;
+  const { config, store } = deps;
+  const log = deps.log.child('xds');
   if (config.xdsPort === 0) {
-    log('xds: server off (--xds-port 0)');
+    log.info('server off (--xds-port 0)');
     return async () => {};
   }
   const host = config.xdsHost;
@@ -101,8 +102,8 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
     mtlsOf: (mesh, name) => mtlsInsight(certs.peek(mesh, name)),
   });
   // Before serving: no subscription of a previous run can still be open.
-  await insights.closeStale().catch((err: unknown) => log(`xds: could not mark stale dataplane insights offline: ${err instanceof Error ? err.message : err}`));
-  if (!config.dataplaneAuth) log('xds: dataplane auth is OFF (--dataplane-auth false): any client may claim any Dataplane');
+  await insights.closeStale().catch((err: unknown) => log.warn(`could not mark stale dataplane insights offline: ${err instanceof Error ? err.message : err}`));
+  if (!config.dataplaneAuth) log.warn('dataplane auth is OFF (--dataplane-auth false): any client may claim any Dataplane');
   const cache = new SnapshotCache();
   const nodes = new Map<string, Connected>();
   const generator = new XdsGenerator({ certs, log });
@@ -139,13 +140,13 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
           pushed++;
         },
         onSkip: (id, reason) => {
-          if (skipped.get(id) !== reason) log(`xds: ${id}: no new configuration: ${reason}`);
+          if (skipped.get(id) !== reason) log.info(`${id}: no new configuration: ${reason}`);
           skipped.set(id, reason);
         },
       },
     );
     for (const id of skipped.keys()) if (!nodes.has(id)) skipped.delete(id);
-    if (pushed > 0) log(`xds: ${pushed} of ${stats.nodes} proxies got new configuration (${stats.rebuilt} rebuilt, ${stats.encoded} resources encoded, ${Math.round(stats.ms)} ms)`);
+    if (pushed > 0) log.debug(`${pushed} of ${stats.nodes} proxies got new configuration (${stats.rebuilt} rebuilt, ${stats.encoded} resources encoded, ${Math.round(stats.ms)} ms)`);
     // Certificates are renewed by a rebuild at their renewal time.
     if (renewTimer) clearTimeout(renewTimer);
     const next = certs.nextRenewal();
@@ -178,7 +179,7 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
       const seen = nodes.get(id);
       if (seen) seen.streams++;
       else nodes.set(id, { ...proxy, kind, streams: 1 });
-      log(`xds: ${id} connected (${variant === 'sotw' ? 'state of the world' : 'incremental'}${node?.userAgentName ? `, ${node.userAgentName}` : ''})`);
+      log.info(`${id} connected (${variant === 'sotw' ? 'state of the world' : 'incremental'}${node?.userAgentName ? `, ${node.userAgentName}` : ''})`);
       if (!cache.getSnapshot(id)) await loop.runNow();
       return id;
     },
@@ -189,7 +190,7 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
       if (--n.streams > 0) return;
       nodes.delete(id);
       cache.clearSnapshot(id);
-      log(`xds: ${id} disconnected`);
+      log.info(`${id} disconnected`);
     },
     onResponse: (e) => insights.response(e.streamId, e.typeUrl),
     onAck: (e) => insights.ack(e.streamId, e.typeUrl),
@@ -201,11 +202,11 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
     server = await startAdsServer({ host, port: config.xdsPort, cache, callbacks, identifier: `ursa-zone-agent/${config.zone}`, log });
   } catch (err) {
     // Do not take the whole agent down (DNS, API and KDS keep serving): say it loudly instead.
-    log(`xds: cannot listen on ${host}:${config.xdsPort} (${err instanceof Error ? err.message : err}): the xDS server is OFF`);
+    log.warn(`cannot listen on ${host}:${config.xdsPort} (${err instanceof Error ? err.message : err}): the xDS server is OFF`);
     await loop.stop();
     return async () => {};
   }
-  log(`xds: ADS (state of the world and incremental) on ${host}:${server.port}`);
+  log.info(`ADS (state of the world and incremental) on ${host}:${server.port}`);
   opts.onReady?.({ cache, insights, connected: () => [...nodes.keys()] });
 
   return async () => {

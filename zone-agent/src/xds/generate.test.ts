@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Cluster_DiscoveryType } from '../../../proto/gen/envoy/config/cluster/v3/cluster.js';
-import { HttpConnectionManager } from '../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+import { Cluster_DiscoveryType } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
+import { HttpConnectionManager } from '@ursa/proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import type { ResourceLike } from '../ingress/available.js';
 import { parseProxyId } from './component.js';
 import { meshEndpoints } from './generate/endpoints.js';

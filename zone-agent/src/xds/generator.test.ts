@@ -4,10 +4,9 @@
  * workload certificates renew at 2/3 of their life, and what happens when the mesh CA has not arrived.
  */
 import { describe, expect, it } from 'vitest';
-import { Node } from '../../../proto/gen/envoy/config/core/v3/base.js';
-import { ClusterLoadAssignment } from '../../../proto/gen/envoy/config/endpoint/v3/endpoint.js';
-import { generateCa } from '../../../proto/src/pki/x509.js';
-import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, LISTENER_TYPE_URL as LDS } from '../../../proto/src/xds-types.js';
+import { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
+import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, generateCa, LISTENER_TYPE_URL as LDS } from '@ursa/proto';
 import type { ResourceLike } from '../ingress/available.js';
 import { WorkloadCertificates } from './certs.js';
 import { describeNode, XdsGenerator, type ConnectedNode, type GenerationInput } from './generate/index.js';

@@ -13,7 +13,7 @@ import {
   type DeltaDiscoveryResponse,
   type DiscoveryRequest,
   type DiscoveryResponse,
-} from '../../../proto/src/xds-types.js';
+} from '@ursa/proto';
 import type { SnapshotCache } from './cache.js';
 import { DeltaStream } from './server-delta.js';
 import { SotwStream } from './server-sotw.js';

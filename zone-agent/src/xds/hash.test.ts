@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Cluster } from '../../../proto/gen/envoy/config/cluster/v3/cluster.js';
+import { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
 import { canonical, encodeCanonical, versionOf, versionOfSet } from './hash.js';
 
 const withMetadata = (order: 'ab' | 'ba') => {

@@ -18,16 +18,15 @@
  * the zone's only xDS server.
  */
 import { randomUUID } from 'node:crypto';
-import type { Node } from '../../../proto/gen/envoy/config/core/v3/base.js';
-import { descriptorFor, RESOURCES } from '../../../proto/src/resources.js';
+import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
+import { descriptorFor, RESOURCES } from '@ursa/proto';
 import {
   CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
   CLUSTER_TYPE_URL,
   LISTENER_TYPE_URL,
   ROUTE_CONFIGURATION_TYPE_URL,
-} from '../../../proto/src/xds-types.js';
-import { stampZone } from '../../../global-api/src/kds/mappers.js';
-import type { Resource, ResourceStore, WriteOp } from '../../../global-api/src/store/resource-store.js';
+} from '@ursa/proto';
+import { type Logger, type Resource, type ResourceStore, stampZone, type WriteOp } from '@ursa/core';
 import { readLocalKinds } from '../rebuild-loop.js';
 import type { ProxyId } from './admission.js';
 import type { Variant } from './stream.js';
@@ -84,7 +83,7 @@ export interface InsightOptions {
   readonly zone: string;
   /** `controlPlaneInstanceId` of every subscription. */
   readonly instanceId: string;
-  readonly log: (line: string) => void;
+  readonly log: Logger;
   /** Counter changes are written at most this often (default 10 s, Kuma's). */
   readonly flushMs?: number;
   /** Connects and disconnects are written this soon (default 100 ms). */
@@ -121,7 +120,7 @@ export class InsightRecorder {
       ops.push({ op: 'upsert', resource: this.draft(r.kind, r.mesh, r.name, { ...(r.spec as object), subscriptions: closed }) });
     }
     for (let i = 0; i < ops.length; i += 500) await this.opts.store.apply(this.opts.tenant, ops.slice(i, i + 500));
-    if (ops.length > 0) this.opts.log(`xds: marked ${ops.length} dataplane insight(s) offline (left open by a previous run)`);
+    if (ops.length > 0) this.opts.log.info(`marked ${ops.length} dataplane insight(s) offline (left open by a previous run)`);
     return ops.length;
   }
 
@@ -176,7 +175,7 @@ export class InsightRecorder {
 
   /** Writes what is pending (open streams are expected to have been closed first) and stops the timers. */
   async stop(): Promise<void> {
-    await this.flush().catch((err: unknown) => this.opts.log(`xds: writing dataplane insights failed on stop: ${err instanceof Error ? err.message : err}`));
+    await this.flush().catch((err: unknown) => this.opts.log.warn(`writing dataplane insights failed on stop: ${err instanceof Error ? err.message : err}`));
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
   }
@@ -213,7 +212,7 @@ export class InsightRecorder {
       this.timerDue = Infinity;
       void this.flush().catch((err: unknown) => {
         // Keep them dirty and try again later: an insight is worth retrying, never worth crashing for.
-        this.opts.log(`xds: writing dataplane insights failed (retrying): ${err instanceof Error ? err.message : err}`);
+        this.opts.log.warn(`writing dataplane insights failed (retrying): ${err instanceof Error ? err.message : err}`);
         this.touch([...this.dirty][0] ?? key, false);
       });
     }, ms);

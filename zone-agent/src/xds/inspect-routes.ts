@@ -6,8 +6,7 @@
  * inspect request rather than before the API can answer (start-up time, `main.ts`).
  */
 import type { Hono } from 'hono';
-import { authenticate, type AuthOptions } from '../../../global-api/src/http/auth.js';
-import type { AppEnv } from '../../../global-api/src/http/env.js';
+import { type AppEnv, authenticate, type AuthOptions } from '@ursa/core';
 import type { InspectDeps } from './inspect.js';
 import type { DataplaneTokens } from './tokens.js';
 import { mountDataplaneTokenRoutes } from './tokens-routes.js';

@@ -11,26 +11,23 @@
  * Routes: `inspect-routes.ts` (this module loads the Envoy protos, so it is loaded on the first request).
  */
 import type { Context } from 'hono';
-import type { AppEnv } from '../../../global-api/src/http/env.js';
-import { ApiError } from '../../../global-api/src/http/errors.js';
-import type { ResourceStore } from '../../../global-api/src/store/resource-store.js';
-import { Cluster } from '../../../proto/gen/envoy/config/cluster/v3/cluster.js';
-import { ClusterLoadAssignment } from '../../../proto/gen/envoy/config/endpoint/v3/endpoint.js';
-import { Listener } from '../../../proto/gen/envoy/config/listener/v3/listener.js';
-import { RouteConfiguration } from '../../../proto/gen/envoy/config/route/v3/route.js';
-import { RBAC as HttpRbac } from '../../../proto/gen/envoy/extensions/filters/http/rbac/v3/rbac.js';
-import { Router } from '../../../proto/gen/envoy/extensions/filters/http/router/v3/router.js';
-import { HttpConnectionManager } from '../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
-import { RBAC as NetworkRbac } from '../../../proto/gen/envoy/extensions/filters/network/rbac/v3/rbac.js';
-import { TcpProxy } from '../../../proto/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
-import { Secret } from '../../../proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
-import { DownstreamTlsContext, UpstreamTlsContext } from '../../../proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
-import { kindsWhere } from '../../../proto/src/resources.js';
+import { ApiError, type AppEnv, type ResourceStore } from '@ursa/core';
+import { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
+import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
+import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
+import { RouteConfiguration } from '@ursa/proto/gen/envoy/config/route/v3/route.js';
+import { RBAC as HttpRbac } from '@ursa/proto/gen/envoy/extensions/filters/http/rbac/v3/rbac.js';
+import { Router } from '@ursa/proto/gen/envoy/extensions/filters/http/router/v3/router.js';
+import { HttpConnectionManager } from '@ursa/proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+import { RBAC as NetworkRbac } from '@ursa/proto/gen/envoy/extensions/filters/network/rbac/v3/rbac.js';
+import { TcpProxy } from '@ursa/proto/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
+import { Secret } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
+import { DownstreamTlsContext, UpstreamTlsContext } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
+import { kindsWhere, SECRET_TYPE_URL } from '@ursa/proto';
 import { readLocalKinds } from '../rebuild-loop.js';
 import type { XdsHandle } from './component.js';
 import { matchPolicies } from './policy/index.js';
 import { PUSH_ORDER, shortType } from './snapshot.js';
-import { SECRET_TYPE_URL } from '../../../proto/src/xds-types.js';
 
 interface Codec {
   decode(bytes: Uint8Array): unknown;

@@ -14,8 +14,8 @@
  *   rejected versions are not resent until they change (the client keeps its last good config);
  * - one response per type in flight: the next watch opens on the client's next request for the type.
  */
-import { Resource as DeltaResource } from '../../../proto/gen/envoy/service/discovery/v3/discovery.js';
-import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from '../../../proto/src/xds-types.js';
+import { Resource as DeltaResource } from '@ursa/proto/gen/envoy/service/discovery/v3/discovery.js';
+import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from '@ursa/proto';
 import type { DeltaWatchResponse, SnapshotCache } from './cache.js';
 import { KnownVersions } from './known.js';
 import type { TypeSet } from './snapshot.js';
@@ -83,7 +83,7 @@ export class DeltaStream extends StreamBase<DeltaDiscoveryRequest, DeltaDiscover
       } else if (req.errorDetail) {
         this.stats.nacks++;
         st.lastNack = { nonce: req.responseNonce, message: req.errorDetail.message };
-        this.opts.log?.(`xds: ${nodeId} rejected delta ${shortType(typeUrl)} (nonce ${req.responseNonce}): ${req.errorDetail.message}`);
+        this.opts.log?.warn(`${nodeId} rejected delta ${shortType(typeUrl)} (nonce ${req.responseNonce}): ${req.errorDetail.message}`);
         this.callbacks.onNack?.({ nodeId, streamId: this.ctx.streamId, variant: 'delta', typeUrl, nonce: req.responseNonce, version: '', message: req.errorDetail.message });
       } else {
         this.stats.acks++;

@@ -20,7 +20,7 @@
  * - on a new stream, a wildcard request carrying a version the server would send again gets nothing
  *   (it is the same content: versions are content hashes); named subscriptions always get a first response.
  */
-import { CLUSTER_TYPE_URL, LISTENER_TYPE_URL, type DiscoveryRequest, type DiscoveryResponse } from '../../../proto/src/xds-types.js';
+import { CLUSTER_TYPE_URL, LISTENER_TYPE_URL, type DiscoveryRequest, type DiscoveryResponse } from '@ursa/proto';
 import { namesKey, type SotwWatchResponse } from './cache.js';
 import { shortType, type TypeSet } from './snapshot.js';
 
@@ -75,7 +75,7 @@ export class SotwStream extends StreamBase<DiscoveryRequest, DiscoveryResponse> 
         st.lastNack = { version: req.versionInfo, nonce: req.responseNonce, message: req.errorDetail.message };
         // It kept its last good config, not what we sent: the next response must be whole again.
         st.base = undefined;
-        this.opts.log?.(`xds: ${nodeId} rejected ${shortType(typeUrl)} version ${st.sentVersion} (nonce ${req.responseNonce}), keeps ${req.versionInfo || 'nothing'}: ${req.errorDetail.message}`);
+        this.opts.log?.warn(`${nodeId} rejected ${shortType(typeUrl)} version ${st.sentVersion} (nonce ${req.responseNonce}), keeps ${req.versionInfo || 'nothing'}: ${req.errorDetail.message}`);
         this.callbacks.onNack?.({ nodeId, streamId: this.ctx.streamId, variant: 'sotw', typeUrl, nonce: req.responseNonce, version: req.versionInfo, message: req.errorDetail.message });
       } else {
         this.stats.acks++;

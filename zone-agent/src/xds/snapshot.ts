@@ -12,14 +12,14 @@
  * base, e.g. a mesh's outbound clusters, under a node's own resources) without copying either, so 2,000
  * sidecars of one mesh hold references to one set of outbound resources instead of 2,000 copies.
  */
-import { Cluster, Cluster_DiscoveryType } from '../../../proto/gen/envoy/config/cluster/v3/cluster.js';
-import { ClusterLoadAssignment } from '../../../proto/gen/envoy/config/endpoint/v3/endpoint.js';
-import { Listener } from '../../../proto/gen/envoy/config/listener/v3/listener.js';
-import { RouteConfiguration } from '../../../proto/gen/envoy/config/route/v3/route.js';
-import type { TransportSocket } from '../../../proto/gen/envoy/config/core/v3/base.js';
-import { HttpConnectionManager } from '../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
-import { Secret } from '../../../proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
-import { DownstreamTlsContext, UpstreamTlsContext, type CommonTlsContext } from '../../../proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
+import { Cluster, Cluster_DiscoveryType } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
+import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
+import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
+import { RouteConfiguration } from '@ursa/proto/gen/envoy/config/route/v3/route.js';
+import type { TransportSocket } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
+import { HttpConnectionManager } from '@ursa/proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+import { Secret } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
+import { DownstreamTlsContext, UpstreamTlsContext, type CommonTlsContext } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
 import {
   CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
   CLUSTER_TYPE_URL,
@@ -27,7 +27,7 @@ import {
   ROUTE_CONFIGURATION_TYPE_URL,
   SECRET_TYPE_URL,
   type Any,
-} from '../../../proto/src/xds-types.js';
+} from '@ursa/proto';
 import { encodeCanonical, versionOf, versionOfSet, type Codec } from './hash.js';
 import { DOWNSTREAM_TLS_TYPE_URL, HCM_TYPE_URL, UPSTREAM_TLS_TYPE_URL } from './type-urls.js';
 

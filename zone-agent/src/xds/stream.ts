@@ -7,9 +7,10 @@
  * by gRPC (`grpc.ts`) or by a test.
  */
 import { status } from '@grpc/grpc-js';
-import type { Node } from '../../../proto/gen/envoy/config/core/v3/base.js';
-import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL, SECRET_TYPE_URL } from '../../../proto/src/xds-types.js';
+import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL, SECRET_TYPE_URL } from '@ursa/proto';
 import type { Cancel, SnapshotCache } from './cache.js';
+import type { Logger } from '@ursa/core';
 
 /**
  * Type URLs this control plane serves. A request for any other type ends the stream with
@@ -88,7 +89,7 @@ export interface StreamOptions {
   readonly identifier?: string;
   /** Type URLs a request may name (default `SERVED_TYPE_URLS`). */
   readonly servedTypes?: ReadonlySet<string>;
-  readonly log?: (line: string) => void;
+  readonly log?: Logger;
 }
 
 /** Per-stream counters, for tests and status. */
@@ -189,7 +190,7 @@ export abstract class StreamBase<Req extends { readonly node?: Node | undefined;
   private failWith(err: unknown): void {
     if (this.closed) return;
     const e = err instanceof XdsStreamError ? err : new XdsStreamError(status.INTERNAL, `xds: ${err instanceof Error ? err.message : String(err)}`);
-    if (!(err instanceof XdsStreamError)) this.opts.log?.(`xds: stream of ${this.nodeId ?? 'an unadmitted node'} failed: ${e.message}`);
+    if (!(err instanceof XdsStreamError)) this.opts.log?.warn(`stream of ${this.nodeId ?? 'an unadmitted node'} failed: ${e.message}`);
     this.out.fail(e.code, e.message);
     this.close();
   }

@@ -8,10 +8,7 @@
  * they authenticate themselves (same tokens, same loopback rule as every other route).
  */
 import type { Hono, MiddlewareHandler } from 'hono';
-import { authenticate, requireAdmin, type AuthOptions } from '../../../global-api/src/http/auth.js';
-import { readBody } from '../../../global-api/src/http/body.js';
-import type { AppEnv } from '../../../global-api/src/http/env.js';
-import { badRequest } from '../../../global-api/src/http/errors.js';
+import { type AppEnv, authenticate, type AuthOptions, badRequest, readBody, requireAdmin } from '@ursa/core';
 import type { DataplaneTokens } from './tokens.js';
 
 const DEFAULT_VALID_FOR = 365 * 24 * 3600;

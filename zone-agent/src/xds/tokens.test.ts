@@ -5,10 +5,8 @@
  * xDS refusing) is test/zone-xds-admission.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ZoneTokens } from '../../../global-api/src/kds/zone-tokens.js';
-import { KdsStore } from '../../../global-api/src/store/kds-store.js';
-import type { Resource } from '../../../global-api/src/store/resource-store.js';
-import { backends } from '../../../test/support/backends.js';
+import { KdsStore, type Resource, ZoneTokens } from '@ursa/core';
+import { backends } from '@ursa/test-support/backends.js';
 import { DataplaneTokens } from './tokens.js';
 import { parseValidFor } from './tokens-routes.js';
 

@@ -1,7 +1,7 @@
 /**
  * Dataplane tokens: what a proxy presents to prove it IS the Dataplane its `node.id` names (Kuma's
  * dataplane tokens, `POST /tokens/dataplane`). Compact HS256 JWTs signed with the same code as zone
- * tokens (`global-api/src/kds/zone-tokens.ts`), with keys kept in the zone's own database
+ * tokens (`core/src/tokens/zone-tokens.ts`), with keys kept in the zone's own database
  * (`signing_keys`, tenant `local`, key ids prefixed `dp-` so they never mix with other keys there). The
  * token is bound to a mesh and, optionally as in Kuma, to a Dataplane name and to tag values; a token
  * without a name admits any Dataplane of its mesh. A zone ingress token (`type: "ingress"`) has no mesh
@@ -11,9 +11,8 @@
  * global. Rotating the key (`rotate`) makes new tokens use a new key; tokens of older active keys still
  * verify.
  */
-import { decodeJwt, importSigningKey, newSigningKey, randomB64, signJwt } from '../../../global-api/src/kds/zone-tokens.js';
-import type { CryptoKey } from '../../../proto/src/pki/x509.js';
-import type { Resource } from '../../../global-api/src/store/resource-store.js';
+import { decodeJwt, importSigningKey, newSigningKey, randomB64, type Resource, signJwt } from '@ursa/core';
+import type { CryptoKey } from '@ursa/proto';
 
 /** Where signing keys live: `KdsStore`'s key table (the zone's database). */
 export interface SigningKeyStore {

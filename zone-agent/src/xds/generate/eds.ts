@@ -10,8 +10,8 @@
  *   `undefined` drops a zone. Priorities are renumbered densely from 0, so when the local zone has no
  *   instance left the remote ones become priority 0 (Envoy and gRPC want no gaps).
  */
-import { HealthStatus } from '../../../../proto/gen/envoy/config/core/v3/health_check.js';
-import { ClusterLoadAssignment } from '../../../../proto/gen/envoy/config/endpoint/v3/endpoint.js';
+import { HealthStatus } from '@ursa/proto/gen/envoy/config/core/v3/health_check.js';
+import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
 import type { ServiceEndpoints } from './endpoints.js';
 
 export interface LocalityOptions {

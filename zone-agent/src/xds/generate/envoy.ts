@@ -2,20 +2,20 @@
  * Small builders of Envoy messages every generator uses (pure). Each packs nested `Any`s canonically
  * (`packAny`), so equal configs encode to equal bytes and keep equal versions.
  */
-import { Cluster, Cluster_DiscoveryType, Cluster_LbPolicy } from '../../../../proto/gen/envoy/config/cluster/v3/cluster.js';
-import { Address } from '../../../../proto/gen/envoy/config/core/v3/address.js';
-import type { TransportSocket } from '../../../../proto/gen/envoy/config/core/v3/base.js';
-import { ApiVersion, ConfigSource } from '../../../../proto/gen/envoy/config/core/v3/config_source.js';
-import type { Filter } from '../../../../proto/gen/envoy/config/listener/v3/listener_components.js';
-import type { RouteConfiguration } from '../../../../proto/gen/envoy/config/route/v3/route.js';
-import { Router } from '../../../../proto/gen/envoy/extensions/filters/http/router/v3/router.js';
+import { Cluster, Cluster_DiscoveryType, Cluster_LbPolicy } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
+import { Address } from '@ursa/proto/gen/envoy/config/core/v3/address.js';
+import type { TransportSocket } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
+import { ApiVersion, ConfigSource } from '@ursa/proto/gen/envoy/config/core/v3/config_source.js';
+import type { Filter } from '@ursa/proto/gen/envoy/config/listener/v3/listener_components.js';
+import type { RouteConfiguration } from '@ursa/proto/gen/envoy/config/route/v3/route.js';
+import { Router } from '@ursa/proto/gen/envoy/extensions/filters/http/router/v3/router.js';
 import {
   HttpConnectionManager,
   HttpConnectionManager_CodecType,
   type HttpFilter,
-} from '../../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
-import { TcpProxy } from '../../../../proto/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
-import { HttpProtocolOptions } from '../../../../proto/gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js';
+} from '@ursa/proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+import { TcpProxy } from '@ursa/proto/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
+import { HttpProtocolOptions } from '@ursa/proto/gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js';
 import { packAny } from '../hash.js';
 import { HCM_TYPE_URL, HTTP_PROTOCOL_OPTIONS_TYPE_URL, ROUTER_TYPE_URL, TCP_PROXY_TYPE_URL } from '../type-urls.js';
 

@@ -7,11 +7,11 @@
  * - a cluster `<mesh>:<service>` (EDS) and its ClusterLoadAssignment of the local instances.
  * A connection whose SNI matches nothing is closed by Envoy (no default filter chain).
  */
-import { TrafficDirection } from '../../../../proto/gen/envoy/config/core/v3/base.js';
-import type { Cluster } from '../../../../proto/gen/envoy/config/cluster/v3/cluster.js';
-import type { ClusterLoadAssignment } from '../../../../proto/gen/envoy/config/endpoint/v3/endpoint.js';
-import { Listener } from '../../../../proto/gen/envoy/config/listener/v3/listener.js';
-import { TlsInspector } from '../../../../proto/gen/envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.js';
+import { TrafficDirection } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
+import type { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
+import type { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
+import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
+import { TlsInspector } from '@ursa/proto/gen/envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.js';
 import { packAny } from '../hash.js';
 import { TLS_INSPECTOR_TYPE_URL } from '../type-urls.js';
 import { edsCluster, socketAddress, tcpProxyFilter } from './envoy.js';

@@ -3,7 +3,7 @@
  * were validated on the way in, but generation still never throws on odd data: a field that is not what it
  * should be is skipped, so one bad Dataplane cannot stop every other proxy's configuration.
  */
-import { caSecretNames, enabledBuiltinBackend } from '../../../../global-api/src/domain/mesh-ca.js';
+import { caSecretNames, enabledBuiltinBackend } from '@ursa/core';
 import { isLocal, SERVICE_TAG, type ResourceLike } from '../../ingress/available.js';
 
 export const PROTOCOL_TAG = 'kuma.io/protocol';

@@ -13,7 +13,7 @@
  * - `ursa.io/proxy-type: "sidecar" | "proxyless" | "ingress"` in the metadata overrides all of this (for
  *   test clients and custom Envoy builds).
  */
-import type { Node } from '../../../../proto/gen/envoy/config/core/v3/base.js';
+import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 
 export type ProxyKind = 'sidecar' | 'proxyless' | 'ingress';
 

@@ -3,16 +3,16 @@
  * group, shared by every client of the group and reused across generations while its resources are the
  * same objects.
  */
-import { Cluster } from '../../../../proto/gen/envoy/config/cluster/v3/cluster.js';
-import { ClusterLoadAssignment } from '../../../../proto/gen/envoy/config/endpoint/v3/endpoint.js';
-import { Listener } from '../../../../proto/gen/envoy/config/listener/v3/listener.js';
-import { RouteConfiguration } from '../../../../proto/gen/envoy/config/route/v3/route.js';
+import { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
+import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
+import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
+import { RouteConfiguration } from '@ursa/proto/gen/envoy/config/route/v3/route.js';
 import {
   CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS,
   CLUSTER_TYPE_URL as CDS,
   LISTENER_TYPE_URL as LDS,
   ROUTE_CONFIGURATION_TYPE_URL as RDS,
-} from '../../../../proto/src/xds-types.js';
+} from '@ursa/proto';
 import { Snapshot, typeSetOf, type VersionedResource } from '../snapshot.js';
 import { loadAssignmentFor } from './eds.js';
 import type { ResourceMemo } from './memo.js';

@@ -11,17 +11,17 @@
  *
  * Plaintext only: mTLS for proxyless clients (xDS credentials, certificate providers) comes later.
  */
-import { Cluster, Cluster_DiscoveryType, Cluster_LbPolicy } from '../../../../proto/gen/envoy/config/cluster/v3/cluster.js';
-import { ApiVersion, ConfigSource } from '../../../../proto/gen/envoy/config/core/v3/config_source.js';
-import { HealthStatus } from '../../../../proto/gen/envoy/config/core/v3/health_check.js';
-import { ClusterLoadAssignment } from '../../../../proto/gen/envoy/config/endpoint/v3/endpoint.js';
-import { Listener } from '../../../../proto/gen/envoy/config/listener/v3/listener.js';
-import { RouteConfiguration } from '../../../../proto/gen/envoy/config/route/v3/route.js';
-import { Router } from '../../../../proto/gen/envoy/extensions/filters/http/router/v3/router.js';
+import { Cluster, Cluster_DiscoveryType, Cluster_LbPolicy } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
+import { ApiVersion, ConfigSource } from '@ursa/proto/gen/envoy/config/core/v3/config_source.js';
+import { HealthStatus } from '@ursa/proto/gen/envoy/config/core/v3/health_check.js';
+import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
+import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
+import { RouteConfiguration } from '@ursa/proto/gen/envoy/config/route/v3/route.js';
+import { Router } from '@ursa/proto/gen/envoy/extensions/filters/http/router/v3/router.js';
 import {
   HttpConnectionManager,
   HttpConnectionManager_CodecType,
-} from '../../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+} from '@ursa/proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { packAny } from '../hash.js';
 import type { SnapshotInput } from '../snapshot.js';
 import { HCM_TYPE_URL, ROUTER_TYPE_URL } from '../type-urls.js';

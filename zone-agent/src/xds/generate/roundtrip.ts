@@ -4,20 +4,20 @@
  * inside it whose type the generator uses. A field Envoy's schema does not know, or a value it cannot
  * carry, shows up as a difference.
  */
-import { Cluster } from '../../../../proto/gen/envoy/config/cluster/v3/cluster.js';
-import { ClusterLoadAssignment } from '../../../../proto/gen/envoy/config/endpoint/v3/endpoint.js';
-import { Listener } from '../../../../proto/gen/envoy/config/listener/v3/listener.js';
-import { RouteConfiguration } from '../../../../proto/gen/envoy/config/route/v3/route.js';
-import { TlsInspector } from '../../../../proto/gen/envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.js';
-import { RBAC as HttpRBAC } from '../../../../proto/gen/envoy/extensions/filters/http/rbac/v3/rbac.js';
-import { Router } from '../../../../proto/gen/envoy/extensions/filters/http/router/v3/router.js';
-import { HttpConnectionManager } from '../../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
-import { RBAC as NetworkRBAC } from '../../../../proto/gen/envoy/extensions/filters/network/rbac/v3/rbac.js';
-import { TcpProxy } from '../../../../proto/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
-import { Secret } from '../../../../proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
-import { DownstreamTlsContext, UpstreamTlsContext } from '../../../../proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
-import { HttpProtocolOptions } from '../../../../proto/gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js';
-import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL, SECRET_TYPE_URL } from '../../../../proto/src/xds-types.js';
+import { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
+import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
+import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
+import { RouteConfiguration } from '@ursa/proto/gen/envoy/config/route/v3/route.js';
+import { TlsInspector } from '@ursa/proto/gen/envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.js';
+import { RBAC as HttpRBAC } from '@ursa/proto/gen/envoy/extensions/filters/http/rbac/v3/rbac.js';
+import { Router } from '@ursa/proto/gen/envoy/extensions/filters/http/router/v3/router.js';
+import { HttpConnectionManager } from '@ursa/proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+import { RBAC as NetworkRBAC } from '@ursa/proto/gen/envoy/extensions/filters/network/rbac/v3/rbac.js';
+import { TcpProxy } from '@ursa/proto/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
+import { Secret } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
+import { DownstreamTlsContext, UpstreamTlsContext } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
+import { HttpProtocolOptions } from '@ursa/proto/gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL, SECRET_TYPE_URL } from '@ursa/proto';
 import { encodeCanonical } from '../hash.js';
 import {
   DOWNSTREAM_TLS_TYPE_URL,

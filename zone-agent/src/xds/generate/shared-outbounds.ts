@@ -3,10 +3,10 @@
  * (memoised per group), and for transparent-proxy sidecars every destination of the mesh as shared sets
  * (clusters, endpoints, VIP listeners) that their snapshots layer their own resources over.
  */
-import { Cluster } from '../../../../proto/gen/envoy/config/cluster/v3/cluster.js';
-import { ClusterLoadAssignment } from '../../../../proto/gen/envoy/config/endpoint/v3/endpoint.js';
-import { Listener } from '../../../../proto/gen/envoy/config/listener/v3/listener.js';
-import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, LISTENER_TYPE_URL as LDS } from '../../../../proto/src/xds-types.js';
+import { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
+import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
+import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, LISTENER_TYPE_URL as LDS } from '@ursa/proto';
 import { typeSetOf, type TypeSet, type VersionedResource } from '../snapshot.js';
 import { loadAssignmentFor } from './eds.js';
 import type { ResourceMemo } from './memo.js';

@@ -19,15 +19,15 @@
  * Policy hook points are the `OutboundHooks` / `InboundHooks` arguments: the generator fills them from the
  * policy engine (`../policy/index.ts`); the identity hooks here change nothing.
  */
-import { Cluster, Cluster_DiscoveryType, Cluster_LbPolicy } from '../../../../proto/gen/envoy/config/cluster/v3/cluster.js';
-import { TrafficDirection } from '../../../../proto/gen/envoy/config/core/v3/base.js';
-import { ClusterLoadAssignment } from '../../../../proto/gen/envoy/config/endpoint/v3/endpoint.js';
-import { Listener } from '../../../../proto/gen/envoy/config/listener/v3/listener.js';
-import type { Filter } from '../../../../proto/gen/envoy/config/listener/v3/listener_components.js';
-import { RouteConfiguration } from '../../../../proto/gen/envoy/config/route/v3/route.js';
-import type { Route } from '../../../../proto/gen/envoy/config/route/v3/route_components.js';
-import type { HttpConnectionManager, HttpFilter } from '../../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
-import type { TcpProxy } from '../../../../proto/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
+import { Cluster, Cluster_DiscoveryType, Cluster_LbPolicy } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
+import { TrafficDirection } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
+import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
+import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
+import type { Filter } from '@ursa/proto/gen/envoy/config/listener/v3/listener_components.js';
+import { RouteConfiguration } from '@ursa/proto/gen/envoy/config/route/v3/route.js';
+import type { Route } from '@ursa/proto/gen/envoy/config/route/v3/route_components.js';
+import type { HttpConnectionManager, HttpFilter } from '@ursa/proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+import type { TcpProxy } from '@ursa/proto/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
 import { CONNECT_TIMEOUT, edsCluster, hcmFilter, http2Options, socketAddress, tcpProxyFilter } from './envoy.js';
 import { isHttp, type InboundModel, type MeshModel, type Protocol } from './model.js';
 import { INBOUND_PASSTHROUGH, inboundListenerName, localClusterName, OUTBOUND_PASSTHROUGH, outboundClusterName, outboundListenerName } from './naming.js';

@@ -10,10 +10,10 @@
  * Secrets are referenced by name over ADS (`sds_config: {ads: {}}`), so a rotated certificate is one SDS
  * push and no listener or cluster changes.
  */
-import type { TransportSocket } from '../../../../proto/gen/envoy/config/core/v3/base.js';
-import { SubjectAltNameMatcher_SanType } from '../../../../proto/gen/envoy/extensions/transport_sockets/tls/v3/common.js';
-import { Secret } from '../../../../proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
-import { DownstreamTlsContext, UpstreamTlsContext, type CommonTlsContext } from '../../../../proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
+import type { TransportSocket } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
+import { SubjectAltNameMatcher_SanType } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/common.js';
+import { Secret } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
+import { DownstreamTlsContext, UpstreamTlsContext, type CommonTlsContext } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
 import { encodeCanonical } from '../hash.js';
 import { DOWNSTREAM_TLS_TYPE_URL, UPSTREAM_TLS_TYPE_URL } from '../type-urls.js';
 import { adsSource, tlsTransportSocket } from './envoy.js';

@@ -4,6 +4,7 @@ import type { WorkloadCertificates } from '../certs.js';
 import type { PolicyResource } from '../policy/index.js';
 import type { Snapshot } from '../snapshot.js';
 import type { ProxyKind } from './node-kind.js';
+import type { Logger } from '@ursa/core';
 
 /** Port every service VIP also listens on (Kuma's `KUMA_DNS_SERVER_SERVICE_VIP_PORT`). */
 export const VIP_PORT = 80;
@@ -49,5 +50,5 @@ export interface GenerationStats {
 
 export interface GeneratorOptions {
   readonly certs: WorkloadCertificates;
-  readonly log?: (line: string) => void;
+  readonly log?: Logger;
 }

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Principal, Policy } from '../../../../proto/gen/envoy/config/rbac/v3/rbac.js';
-import { RBAC_Action } from '../../../../proto/gen/envoy/config/rbac/v3/rbac.js';
-import { ClusterLoadAssignment } from '../../../../proto/gen/envoy/config/endpoint/v3/endpoint.js';
-import { RBAC } from '../../../../proto/gen/envoy/extensions/filters/http/rbac/v3/rbac.js';
-import { RBAC as NetworkRbac } from '../../../../proto/gen/envoy/extensions/filters/network/rbac/v3/rbac.js';
-import type { HttpFilter } from '../../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+import { type Policy, type Principal, RBAC_Action } from '@ursa/proto/gen/envoy/config/rbac/v3/rbac.js';
+import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
+import { RBAC } from '@ursa/proto/gen/envoy/extensions/filters/http/rbac/v3/rbac.js';
+import { RBAC as NetworkRbac } from '@ursa/proto/gen/envoy/extensions/filters/network/rbac/v3/rbac.js';
+import type { HttpFilter } from '@ursa/proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { applyLocality, httpRoutes, inboundNetworkRbacFilters, inboundRbacFilters, localityPlan, matchPolicies, type PolicyResource } from './index.js';
 import { dataplane, policy } from './testing.js';
 

@@ -5,14 +5,14 @@
  * come back unchanged. `UPDATE_GOLDEN=1` rewrites the files.
  */
 import { describe, expect, it } from 'vitest';
-import { Cluster, Cluster_DiscoveryType } from '../../../../proto/gen/envoy/config/cluster/v3/cluster.js';
-import { HealthStatus } from '../../../../proto/gen/envoy/config/core/v3/health_check.js';
-import { ClusterLoadAssignment } from '../../../../proto/gen/envoy/config/endpoint/v3/endpoint.js';
-import { Route } from '../../../../proto/gen/envoy/config/route/v3/route_components.js';
-import { RBAC } from '../../../../proto/gen/envoy/extensions/filters/http/rbac/v3/rbac.js';
-import { Router } from '../../../../proto/gen/envoy/extensions/filters/http/router/v3/router.js';
-import { HttpConnectionManager, HttpFilter } from '../../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
-import { TcpProxy } from '../../../../proto/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
+import { Cluster, Cluster_DiscoveryType } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
+import { HealthStatus } from '@ursa/proto/gen/envoy/config/core/v3/health_check.js';
+import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
+import { Route } from '@ursa/proto/gen/envoy/config/route/v3/route_components.js';
+import { RBAC } from '@ursa/proto/gen/envoy/extensions/filters/http/rbac/v3/rbac.js';
+import { Router } from '@ursa/proto/gen/envoy/extensions/filters/http/router/v3/router.js';
+import { HttpConnectionManager, HttpFilter } from '@ursa/proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+import { TcpProxy } from '@ursa/proto/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
 import { packAny } from '../hash.js';
 import { ROUTER_TYPE_URL } from '../type-urls.js';
 import {

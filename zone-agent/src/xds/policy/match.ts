@@ -13,7 +13,7 @@
  *    keeps every entry: who may call is decided per client by the RBAC fragment.
  */
 import { createHash } from 'node:crypto';
-import { descriptorFor } from '../../../../proto/src/resources.js';
+import { descriptorFor } from '@ursa/proto';
 import { APPLIED_KINDS, type AppliedKind } from './kinds.js';
 import { clone, canonicalJson, isRecord, mergeAll, str } from './json.js';
 import {

@@ -3,7 +3,7 @@
  * (Kuma v2.14 `pkg/plugins/policies/core/matchers/dataplane.go` and `rules/sort/sort.go`, `kuma-multizone.md`
  * §9.2 and §9.4). Pure functions over JSON.
  */
-import { TARGET_REF_KINDS } from '../../../../proto/src/schemas/common.js';
+import { TARGET_REF_KINDS } from '@ursa/proto';
 import type { ResourceLike } from '../../ingress/available.js';
 import { SERVICE_TAG } from '../../ingress/available.js';
 import { isRecord, stringMap, str } from './json.js';

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { validateResource } from '../../../../proto/src/validate.js';
+import { validateResource } from '@ursa/proto';
 import type { ResourceLike } from '../../ingress/available.js';
 import type { PolicyResource } from './types.js';
 

@@ -10,17 +10,17 @@ import {
   Cluster_CommonLbConfig_ZoneAwareLbConfig,
   Cluster_LbPolicy,
   Cluster_RingHashLbConfig_HashFunction,
-} from '../../../../../proto/gen/envoy/config/cluster/v3/cluster.js';
-import { RoutingPriority } from '../../../../../proto/gen/envoy/config/core/v3/base.js';
-import { HttpProtocolOptions } from '../../../../../proto/gen/envoy/config/core/v3/protocol.js';
+} from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
+import { RoutingPriority } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
+import { HttpProtocolOptions } from '@ursa/proto/gen/envoy/config/core/v3/protocol.js';
 import {
   HealthCheck,
   HealthCheck_GrpcHealthCheck,
   HealthCheck_HttpHealthCheck,
   HealthCheck_TcpHealthCheck,
-} from '../../../../../proto/gen/envoy/config/core/v3/health_check.js';
-import { OutlierDetection } from '../../../../../proto/gen/envoy/config/cluster/v3/outlier_detection.js';
-import { CodecClientType } from '../../../../../proto/gen/envoy/type/v3/http.js';
+} from '@ursa/proto/gen/envoy/config/core/v3/health_check.js';
+import { OutlierDetection } from '@ursa/proto/gen/envoy/config/cluster/v3/outlier_detection.js';
+import { CodecClientType } from '@ursa/proto/gen/envoy/type/v3/http.js';
 import type { CircuitBreakerConf, HealthCheckConf, InboundPolicies, LoadBalancingConf, OutboundPolicies, TimeoutConf } from '../types.js';
 import { decimal, defined, duration } from './convert.js';
 

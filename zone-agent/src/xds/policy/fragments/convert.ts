@@ -1,6 +1,6 @@
 /** Conversions from policy JSON (Go duration text, int-or-string decimals) to protobuf values. */
-import { decimalValue, parseDurationMs } from '../../../../../proto/src/schemas/common.js';
-import type { Duration } from '../../../../../proto/gen/google/protobuf/duration.js';
+import { decimalValue, parseDurationMs } from '@ursa/proto';
+import type { Duration } from '@ursa/proto/gen/google/protobuf/duration.js';
 
 /** "1m30s" → `{seconds: 90, nanos: 0}`; `undefined` for absent or unparsable text (validation rejects those). */
 export function duration(text: string | undefined): Duration | undefined {

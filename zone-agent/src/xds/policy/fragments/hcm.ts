@@ -4,8 +4,8 @@
  * `http.streamIdleTimeout` → stream idle timeout, `http.requestHeadersTimeout` → request headers timeout,
  * and on an inline route table (an inbound's) `http.requestTimeout` → every route's timeout.
  */
-import { HttpProtocolOptions } from '../../../../../proto/gen/envoy/config/core/v3/protocol.js';
-import { HttpConnectionManager } from '../../../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+import { HttpProtocolOptions } from '@ursa/proto/gen/envoy/config/core/v3/protocol.js';
+import { HttpConnectionManager } from '@ursa/proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import type { TimeoutConf } from '../types.js';
 import { defined, duration } from './convert.js';
 

@@ -12,7 +12,7 @@
  * overprovisioning factor (Kuma: 200 by default when rules are present).
  * Sub-zone affinity (`localZone.affinityTags`) needs endpoint tags the CLA does not carry: not applied.
  */
-import { ClusterLoadAssignment } from '../../../../../proto/gen/envoy/config/endpoint/v3/endpoint.js';
+import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
 import type { OutboundPolicies } from '../types.js';
 import { decimal } from './convert.js';
 

@@ -19,11 +19,11 @@
  * tcp_proxy: the principal (the client certificate's SAN) is known once the TLS handshake is done, so the
  * decision is per connection instead of per request. SNI matches work there too (requested_server_name).
  */
-import { Permission, Principal, RBAC as RbacRules, RBAC_Action, type Policy } from '../../../../../proto/gen/envoy/config/rbac/v3/rbac.js';
-import type { Filter } from '../../../../../proto/gen/envoy/config/listener/v3/listener_components.js';
-import { RBAC } from '../../../../../proto/gen/envoy/extensions/filters/http/rbac/v3/rbac.js';
-import { RBAC as NetworkRbac } from '../../../../../proto/gen/envoy/extensions/filters/network/rbac/v3/rbac.js';
-import type { HttpFilter } from '../../../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+import { Permission, Principal, RBAC as RbacRules, RBAC_Action, type Policy } from '@ursa/proto/gen/envoy/config/rbac/v3/rbac.js';
+import type { Filter } from '@ursa/proto/gen/envoy/config/listener/v3/listener_components.js';
+import { RBAC } from '@ursa/proto/gen/envoy/extensions/filters/http/rbac/v3/rbac.js';
+import { RBAC as NetworkRbac } from '@ursa/proto/gen/envoy/extensions/filters/network/rbac/v3/rbac.js';
+import type { HttpFilter } from '@ursa/proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { packAny } from '../../hash.js';
 import { NETWORK_RBAC_TYPE_URL, RBAC_TYPE_URL } from '../../type-urls.js';
 import type { InboundPolicies, SpiffeMatch, TrafficPermissionFrom } from '../types.js';

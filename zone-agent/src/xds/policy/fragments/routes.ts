@@ -17,9 +17,9 @@ import {
   RouteAction,
   RouteAction_HashPolicy,
   RouteMatch,
-} from '../../../../../proto/gen/envoy/config/route/v3/route_components.js';
-import { HeaderValueOption_HeaderAppendAction, type HeaderValueOption } from '../../../../../proto/gen/envoy/config/core/v3/base.js';
-import { FractionalPercent_DenominatorType } from '../../../../../proto/gen/envoy/type/v3/percent.js';
+} from '@ursa/proto/gen/envoy/config/route/v3/route_components.js';
+import { HeaderValueOption_HeaderAppendAction, type HeaderValueOption } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
+import { FractionalPercent_DenominatorType } from '@ursa/proto/gen/envoy/type/v3/percent.js';
 import type { BackendRef, HashPolicy, HttpMatch, HttpRouteFilter, LoadBalancingConf, OutboundPolicies, RetryConf, RouteOverrides, TimeoutConf } from '../types.js';
 import { decimal, defined, duration } from './convert.js';
 

@@ -2,7 +2,7 @@
  * TCP traffic to one destination (pure): MeshTCPRoute weighted backends as the TcpProxy cluster specifier,
  * and MeshTimeout `idleTimeout` / MeshRetry `tcp.maxConnectAttempt` on the TcpProxy.
  */
-import { TcpProxy } from '../../../../../proto/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
+import { TcpProxy } from '@ursa/proto/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
 import type { OutboundPolicies } from '../types.js';
 import { duration } from './convert.js';
 import { backendTarget, type ClusterNamer } from './routes.js';

@@ -1,0 +1,87 @@
+/**
+ * The control plane's HTTP app, shared by both planes. One factory builds it from its dependencies; it never
+ * touches `process`, the filesystem or any Node-only module, so the same app runs under @hono/node-server and
+ * in workerd. What only one plane serves (the global's KDS server and zone-token routes, the zone's `/ready`
+ * and xDS inspection) is plugged in by that plane through `publicRoutes` and `planeRoutes`.
+ */
+import { Hono } from 'hono';
+import { authenticate, type AuthOptions } from './http/auth.js';
+import { createLogger, type Logger } from './log.js';
+import type { AppEnv, Stores } from './http/env.js';
+import { ApiError, toErrorResponse } from './http/errors.js';
+import { mountIndexRoute, mountMetaRoutes } from './http/routes/meta.js';
+import { mountGlobalInsightRoute } from './http/routes/global-insight.js';
+import { mountOpenApiRoute } from './http/routes/openapi.js';
+import { mountOverviewRoutes } from './http/routes/overviews.js';
+import { mountResourceRoutes, type Plane } from './http/routes/resources.js';
+import { mountTokenRoutes } from './http/routes/tokens.js';
+
+export type { AppEnv, Stores };
+
+export interface AppDeps {
+  /** This process (or isolate): `<hostname>-<4 hex>` as Kuma names control-plane instances. */
+  readonly instanceId: string;
+  readonly hostname: string;
+  /** The tenant loopback admin and the operator act for. */
+  readonly defaultTenant: string;
+  /**
+   * Opens the stores for one request, given the runtime's bindings: Node hands back its shared stores, a
+   * Worker opens one short-lived client per request. Called at most once per request, and only when a
+   * route needs the database.
+   */
+  readonly openStores: (bindings: unknown) => Stores;
+  readonly auth: AuthOptions;
+  /** Create Kuma's default policies with each new Mesh. */
+  readonly meshDefaults: boolean;
+  /** The effective configuration with secrets masked, served at `/config`. */
+  readonly config: Readonly<Record<string, unknown>>;
+  /** The global plane (default), or a zone agent's API. */
+  readonly plane?: Plane;
+  /**
+   * The plane's routes that authenticate on their own or not at all (the global's KDS, which takes zone
+   * tokens; the zone agent's `/ready`, `/healthz`), mounted before API-token authentication.
+   */
+  readonly publicRoutes?: (app: Hono<AppEnv>) => void;
+  /**
+   * The plane's routes behind API-token authentication (the global's zone-token routes), mounted before the
+   * generic resource routes so that their paths win.
+   */
+  readonly planeRoutes?: (app: Hono<AppEnv>) => void;
+  /** Where the API logs (unexpected errors); by default info and above to the console. */
+  readonly log?: Logger;
+}
+
+export function createApp(deps: AppDeps) {
+  const app = new Hono<AppEnv>();
+  const log = (deps.log ?? createLogger({ level: 'info', name: 'api' })).child('api');
+
+  app.onError((err, c) => toErrorResponse(c, err, c.var.errorTitle ?? 'Bad Request'));
+  app.notFound((c) => toErrorResponse(c, new ApiError(404, 'Not Found', `no route for ${c.req.method} ${c.req.path}`), 'Not Found'));
+
+  app.use('*', async (c, next) => {
+    let stores: Stores | undefined;
+    c.set('stores', () => (stores ??= deps.openStores(c.env)));
+    c.set('tenant', deps.defaultTenant);
+    c.set('log', log);
+    await next();
+  });
+
+  const meta = { instanceId: deps.instanceId, hostname: deps.hostname, config: deps.config };
+  // Registered before authentication: Kuma serves its index to anyone.
+  mountIndexRoute(app, meta);
+  // Data plane proxies belong to zone agents; say so plainly instead of a confusing 404 or 401.
+  app.all('/envoy.service.*', (c) =>
+    toErrorResponse(c, new ApiError(400, 'Bad Request', 'the global control plane does not serve data plane proxies (xDS): connect Envoy to its zone agent'), 'Bad Request'),
+  );
+  deps.publicRoutes?.(app);
+  app.use('*', authenticate(deps.auth, deps.defaultTenant));
+  mountMetaRoutes(app, meta);
+  mountOpenApiRoute(app);
+  mountGlobalInsightRoute(app);
+  deps.planeRoutes?.(app);
+  mountTokenRoutes(app, deps.auth);
+  // Overviews before the generic routes: `/meshes/{mesh}/dataplanes/_overview` must not be read as a name.
+  mountOverviewRoutes(app);
+  mountResourceRoutes(app, { meshDefaults: deps.meshDefaults, plane: deps.plane ?? { kind: 'global' } });
+  return app;
+}

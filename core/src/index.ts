@@ -1,0 +1,27 @@
+/**
+ * @ursa/core's public surface: what both planes run. Runs on Node and in workerd (no Node-only module here:
+ * PGlite and the migrator are `@ursa/core/node`).
+ */
+export * from './app.js';
+export * from './domain/mesh-ca.js';
+export * from './domain/zone-liveness.js';
+export * from './http/auth.js';
+export * from './http/body.js';
+export * from './http/env.js';
+export * from './http/errors.js';
+export * from './kds/frames.js';
+export * from './kds/mappers.js';
+export * from './kds/waker.js';
+export * from './options.js';
+export * from './store/db.js';
+export * from './store/errors.js';
+export * from './store/kds-store.js';
+export * from './store/postgres.js';
+export * from './store/resource-store.js';
+export * from './store/schema.js';
+export * from './store/token-store.js';
+export * from './stores.js';
+export * from './text.js';
+export * from './tokens/zone-tokens.js';
+export * from './version.js';
+export * from './log.js';

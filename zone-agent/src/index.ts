@@ -1,0 +1,5 @@
+/** @ursa/zone-agent's surface for the cross-cutting suites and benches. The process itself is `bin/zone-agent.js`. */
+export * from './config.js';
+export * from './dns/testing.js';
+export * from './kds/client.js';
+export * from './kds/state.js';
