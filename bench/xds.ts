@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { freePort, getJson, start, waitFor } from '@ursa/test-support/process.js';
-import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL } from '@ursa/proto';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL } from '@ursa/proto/xds';
 import { LightProxy, type Scanned, type Variant } from './support/ads-light.js';
 import { heapAfterGc, startCpuProfile } from './support/inspector.js';
 

@@ -18,13 +18,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
-import {
-  AggregatedDiscoveryServiceClient,
-  CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
-  CLUSTER_TYPE_URL,
-  DiscoveryRequest,
-  type DiscoveryResponse,
-} from '@ursa/proto';
+import { AggregatedDiscoveryServiceClient, CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, DiscoveryRequest, type DiscoveryResponse } from '@ursa/proto/xds';
 import { parseZoneConfig } from '@ursa/zone-agent';
 import { call } from '@ursa/test-support/api.js';
 import { removeDirs } from '@ursa/test-support/cluster.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
-import { AggregatedDiscoveryServiceClient, CLUSTER_TYPE_URL, DiscoveryRequest, type DiscoveryResponse } from '@ursa/proto';
+import { AggregatedDiscoveryServiceClient, CLUSTER_TYPE_URL, DiscoveryRequest, type DiscoveryResponse } from '@ursa/proto/xds';
 import { call } from '@ursa/test-support/api.js';
 import { scratchDatabase } from '@ursa/test-support/backends.js';
 import { removeDirs, startGlobal, type GlobalProc } from '@ursa/test-support/cluster.js';

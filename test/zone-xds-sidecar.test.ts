@@ -24,15 +24,7 @@ import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/
 import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
 import { Secret } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
 import { UpstreamTlsContext } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
-import {
-  AggregatedDiscoveryServiceClient,
-  CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS,
-  CLUSTER_TYPE_URL as CDS,
-  DeltaDiscoveryRequest,
-  LISTENER_TYPE_URL as LDS,
-  SECRET_TYPE_URL as SDS,
-  type DeltaDiscoveryResponse,
-} from '@ursa/proto';
+import { AggregatedDiscoveryServiceClient, CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, DeltaDiscoveryRequest, type DeltaDiscoveryResponse, LISTENER_TYPE_URL as LDS, SECRET_TYPE_URL as SDS } from '@ursa/proto/xds';
 import { call } from '@ursa/test-support/api.js';
 import { removeDirs } from '@ursa/test-support/cluster.js';
 import { cleanEnv, freePort, getJson, start, waitFor, type Child } from '@ursa/test-support/process.js';

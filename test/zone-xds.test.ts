@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AggregatedDiscoveryServiceClient, LISTENER_TYPE_URL, type DiscoveryResponse } from '@ursa/proto';
+import { AggregatedDiscoveryServiceClient, LISTENER_TYPE_URL, type DiscoveryResponse } from '@ursa/proto/xds';
 import { call } from '@ursa/test-support/api.js';
 import { removeDirs } from '@ursa/test-support/cluster.js';
 import { echoDataplane, EchoClients, registerXdsClient, startEcho, type EchoServer } from '@ursa/test-support/grpc-echo.js';

@@ -11,13 +11,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
-import { DeltaDiscoveryRequest, DiscoveryRequest } from '@ursa/proto';
-import {
-  CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
-  CLUSTER_TYPE_URL,
-  LISTENER_TYPE_URL,
-  ROUTE_CONFIGURATION_TYPE_URL,
-} from '@ursa/proto';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, DeltaDiscoveryRequest, DiscoveryRequest, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL } from '@ursa/proto/xds';
 
 export const TYPES = [CLUSTER_TYPE_URL, CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL] as const;
 

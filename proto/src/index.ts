@@ -1,7 +1,6 @@
-/** @ursa/proto's public surface: resource descriptors, spec schemas, validation, PKI and xDS type names. Generated code: `@ursa/proto/gen/*.js`. */
+/** @ursa/proto's public surface: resource descriptors, spec schemas, validation, PKI. xDS type URLs and ADS messages: `@ursa/proto/xds` (it loads gRPC, so the Worker never imports it). Generated code: `@ursa/proto/gen/*.js`. */
 export * from './descriptor.js';
 export * from './pki/x509.js';
 export * from './resources.js';
 export * from './schemas/common.js';
 export * from './validate.js';
-export * from './xds-types.js';

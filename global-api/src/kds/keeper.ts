@@ -4,8 +4,7 @@
  * session per heartbeat. A session whose lease was taken over, or whose token is gone, is told so and ends.
  */
 import { and, eq, inArray, or, sql } from 'drizzle-orm';
-import { type Db, signingKeys, zoneSessions, zoneTokens } from '@ursa/core';
-import { createLogger, errorText, type Logger } from '@ursa/core';
+import { createLogger, type Db, errorText, type Logger, signingKeys, zoneSessions, zoneTokens } from '@ursa/core';
 
 export interface KeptSession {
   readonly tenant: string;

@@ -11,12 +11,11 @@
 import type { Context, Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
 import type { Frame } from '@ursa/proto/gen/kds.js';
-import { type AppEnv, decodePoll, decodePush, encodeFrames, KdsError, MAX_FRAME_BYTES, type Waker } from '@ursa/core';
+import { type AppEnv, decodePoll, decodePush, encodeFrames, errorText, KdsError, type Logger, MAX_FRAME_BYTES, type Waker } from '@ursa/core';
 import { ZoneSession, type SessionDeps } from './session.js';
 import { StreamDriver, type StreamTracker } from './ws.js';
 import type { FeedCache } from './feed-cache.js';
 import type { LeaseKeeper } from './keeper.js';
-import { errorText, type Logger } from '@ursa/core';
 
 export interface KdsOptions {
   readonly waker: Waker;

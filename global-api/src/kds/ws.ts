@@ -6,9 +6,8 @@
  * dies.
  */
 import type { Frame, Hello } from '@ursa/proto/gen/kds.js';
-import { decodeFrame, encodeFrame, KdsError, type Waker } from '@ursa/core';
+import { createLogger, decodeFrame, encodeFrame, errorText, KdsError, type Logger, type Waker } from '@ursa/core';
 import { ZoneSession, type SessionDeps } from './session.js';
-import { createLogger, errorText, type Logger } from '@ursa/core';
 
 /** What the driver needs from the socket: a Hono `WSContext` fits. */
 export interface SocketLike {

@@ -8,17 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
-import {
-  AggregatedDiscoveryServiceClient,
-  CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
-  CLUSTER_TYPE_URL,
-  DeltaDiscoveryRequest,
-  DiscoveryRequest,
-  LISTENER_TYPE_URL,
-  ROUTE_CONFIGURATION_TYPE_URL,
-  type DeltaDiscoveryResponse,
-  type DiscoveryResponse,
-} from '@ursa/proto';
+import { AggregatedDiscoveryServiceClient, CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, DeltaDiscoveryRequest, DiscoveryRequest, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL, type DeltaDiscoveryResponse, type DiscoveryResponse } from '@ursa/proto/xds';
 import { SnapshotCache } from './cache.js';
 import { startAdsServer, type AdsServer } from './grpc.js';
 import { Snapshot } from './snapshot.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL } from '@ursa/proto';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL } from '@ursa/proto/xds';
 import { deltaAnswer, namesKey, SnapshotCache, sotwAnswer, type DeltaWatchResponse, type SotwWatchResponse } from './cache.js';
 import { meshEndpoints } from './generate/endpoints.js';
 import { proxylessResources } from './generate/proxyless.js';

@@ -8,13 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { memoryLogger as testLogger, type Resource, type ResourceStore, type WakeListener, type Waker } from '@ursa/core';
 import { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
-import {
-  AggregatedDiscoveryServiceClient,
-  CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
-  DiscoveryRequest,
-  LISTENER_TYPE_URL,
-  type DiscoveryResponse,
-} from '@ursa/proto';
+import { AggregatedDiscoveryServiceClient, CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, DiscoveryRequest, LISTENER_TYPE_URL, type DiscoveryResponse } from '@ursa/proto/xds';
 import type { Stop } from '../component.js';
 import { parseZoneConfig } from '../config.js';
 import { startXds } from './component.js';

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
-import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, generateCa, LISTENER_TYPE_URL as LDS } from '@ursa/proto';
+import { generateCa } from '@ursa/proto';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, LISTENER_TYPE_URL as LDS } from '@ursa/proto/xds';
 import type { ResourceLike } from '../ingress/available.js';
 import { WorkloadCertificates } from './certs.js';
 import { describeNode, XdsGenerator, type ConnectedNode, type GenerationInput } from './generate/index.js';

@@ -7,13 +7,7 @@
  * what `write` buffers stays bounded; reads never wait on writes.
  */
 import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
-import {
-  AggregatedDiscoveryServiceService,
-  type DeltaDiscoveryRequest,
-  type DeltaDiscoveryResponse,
-  type DiscoveryRequest,
-  type DiscoveryResponse,
-} from '@ursa/proto';
+import { AggregatedDiscoveryServiceService, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse } from '@ursa/proto/xds';
 import type { SnapshotCache } from './cache.js';
 import { DeltaStream } from './server-delta.js';
 import { SotwStream } from './server-sotw.js';

@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { BinaryWriter } from '@bufbuild/protobuf/wire';
-import type { Any } from '@ursa/proto';
+import type { Any } from '@ursa/proto/xds';
 
 /** The part of a ts-proto `MessageFns<T>` this module needs. */
 export interface Codec<T> {

@@ -20,12 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import { descriptorFor, RESOURCES } from '@ursa/proto';
-import {
-  CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
-  CLUSTER_TYPE_URL,
-  LISTENER_TYPE_URL,
-  ROUTE_CONFIGURATION_TYPE_URL,
-} from '@ursa/proto';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL } from '@ursa/proto/xds';
 import { type Logger, type Resource, type ResourceStore, stampZone, type WriteOp } from '@ursa/core';
 import { readLocalKinds } from '../rebuild-loop.js';
 import type { ProxyId } from './admission.js';

@@ -23,7 +23,8 @@ import { RBAC as NetworkRbac } from '@ursa/proto/gen/envoy/extensions/filters/ne
 import { TcpProxy } from '@ursa/proto/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
 import { Secret } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
 import { DownstreamTlsContext, UpstreamTlsContext } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
-import { kindsWhere, SECRET_TYPE_URL } from '@ursa/proto';
+import { kindsWhere } from '@ursa/proto';
+import { SECRET_TYPE_URL } from '@ursa/proto/xds';
 import { readLocalKinds } from '../rebuild-loop.js';
 import type { XdsHandle } from './component.js';
 import { matchPolicies } from './policy/index.js';

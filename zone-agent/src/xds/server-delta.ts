@@ -15,7 +15,7 @@
  * - one response per type in flight: the next watch opens on the client's next request for the type.
  */
 import { Resource as DeltaResource } from '@ursa/proto/gen/envoy/service/discovery/v3/discovery.js';
-import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from '@ursa/proto';
+import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from '@ursa/proto/xds';
 import type { DeltaWatchResponse, SnapshotCache } from './cache.js';
 import { KnownVersions } from './known.js';
 import type { TypeSet } from './snapshot.js';

@@ -20,7 +20,7 @@
  * - on a new stream, a wildcard request carrying a version the server would send again gets nothing
  *   (it is the same content: versions are content hashes); named subscriptions always get a first response.
  */
-import { CLUSTER_TYPE_URL, LISTENER_TYPE_URL, type DiscoveryRequest, type DiscoveryResponse } from '@ursa/proto';
+import { CLUSTER_TYPE_URL, LISTENER_TYPE_URL, type DiscoveryRequest, type DiscoveryResponse } from '@ursa/proto/xds';
 import { namesKey, type SotwWatchResponse } from './cache.js';
 import { shortType, type TypeSet } from './snapshot.js';
 

@@ -20,14 +20,7 @@ import type { TransportSocket } from '@ursa/proto/gen/envoy/config/core/v3/base.
 import { HttpConnectionManager } from '@ursa/proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { Secret } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
 import { DownstreamTlsContext, UpstreamTlsContext, type CommonTlsContext } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
-import {
-  CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
-  CLUSTER_TYPE_URL,
-  LISTENER_TYPE_URL,
-  ROUTE_CONFIGURATION_TYPE_URL,
-  SECRET_TYPE_URL,
-  type Any,
-} from '@ursa/proto';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL, SECRET_TYPE_URL, type Any } from '@ursa/proto/xds';
 import { encodeCanonical, versionOf, versionOfSet, type Codec } from './hash.js';
 import { DOWNSTREAM_TLS_TYPE_URL, HCM_TYPE_URL, UPSTREAM_TLS_TYPE_URL } from './type-urls.js';
 

@@ -8,7 +8,7 @@
  */
 import { status } from '@grpc/grpc-js';
 import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
-import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL, SECRET_TYPE_URL } from '@ursa/proto';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL, SECRET_TYPE_URL } from '@ursa/proto/xds';
 import type { Cancel, SnapshotCache } from './cache.js';
 import type { Logger } from '@ursa/core';
 

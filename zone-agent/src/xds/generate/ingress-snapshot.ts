@@ -2,7 +2,7 @@
 import { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
 import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
 import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
-import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, LISTENER_TYPE_URL as LDS } from '@ursa/proto';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, LISTENER_TYPE_URL as LDS } from '@ursa/proto/xds';
 import { isLocal } from '../../ingress/available.js';
 import { Snapshot, typeSetOf } from '../snapshot.js';
 import { meshEndpoints } from './endpoints.js';

@@ -7,12 +7,7 @@ import { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
 import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
 import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
 import { RouteConfiguration } from '@ursa/proto/gen/envoy/config/route/v3/route.js';
-import {
-  CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS,
-  CLUSTER_TYPE_URL as CDS,
-  LISTENER_TYPE_URL as LDS,
-  ROUTE_CONFIGURATION_TYPE_URL as RDS,
-} from '@ursa/proto';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, LISTENER_TYPE_URL as LDS, ROUTE_CONFIGURATION_TYPE_URL as RDS } from '@ursa/proto/xds';
 import { Snapshot, typeSetOf, type VersionedResource } from '../snapshot.js';
 import { loadAssignmentFor } from './eds.js';
 import type { ResourceMemo } from './memo.js';

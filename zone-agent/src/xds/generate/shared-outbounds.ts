@@ -6,7 +6,7 @@
 import { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
 import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
 import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
-import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, LISTENER_TYPE_URL as LDS } from '@ursa/proto';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, LISTENER_TYPE_URL as LDS } from '@ursa/proto/xds';
 import { typeSetOf, type TypeSet, type VersionedResource } from '../snapshot.js';
 import { loadAssignmentFor } from './eds.js';
 import type { ResourceMemo } from './memo.js';

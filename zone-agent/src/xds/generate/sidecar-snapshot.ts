@@ -7,12 +7,7 @@
 import { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
 import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
 import { Secret } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
-import {
-  CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS,
-  CLUSTER_TYPE_URL as CDS,
-  LISTENER_TYPE_URL as LDS,
-  SECRET_TYPE_URL as SDS,
-} from '@ursa/proto';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, LISTENER_TYPE_URL as LDS, SECRET_TYPE_URL as SDS } from '@ursa/proto/xds';
 import type { ResourceLike } from '../../ingress/available.js';
 import type { WorkloadCertificate, WorkloadCertificates } from '../certs.js';
 import { encodeCanonical, type Codec } from '../hash.js';
