@@ -19,10 +19,17 @@ export type KdsDirection = 'global-to-zones' | 'zone-to-global' | 'zone-to-globa
  */
 export type BodyShape = 'flat' | 'spec';
 
-/** Everything the rest of Ursa needs to know about one resource type. Read it; never switch on a kind. */
-export interface ResourceDescriptor {
+/** A spec schema: validates and normalises a spec object; its output is what the store keeps. */
+export type SpecSchema = z.ZodType<Record<string, unknown>>;
+
+/**
+ * Everything the rest of Ursa needs to know about one resource type. Read it; never switch on a kind.
+ * `K` and `S` keep the kind's literal name and its schema's own type, so spec types can be derived from the
+ * table (`SpecOf<'Dataplane'>`, `spec-types.ts`); code that handles any kind uses the defaults.
+ */
+export interface ResourceDescriptor<K extends string = string, S extends SpecSchema = SpecSchema> {
   /** Kuma's type name, also the `type` field of REST bodies and the KDS type. */
-  readonly kind: string;
+  readonly kind: K;
   readonly scope: Scope;
   /** REST path segment (`meshtimeouts`); mesh-scoped types live under `/meshes/{mesh}/<path>`. */
   readonly path: string;
@@ -66,5 +73,5 @@ export interface ResourceDescriptor {
   /** For `*Insight` types, the kind whose object this insight describes (same name). */
   readonly insightOf?: string;
   /** Validates and normalises the spec (for `flat` types: the body minus meta fields). */
-  readonly schema: z.ZodType<Record<string, unknown>>;
+  readonly schema: S;
 }

@@ -3,4 +3,5 @@ export * from './descriptor.js';
 export * from './pki/x509.js';
 export * from './resources.js';
 export * from './schemas/common.js';
+export type * from './spec-types.js';
 export * from './validate.js';

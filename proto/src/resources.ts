@@ -5,7 +5,7 @@
  *
  * Directions and read-only rules follow Kuma v2.14 (`kuma-multizone.md` §2.1–2.2).
  */
-import type { ResourceDescriptor } from './descriptor.js';
+import type { ResourceDescriptor, SpecSchema } from './descriptor.js';
 import { dataplaneInsightSpec } from './schemas/core/dataplane-insight.js';
 import { dataplaneSpec } from './schemas/core/dataplane.js';
 import { globalSecretSpec } from './schemas/core/global-secret.js';
@@ -17,6 +17,7 @@ import { zoneIngressInsightSpec } from './schemas/core/zone-ingress-insight.js';
 import { zoneIngressSpec } from './schemas/core/zone-ingress.js';
 import { zoneInsightSpec } from './schemas/core/zone-insight.js';
 import { zoneSpec } from './schemas/core/zone.js';
+import type { DescriptorOf, PolicyKind, ResourceKind } from './spec-types.js';
 import { meshAccessLogSpec } from './schemas/policies/mesh-access-log.js';
 import { meshCircuitBreakerSpec } from './schemas/policies/mesh-circuit-breaker.js';
 import { meshFaultInjectionSpec } from './schemas/policies/mesh-fault-injection.js';
@@ -31,17 +32,22 @@ import { meshTraceSpec } from './schemas/policies/mesh-trace.js';
 import { meshTrafficPermissionSpec } from './schemas/policies/mesh-traffic-permission.js';
 
 type Defaulted = 'altPaths' | 'readOnly' | 'singularDisplayName' | 'pluralDisplayName' | 'tagPaths' | 'includeInFederation' | 'isMeshDefinition' | 'isZoneDefinition' | 'blocksMeshDeletion';
-type Row = Omit<ResourceDescriptor, Defaulted | 'isPolicy' | 'shape'> & Partial<Pick<ResourceDescriptor, Defaulted>>;
+type Row<K extends string, S extends SpecSchema> = { kind: K; schema: S } & Omit<ResourceDescriptor, Defaulted | 'isPolicy' | 'shape' | 'kind' | 'schema'> &
+  Partial<Pick<ResourceDescriptor, Defaulted>>;
+/** A row of the table: its kind and schema keep their own types, and policies are marked as such in the type too. */
+type Described<K extends string, S extends SpecSchema, P extends boolean> = ResourceDescriptor<K, S> & { readonly isPolicy: P };
 
 /** Legacy (proto) types: meta and spec fields flattened into one JSON object. */
-function legacy(row: Row): ResourceDescriptor {
+function legacy<K extends string, S extends SpecSchema>(row: Row<K, S>): Described<K, S, false> {
   return finish(row, 'flat', false);
 }
 /** targetRef policies: `{type, mesh, name, labels, spec}`, synced from the global to every zone. */
-function policy(row: Omit<Row, 'scope' | 'kds' | 'readOnlyOnGlobal'> & { policy: NonNullable<ResourceDescriptor['policy']> }): ResourceDescriptor {
+function policy<K extends string, S extends SpecSchema>(
+  row: Omit<Row<K, S>, 'scope' | 'kds' | 'readOnlyOnGlobal'> & { policy: NonNullable<ResourceDescriptor['policy']> },
+): Described<K, S, true> {
   return finish({ ...row, scope: 'mesh', kds: 'global-to-zones', readOnlyOnGlobal: false }, 'spec', true);
 }
-function finish(row: Row, shape: ResourceDescriptor['shape'], isPolicy: boolean): ResourceDescriptor {
+function finish<K extends string, S extends SpecSchema, P extends boolean>(row: Row<K, S>, shape: ResourceDescriptor['shape'], isPolicy: P): Described<K, S, P> {
   // "MeshHTTPRoute" -> "Mesh HTTP Route"
   const words = row.kind.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2');
   return Object.freeze({
@@ -61,7 +67,11 @@ function finish(row: Row, shape: ResourceDescriptor['shape'], isPolicy: boolean)
   });
 }
 
-export const RESOURCES: readonly ResourceDescriptor[] = Object.freeze([
+/**
+ * The rows with their precise types (each kind's literal name and schema), from which `spec-types.ts`
+ * derives `ResourceKind` and `SpecOf<K>`. Everything else reads `RESOURCES`.
+ */
+export const DESCRIPTORS = Object.freeze([
   legacy({ kind: 'Mesh', scope: 'global', path: 'meshes', kds: 'global-to-zones', readOnlyOnGlobal: false, isMeshDefinition: true, shortName: 'm', pluralDisplayName: 'Meshes', schema: meshSpec }),
   legacy({ kind: 'Zone', scope: 'global', path: 'zones', kds: 'none', readOnlyOnGlobal: false, isZoneDefinition: true, shortName: 'z', schema: zoneSpec }),
   legacy({ kind: 'ZoneInsight', scope: 'global', path: 'zone-insights', kds: 'none', readOnlyOnGlobal: true, readOnly: true, shortName: 'zins', insightOf: 'Zone', schema: zoneInsightSpec }),
@@ -85,13 +95,26 @@ export const RESOURCES: readonly ResourceDescriptor[] = Object.freeze([
   policy({ kind: 'MeshRateLimit', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshratelimits', shortName: 'mrl', schema: meshRateLimitSpec }),
   policy({ kind: 'MeshAccessLog', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshaccesslogs', shortName: 'mal', schema: meshAccessLogSpec }),
   policy({ kind: 'MeshTrace', policy: { hasTo: false, hasFrom: false, hasRules: false }, path: 'meshtraces', shortName: 'mtr', schema: meshTraceSpec }),
-]);
+] as const);
 
-const byKind = new Map(RESOURCES.map((d) => [d.kind, d]));
+export const RESOURCES: readonly ResourceDescriptor[] = DESCRIPTORS;
+
+const byKind = new Map<string, ResourceDescriptor>(RESOURCES.map((d) => [d.kind, d]));
 const byPath = new Map(RESOURCES.flatMap((d) => [d.path, ...d.altPaths].map((p) => [p, d] as const)));
 
+/** The descriptor of a kind; with a literal kind, that kind's own typed descriptor (never undefined). */
+export function descriptorFor<K extends ResourceKind>(kind: K): DescriptorOf<K>;
+export function descriptorFor(kind: string): ResourceDescriptor | undefined;
 export function descriptorFor(kind: string): ResourceDescriptor | undefined {
   return byKind.get(kind);
+}
+
+/** The targetRef policy kinds, in table order. */
+export const POLICY_KINDS: readonly PolicyKind[] = Object.freeze(DESCRIPTORS.filter((d): d is DescriptorOf<PolicyKind> => d.isPolicy).map((d) => d.kind));
+
+/** True when `kind` names a type of the table. */
+export function isResourceKind(kind: string): kind is ResourceKind {
+  return byKind.has(kind);
 }
 
 export function descriptorForPath(path: string): ResourceDescriptor | undefined {

@@ -6,9 +6,14 @@
  *
  * A store without a feed (a test double) is read in full every time; a feed that cannot serve our revision
  * (`resyncRequired`) is answered with a full consistent snapshot.
+ *
+ * Resources come out typed by kind (`ResourcesByKind`); readers derive their models from them, e.g. a
+ * Dataplane's with `model/dataplane.ts` `dataplaneOf`, cached per object, so an unchanged Dataplane is not
+ * modelled again either.
  */
 import type { Resource, ResourceStore } from '@ursa/core';
 import { LOCAL } from './kds/state.js';
+import { ResourcesByKind } from './model/resources.js';
 import { readLocalKinds } from './rebuild-loop.js';
 
 const keyOf = (r: { kind: string; mesh: string; name: string }) => `${r.kind}\u0000${r.mesh}\u0000${r.name}`;
@@ -25,9 +30,9 @@ export class StoreView {
   }
 
   /** Every live resource of the view's kinds, by kind, current as of now. */
-  async read(): Promise<Map<string, Resource[]>> {
+  async read(): Promise<ResourcesByKind> {
     const s = this.store as Partial<ResourceStore>;
-    if (typeof s.changesSince !== 'function' || typeof s.snapshot !== 'function') return readLocalKinds(this.store, this.kinds);
+    if (typeof s.changesSince !== 'function' || typeof s.snapshot !== 'function') return new ResourcesByKind(await readLocalKinds(this.store, this.kinds));
     if (this.revision === undefined) await this.reload();
     else {
       for (;;) {
@@ -44,7 +49,7 @@ export class StoreView {
         if (!page.more) break;
       }
     }
-    return new Map([...this.byKind].map(([k, m]) => [k, [...m.values()]] as const));
+    return new ResourcesByKind(new Map([...this.byKind].map(([k, m]) => [k, [...m.values()]] as const)));
   }
 
   private async reload(): Promise<void> {

@@ -160,6 +160,9 @@ export function targetRef(allowed: readonly TargetRefKind[]) {
     });
 }
 
+/** A targetRef as validated and stored (the same shape for every policy kind and section). */
+export type TargetRefSpec = z.output<ReturnType<typeof targetRef>>;
+
 /** The top-level targetRef kinds most policies accept. */
 export const TOP_LEVEL_KINDS = ['Mesh', 'MeshSubset', 'Dataplane', 'MeshService', 'MeshGateway'] as const satisfies readonly TargetRefKind[];
 /** The destination kinds of `to[].targetRef` for most outbound policies. */
@@ -200,8 +203,14 @@ export const DEFINED = {
  */
 export const EVEN_WITH_ISSUES = { when: () => true };
 
+/**
+ * A JSON object (not null, not an array). For input that has not been validated yet (schemas, refinements)
+ * and for free-form JSON (policy `default` blocks merged by JSON merge patch); validated specs are typed.
+ */
+export const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 export function asRecord(v: unknown): Record<string, unknown> | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  return isRecord(v) ? v : undefined;
 }
 const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const nonEmptyArray = (v: unknown): boolean => Array.isArray(v) && v.length > 0;

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { stored } from '../model/testing.js';
 import { dottedAlias, isEncodableName, RecordTable, wantedServices, type StoreView } from './records.js';
 
-const dp = (mesh: string, inbound: unknown[], labels: Record<string, string> = {}) => ({ mesh, labels, spec: { networking: { address: '10.0.0.1', inbound } } });
+const dp = (mesh: string, inbound: unknown[], labels: Record<string, string> = {}) => stored('Dataplane', { mesh, labels, spec: { networking: { address: '10.0.0.1', inbound } } });
 const ib = (service: string, extra: Record<string, unknown> = {}) => ({ port: 8080, tags: { 'kuma.io/service': service }, ...extra });
-const zi = (zone: string, services: { mesh: string; service: string }[], origin = 'global') => ({
-  labels: { 'kuma.io/origin': origin },
-  spec: { zone, networking: { port: 10001 }, availableServices: services.map((s) => ({ mesh: s.mesh, instances: 1, tags: { 'kuma.io/service': s.service } })) },
-});
+const zi = (zone: string, services: { mesh: string; service: string }[], origin = 'global') =>
+  stored('ZoneIngress', {
+    labels: { 'kuma.io/origin': origin },
+    spec: { zone, networking: { port: 10001 }, availableServices: services.map((s) => ({ mesh: s.mesh, instances: 1, tags: { 'kuma.io/service': s.service } })) },
+  });
 const vipMap = (m: Record<string, Record<string, string>>) => new Map(Object.entries(m).map(([k, v]) => [k, new Map(Object.entries(v))]));
 const sets = (m: Map<string, Set<string>>) => Object.fromEntries([...m].map(([k, v]) => [k, [...v].sort()]));
 
@@ -16,7 +18,8 @@ describe('wantedServices', () => {
       meshes: [{ name: 'default' }, { name: 'other' }, { name: 'empty' }],
       dataplanes: [
         dp('default', [ib('backend_kuma-demo_svc_8080'), ib('ignored', { state: 'Ignored' }), ib('notready', { state: 'NotReady' })]),
-        dp('other', [ib('web'), { port: 1 }]),
+        // (A tag-less inbound cannot be stored: `mandatory tag "kuma.io/service" is missing`.)
+        dp('other', [ib('web')]),
         dp('gone-mesh', [ib('orphan')]),
       ],
       zoneIngresses: [

@@ -10,50 +10,39 @@
  * have a service of the same name, the answer comes from mesh `default` if it is one of them, else from the
  * first mesh in name order. An exact `<service>.mesh` name always wins over another service's dotted alias.
  */
-import type { Resource } from '@ursa/core';
+import { activeInbounds, dataplaneOf, isLocal, SERVICE_TAG, type DataplaneResource } from '../model/dataplane.js';
+import type { MeshResource, ZoneIngressResource } from '../model/resources.js';
 import type { VipMap } from './vips.js';
 
 export const DNS_DOMAIN = 'mesh';
 /** Hard-coded in Kuma (embedded DNS proxy and Envoy DNS filter alike). */
 export const DNS_TTL = 30;
-export const SERVICE_TAG = 'kuma.io/service';
-const ORIGIN_LABEL = 'kuma.io/origin';
 
 export interface StoreView {
-  readonly meshes: readonly Pick<Resource, 'name'>[];
-  readonly dataplanes: readonly Pick<Resource, 'mesh' | 'spec' | 'labels'>[];
-  readonly zoneIngresses: readonly Pick<Resource, 'spec' | 'labels'>[];
+  readonly meshes: readonly Pick<MeshResource, 'name'>[];
+  readonly dataplanes: readonly DataplaneResource[];
+  readonly zoneIngresses: readonly Pick<ZoneIngressResource, 'spec' | 'labels'>[];
 }
-
-const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /** Services wanted per existing mesh (meshes without services are present with an empty set). */
 export function wantedServices(view: StoreView, localZone: string): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   for (const m of view.meshes) out.set(m.name, new Set());
-  for (const dp of view.dataplanes) {
+  for (const resource of view.dataplanes) {
+    const set = out.get(resource.mesh);
+    const dp = dataplaneOf(resource);
     // A Dataplane synced from elsewhere is not a local one (the global does not send them today).
-    if (dp.labels[ORIGIN_LABEL] === 'global') continue;
-    const set = out.get(dp.mesh);
-    if (!set) continue;
-    for (const inbound of arr(obj(obj(dp.spec).networking).inbound)) {
-      const ib = obj(inbound);
-      if (ib.state === 'Ignored') continue;
-      const service = obj(ib.tags)[SERVICE_TAG];
-      if (typeof service === 'string' && service !== '') set.add(service);
-    }
+    if (!set || !dp.local) continue;
+    for (const inbound of activeInbounds(dp)) if (inbound.service !== '') set.add(inbound.service);
   }
   for (const zi of view.zoneIngresses) {
-    if (zi.labels[ORIGIN_LABEL] !== 'global') continue;
-    const spec = obj(zi.spec);
+    if (isLocal(zi)) continue;
     // The global may send back this zone's own ingress: its services are local ones (already counted).
-    if (spec.zone === localZone) continue;
-    for (const available of arr(spec.availableServices)) {
-      const a = obj(available);
-      const set = typeof a.mesh === 'string' ? out.get(a.mesh) : undefined;
-      const service = obj(a.tags)[SERVICE_TAG];
-      if (set && typeof service === 'string' && service !== '') set.add(service);
+    if (zi.spec.zone === localZone) continue;
+    for (const a of zi.spec.availableServices ?? []) {
+      const set = a.mesh === undefined ? undefined : out.get(a.mesh);
+      const service = a.tags[SERVICE_TAG];
+      if (set && service) set.add(service);
     }
   }
   return out;

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { computeAvailableServices, exclusiveMeshes, isHealthyInbound, sameAvailableServices, tagKey, type ResourceLike } from './available.js';
+import type { DataplaneResource } from '../model/dataplane.js';
+import { stored } from '../model/testing.js';
+import { computeAvailableServices, exclusiveMeshes, sameAvailableServices, tagKey } from './available.js';
 
 const LOCAL_LABELS = { 'kuma.io/origin': 'zone', 'kuma.io/zone': 'zone-1' };
 
-function dp(name: string, inbound: Record<string, unknown>[], opts: { mesh?: string; labels?: Record<string, string> } = {}): ResourceLike {
-  return { mesh: opts.mesh ?? 'default', name, labels: opts.labels ?? LOCAL_LABELS, spec: { networking: { address: '10.0.0.1', inbound } } };
+/** A Dataplane as the store keeps it (validated: numeric enums come out as names). */
+function dp(name: string, inbound: Record<string, unknown>[], opts: { mesh?: string; labels?: Record<string, string> } = {}): DataplaneResource {
+  return stored('Dataplane', { mesh: opts.mesh ?? 'default', name, labels: opts.labels ?? LOCAL_LABELS, spec: { networking: { address: '10.0.0.1', inbound } } });
 }
 const ib = (service: string, extra: Record<string, unknown> = {}, tags: Record<string, string> = {}) => ({
   port: 8080,
@@ -48,14 +51,6 @@ describe('computeAvailableServices', () => {
     expect(out).toEqual([{ mesh: 'default', tags: { 'kuma.io/service': 'backend', 'kuma.io/zone': 'zone-1' }, instances: 3 }]);
   });
 
-  it('isHealthyInbound follows GetHealthyInbounds', () => {
-    expect(isHealthyInbound({ port: 1 })).toBe(true);
-    expect(isHealthyInbound({ port: 1, health: null })).toBe(true);
-    expect(isHealthyInbound({ port: 1, health: { ready: true }, state: 0 })).toBe(true);
-    expect(isHealthyInbound({ port: 1, state: 1 })).toBe(false);
-    expect(isHealthyInbound({ port: 1, health: { ready: false } })).toBe(false);
-  });
-
   it('keeps meshes apart and sorts by mesh, then by tag string', () => {
     const out = computeAvailableServices([
       dp('z1', [ib('zeta')], { mesh: 'zulu' }),
@@ -77,22 +72,23 @@ describe('computeAvailableServices', () => {
     ]);
   });
 
-  it('ignores copies from the global, tag-less inbounds, gateways and malformed specs', () => {
+  it('ignores copies from the global and gateways; tag-less inbounds and malformed specs cannot be stored', () => {
     const out = computeAvailableServices([
       dp('remote', [ib('backend')], { labels: { 'kuma.io/origin': 'global' } }),
       dp('unlabelled-local', [ib('backend')], { labels: {} }),
-      dp('tagless', [{ port: 8080 }]),
-      { mesh: 'default', name: 'gw', labels: LOCAL_LABELS, spec: { networking: { address: '10.0.0.1', gateway: { tags: { 'kuma.io/service': 'gw' } } } } },
-      { mesh: 'default', name: 'broken', labels: LOCAL_LABELS, spec: {} },
+      stored('Dataplane', { mesh: 'default', name: 'gw', labels: LOCAL_LABELS, spec: { networking: { address: '10.0.0.1', gateway: { tags: { 'kuma.io/service': 'gw' } } } } }),
     ]);
     expect(out).toEqual([{ mesh: 'default', tags: { 'kuma.io/service': 'backend', 'kuma.io/zone': 'zone-1' }, instances: 1 }]);
+    // These never reach the bookkeeping: the store refuses them (stored specs are typed, see model/dataplane.ts).
+    expect(() => dp('tagless', [{ port: 8080 }])).toThrow(/mandatory tag "kuma.io\/service" is missing/);
+    expect(() => stored('Dataplane', { mesh: 'default', name: 'broken', labels: LOCAL_LABELS, spec: {} })).toThrow(/networking: must be defined/);
   });
 
   it('skips meshes in MeshService Exclusive mode', () => {
     const skip = exclusiveMeshes([
-      { mesh: '', name: 'excl', labels: {}, spec: { meshServices: { mode: 'Exclusive' } } },
-      { mesh: '', name: 'excl-num', labels: {}, spec: { meshServices: { mode: 3 } } },
-      { mesh: '', name: 'default', labels: {}, spec: { meshServices: { mode: 'Everywhere' } } },
+      stored('Mesh', { name: 'excl', spec: { meshServices: { mode: 'Exclusive' } } }),
+      stored('Mesh', { name: 'excl-num', spec: { meshServices: { mode: 3 } } }),
+      stored('Mesh', { name: 'default', spec: { meshServices: { mode: 'Everywhere' } } }),
     ]);
     expect([...skip].sort()).toEqual(['excl', 'excl-num']);
     const out = computeAvailableServices([dp('a', [ib('web')], { mesh: 'excl' }), dp('b', [ib('web')])], { skipMeshes: skip });

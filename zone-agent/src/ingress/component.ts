@@ -10,12 +10,14 @@
  * Ingresses received from the global (origin `global`: other zones' ingresses, kept for cross-zone routing)
  * are never touched. Failures are logged and retried later; they never stop the agent.
  */
-import { ConflictError, NotFoundError, type Resource } from '@ursa/core';
+import { ConflictError, getTyped, NotFoundError, type TypedResource } from '@ursa/core';
 import type { ComponentDeps, Stop } from '../component.js';
 import { LOCAL } from '../kds/state.js';
 import { startRebuildLoop } from '../rebuild-loop.js';
+import { isLocal } from '../model/dataplane.js';
+import type { ZoneIngressResource } from '../model/resources.js';
 import { StoreView } from '../store-view.js';
-import { computeAvailableServices, exclusiveMeshes, isLocal, sameAvailableServices, type AvailableService } from './available.js';
+import { computeAvailableServices, exclusiveMeshes, sameAvailableServices, type AvailableService } from './available.js';
 
 /** Kinds whose writes can change the result (`*`: the doorbell does not know, look anyway). */
 const WATCHED = new Set(['Dataplane', 'ZoneIngress', 'Mesh', '*']);
@@ -32,9 +34,9 @@ export interface IngressBookkeepingOptions {
 }
 
 /** Whether this zone owns the ingress: not a copy from the global, and not pinned to another zone. */
-function ownIngress(r: Resource, zone: string): boolean {
-  const specZone = r.spec.zone;
-  return isLocal(r) && (specZone === undefined || specZone === '' || specZone === zone);
+function ownIngress(r: ZoneIngressResource, zone: string): boolean {
+  const specZone = r.spec.zone ?? '';
+  return isLocal(r) && (specZone === '' || specZone === zone);
 }
 
 export async function startIngressBookkeeping(deps: ComponentDeps, opts: IngressBookkeepingOptions = {}): Promise<Stop> {
@@ -48,8 +50,8 @@ export async function startIngressBookkeeping(deps: ComponentDeps, opts: Ingress
   let stopped = false;
 
   /** Writes `services` into one ingress, re-reading it on a version conflict. */
-  async function writeIngress(ingress: Resource, services: AvailableService[]): Promise<void> {
-    let current: Resource | undefined = ingress;
+  async function writeIngress(ingress: TypedResource<'ZoneIngress'>, services: AvailableService[]): Promise<void> {
+    let current: TypedResource<'ZoneIngress'> | undefined = ingress;
     for (let attempt = 1; current; attempt++) {
       if (!ownIngress(current, config.zone) || sameAvailableServices(current.spec.availableServices, services)) return;
       try {
@@ -63,7 +65,7 @@ export async function startIngressBookkeeping(deps: ComponentDeps, opts: Ingress
         if (err instanceof NotFoundError) return; // deleted meanwhile: nothing to keep up to date
         if (!(err instanceof ConflictError) || attempt >= maxConflicts) throw err;
       }
-      current = await store.get(LOCAL, { kind: 'ZoneIngress', name: ingress.name });
+      current = await getTyped(store, LOCAL, 'ZoneIngress', { name: ingress.name });
     }
   }
 

@@ -14,7 +14,7 @@
  */
 import { status } from '@grpc/grpc-js';
 import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
-import type { Resource, ResourceStore } from '@ursa/core';
+import { asTyped, type Resource, type ResourceStore } from '@ursa/core';
 import { describeNode, isNodeProblem, type ProxyKind } from './generate/node-kind.js';
 import { XdsStreamError, type StreamContext } from './stream.js';
 import type { DataplaneTokens } from './tokens.js';
@@ -118,7 +118,7 @@ export function createAdmission(deps: AdmissionDeps): (node: Node | undefined, c
     }
     if (deps.tokens && token && tagBound) {
       // Tag-bound tokens need the Dataplane itself.
-      const check = await deps.tokens.verify(token, { ...proxy, type: 'dataplane', dataplane: resource });
+      const check = await deps.tokens.verify(token, { ...proxy, type: 'dataplane', dataplane: ingress ? undefined : asTyped('Dataplane', resource) });
       if (!check.ok) throw refusal(id, check.code, check.message);
     }
     return { id, kind, ...proxy, resource };

@@ -17,7 +17,7 @@
  * is due for renewal (`certs.ts`), and shortly after one that found services without a VIP yet. A slow
  * periodic rebuild covers a missed doorbell.
  */
-import { kindsWhere } from '@ursa/proto';
+import { POLICY_KINDS } from '@ursa/proto';
 import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import type { ComponentDeps, Stop } from '../component.js';
 import { LOCAL } from '../kds/state.js';
@@ -29,7 +29,6 @@ import type { Db } from '@ursa/core';
 import { WorkloadCertificates, type CertificateOptions, type WorkloadCertificate } from './certs.js';
 import { XdsGenerator, type ConnectedNode } from './generate/index.js';
 import { StoreView } from '../store-view.js';
-import type { PolicyResource } from './policy/index.js';
 import { startAdsServer } from './grpc.js';
 import { createAdmission, type ProxyId } from './admission.js';
 import type { ProxyKind } from './generate/node-kind.js';
@@ -39,8 +38,6 @@ import type { DataplaneTokens } from './tokens.js';
 
 export { parseProxyId, type ProxyId } from './admission.js';
 
-/** Policy kinds (from the descriptor table). */
-const POLICY_KINDS: readonly string[] = kindsWhere((d) => d.isPolicy).map((d) => d.kind);
 /** Kinds generation reads; a change to any of them triggers a rebuild. */
 const READ_KINDS: readonly string[] = ['Mesh', 'Dataplane', 'ZoneIngress', 'Secret', ...POLICY_KINDS];
 const DIRTY_KINDS: ReadonlySet<string> = new Set(READ_KINDS);
@@ -127,7 +124,7 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
         dataplanes: all.get('Dataplane')!,
         zoneIngresses: all.get('ZoneIngress')!,
         secrets: all.get('Secret')!,
-        policies: POLICY_KINDS.flatMap((k) => all.get(k) ?? []) as PolicyResource[],
+        policies: all.policies(),
         vips,
       },
       list,

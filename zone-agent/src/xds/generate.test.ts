@@ -1,26 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import { Cluster_DiscoveryType } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
 import { HttpConnectionManager } from '@ursa/proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
-import type { ResourceLike } from '../ingress/available.js';
+import type { DataplaneResource } from '../model/dataplane.js';
+import type { ZoneIngressResource } from '../model/resources.js';
+import { stored } from '../model/testing.js';
 import { parseProxyId } from './component.js';
 import { meshEndpoints } from './generate/endpoints.js';
 import { proxylessResources } from './generate/proxyless.js';
 import { Snapshot } from './snapshot.js';
 import { HCM_TYPE_URL, ROUTER_TYPE_URL } from './type-urls.js';
 
-const dp = (name: string, address: string, inbounds: Record<string, unknown>[], opts: { mesh?: string; labels?: Record<string, string> } = {}): ResourceLike => ({
-  mesh: opts.mesh ?? 'default',
-  name,
-  labels: opts.labels ?? {},
-  spec: { networking: { address, inbound: inbounds } },
-});
+const dp = (name: string, address: string, inbounds: Record<string, unknown>[], opts: { mesh?: string; labels?: Record<string, string> } = {}): DataplaneResource =>
+  stored('Dataplane', {
+    mesh: opts.mesh ?? 'default',
+    name,
+    labels: opts.labels ?? {},
+    spec: { networking: { address, inbound: inbounds } },
+  });
 const inbound = (service: string, port: number, extra: Record<string, unknown> = {}) => ({ port, tags: { 'kuma.io/service': service }, ...extra });
-const ingress = (zone: string, networking: Record<string, unknown>, available: { mesh?: string; service: string; instances: number }[], local = false): ResourceLike => ({
-  mesh: '',
-  name: `${zone}-ingress`,
-  labels: local ? {} : { 'kuma.io/origin': 'global' },
-  spec: { zone, networking, availableServices: available.map((a) => ({ mesh: a.mesh ?? 'default', tags: { 'kuma.io/service': a.service, 'kuma.io/zone': zone }, instances: a.instances })) },
-});
+const ingress = (zone: string, networking: Record<string, unknown>, available: { mesh?: string; service: string; instances: number }[], local = false): ZoneIngressResource =>
+  stored('ZoneIngress', {
+    mesh: '',
+    name: `${zone}-ingress`,
+    labels: local ? {} : { 'kuma.io/origin': 'global' },
+    spec: { zone, networking, availableServices: available.map((a) => ({ mesh: a.mesh ?? 'default', tags: { 'kuma.io/service': a.service, 'kuma.io/zone': zone }, instances: a.instances })) },
+  });
 
 describe('meshEndpoints', () => {
   const dataplanes = [

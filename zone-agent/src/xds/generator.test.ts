@@ -6,9 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
-import { generateCa } from '@ursa/proto';
+import { generateCa, type ResourceKind } from '@ursa/proto';
 import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, LISTENER_TYPE_URL as LDS } from '@ursa/proto/xds';
-import type { ResourceLike } from '../ingress/available.js';
+import type { DataplaneResource } from '../model/dataplane.js';
+import type { SecretResource } from '../model/resources.js';
+import { stored } from '../model/testing.js';
 import { WorkloadCertificates } from './certs.js';
 import { describeNode, XdsGenerator, type ConnectedNode, type GenerationInput } from './generate/index.js';
 import { loadAssignmentFor } from './generate/eds.js';
@@ -16,14 +18,20 @@ import { meshEndpoints } from './generate/endpoints.js';
 import { parseSni, sniFor } from './generate/naming.js';
 import type { Snapshot } from './snapshot.js';
 
-const res = (mesh: string, name: string, spec: Record<string, unknown>, labels: Record<string, string> = {}): ResourceLike => ({ mesh, name, labels, spec });
-const instance = (service: string, i: number) => res('default', `${service}-${i}`, { networking: { address: `10.1.${i}.${service.length}`, inbound: [{ port: 8080, tags: { 'kuma.io/service': service } }] } });
+const res = <K extends ResourceKind>(kind: K, mesh: string, name: string, spec: Record<string, unknown>, labels: Record<string, string> = {}) => stored(kind, { mesh, name, labels, spec });
+const instance = (service: string, i: number, tp = false) =>
+  res('Dataplane', 'default', `${service}-${i}`, {
+    networking: {
+      address: `10.1.${i}.${service.length}`,
+      inbound: [{ port: 8080, tags: { 'kuma.io/service': service } }],
+      ...(tp ? { transparentProxying: { redirectPortInbound: 15006, redirectPortOutbound: 15001 } } : {}),
+    },
+  });
 
-function world(services: number, opts: { tp?: boolean; mtls?: boolean; secrets?: ResourceLike[] } = {}): { input: GenerationInput; names: string[] } {
+function world(services: number, opts: { tp?: boolean; mtls?: boolean; secrets?: SecretResource[] } = {}): { input: GenerationInput; names: string[] } {
   const names = Array.from({ length: services }, (_, i) => `svc-${i}`);
-  const dataplanes = names.flatMap((s) => [1, 2].map((i) => instance(s, i)));
-  if (opts.tp) for (const d of dataplanes) (d.spec.networking as Record<string, unknown>).transparentProxying = { redirectPortInbound: 15006, redirectPortOutbound: 15001 };
-  const mesh = res('', 'default', opts.mtls ? { mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } } : {});
+  const dataplanes = names.flatMap((s) => [1, 2].map((i) => instance(s, i, opts.tp)));
+  const mesh = res('Mesh', '', 'default', opts.mtls ? { mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } } : {});
   return {
     names,
     input: {
@@ -74,7 +82,7 @@ describe('SNI', () => {
 describe('remote endpoints', () => {
   it('counts ingress replicas behind one advertised address once', () => {
     const zi = (name: string, zone: string, address: string, instances: number) =>
-      res('', name, { zone, networking: { address: '10.9.0.1', port: 10001, advertisedAddress: address, advertisedPort: 443 }, availableServices: [{ mesh: 'default', instances, tags: { 'kuma.io/service': 'api' } }] }, { 'kuma.io/origin': 'global' });
+      res('ZoneIngress', '', name, { zone, networking: { address: '10.9.0.1', port: 10001, advertisedAddress: address, advertisedPort: 443 }, availableServices: [{ mesh: 'default', instances, tags: { 'kuma.io/service': 'api' } }] }, { 'kuma.io/origin': 'global' });
     const out = meshEndpoints({ mesh: 'default', zone: 'z1', dataplanes: [], zoneIngresses: [zi('z2-b', 'z2', '192.0.2.2', 3), zi('z2-a', 'z2', '192.0.2.2', 3), zi('z3-a', 'z3', '192.0.2.2', 1)] });
     expect(out.get('api')!.zones).toEqual([
       { zone: 'z2', weight: 3, endpoints: [{ address: '192.0.2.2', port: 443, weight: 3 }] },
@@ -130,7 +138,7 @@ describe('XdsGenerator sharing', () => {
 
   it('gives a sidecar without transparent proxying only its declared outbounds', async () => {
     const { input } = world(20);
-    (input.dataplanes as ResourceLike[]).push(res('default', 'web', { networking: { address: '10.0.0.1', inbound: [{ port: 80, tags: { 'kuma.io/service': 'web' } }], outbound: [{ port: 10001, tags: { 'kuma.io/service': 'svc-3' } }] } }));
+    (input.dataplanes as DataplaneResource[]).push(res('Dataplane', 'default', 'web', { networking: { address: '10.0.0.1', inbound: [{ port: 80, tags: { 'kuma.io/service': 'web' } }], outbound: [{ port: 10001, tags: { 'kuma.io/service': 'svc-3' } }] } }));
     const gen = new XdsGenerator({ certs: new WorkloadCertificates() });
     const { snaps } = await run(gen, input, [sidecar('web')]);
     const s = snaps.get('default.web')!;

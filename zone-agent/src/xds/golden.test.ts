@@ -16,13 +16,13 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { generateCa } from '@ursa/proto';
+import { asTyped, type TypedResourceLike } from '@ursa/core';
+import { generateCa, POLICY_KINDS, type ResourceKind } from '@ursa/proto';
 import { SECRET_TYPE_URL } from '@ursa/proto/xds';
-import type { ResourceLike } from '../ingress/available.js';
+import { stored } from '../model/testing.js';
 import { WorkloadCertificates } from './certs.js';
 import { XdsGenerator, type ConnectedNode, type GenerationInput } from './generate/index.js';
 import { envoyJson, roundTripProblems } from './generate/roundtrip.js';
-import type { PolicyResource } from './policy/index.js';
 import type { Snapshot } from './snapshot.js';
 import { shortType } from './snapshot.js';
 
@@ -30,8 +30,9 @@ const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), 'testdata', 'go
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
 const ZONE = 'zone-1';
 
-type Fixture = ResourceLike & { kind: string };
-const res = (kind: string, mesh: string, name: string, spec: Record<string, unknown>, labels: Record<string, string> = {}): Fixture => ({ kind, mesh, name, labels, spec });
+/** A resource as the store keeps it (validated against its kind's schema). */
+type Fixture = TypedResourceLike<ResourceKind>;
+const res = (kind: ResourceKind, mesh: string, name: string, spec: Record<string, unknown>, labels: Record<string, string> = {}): Fixture => stored(kind, { mesh, name, labels, spec });
 
 const meshRes = (name: string, mtls: boolean, extra: Record<string, unknown> = {}) =>
   res('Mesh', '', name, { ...(mtls ? { mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } } : {}), ...extra });
@@ -74,14 +75,14 @@ const caSecrets = (mesh: string) => [
 ];
 
 function input(resources: Fixture[], vips: Record<string, Record<string, string>> = {}): GenerationInput {
-  const of = (kind: string) => resources.filter((r) => r.kind === kind);
+  const of = <K extends ResourceKind>(kinds: readonly K[]) => resources.flatMap((r) => ((kinds as readonly string[]).includes(r.kind) ? [asTyped(r.kind as K, r)] : []));
   return {
     zone: ZONE,
-    meshes: of('Mesh'),
-    dataplanes: of('Dataplane'),
-    zoneIngresses: of('ZoneIngress'),
-    secrets: of('Secret'),
-    policies: resources.filter((r) => r.kind.startsWith('Mesh') && r.kind !== 'Mesh') as PolicyResource[],
+    meshes: of(['Mesh']),
+    dataplanes: of(['Dataplane']),
+    zoneIngresses: of(['ZoneIngress']),
+    secrets: of(['Secret']),
+    policies: of(POLICY_KINDS),
     vips: new Map(Object.entries(vips).map(([m, s]) => [m, new Map(Object.entries(s))])),
   };
 }

@@ -11,7 +11,7 @@
  * Routes: `inspect-routes.ts` (this module loads the Envoy protos, so it is loaded on the first request).
  */
 import type { Context } from 'hono';
-import { ApiError, type AppEnv, type ResourceStore } from '@ursa/core';
+import { ApiError, type AppEnv, getTyped, type ResourceStore } from '@ursa/core';
 import { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
 import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
 import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
@@ -23,8 +23,10 @@ import { RBAC as NetworkRbac } from '@ursa/proto/gen/envoy/extensions/filters/ne
 import { TcpProxy } from '@ursa/proto/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
 import { Secret } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
 import { DownstreamTlsContext, UpstreamTlsContext } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
-import { kindsWhere } from '@ursa/proto';
+import { isRecord, POLICY_KINDS } from '@ursa/proto';
 import { SECRET_TYPE_URL } from '@ursa/proto/xds';
+import { dataplaneOf as modelOf, SERVICE_TAG } from '../model/dataplane.js';
+import { ResourcesByKind } from '../model/resources.js';
 import { readLocalKinds } from '../rebuild-loop.js';
 import type { XdsHandle } from './component.js';
 import { matchPolicies } from './policy/index.js';
@@ -64,8 +66,8 @@ export function anyToJson(typeUrl: string, value: Uint8Array): unknown {
 /** ts-proto renders a nested Any as `{typeUrl, value: base64}`: decode the ones we know, recursively. */
 function expand(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(expand);
-  if (!v || typeof v !== 'object') return v;
-  const o = v as Record<string, unknown>;
+  if (!isRecord(v)) return v;
+  const o = v;
   if (typeof o.typeUrl === 'string' && Object.keys(o).every((k) => k === 'typeUrl' || k === 'value')) {
     return anyToJson(o.typeUrl, Buffer.from(typeof o.value === 'string' ? o.value : '', 'base64'));
   }
@@ -88,10 +90,8 @@ export interface InspectDeps {
   readonly xds: () => XdsHandle | undefined;
 }
 
-const POLICY_KINDS = kindsWhere((d) => d.isPolicy).map((d) => d.kind);
-
 async function dataplaneOf(deps: InspectDeps, mesh: string, name: string, title: string) {
-  const dp = await deps.store.get(deps.tenant, { kind: 'Dataplane', mesh, name });
+  const dp = await getTyped(deps.store, deps.tenant, 'Dataplane', { mesh, name });
   if (!dp) throw new ApiError(404, title, 'Not found');
   return dp;
 }
@@ -121,22 +121,22 @@ export async function inspectConfig(c: Context<AppEnv>, deps: InspectDeps, mesh:
 /** `GET /meshes/{mesh}/dataplanes/{name}/_policies`. */
 export async function inspectPolicies(c: Context<AppEnv>, deps: InspectDeps, mesh: string, name: string): Promise<Response> {
   const dataplane = await dataplaneOf(deps, mesh, name, 'Could not get the policies of the dataplane');
-  const all = await readLocalKinds(deps.store, ['Dataplane', 'ZoneIngress', ...POLICY_KINDS]);
-  const policies = POLICY_KINDS.flatMap((k) => all.get(k) ?? []).filter((p) => p.mesh === mesh);
+  const all = new ResourcesByKind(await readLocalKinds(deps.store, ['Dataplane', 'ZoneIngress', ...POLICY_KINDS]));
+  const policies = all.policies().filter((p) => p.mesh === mesh);
   return c.json(matchPolicies({ mesh, zone: deps.zone, dataplane, policies }).inspect(servicesOf(mesh, all)));
 }
 
 /** Every `kuma.io/service` of the mesh: local inbounds and what other zones' ingresses offer. */
-function servicesOf(mesh: string, all: Map<string, { mesh: string; spec: unknown }[]>): string[] {
+function servicesOf(mesh: string, all: ResourcesByKind): string[] {
   const out = new Set<string>();
   for (const dp of all.get('Dataplane') ?? []) {
     if (dp.mesh !== mesh) continue;
-    const inbound = (dp.spec as { networking?: { inbound?: { tags?: Record<string, string> }[] } }).networking?.inbound ?? [];
-    for (const i of inbound) if (i.tags?.['kuma.io/service']) out.add(i.tags['kuma.io/service']);
+    for (const i of modelOf(dp).inbounds) if (i.service) out.add(i.service);
   }
   for (const zi of all.get('ZoneIngress') ?? []) {
-    for (const s of (zi.spec as { availableServices?: { mesh?: string; tags?: Record<string, string> }[] }).availableServices ?? []) {
-      if (s.mesh === mesh && s.tags?.['kuma.io/service']) out.add(s.tags['kuma.io/service']);
+    for (const s of zi.spec.availableServices ?? []) {
+      const service = s.tags[SERVICE_TAG];
+      if (s.mesh === mesh && service) out.add(service);
     }
   }
   return [...out].sort();

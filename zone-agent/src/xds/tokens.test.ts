@@ -5,22 +5,19 @@
  * xDS refusing) is test/zone-xds-admission.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KdsStore, type Resource, ZoneTokens } from '@ursa/core';
+import { KdsStore, ZoneTokens } from '@ursa/core';
 import { backends } from '@ursa/test-support/backends.js';
+import { stored } from '../model/testing.js';
 import { DataplaneTokens } from './tokens.js';
 import { parseValidFor } from './tokens-routes.js';
 
-const dataplane = (service: string): Resource => ({
-  kind: 'Dataplane',
-  mesh: 'default',
-  name: 'web-1',
-  labels: {},
-  spec: { networking: { address: '10.0.0.1', inbound: [{ port: 80, tags: { 'kuma.io/service': service, version: 'v1' } }] } },
-  version: 1,
-  revision: 1,
-  creationTime: new Date(0),
-  modificationTime: new Date(0),
-});
+const dataplane = (service: string) =>
+  stored('Dataplane', {
+    mesh: 'default',
+    name: 'web-1',
+    labels: {},
+    spec: { networking: { address: '10.0.0.1', inbound: [{ port: 80, tags: { 'kuma.io/service': service, version: 'v1' } }] } },
+  });
 
 for (const backend of backends()) {
   describe(`dataplane tokens (${backend.name})`, () => {

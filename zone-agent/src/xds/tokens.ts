@@ -11,8 +11,9 @@
  * global. Rotating the key (`rotate`) makes new tokens use a new key; tokens of older active keys still
  * verify.
  */
-import { decodeJwt, importSigningKey, newSigningKey, randomB64, type Resource, signJwt } from '@ursa/core';
+import { decodeJwt, importSigningKey, newSigningKey, randomB64, signJwt } from '@ursa/core';
 import type { CryptoKey } from '@ursa/proto';
+import { dataplaneOf, tagValues, type DataplaneResource } from '../model/dataplane.js';
 
 /** Where signing keys live: `KdsStore`'s key table (the zone's database). */
 export interface SigningKeyStore {
@@ -87,7 +88,7 @@ export class DataplaneTokens {
    * exist, for the tag check): signature with an active dataplane key and expiry (else `unauthenticated`),
    * then that it was issued for this mesh, name and tags (else `forbidden`).
    */
-  async verify(token: string, proxy: { readonly type: ProxyTokenType; readonly mesh: string; readonly name: string; readonly dataplane?: Resource }, now = Date.now()): Promise<DataplaneTokenCheck> {
+  async verify(token: string, proxy: { readonly type: ProxyTokenType; readonly mesh: string; readonly name: string; readonly dataplane?: DataplaneResource }, now = Date.now()): Promise<DataplaneTokenCheck> {
     const jwt = decodeJwt(token.trim());
     if (!jwt) return fail('unauthenticated', 'the dataplane token is malformed (expected the JWT that POST /tokens/dataplane returns)');
     const c = jwt.claims as { scope?: unknown; type?: unknown; mesh?: unknown; name?: unknown; tags?: unknown; jti?: unknown; exp?: unknown };
@@ -109,7 +110,7 @@ export class DataplaneTokens {
       return fail('forbidden', `the dataplane token is for ${what} ${JSON.stringify(claims.name)}, not ${JSON.stringify(proxy.name)}`);
     }
     if (claims.tags && proxy.dataplane) {
-      const problem = tagProblem(claims.tags, dataplaneTags(proxy.dataplane));
+      const problem = tagProblem(claims.tags, tagValues(dataplaneOf(proxy.dataplane)));
       if (problem) return fail('forbidden', `the dataplane token does not allow this Dataplane: ${problem}`);
     }
     return { ok: true, claims };
@@ -127,19 +128,6 @@ export class DataplaneTokens {
     }
     return this.#cache.keys.get(kid);
   }
-}
-
-/** Every tag value of a Dataplane (inbounds and gateway), by tag name. */
-function dataplaneTags(dp: Resource): Map<string, Set<string>> {
-  const net = (dp.spec as { networking?: { inbound?: { tags?: Record<string, string> }[]; gateway?: { tags?: Record<string, string> } } }).networking;
-  const out = new Map<string, Set<string>>();
-  for (const tags of [...(net?.inbound ?? []).map((i) => i.tags), net?.gateway?.tags]) {
-    for (const [k, v] of Object.entries(tags ?? {})) {
-      if (!out.has(k)) out.set(k, new Set());
-      out.get(k)!.add(v);
-    }
-  }
-  return out;
 }
 
 /** Kuma's rule: each tag the token names must be on the Dataplane, with only allowed values. */

@@ -5,7 +5,9 @@
  * in insights. Messages follow Kuma v2.14's validators where Kuma has one.
  */
 import { z } from 'zod';
-import { uint32 } from '../common.js';
+import { isRecord, uint32 } from '../common.js';
+
+export { isRecord };
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Objects and generic scalars
@@ -21,7 +23,6 @@ export function obj<S extends z.ZodRawShape>(shape: S) {
   });
 }
 
-export const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Reads a value that may have failed parts of its schema the way Go reads a proto: a missing or mistyped field reads

@@ -4,7 +4,7 @@
  */
 import type { WorkloadCertificates } from '../certs.js';
 import type { MeshInputs } from './mesh-inputs.js';
-import { dataplaneModelOf } from './model.js';
+import { proxyModelOf } from './model.js';
 import type { ConnectedNode } from './types.js';
 
 /** Certificates issued at once. */
@@ -16,7 +16,7 @@ export async function issueCertificates(certs: WorkloadCertificates, meshes: Map
     const mesh = n.kind === 'sidecar' ? meshes.get(n.mesh) : undefined;
     const dp = mesh?.ca ? mesh.dataplanes.get(n.name) : undefined;
     if (!mesh?.ca || !dp) continue;
-    const services = dataplaneModelOf(dp).inbounds.map((i) => i.service);
+    const services = proxyModelOf(dp).inbounds.map((i) => i.service);
     const ca = mesh.ca;
     if (!certs.current(mesh.model.name, n.name, services, ca)) todo.push(() => certs.get(mesh.model.name, n.name, services, ca));
   }

@@ -1,7 +1,7 @@
 /**
  * Service endpoints of a mesh, as the zone sees them (pure; Kuma `pkg/xds/topology/outbound.go`
  * `BuildEdsEndpointMap` without locality-aware routing):
- * - local: every healthy inbound (`ingress/available.ts` `isHealthyInbound`) with a `kuma.io/service` tag
+ * - local: every healthy inbound (`model/dataplane.ts` `healthyInbounds`) with a `kuma.io/service` tag
  *   of a local Dataplane of the mesh, at the inbound's `address` (else the Dataplane's `networking.address`)
  *   and the inbound `port`, weight 1, in this zone's locality;
  * - remote: for every ZoneIngress the global sent of another zone, one endpoint per service it makes
@@ -12,7 +12,8 @@
  * Everything comes out sorted, so equal inputs always give equal (and equally versioned) resources.
  * Duplicate `address:port`s within a service are dropped (the first wins): gRPC rejects them.
  */
-import { isHealthyInbound, isLocal, SERVICE_TAG, type ResourceLike } from '../../ingress/available.js';
+import { dataplaneOf, healthyInbounds, isLocal, SERVICE_TAG, type DataplaneResource } from '../../model/dataplane.js';
+import type { ZoneIngressResource } from '../../model/resources.js';
 
 export interface ServiceEndpoint {
   readonly address: string;
@@ -40,14 +41,11 @@ export interface MeshTopologyInput {
   /** This zone's name. */
   readonly zone: string;
   /** The zone's Dataplanes (any mesh; others are skipped). */
-  readonly dataplanes: readonly ResourceLike[];
+  readonly dataplanes: readonly DataplaneResource[];
   /** The zone's ZoneIngresses, its own and other zones' copies. */
-  readonly zoneIngresses: readonly ResourceLike[];
+  readonly zoneIngresses: readonly ZoneIngressResource[];
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : 0);
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Every service of the mesh with its endpoints, by service name. */
@@ -66,17 +64,12 @@ export function meshEndpoints(input: MeshTopologyInput): Map<string, ServiceEndp
     else if (!seen) eps.set(key, ep);
   };
 
-  for (const dp of input.dataplanes) {
-    if (dp.mesh !== input.mesh || !isLocal(dp)) continue;
-    const networking = dp.spec.networking;
-    if (!isRecord(networking) || !Array.isArray(networking.inbound)) continue;
-    for (const inbound of networking.inbound as unknown[]) {
-      if (!isRecord(inbound) || !isHealthyInbound(inbound)) continue;
-      const service = isRecord(inbound.tags) ? str(inbound.tags[SERVICE_TAG]) : '';
-      const address = str(inbound.address) || str(networking.address);
-      const port = num(inbound.port);
-      if (service === '' || address === '' || port <= 0 || port > 65535) continue;
-      add(service, input.zone, { address, port, weight: 1 });
+  for (const resource of input.dataplanes) {
+    if (resource.mesh !== input.mesh) continue;
+    const dp = dataplaneOf(resource);
+    if (!dp.local) continue;
+    for (const inbound of healthyInbounds(dp)) {
+      if (inbound.service !== '') add(inbound.service, input.zone, { address: inbound.address, port: inbound.port, weight: 1 });
     }
   }
 
@@ -86,21 +79,20 @@ export function meshEndpoints(input: MeshTopologyInput): Map<string, ServiceEndp
   const ingresses = [...input.zoneIngresses].sort((a, b) => cmp(a.name, b.name));
   for (const zi of ingresses) {
     if (isLocal(zi)) continue;
-    const zone = str(zi.spec.zone);
+    const zone = zi.spec.zone ?? '';
     if (zone === '' || zone === input.zone) continue;
-    const n = isRecord(zi.spec.networking) ? zi.spec.networking : {};
-    const address = str(n.advertisedAddress) || str(n.address);
-    const port = num(n.advertisedPort) || num(n.port);
-    if (address === '' || port <= 0 || port > 65535) continue;
-    const available = Array.isArray(zi.spec.availableServices) ? zi.spec.availableServices : [];
+    const n = zi.spec.networking;
+    const address = n.advertisedAddress || n.address || '';
+    const port = n.advertisedPort || n.port;
+    if (address === '') continue;
+    const available = zi.spec.availableServices ?? [];
     if (available.length === 0) continue;
     if (seenIngress.has(`${zone}\u0000${address}:${port}`)) continue;
     seenIngress.add(`${zone}\u0000${address}:${port}`);
     for (const a of available) {
-      if (!isRecord(a) || a.mesh !== input.mesh || !isRecord(a.tags)) continue;
-      const service = str(a.tags[SERVICE_TAG]);
-      if (service === '') continue;
-      add(service, zone, { address, port, weight: Math.max(1, num(a.instances)) });
+      const service = a.tags[SERVICE_TAG] ?? '';
+      if (a.mesh !== input.mesh || service === '') continue;
+      add(service, zone, { address, port, weight: Math.max(1, a.instances ?? 0) });
     }
   }
 

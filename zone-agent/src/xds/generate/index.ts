@@ -23,7 +23,7 @@ import { issueCertificates } from './certificates.js';
 import { ingressSnapshot } from './ingress-snapshot.js';
 import { groupOf, meshInputs, type MeshInputs } from './mesh-inputs.js';
 import { ResourceMemo } from './memo.js';
-import { dataplaneModelOf } from './model.js';
+import { proxyModelOf } from './model.js';
 import { proxyPolicies } from './policy-hooks.js';
 import { ProxylessSnapshots } from './proxyless-snapshot.js';
 import { SharedOutbounds } from './shared-outbounds.js';
@@ -104,7 +104,7 @@ export class XdsGenerator {
     }
     if (!state || state.inputKey !== inputKey) {
       const policies = proxyPolicies({ mesh: mesh.model, zone: input.zone, dataplane: dp, policies: mesh.policies });
-      const fresh: NodeState = { dp, epoch: mesh.epoch, inputKey, policies, model: dataplaneModelOf(dp), ownKey: '', own: EMPTY_OWN };
+      const fresh: NodeState = { dp, epoch: mesh.epoch, inputKey, policies, model: proxyModelOf(dp), ownKey: '', own: EMPTY_OWN };
       this.nodeStates.set(node.id, fresh);
       state = fresh;
     }

@@ -3,7 +3,7 @@ import { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
 import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
 import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
 import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, LISTENER_TYPE_URL as LDS } from '@ursa/proto/xds';
-import { isLocal } from '../../ingress/available.js';
+import { isLocal } from '../../model/dataplane.js';
 import { Snapshot, typeSetOf } from '../snapshot.js';
 import { meshEndpoints } from './endpoints.js';
 import { ingressCluster, ingressListener, ingressLoadAssignment, type IngressService } from './ingress.js';
@@ -13,9 +13,8 @@ import type { ConnectedNode, GenerationInput } from './types.js';
 export function ingressSnapshot(memo: ResourceMemo, input: GenerationInput, node: ConnectedNode): Snapshot {
   const zi = input.zoneIngresses.find((z) => z.name === node.name && isLocal(z));
   if (!zi) return Snapshot.empty();
-  const n = (zi.spec.networking ?? {}) as { address?: unknown; port?: unknown };
-  const address = typeof n.address === 'string' ? n.address : '';
-  const port = typeof n.port === 'number' ? n.port : 0;
+  const address = zi.spec.networking.address ?? '';
+  const port = zi.spec.networking.port;
   const services: IngressService[] = [];
   for (const m of input.meshes) {
     const local = meshEndpoints({ mesh: m.name, zone: input.zone, dataplanes: input.dataplanes, zoneIngresses: [] });

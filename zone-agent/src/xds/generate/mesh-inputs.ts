@@ -4,11 +4,11 @@
  * one group and, through it, the group's outbound resources (`shared-outbounds.ts`).
  */
 import { createHash } from 'node:crypto';
-import { isLocal, type ResourceLike } from '../../ingress/available.js';
+import { isLocal, type DataplaneResource } from '../../model/dataplane.js';
 import type { PolicyResource } from '../policy/index.js';
 import type { Snapshot, TypeSet, VersionedResource } from '../snapshot.js';
 import { meshEndpoints, type ServiceEndpoints } from './endpoints.js';
-import { dataplaneModelOf, meshModel, secretPem, serviceProtocols, type MeshModel, type Protocol } from './model.js';
+import { meshModel, proxyModelOf, secretPem, serviceProtocols, type MeshModel, type Protocol } from './model.js';
 import type { ProxyPolicies } from './policy-hooks.js';
 import type { GenerationInput } from './types.js';
 
@@ -31,7 +31,7 @@ export interface MeshInputs {
   readonly ports: ReadonlyMap<string, readonly number[]>;
   readonly policies: readonly PolicyResource[];
   readonly epoch: string;
-  readonly dataplanes: ReadonlyMap<string, ResourceLike>;
+  readonly dataplanes: ReadonlyMap<string, DataplaneResource>;
   readonly ca?: { certPem: string; keyPem: string };
   readonly groups: Map<string, Group>;
 }
@@ -39,7 +39,7 @@ export interface MeshInputs {
 /** The inputs of every mesh in `wanted` (the meshes of the connected nodes). */
 export function meshInputs(input: GenerationInput, wanted: ReadonlySet<string>): Map<string, MeshInputs> {
   const out = new Map<string, MeshInputs>();
-  const byMesh = new Map<string, ResourceLike[]>();
+  const byMesh = new Map<string, DataplaneResource[]>();
   for (const dp of input.dataplanes) {
     if (!wanted.has(dp.mesh)) continue;
     let l = byMesh.get(dp.mesh);
@@ -56,7 +56,7 @@ export function meshInputs(input: GenerationInput, wanted: ReadonlySet<string>):
     const ports = new Map<string, number[]>();
     for (const dp of dataplanes) {
       if (!isLocal(dp)) continue;
-      for (const ib of dataplaneModelOf(dp).inbounds) {
+      for (const ib of proxyModelOf(dp).inbounds) {
         const l = ports.get(ib.service) ?? [];
         if (!l.includes(ib.port)) l.push(ib.port);
         ports.set(ib.service, l);

@@ -9,7 +9,7 @@
  */
 import { applyHcmTimeouts, decorateCluster, httpRoutes, inboundNetworkRbacFilters, inboundRbacFilters, localityPlan, matchPolicies, tcpClusterSpecifier } from '../policy/index.js';
 import type { MatchedPolicies, OutboundPolicies, PolicyResource } from '../policy/index.js';
-import type { ResourceLike } from '../../ingress/available.js';
+import type { DataplaneResource } from '../../model/dataplane.js';
 import { localFirst } from './eds.js';
 import type { MeshModel } from './model.js';
 import type { InboundHooks, OutboundHooks } from './sidecar.js';
@@ -29,7 +29,7 @@ export interface ProxyPolicies {
   locality(service: string): Locality;
 }
 
-export function proxyPolicies(opts: { mesh: MeshModel; zone: string; dataplane: ResourceLike; policies: readonly PolicyResource[] }): ProxyPolicies {
+export function proxyPolicies(opts: { mesh: MeshModel; zone: string; dataplane: DataplaneResource; policies: readonly PolicyResource[] }): ProxyPolicies {
   const matched = matchPolicies({ mesh: opts.mesh.name, zone: opts.zone, dataplane: opts.dataplane, policies: opts.policies });
   const outboundKey = keyOf(matched);
   return {

@@ -8,13 +8,13 @@ import { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
 import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
 import { Secret } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
 import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, LISTENER_TYPE_URL as LDS, SECRET_TYPE_URL as SDS } from '@ursa/proto/xds';
-import type { ResourceLike } from '../../ingress/available.js';
+import type { DataplaneResource } from '../../model/dataplane.js';
 import type { WorkloadCertificate, WorkloadCertificates } from '../certs.js';
 import { encodeCanonical, type Codec } from '../hash.js';
 import { emptyTypeSet, layeredTypeSet, Snapshot, typeSetOf, type TypeSet, type VersionedResource } from '../snapshot.js';
 import type { ResourceMemo } from './memo.js';
 import type { Group, MeshInputs } from './mesh-inputs.js';
-import type { DataplaneModel } from './model.js';
+import type { ProxyModel } from './model.js';
 import type { ProxyPolicies } from './policy-hooks.js';
 import { sameList } from './same.js';
 import type { SharedOutbounds } from './shared-outbounds.js';
@@ -25,12 +25,12 @@ import type { ConnectedNode } from './types.js';
 /** What a node's last generation used, so an unchanged node costs a string comparison. */
 export interface NodeState {
   /** The Dataplane object and mesh epoch last seen (same object: unchanged, no need to compare). */
-  dp: ResourceLike;
+  dp: DataplaneResource;
   epoch: string;
   /** Its Dataplane and the mesh's epoch, as a string. */
   inputKey: string;
   policies: ProxyPolicies;
-  model: DataplaneModel;
+  model: ProxyModel;
   /** Everything its own sets depend on. */
   ownKey: string;
   own: { cds: TypeSet; lds: TypeSet; sds: TypeSet };
@@ -94,7 +94,7 @@ export class SidecarSnapshots {
     mesh: MeshInputs,
     g: Group,
     policies: ProxyPolicies,
-    model: DataplaneModel,
+    model: ProxyModel,
     cert: WorkloadCertificate | undefined,
     destinations: readonly { service: string; cluster: VersionedResource; hooks: OutboundHooks }[],
   ): NodeState['own'] {

@@ -1,5 +1,6 @@
 /** The generator's public inputs, outputs and options (re-exported by `index.ts`). */
-import type { ResourceLike } from '../../ingress/available.js';
+import type { DataplaneResource } from '../../model/dataplane.js';
+import type { MeshResource, SecretResource, ZoneIngressResource } from '../../model/resources.js';
 import type { WorkloadCertificates } from '../certs.js';
 import type { PolicyResource } from '../policy/index.js';
 import type { Snapshot } from '../snapshot.js';
@@ -11,10 +12,10 @@ export const VIP_PORT = 80;
 
 export interface GenerationInput {
   readonly zone: string;
-  readonly meshes: readonly ResourceLike[];
-  readonly dataplanes: readonly ResourceLike[];
-  readonly zoneIngresses: readonly ResourceLike[];
-  readonly secrets: readonly ResourceLike[];
+  readonly meshes: readonly MeshResource[];
+  readonly dataplanes: readonly DataplaneResource[];
+  readonly zoneIngresses: readonly ZoneIngressResource[];
+  readonly secrets: readonly SecretResource[];
   /** Every policy resource (any mesh). */
   readonly policies: readonly PolicyResource[];
   /** mesh -> service -> VIP, from the DNS allocator's table (read, never allocated here). */

@@ -13,6 +13,7 @@ import { RBAC } from '@ursa/proto/gen/envoy/extensions/filters/http/rbac/v3/rbac
 import { Router } from '@ursa/proto/gen/envoy/extensions/filters/http/router/v3/router.js';
 import { HttpConnectionManager, HttpFilter } from '@ursa/proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { TcpProxy } from '@ursa/proto/gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
+import { asTyped } from '@ursa/core';
 import { packAny } from '../hash.js';
 import { ROUTER_TYPE_URL } from '../type-urls.js';
 import {
@@ -146,7 +147,7 @@ const SCENARIOS: Record<string, () => ReturnType<typeof envoyFor>> = {
       ],
     );
     // The same destination spoken to over gRPC takes the policy's `grpc` section.
-    const out = matchPolicies({ mesh: 'default', zone: ZONE, dataplane: web, policies: result.policies.map((p) => ({ ...p, mesh: 'default' })) }).outbound('backend');
+    const out = matchPolicies({ mesh: 'default', zone: ZONE, dataplane: web, policies: result.policies.map((p) => asTyped(p.kind, { ...p, mesh: 'default' })) }).outbound('backend');
     return { ...result, envoy: { ...result.envoy, outboundRoutesGrpc: httpRoutes(out, clusterFor, { protocol: 'grpc' }).map((r) => roundTrip(Route, r)) } };
   },
   MeshCircuitBreaker: () =>

@@ -1,15 +1,8 @@
-/** Small JSON helpers and RFC 7396 merge (`kuma-multizone.md` §9.4). */
-
-export const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-export const str = (v: unknown): string => (typeof v === 'string' ? v : '');
-
-/** A map of string values, or `undefined` when `v` is not an object or is empty. */
-export function stringMap(v: unknown): Record<string, string> | undefined {
-  if (!isRecord(v)) return undefined;
-  const out: Record<string, string> = {};
-  for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
-  return Object.keys(out).length > 0 ? out : undefined;
-}
+/**
+ * JSON helpers and RFC 7396 merge (`kuma-multizone.md` §9.4) for policy `default` blocks: free-form JSON as
+ * far as the engine is concerned (each kind's schema checked it; merging does not depend on its shape).
+ */
+import { isRecord } from '@ursa/proto';
 
 /** A deep copy of JSON data (policy specs are plain JSON). */
 export const clone = <T>(v: T): T => (v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T));

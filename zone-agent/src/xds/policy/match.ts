@@ -13,15 +13,15 @@
  *    keeps every entry: who may call is decided per client by the RBAC fragment.
  */
 import { createHash } from 'node:crypto';
-import { descriptorFor } from '@ursa/proto';
+import { descriptorFor, type TargetRefSpec } from '@ursa/proto';
+import { dataplaneOf } from '../../model/dataplane.js';
 import { APPLIED_KINDS, type AppliedKind } from './kinds.js';
-import { clone, canonicalJson, isRecord, mergeAll, str } from './json.js';
+import { clone, canonicalJson, mergeAll } from './json.js';
 import {
   compareAttributes,
   compareDisplayName,
   compareToRef,
   DISPLAY_NAME_LABEL,
-  inboundsOf,
   originOf,
   readRef,
   selects,
@@ -51,12 +51,32 @@ interface Matched {
   readonly proxy: boolean;
 }
 
+/**
+ * A policy spec's sections as the engine reads them, the same way for every kind: each kind's spec type
+ * fits (`sectionsOf`). `default` blocks stay JSON: they are folded by JSON merge patch, whatever their kind.
+ */
+interface Sections {
+  readonly targetRef?: TargetRefSpec;
+  readonly to?: readonly SectionItem[];
+  readonly from?: readonly SectionItem[];
+  readonly rules?: readonly SectionItem[];
+}
+interface SectionItem {
+  readonly targetRef?: TargetRefSpec;
+  readonly default?: unknown;
+  /** `rules[].matches` (MeshTimeout, MeshRateLimit, MeshHTTPRoute rules). */
+  readonly matches?: unknown;
+  /** MeshHTTPRoute / MeshTCPRoute `to[].rules`. */
+  readonly rules?: readonly { readonly matches?: unknown; readonly default?: unknown }[];
+}
+const sectionsOf = (r: PolicyResource): Sections => r.spec;
+
 /** One `to`/`from`/`rules` item with the policy it came from. */
 interface Entry {
   readonly resource: PolicyResource;
   readonly top: TargetRef;
   readonly ref: TargetRef;
-  readonly item: Record<string, unknown>;
+  readonly item: SectionItem;
 }
 
 const refOf = (m: { resource: PolicyResource }): MatchedPolicyRef => ({
@@ -65,9 +85,6 @@ const refOf = (m: { resource: PolicyResource }): MatchedPolicyRef => ({
   name: m.resource.name,
   origin: originOf(m.resource),
 });
-
-const items = (spec: Readonly<Record<string, unknown>>, section: string): Record<string, unknown>[] =>
-  Array.isArray(spec[section]) ? (spec[section] as unknown[]).filter(isRecord) : [];
 
 /** A `to[].targetRef` aimed at the destination `service` (a `kuma.io/service` name). */
 function refAimsAt(ref: TargetRef, service: string): boolean {
@@ -110,7 +127,7 @@ function prepare(policies: readonly PolicyResource[], mesh: string): Prepared[] 
     const applied = APPLIED_KINDS[resource.kind];
     if (!applied || resource.mesh !== mesh || !descriptorFor(resource.kind)?.isPolicy) continue;
     const digest = createHash('sha256').update(canonicalJson([resource.kind, resource.name, resource.labels, resource.spec])).digest('base64url');
-    list.push({ resource, top: readRef(resource.spec.targetRef), applied, digest });
+    list.push({ resource, top: readRef(sectionsOf(resource).targetRef), applied, digest });
   }
   // Precedence depends on the policies alone, not on the proxy: sort once here.
   sortPolicies(list);
@@ -119,11 +136,12 @@ function prepare(policies: readonly PolicyResource[], mesh: string): Prepared[] 
 }
 
 export function matchPolicies(ctx: PolicyContext): MatchedPolicies {
-  const inbounds = inboundsOf(ctx.dataplane);
+  const dataplane = dataplaneOf(ctx.dataplane);
+  const inbounds = dataplane.inbounds;
   const byKind = new Map<string, Matched[]>();
   const digests = new Map<PolicyResource, string>();
   for (const { resource, top, applied, digest } of prepare(ctx.policies, ctx.mesh)) {
-    const sel = selects(resource, top, ctx.dataplane, inbounds, ctx.zone);
+    const sel = selects(resource, top, dataplane, inbounds, ctx.zone);
     if (!sel.proxy && sel.inbounds.length === 0) continue;
     const list = byKind.get(resource.kind) ?? [];
     list.push({ resource, top, applied, inbounds: new Set(sel.inbounds), proxy: sel.proxy });
@@ -178,10 +196,11 @@ function computeInbound(byKind: ReadonlyMap<string, Matched[]>, inbounds: readon
     const from: Entry[] = [];
     const rules: Entry[] = [];
     for (const m of selecting) {
-      if (sections.hasFrom) for (const item of items(m.resource.spec, 'from')) from.push({ ...m, ref: readRef(item.targetRef), item });
-      if (sections.hasRules) for (const item of items(m.resource.spec, 'rules')) rules.push({ ...m, ref: { kind: 'Mesh' }, item });
+      const spec = sectionsOf(m.resource);
+      if (sections.hasFrom) for (const item of spec.from ?? []) from.push({ ...m, ref: readRef(item.targetRef), item });
+      if (sections.hasRules) for (const item of spec.rules ?? []) rules.push({ ...m, ref: { kind: 'Mesh' }, item });
     }
-    const merged = first.applied.merge === 'permissions' ? permissions(from, rules) : inboundDefaults(from, rules);
+    const merged = first.applied.merge === 'permissions' ? permissions(selecting) : inboundDefaults(from, rules);
     if (merged === undefined) continue;
     conf[field] = merged.conf;
     used[kind] = dedupe(merged.contributors.map(refOf));
@@ -200,29 +219,31 @@ function inboundDefaults(from: Entry[], rules: Entry[]) {
   return conf === undefined ? undefined : { conf, contributors: sorted };
 }
 
-function permissions(from: Entry[], rules: Entry[]): { conf: TrafficPermissionConf; contributors: Entry[] } | undefined {
-  if (from.length === 0 && rules.length === 0) return undefined;
-  const conf: TrafficPermissionConf = {
-    from: from.flatMap((e): TrafficPermissionFrom[] => {
-      const action = isRecord(e.item.default) ? str(e.item.default.action) : '';
-      if (action !== 'Allow' && action !== 'Deny' && action !== 'AllowWithShadowDeny') return [];
-      const targetRef: TrafficPermissionFrom['targetRef'] = { kind: e.ref.kind };
-      if (e.ref.name !== undefined) targetRef.name = e.ref.name;
-      if (e.ref.tags) targetRef.tags = e.ref.tags;
-      return [{ targetRef, action }];
-    }),
-  };
-  if (rules.length > 0) {
-    const lists: Required<NonNullable<TrafficPermissionConf['rules']>> = { allow: [], deny: [], allowWithShadowDeny: [] };
-    for (const e of rules) {
-      const d = isRecord(e.item.default) ? e.item.default : {};
-      for (const key of ['allow', 'deny', 'allowWithShadowDeny'] as const) {
-        if (Array.isArray(d[key])) lists[key].push(...clone(d[key] as never[]));
-      }
+/** MeshTrafficPermission: every `from` entry (client selector and action) and every `rules` list, in precedence order. */
+function permissions(selecting: readonly Matched[]): { conf: TrafficPermissionConf; contributors: Matched[] } | undefined {
+  const conf: TrafficPermissionConf = { from: [] };
+  const fromContributors: Matched[] = [];
+  const rulesContributors: Matched[] = [];
+  let lists: Required<NonNullable<TrafficPermissionConf['rules']>> | undefined;
+  for (const m of selecting) {
+    if (m.resource.kind !== 'MeshTrafficPermission') continue;
+    for (const item of m.resource.spec.from ?? []) {
+      fromContributors.push(m);
+      const ref = readRef(item.targetRef);
+      const targetRef: TrafficPermissionFrom['targetRef'] = { kind: ref.kind };
+      if (ref.name !== undefined) targetRef.name = ref.name;
+      if (ref.tags) targetRef.tags = ref.tags;
+      conf.from.push({ targetRef, action: item.default.action });
     }
-    conf.rules = lists;
+    for (const item of m.resource.spec.rules ?? []) {
+      rulesContributors.push(m);
+      lists ??= { allow: [], deny: [], allowWithShadowDeny: [] };
+      for (const key of ['allow', 'deny', 'allowWithShadowDeny'] as const) lists[key].push(...clone(item.default[key] ?? []));
+    }
   }
-  return { conf, contributors: [...from, ...rules] };
+  if (fromContributors.length === 0 && rulesContributors.length === 0) return undefined;
+  if (lists) conf.rules = lists;
+  return { conf, contributors: [...fromContributors, ...rulesContributors] };
 }
 
 // ---- outbound -----------------------------------------------------------------------------------------------
@@ -239,7 +260,7 @@ function computeOutbound(byKind: ReadonlyMap<string, Matched[]>, service: string
     const toRoute: Entry[] = [];
     for (const m of list) {
       if (!m.proxy) continue;
-      for (const item of items(m.resource.spec, 'to')) {
+      for (const item of sectionsOf(m.resource).to ?? []) {
         const ref = readRef(item.targetRef);
         if (ref.kind === 'MeshHTTPRoute' && first.applied.byRoute) toRoute.push({ ...m, ref, item });
         else if (refAimsAt(ref, service)) toService.push({ ...m, ref, item });
@@ -293,7 +314,7 @@ function mergeHttpRules(entries: Entry[]): HttpRouteRule[] {
   }
   const acc: Acc[] = [];
   for (const e of entries) {
-    const rules = items(e.item, 'rules').slice().reverse();
+    const rules = (e.item.rules ?? []).slice().reverse();
     for (const rule of rules) {
       const key = canonicalJson(rule.matches ?? []);
       let defaults: unknown[] = [rule.default ?? {}];
@@ -313,9 +334,9 @@ function mergeHttpRules(entries: Entry[]): HttpRouteRule[] {
 
 /** MeshTCPRoute: at most one rule per entry; later (more precedent) defaults replace the backend list. */
 function mergeTcpRule(entries: Entry[]): TcpRouteRule | undefined {
-  const withRule = entries.filter((e) => items(e.item, 'rules').length > 0);
+  const withRule = entries.filter((e) => (e.item.rules ?? []).length > 0);
   if (withRule.length === 0) return undefined;
-  const merged = mergeAll<TcpRouteRule['default']>(withRule.map((e) => items(e.item, 'rules')[0]!.default ?? {}));
+  const merged = mergeAll<TcpRouteRule['default']>(withRule.map((e) => e.item.rules?.[0]?.default ?? {}));
   return { default: merged ?? { backendRefs: [] }, origin: withRule[withRule.length - 1]!.resource.name };
 }
 
@@ -340,7 +361,11 @@ function inspect(
   outbound: (service: string) => { conf: OutboundPolicies; used: Record<string, MatchedPolicyRef[]> },
 ): PoliciesInspect {
   const policies = [...byKind.keys()].sort().flatMap((kind) => byKind.get(kind)!.map((m) => ({ ...refOf(m), topLevel: clone(m.top) })));
-  const section = (conf: Record<string, unknown>, used: Record<string, MatchedPolicyRef[]>, field: (a: AppliedKind) => string | undefined) =>
+  const section = (
+    conf: Record<string, unknown>,
+    used: Record<string, MatchedPolicyRef[]>,
+    field: (a: AppliedKind) => string | undefined,
+  ): Record<string, { matched: MatchedPolicyRef[]; conf: unknown; byRoute?: Record<string, unknown> }> =>
     Object.fromEntries(
       Object.keys(used)
         .sort()
@@ -364,7 +389,7 @@ function inspect(
           const key = APPLIED_KINDS[kind]!.byRoute;
           if (!key) continue;
           const routes = Object.fromEntries([...r.conf.byRoute].filter(([, o]) => o[key] !== undefined).map(([route, o]) => [route, toJson(o[key])]));
-          if (Object.keys(routes).length > 0) (entry as Record<string, unknown>).byRoute = routes;
+          if (Object.keys(routes).length > 0) entry.byRoute = routes;
         }
       }
       return { service, policies };

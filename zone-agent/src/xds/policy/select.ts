@@ -1,12 +1,16 @@
 /**
  * Which proxies and inbounds a policy's top-level targetRef selects, and the precedence order of policies
  * (Kuma v2.14 `pkg/plugins/policies/core/matchers/dataplane.go` and `rules/sort/sort.go`, `kuma-multizone.md`
- * §9.2 and §9.4). Pure functions over JSON.
+ * §9.2 and §9.4). Pure functions over typed specs and the Dataplane model (`model/dataplane.ts`).
  */
-import { TARGET_REF_KINDS } from '@ursa/proto';
-import type { ResourceLike } from '../../ingress/available.js';
-import { SERVICE_TAG } from '../../ingress/available.js';
-import { isRecord, stringMap, str } from './json.js';
+import { TARGET_REF_KINDS, type TargetRefSpec } from '@ursa/proto';
+import type { Inbound } from '../../model/dataplane.js';
+
+/** What selection and precedence read of a resource (a policy, a Dataplane or its model). */
+interface Named {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
 
 export const ORIGIN_LABEL = 'kuma.io/origin';
 export const ZONE_LABEL = 'kuma.io/zone';
@@ -22,45 +26,25 @@ export interface TargetRef {
   sectionName?: string;
 }
 
-export function readRef(raw: unknown): TargetRef {
-  if (!isRecord(raw)) return { kind: 'Mesh' };
-  const ref: TargetRef = { kind: str(raw.kind) || 'Mesh' };
-  if (typeof raw.name === 'string' && raw.name !== '') ref.name = raw.name;
-  const labels = stringMap(raw.labels);
-  if (labels) ref.labels = labels;
-  const tags = stringMap(raw.tags);
-  if (tags) ref.tags = tags;
-  if (typeof raw.sectionName === 'string' && raw.sectionName !== '') ref.sectionName = raw.sectionName;
+/** The engine's copy of a stored targetRef: empty names, label and tag maps read as absent. */
+export function readRef(raw: TargetRefSpec | undefined): TargetRef {
+  if (!raw) return { kind: 'Mesh' };
+  const ref: TargetRef = { kind: raw.kind };
+  if (raw.name) ref.name = raw.name;
+  if (raw.labels && Object.keys(raw.labels).length > 0) ref.labels = { ...raw.labels };
+  if (raw.tags && Object.keys(raw.tags).length > 0) ref.tags = { ...raw.tags };
+  if (raw.sectionName) ref.sectionName = raw.sectionName;
   return ref;
 }
 
-/** One inbound of a Dataplane, as policies see it. */
-export interface InboundInfo {
-  readonly port: number;
-  readonly name: string;
-  readonly service: string;
-  readonly tags: Readonly<Record<string, string>>;
-}
-
-export function inboundsOf(dp: ResourceLike): InboundInfo[] {
-  const networking = dp.spec.networking;
-  if (!isRecord(networking) || !Array.isArray(networking.inbound)) return [];
-  const out: InboundInfo[] = [];
-  for (const raw of networking.inbound as unknown[]) {
-    if (!isRecord(raw)) continue;
-    const port = typeof raw.port === 'number' ? raw.port : Number(raw.port);
-    if (!Number.isInteger(port) || port <= 0) continue;
-    const tags = stringMap(raw.tags) ?? {};
-    out.push({ port, name: str(raw.name), service: tags[SERVICE_TAG] ?? '', tags });
-  }
-  return out;
-}
+/** One inbound of a Dataplane, as policies see it (every inbound of the model, `Ignored` ones included). */
+export type InboundInfo = Pick<Inbound, 'port' | 'name' | 'service' | 'tags'>;
 
 const hasTags = (have: Readonly<Record<string, string>>, want: Readonly<Record<string, string>> | undefined) =>
   Object.entries(want ?? {}).every(([k, v]) => have[k] === v);
 
 /** Kuma `isSelectedByLabels`: every label of the ref is on the Dataplane (display name included). */
-function dataplaneHasLabels(dp: ResourceLike, labels: Readonly<Record<string, string>>): boolean {
+function dataplaneHasLabels(dp: Named, labels: Readonly<Record<string, string>>): boolean {
   return Object.entries(labels).every(([k, v]) => (k === DISPLAY_NAME_LABEL ? (dp.labels[k] ?? dp.name) === v : dp.labels[k] === v));
 }
 
@@ -76,7 +60,7 @@ const NONE: Selection = { inbounds: [], proxy: false };
  * Kuma `DppSelectedByPolicy`. One deliberate difference: `Mesh` and whole-Dataplane refs also select a proxy
  * without inbounds (a proxyless gRPC client registers none), where Kuma would see no inbound and skip it.
  */
-export function selects(policy: ResourceLike, top: TargetRef, dp: ResourceLike, inbounds: readonly InboundInfo[], zone: string): Selection {
+export function selects(policy: Named, top: TargetRef, dp: Named, inbounds: readonly InboundInfo[], zone: string): Selection {
   if (!selectedByZone(policy, dp, zone)) return NONE;
   const all = inbounds.map((i) => i.port);
   const pick = (pred: (i: InboundInfo) => boolean): Selection => {
@@ -110,7 +94,7 @@ export function selects(policy: ResourceLike, top: TargetRef, dp: ResourceLike, 
  * Kuma `dppSelectedByZone`: a zone-origin policy applies only in the zone that created it (other zones'
  * policies never reach this agent, but a copy labelled for another zone must still not apply here).
  */
-function selectedByZone(policy: ResourceLike, dp: ResourceLike, zone: string): boolean {
+function selectedByZone(policy: Named, dp: Named, zone: string): boolean {
   if (policy.labels[ROLE_LABEL] === 'producer') return true;
   if (dp.labels[ORIGIN_LABEL] === undefined || dp.labels[ORIGIN_LABEL] === 'global') return true;
   if (policy.labels[ORIGIN_LABEL] !== 'zone') return true;
@@ -129,14 +113,14 @@ const dataplaneRank = (ref: TargetRef) => (ref.name !== undefined ? 4 : ref.labe
 const ORIGIN_RANK: Record<string, number> = { global: 1, zone: 3 };
 const ROLE_RANK: Record<string, number> = { system: 0, producer: 1, consumer: 2, 'workload-owner': 3 };
 
-export const originOf = (r: ResourceLike): 'global' | 'zone' | 'unknown' => {
+export const originOf = (r: Named): 'global' | 'zone' | 'unknown' => {
   const o = r.labels[ORIGIN_LABEL];
   return o === 'global' || o === 'zone' ? o : 'unknown';
 };
-export const displayName = (r: ResourceLike): string => r.labels[DISPLAY_NAME_LABEL] ?? r.name;
+export const displayName = (r: Named): string => r.labels[DISPLAY_NAME_LABEL] ?? r.name;
 
 export interface Ranked {
-  readonly resource: ResourceLike;
+  readonly resource: Named;
   readonly top: TargetRef;
 }
 

@@ -6,15 +6,16 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { validateResource } from '@ursa/proto';
-import type { ResourceLike } from '../../ingress/available.js';
+import type { PolicyKind } from '@ursa/proto';
+import type { DataplaneResource } from '../../model/dataplane.js';
+import { stored, storedAsWritten } from '../../model/testing.js';
 import type { PolicyResource } from './types.js';
 
 export const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'testdata', 'golden', 'policies');
 
 /** A Dataplane with the given inbounds (`service:port[:protocol]` or full objects). */
-export function dataplane(name: string, inbounds: (string | Record<string, unknown>)[], opts: { mesh?: string; labels?: Record<string, string> } = {}): ResourceLike {
-  return {
+export function dataplane(name: string, inbounds: (string | Record<string, unknown>)[], opts: { mesh?: string; labels?: Record<string, string> } = {}): DataplaneResource {
+  return stored('Dataplane', {
     mesh: opts.mesh ?? 'default',
     name,
     labels: opts.labels ?? {},
@@ -28,17 +29,16 @@ export function dataplane(name: string, inbounds: (string | Record<string, unkno
         }),
       },
     },
-  };
+  });
 }
 
 /**
- * A policy resource, validated against its schema first (proto/src/resources.ts), so every fixture is
- * something the API would have accepted.
+ * A policy resource as the store would keep it: validated against its schema (proto/src/resources.ts), so
+ * every fixture is something the API would have accepted, and already in stored form (kept as written: the
+ * golden files echo its key order).
  */
-export function policy(kind: string, name: string, spec: Record<string, unknown>, opts: { mesh?: string; labels?: Record<string, string> } = {}): PolicyResource {
-  const result = validateResource({ kind, mesh: opts.mesh ?? 'default', name, labels: opts.labels ?? {}, spec });
-  if (!result.ok) throw new Error(`fixture ${kind} ${name} is invalid: ${JSON.stringify(result)}`);
-  return { kind, mesh: opts.mesh ?? 'default', name, labels: opts.labels ?? {}, spec };
+export function policy(kind: PolicyKind, name: string, spec: Record<string, unknown>, opts: { mesh?: string; labels?: Record<string, string> } = {}): PolicyResource {
+  return storedAsWritten(kind, { mesh: opts.mesh ?? 'default', name, labels: opts.labels ?? {}, spec });
 }
 
 interface Codec<T> {

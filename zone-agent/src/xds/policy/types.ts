@@ -3,12 +3,11 @@
  * policies (`kuma-multizone.md` §9.3), kept in the policies' own JSON shape: durations stay strings such as
  * "5s", so the Envoy fragments (`fragments/*.ts`) are the only place that converts them.
  */
-import type { ResourceLike } from '../../ingress/available.js';
+import type { DataplaneResource } from '../../model/dataplane.js';
+import type { PolicyResource } from '../../model/resources.js';
 
-/** A stored resource with its kind (a store `Resource` fits). */
-export interface PolicyResource extends ResourceLike {
-  readonly kind: string;
-}
+/** A stored targetRef policy, typed by its kind (a store `TypedResource<PolicyKind>` fits). */
+export type { PolicyResource };
 
 /** Everything the engine needs to match the policies of one proxy. */
 export interface PolicyContext {
@@ -16,7 +15,7 @@ export interface PolicyContext {
   /** This zone's name (for locality and for telling zone-origin policies apart). */
   readonly zone: string;
   /** The proxy's Dataplane. */
-  readonly dataplane: ResourceLike;
+  readonly dataplane: DataplaneResource;
   /** Every policy resource of the mesh, any kind; non-policy kinds and other meshes are ignored. */
   readonly policies: readonly PolicyResource[];
 }
