@@ -12,6 +12,7 @@ export * from './http/errors.js';
 export * from './kds/frames.js';
 export * from './kds/mappers.js';
 export * from './kds/waker.js';
+export * from './limits.js';
 export * from './options.js';
 export * from './store/db.js';
 export * from './store/errors.js';

@@ -5,3 +5,4 @@ export * from './resources.js';
 export * from './schemas/common.js';
 export * from './validate.js';
 export * from './xds-types.js';
+export * from './size.js';
