@@ -9,11 +9,11 @@ import { WebSocketServer } from 'ws';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createGlobalApp } from './app.js';
 import { ConfigError, describeConfig, helpText, maskedConfig, parseConfig } from './config.js';
-import { createLogger, createStores, type Database, notifyWaker, openPostgres, PRODUCT, VERSION } from '@ursa/core';
+import { createLogger, createStores, type Database, notifyWaker, openPostgres, PRODUCT, TOKEN_CACHE_MS, VERSION } from '@ursa/core';
 import { migrate, openPglite } from '@ursa/core/node';
 import { StreamTracker } from './kds/ws.js';
 import { FeedCache } from './kds/feed-cache.js';
-import { LeaseKeeper } from './kds/keeper.js';
+import { keeperIntervalMs, LeaseKeeper } from './kds/keeper.js';
 
 async function main(): Promise<void> {
   let parsed;
@@ -46,7 +46,8 @@ async function main(): Promise<void> {
     hostname: hostname(),
     defaultTenant: config.defaultTenant,
     openStores: () => stores,
-    auth: { loopbackAdmin: config.loopbackAdmin, operatorToken: config.operatorToken, isLoopback: (c) => isLoopback(getConnInfo(c).remote.address) },
+    // A token revoked on another replica stops working here within a heartbeat (at most TOKEN_CACHE_MS).
+    auth: { loopbackAdmin: config.loopbackAdmin, operatorToken: config.operatorToken, isLoopback: (c) => isLoopback(getConnInfo(c).remote.address), tokenCacheMs: Math.min(TOKEN_CACHE_MS, config.kdsHeartbeatMs) },
     meshDefaults: config.meshDefaults,
     log,
     config: maskedConfig(config),
@@ -54,7 +55,8 @@ async function main(): Promise<void> {
       // LISTEN/NOTIFY: every replica on PostgreSQL, in-process on PGlite.
       waker,
       feed: new FeedCache(stores.resources, waker),
-      keeper: new LeaseKeeper(database.db, config.zoneLeaseMs, undefined, kdsLog),
+      // Checks every live session's zone token (revoked, expired, key retired) at least once a heartbeat.
+      keeper: new LeaseKeeper(database.db, config.zoneLeaseMs, keeperIntervalMs(config.zoneLeaseMs, config.kdsHeartbeatMs), kdsLog),
       heartbeatMs: config.kdsHeartbeatMs,
       leaseTtlMs: config.zoneLeaseMs,
       upgradeWebSocket: upgradeWebSocket as never,

@@ -12,7 +12,7 @@
  * Zone tokens, the zone registry, leases, deletion and disabling are the same code as on Node.
  */
 import { createGlobalApp } from './app.js';
-import { ConfigError, createLogger, type Stores } from '@ursa/core';
+import { ConfigError, createLogger, type Stores, TOKEN_CACHE_MS } from '@ursa/core';
 import { ZoneSession } from './kds/session.js';
 import type { WorkerEnv } from './worker/env.js';
 import { openHyperdrive } from './worker/hyperdrive.js';
@@ -50,7 +50,7 @@ function buildApp(env: WorkerEnv) {
     // The request's scope opens the client, so the KDS waker uses the same one.
     openStores: (bindings: unknown) => (requestScopes.getStore() ?? newRequestScope(() => openStores(bindings as WorkerEnv))).stores(),
     // A Worker has no loopback clients: every request needs a token.
-    auth: { loopbackAdmin: false, operatorToken: settings.operatorToken, isLoopback: () => false },
+    auth: { loopbackAdmin: false, operatorToken: settings.operatorToken, isLoopback: () => false, tokenCacheMs: Math.min(TOKEN_CACHE_MS, settings.kdsHeartbeatMs) },
     meshDefaults: settings.meshDefaults,
     config: maskedSettings(settings),
     log: createLogger({ level: settings.logLevel, name: 'global' }),

@@ -5,3 +5,4 @@ export * from './resources.js';
 export * from './schemas/common.js';
 export type * from './spec-types.js';
 export * from './validate.js';
+export * from './size.js';

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import type { ResourceDescriptor } from './descriptor.js';
 import { labelKeyProblem, labelValueProblem } from './schemas/common.js';
 import { descriptorFor } from './resources.js';
+import { jsonByteLength, MAX_RESOURCE_BYTES } from './size.js';
 
 export interface Violation {
   /** JSON path of the offending field, Kuma style: `spec.to[0].targetRef.kind`, `name`, `labels["a/b"]`. */
@@ -121,9 +122,26 @@ export function validateSpec(desc: ResourceDescriptor, spec: unknown): Result<Re
   return { ok: false, violations };
 }
 
+/** Kuma-style byte counts in messages: `1048576 bytes (1 MiB)`. */
+export function formatBytes(n: number): string {
+  return n >= 1024 * 1024 && n % (1024 * 1024) === 0 ? `${n} bytes (${n / (1024 * 1024)} MiB)` : `${n} bytes`;
+}
+
 /**
- * Validates a whole resource: the kind is known, the name follows Kuma's rules, the mesh is set exactly
- * when the type is mesh-scoped, labels are well-formed, and the spec matches the type's schema.
+ * The violation of a resource larger than MAX_RESOURCE_BYTES as JSON, or undefined. Checked before any
+ * other rule: every other check walks the whole value, and a value built from YAML aliases may be far
+ * larger than the text it came from. Named on `labels` when they alone are too large, else on the spec.
+ */
+export function resourceSizeViolation(desc: ResourceDescriptor, r: { kind: unknown; mesh?: unknown; name: unknown; labels?: unknown; spec: unknown }): Violation | undefined {
+  if (jsonByteLength({ kind: r.kind, mesh: r.mesh, name: r.name, labels: r.labels, spec: r.spec }, MAX_RESOURCE_BYTES) <= MAX_RESOURCE_BYTES) return undefined;
+  const field = jsonByteLength(r.labels, MAX_RESOURCE_BYTES) > MAX_RESOURCE_BYTES ? 'labels' : desc.shape === 'spec' ? 'spec' : '';
+  return { field, message: `the resource must be at most ${formatBytes(MAX_RESOURCE_BYTES)} as JSON (YAML aliases expanded), and this one is larger` };
+}
+
+/**
+ * Validates a whole resource: it is not larger than MAX_RESOURCE_BYTES, the kind is known, the name follows
+ * Kuma's rules, the mesh is set exactly when the type is mesh-scoped, labels are well-formed, and the spec
+ * matches the type's schema.
  */
 export function validateResource(input: {
   kind: unknown;
@@ -136,6 +154,8 @@ export function validateResource(input: {
   if (!desc) {
     return { ok: false, violations: [{ field: 'type', message: `unknown resource type ${JSON.stringify(input.kind)}` }] };
   }
+  const tooLarge = resourceSizeViolation(desc, input);
+  if (tooLarge) return { ok: false, violations: [tooLarge] };
   const violations: Violation[] = [];
   const np = nameProblem(input.name);
   if (np) violations.push({ field: 'name', message: np });
@@ -165,5 +185,9 @@ export function validateResource(input: {
   const spec = validateSpec(desc, input.spec);
   if (!spec.ok) violations.push(...spec.violations);
   if (violations.length > 0 || !spec.ok) return { ok: false, violations };
-  return { ok: true, value: { kind: desc.kind, mesh, name: input.name as string, labels, spec: spec.value } };
+  const value = { kind: desc.kind, mesh, name: input.name as string, labels, spec: spec.value };
+  // What is stored is the schema's output (defaults filled in): bounded too.
+  const stored = resourceSizeViolation(desc, value);
+  if (stored) return { ok: false, violations: [stored] };
+  return { ok: true, value };
 }

@@ -5,7 +5,8 @@
  * tenant's data.
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import type { Principal } from '../store/token-store.js';
+import { type Principal, TokenStore } from '../store/token-store.js';
+import { tokenCacheFor } from './token-cache.js';
 import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';
 import { constantTimeEqual } from '../text.js';
@@ -17,14 +18,15 @@ export interface AuthOptions {
   readonly operatorToken?: string;
   /** True when the request came over loopback. Supplied by the runtime entry (Workers: never). */
   readonly isLoopback: (c: Context) => boolean;
+  /**
+   * How long a token check is reused (default TOKEN_CACHE_MS, 1 s): how late a revocation made on another
+   * replica may take effect here. Revocation on this process and expiry are immediate whatever this is.
+   */
+  readonly tokenCacheMs?: number;
 }
 
-/** Token checks are cached briefly per process, so a busy client costs one lookup per few seconds. */
-const CACHE_MS = 5_000;
-const CACHE_MAX = 10_000;
-
 export function authenticate(opts: AuthOptions, defaultTenant: string): MiddlewareHandler<AppEnv> {
-  const cache = new Map<string, { principal: Principal | undefined; until: number }>();
+  const cache = tokenCacheFor(opts);
   return async (c, next) => {
     const header = c.req.header('authorization');
     let principal: Principal | undefined;
@@ -34,17 +36,18 @@ export function authenticate(opts: AuthOptions, defaultTenant: string): Middlewa
       const token = m[1]!;
       if (c.req.path.startsWith('/_operator/') && opts.operatorToken !== undefined && constantTimeEqual(token, opts.operatorToken)) {
         principal = { tenant: defaultTenant, role: 'admin', subject: 'operator' };
-      } else {
+      } else if (TokenStore.wellFormed(token)) {
+        // Expiry is checked on every request, cached or not; see token-cache.ts for revocation.
         const hit = cache.get(token);
-        if (hit && hit.until > Date.now()) {
-          principal = hit.principal;
+        if (hit !== 'miss') {
+          principal = hit;
         } else {
-          principal = await c.var.stores().tokens.verify(token);
-          if (cache.size >= CACHE_MAX) cache.clear();
-          cache.set(token, { principal, until: Date.now() + CACHE_MS });
+          const checked = await c.var.stores().tokens.check(token);
+          cache.set(token, checked.principal, checked.expiresAt);
+          principal = checked.principal;
         }
-        if (!principal) throw new ApiError(401, 'Unauthenticated', 'the token is invalid, expired or revoked');
       }
+      if (!principal) throw new ApiError(401, 'Unauthenticated', 'the token is invalid, expired or revoked');
     } else if (opts.loopbackAdmin && opts.isLoopback(c)) {
       principal = { tenant: defaultTenant, role: 'admin', subject: 'loopback' };
     } else {

@@ -1,7 +1,8 @@
 /**
  * Kuma's list query: `size` (default 100, max 1000), `offset` (an index), `name` (substring),
  * `filter[labels.<key>]=<value>`, and `tag=<key>:<value>` on types that have tags. Anything malformed is a
- * 400 naming the parameter; unknown parameters are ignored, as Kuma does.
+ * 400 naming the parameter; unknown parameters are ignored, as Kuma does. Filters are bounded in number
+ * and length (each one is a condition, and a `like` or JSON-path scan, in the query).
  */
 import type { Context } from 'hono';
 import type { ResourceDescriptor } from '@ursa/proto';
@@ -10,6 +11,10 @@ import { ApiError } from './errors.js';
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
+/** Label filters and tag filters, each: no Kuma client sends more than a handful. */
+export const MAX_FILTERS = 20;
+/** Characters in `name` and in each filter's key and value (a label key is at most 317: prefix/name). */
+export const MAX_FILTER_CHARS = 512;
 
 export interface Page {
   readonly size: number;
@@ -29,7 +34,7 @@ export function parsePage(c: Context): Page {
   let offset = 0;
   if (offsetRaw !== undefined && offsetRaw !== '') {
     if (!/^[0-9]+$/.test(offsetRaw) || !Number.isSafeInteger(Number(offsetRaw))) {
-      throw invalid(`invalid offset: ${offsetRaw}`, 'offset', 'must be a non-negative integer');
+      throw invalid(`invalid offset: ${offsetRaw.length > 32 ? `${offsetRaw.slice(0, 32)}…` : offsetRaw}`, 'offset', 'must be a non-negative integer');
     }
     offset = Number(offsetRaw);
   }
@@ -42,22 +47,32 @@ export function parseFilters(c: Context, desc: ResourceDescriptor): Omit<ListOpt
   // that drops the filter (and so lists everything).
   const labels: Record<string, string> = Object.create(null);
   const tags: { key: string; value: string }[] = [];
+  let labelFilters = 0;
   for (const [key, value] of url.searchParams) {
     if (key.startsWith('filter[')) {
+      const field = key.length > MAX_FILTER_CHARS + 16 ? `${key.slice(0, 64)}…` : key;
       const m = /^filter\[labels\.(.+)\]$/.exec(key);
-      if (!m) throw invalid('Invalid filter', key, 'only filter[labels.<key>]=<value> is supported');
+      if (!m) throw invalid('Invalid filter', field, 'only filter[labels.<key>]=<value> is supported');
+      if (++labelFilters > MAX_FILTERS) throw invalid('Invalid filter', 'filter', `at most ${MAX_FILTERS} label filters are allowed`);
+      checkLength('Invalid filter', field, m[1]!, 'the label key');
+      checkLength('Invalid filter', field, value, 'the value');
       labels[m[1]!] = value;
     }
   }
-  for (const t of url.searchParams.getAll('tag')) {
+  const tagParams = url.searchParams.getAll('tag');
+  if (tagParams.length > MAX_FILTERS) throw invalid('Invalid tag filter', 'tag', `at most ${MAX_FILTERS} tag filters are allowed`);
+  for (const t of tagParams) {
     const i = t.indexOf(':');
     if (i <= 0) throw invalid('Invalid tag filter', 'tag', 'must be <key>:<value>');
+    checkLength('Invalid tag filter', 'tag', t.slice(0, i), 'the tag key');
+    checkLength('Invalid tag filter', 'tag', t.slice(i + 1), 'the tag value');
     tags.push({ key: t.slice(0, i), value: t.slice(i + 1) });
   }
   if (tags.length > 0 && desc.tagPaths.length === 0) {
     throw invalid('Invalid tag filter', 'tag', `${desc.pluralDisplayName} have no tags to filter on`);
   }
   const name = c.req.query('name');
+  if (name !== undefined) checkLength('Invalid name filter', 'name', name, 'the name');
   return { nameContains: name || undefined, labels, tags };
 }
 
@@ -68,6 +83,10 @@ export function nextUrl(c: Context, page: Page, total: number): string | null {
   url.searchParams.set('offset', String(page.offset + page.size));
   url.searchParams.set('size', String(page.size));
   return url.toString();
+}
+
+function checkLength(detail: string, field: string, text: string, what: string): void {
+  if (text.length > MAX_FILTER_CHARS) throw invalid(detail, field, `${what} must be at most ${MAX_FILTER_CHARS} characters`);
 }
 
 function invalid(detail: string, field: string, reason: string): ApiError {

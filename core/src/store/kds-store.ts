@@ -141,6 +141,19 @@ export class KdsStore {
     return row;
   }
 
+  /**
+   * A zone token's row and whether its signing key has been retired, in one query: a verifier holding the key
+   * in a cache still learns of its retirement at once.
+   */
+  async zoneTokenState(jti: string) {
+    const [row] = await this.db
+      .select({ token: zoneTokens, keyRetiredAt: signingKeys.retiredAt, keyExists: signingKeys.kid })
+      .from(zoneTokens)
+      .leftJoin(signingKeys, and(eq(signingKeys.tenantId, zoneTokens.tenantId), eq(signingKeys.kid, zoneTokens.kid)))
+      .where(eq(zoneTokens.jti, jti));
+    return row ? { ...row.token, keyRetired: row.keyExists === null || row.keyRetiredAt !== null } : undefined;
+  }
+
   async listZoneTokens(tenant: string) {
     return this.db.select().from(zoneTokens).where(eq(zoneTokens.tenantId, tenant)).orderBy(asc(zoneTokens.createdAt));
   }

@@ -1,7 +1,7 @@
 /**
  * Tenants and their API tokens. Tokens are opaque (`ursa_<id>_<secret>`), checked against a stored SHA-256
- * of the secret: revocation takes effect at once, there is no signing key to rotate, and it all runs on
- * WebCrypto, so the same code works in workerd.
+ * of the secret: there is no signing key to rotate, and it all runs on WebCrypto, so the same code works in
+ * workerd. Checks here always read the database; the API caches them briefly (`http/token-cache.ts`).
  */
 import { and, asc, eq, isNull } from 'drizzle-orm';
 import type { Db } from './db.js';
@@ -77,12 +77,25 @@ export class TokenStore {
 
   /** The principal a token stands for, or undefined when it is malformed, unknown, revoked or expired. */
   async verify(token: string, now = new Date()): Promise<Principal | undefined> {
+    return (await this.check(token, now)).principal;
+  }
+
+  /**
+   * `verify`, and when the token is good, when it expires: a cache of this answer must still refuse the
+   * token from that moment on (see `http/token-cache.ts`).
+   */
+  async check(token: string, now = new Date()): Promise<{ principal: Principal | undefined; expiresAt: Date | null }> {
     const m = TOKEN.exec(token);
-    if (!m) return undefined;
+    if (!m) return { principal: undefined, expiresAt: null };
     const [row] = await this.db.select().from(apiTokens).where(eq(apiTokens.id, m[1]!));
-    if (!row || row.revokedAt || (row.expiresAt && row.expiresAt <= now)) return undefined;
-    if (!constantTimeEqual(row.secretHash, await sha256(m[2]!))) return undefined;
-    return { tenant: row.tenantId, role: row.role, subject: row.id };
+    if (!row || row.revokedAt || (row.expiresAt && row.expiresAt <= now)) return { principal: undefined, expiresAt: null };
+    if (!constantTimeEqual(row.secretHash, await sha256(m[2]!))) return { principal: undefined, expiresAt: null };
+    return { principal: { tenant: row.tenantId, role: row.role, subject: row.id }, expiresAt: row.expiresAt };
+  }
+
+  /** True when `token` has the shape of an API token (only those are looked up, and cached). */
+  static wellFormed(token: string): boolean {
+    return TOKEN.test(token);
   }
 }
 

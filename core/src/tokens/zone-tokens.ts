@@ -2,7 +2,8 @@
  * Zone tokens: compact JWTs (HS256) bound to a tenant and a zone name, with an expiry and an id (`jti`).
  * Signed with per-tenant keys kept in the database; the key id (`kid`) in the header picks the key, so a
  * rotation adds a key that new tokens use while tokens signed with older active keys keep working until
- * those keys are retired. Nothing is cached for long (5 s), so rotation and revocation need no restart.
+ * those keys are retired. Only imported keys are cached (5 s); expiry, revocation and retirement are checked
+ * on every verification, so each takes effect at once, on every replica.
  * WebCrypto only: the same code verifies zones on Node and in workerd.
  */
 import type { CryptoKey } from '@ursa/proto';
@@ -78,9 +79,12 @@ export class ZoneTokens {
     if (expect.tenant !== undefined && expect.tenant !== '' && claims.tenant !== expect.tenant) {
       return fail('forbidden', `the zone token is for another tenant`);
     }
-    const row = await this.store.zoneToken(claims.jti);
-    if (!row || row.tenantId !== claims.tenant) return fail('unauthenticated', 'the zone token is unknown');
+    // Revocation and key retirement are read from the database on every check (the key cache only saves
+    // importing keys), so both take effect at once on every replica.
+    const row = await this.store.zoneTokenState(claims.jti);
+    if (!row || row.tenantId !== claims.tenant || row.kid !== jwt.kid) return fail('unauthenticated', 'the zone token is unknown');
     if (row.revokedAt) return fail('unauthenticated', 'the zone token was revoked');
+    if (row.keyRetired) return fail('unauthenticated', 'the signing key of the zone token was retired');
     return { ok: true, claims: { tenant: claims.tenant, zone: claims.zone, jti: claims.jti, exp: claims.exp } };
   }
 

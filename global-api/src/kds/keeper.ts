@@ -17,6 +17,14 @@ export interface KeptSession {
   lost(code: 'superseded' | 'unauthenticated', message: string): void;
 }
 
+/**
+ * How often the keeper ticks: often enough for leases (a quarter of their TTL) and for revocation, expiry and
+ * key retirement to end a live session within one heartbeat.
+ */
+export function keeperIntervalMs(leaseTtlMs: number, heartbeatMs: number): number {
+  return Math.max(100, Math.min(Math.floor(leaseTtlMs / 4), heartbeatMs));
+}
+
 export class LeaseKeeper {
   #sessions = new Set<KeptSession>();
   #timer: ReturnType<typeof setInterval>;

@@ -11,11 +11,13 @@
 import type { Context, Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
 import type { Frame } from '@ursa/proto/gen/kds.js';
-import { type AppEnv, decodePoll, decodePush, encodeFrames, errorText, KdsError, type Logger, MAX_FRAME_BYTES, type Waker } from '@ursa/core';
+import { type AppEnv, decodePoll, decodePush, encodeFrames, errorText, KdsError, type Logger, MAX_FRAME_BYTES, readBytes, type Waker } from '@ursa/core';
 import { ZoneSession, type SessionDeps } from './session.js';
 import { StreamDriver, type StreamTracker } from './ws.js';
 import type { FeedCache } from './feed-cache.js';
 import type { LeaseKeeper } from './keeper.js';
+import { publicKdsError } from './public-error.js';
+import { checkPollRequest, checkPushRequest } from './validate.js';
 
 export interface KdsOptions {
   readonly waker: Waker;
@@ -82,13 +84,16 @@ export function mountKdsRoutes(app: Hono<AppEnv>, instanceId: string, opts: KdsO
     );
   }
 
-  app.post('/kds/v1/poll', async (c) => {
-    const wait = Math.min(MAX_WAIT_S, Math.max(0, Number(c.req.query('wait') ?? DEFAULT_WAIT_S) || 0));
-    return respond(c, async () => {
+  app.post('/kds/v1/poll', async (c) =>
+    respond(c, async () => {
+      const wait = waitSeconds(c.req.query('wait'));
       const req = decodePoll(await body(c));
-      if (!req.hello) throw new KdsError('bad-frame', 'poll request without hello');
+      checkPollRequest(req);
       const session = await ZoneSession.attach(sessionDeps(c, instanceId, opts), req.hello, 'poll', `poll-${req.hello.instanceId || 'anonymous'}`);
       const frames: Frame[] = [{ body: { $case: 'welcome', value: session.welcome } }];
+      if (req.snapshotRevision > session.welcome.revision) {
+        throw new KdsError('bad-frame', `snapshot_revision ${req.snapshotRevision} is newer than the global's revision ${session.welcome.revision}: start the snapshot over`);
+      }
       if (req.snapshotRevision > 0) {
         session.snapshot = { revision: req.snapshotRevision, after: req.snapshotAfter };
         session.cursor = 0;
@@ -111,13 +116,13 @@ export function mountKdsRoutes(app: Hono<AppEnv>, instanceId: string, opts: KdsO
       }
       if (frames.length === 1) frames.push({ body: { $case: 'heartbeat', value: { revision: session.cursor } } });
       return frames;
-    });
-  });
+    }),
+  );
 
   app.post('/kds/v1/push', async (c) =>
     respond(c, async () => {
       const req = decodePush(await body(c));
-      if (!req.hello || !req.delta) throw new KdsError('bad-frame', 'push request needs hello and delta');
+      checkPushRequest(req);
       const deps = sessionDeps(c, instanceId, opts);
       const session = await ZoneSession.attach(deps, req.hello, 'poll', `poll-${req.hello.instanceId || 'anonymous'}`);
       const expected = session.welcome.inventoryRevision;
@@ -137,21 +142,29 @@ export function mountKdsRoutes(app: Hono<AppEnv>, instanceId: string, opts: KdsO
   );
 }
 
-async function body(c: Context): Promise<Uint8Array> {
-  const len = Number(c.req.header('content-length') ?? 0);
-  if (len > MAX_FRAME_BYTES) throw new KdsError('too-large', `request of ${len} bytes exceeds the ${MAX_FRAME_BYTES}-byte limit`);
-  return new Uint8Array(await c.req.arrayBuffer());
+/** `wait`: whole seconds, at most MAX_WAIT_S (longer waits are cut to it, as documented); default 25. */
+function waitSeconds(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return DEFAULT_WAIT_S;
+  if (!/^[0-9]{1,6}$/.test(raw)) throw new KdsError('bad-frame', `wait must be a whole number of seconds (0 to ${MAX_WAIT_S})`);
+  return Math.min(MAX_WAIT_S, Number(raw));
 }
 
-/** Protocol errors are answered as an Error frame with a 4xx status; anything else is a 500. */
-async function respond(c: Context, run: () => Promise<Frame[]>): Promise<Response> {
+/** The request body, read up to the frame limit (counted while reading: a missing Content-Length changes nothing). */
+async function body(c: Context): Promise<Uint8Array> {
+  return readBytes(c.req.raw, MAX_FRAME_BYTES, (detail) => new KdsError('too-large', detail));
+}
+
+/**
+ * Protocol errors are answered as an Error frame with a 4xx status. Anything else is the global's own
+ * failure: a 500 whose Error frame says `internal` with a trace id, never the error's text (it may be SQL).
+ */
+async function respond(c: Context<AppEnv>, run: () => Promise<Frame[]>): Promise<Response> {
   try {
     const frames = await run();
     return c.body(encodeFrames(frames) as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/x-protobuf' });
   } catch (err) {
-    const e = err instanceof KdsError ? err : new KdsError('internal', err instanceof Error ? err.message : String(err));
-    if (!(err instanceof KdsError)) c.var.log.child('kds').error('poll failed', { error: errorText(err) });
-    const status = e.code === 'internal' ? 500 : e.code === 'unauthenticated' ? 401 : e.code === 'forbidden' || e.code === 'zone-disabled' ? 403 : 400;
+    const e = publicKdsError(err, c.var.log.child('kds'), 'poll failed', { path: c.req.path });
+    const status = e.code === 'internal' ? 500 : e.code === 'unauthenticated' ? 401 : e.code === 'forbidden' || e.code === 'zone-disabled' ? 403 : e.code === 'too-large' ? 413 : 400;
     return c.body(encodeFrames([{ body: { $case: 'error', value: { code: e.code, message: e.message } } }]) as Uint8Array<ArrayBuffer>, status, {
       'content-type': 'application/x-protobuf',
     });

@@ -8,6 +8,8 @@
 import type { Frame, Hello } from '@ursa/proto/gen/kds.js';
 import { createLogger, decodeFrame, encodeFrame, errorText, KdsError, type Logger, type Waker } from '@ursa/core';
 import { ZoneSession, type SessionDeps } from './session.js';
+import { publicKdsError } from './public-error.js';
+import { checkFrame } from './validate.js';
 
 /** What the driver needs from the socket: a Hono `WSContext` fits. */
 export interface SocketLike {
@@ -112,6 +114,7 @@ export class StreamDriver {
   async #handle(data: Uint8Array): Promise<void> {
     if (this.#closed) return;
     const frame = decodeFrame(data);
+    checkFrame(frame);
     const body = frame.body!;
     if (!this.#session) {
       if (body.$case !== 'hello') throw new KdsError('bad-frame', `the first frame must be hello, got ${body.$case}`);
@@ -213,8 +216,8 @@ export class StreamDriver {
   }
 
   async #fail(err: unknown): Promise<void> {
-    const e = err instanceof KdsError ? err : new KdsError('internal', err instanceof Error ? err.message : String(err));
-    if (!(err instanceof KdsError)) this.#log.error('session failed', { zone: this.#session?.zone, error: errorText(err) });
+    // The zone learns what it did wrong, or `internal` with a trace id: never the text of an internal error.
+    const e = publicKdsError(err, this.#log, 'session failed', { zone: this.#session?.zone });
     this.#send({ body: { $case: 'error', value: { code: e.code, message: e.message } } });
     // #fail always runs as a link of #queue (after a frame, a pump or a beat failed): waiting for the queue
     // here would wait for itself, and the socket would never be closed nor the session released.

@@ -22,7 +22,7 @@
  */
 import type { Stores, ZoneTokens } from '@ursa/core';
 import { FeedCache } from '../kds/feed-cache.js';
-import { LeaseKeeper } from '../kds/keeper.js';
+import { keeperIntervalMs, LeaseKeeper } from '../kds/keeper.js';
 import { ZoneSession, type SessionDeps } from '../kds/session.js';
 import { StreamDriver } from '../kds/ws.js';
 import type { WorkerEnv } from './env.js';
@@ -82,7 +82,7 @@ export class KdsHub {
 
   #accept(): Response {
     const { settings, stores, waker } = this.#init();
-    this.#live ??= { feed: new FeedCache(stores.resources, waker), keeper: new LeaseKeeper(stores.db, settings.zoneLeaseMs) };
+    this.#live ??= { feed: new FeedCache(stores.resources, waker), keeper: new LeaseKeeper(stores.db, settings.zoneLeaseMs, keeperIntervalMs(settings.zoneLeaseMs, settings.kdsHeartbeatMs)) };
     const live = this.#live;
     const deps: SessionDeps = {
       resources: stores.resources,

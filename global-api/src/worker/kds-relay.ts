@@ -71,8 +71,10 @@ export function relayKdsStream(opts: RelayOptions): Response {
     } catch (err) {
       pending = undefined;
       clearTimeout(helloTimer);
-      console.error('ursa kds relay: no hub:', err instanceof Error ? err.message : err);
-      refuse('internal', `the KDS hub of tenant ${tenant} is unavailable: ${err instanceof Error ? err.message : String(err)}`);
+      // The zone is told the hub is unavailable and to retry; the reason (internal) goes to the log only.
+      const trace = crypto.randomUUID().replace(/-/g, '');
+      console.error(`ursa kds relay: no hub (trace ${trace}):`, err instanceof Error ? err.message : err);
+      refuse('internal', `the KDS hub of tenant ${tenant} is unavailable (trace ${trace}); the zone should retry`);
     }
   };
 

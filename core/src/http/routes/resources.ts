@@ -93,8 +93,11 @@ function checkWritable(c: Context<AppEnv>, desc: ResourceDescriptor, title: stri
 function ifMatch(c: Context): number | undefined {
   const h = c.req.header('if-match');
   if (h === undefined) return undefined;
-  const m = /^(?:W\/)?"?([0-9]+)"?$/.exec(h.trim());
-  if (!m) throw new ApiError(400, 'Bad Request', 'If-Match must be a version ETag from GET, e.g. "3"', [{ field: 'If-Match', reason: 'must be a version ETag', source: 'header' }]);
+  const m = /^(?:W\/)?"?([0-9]{1,16})"?$/.exec(h.trim());
+  // Versions are safe integers: a longer number names no version (it would compare as a rounded float).
+  if (!m || !Number.isSafeInteger(Number(m[1]))) {
+    throw new ApiError(400, 'Bad Request', 'If-Match must be a version ETag from GET, e.g. "3"', [{ field: 'If-Match', reason: 'must be a version ETag', source: 'header' }]);
+  }
   return Number(m[1]);
 }
 

@@ -7,6 +7,7 @@ import type { Hono } from 'hono';
 import { textProblem } from '@ursa/proto';
 import { ROLES, type Role } from '../../store/token-store.js';
 import { requireAdmin, requireOperator, type AuthOptions } from '../auth.js';
+import { tokenCacheFor } from '../token-cache.js';
 import { readBody } from '../body.js';
 import type { AppEnv } from '../env.js';
 import { ApiError, badRequest } from '../errors.js';
@@ -66,7 +67,10 @@ export function mountTokenRoutes(app: Hono<AppEnv>, auth: AuthOptions): void {
 
   app.delete('/tokens/:id', async (c) => {
     requireAdmin(c);
-    if (!(await c.var.stores().tokens.revoke(c.var.tenant, c.req.param('id')))) throw new ApiError(404, 'Could not revoke a token', 'Not found');
+    const id = c.req.param('id');
+    if (!(await c.var.stores().tokens.revoke(c.var.tenant, id))) throw new ApiError(404, 'Could not revoke a token', 'Not found');
+    // At once on this process; other replicas' caches expire within TOKEN_CACHE_MS.
+    tokenCacheFor(auth).revoked(id);
     return c.json({});
   });
 }
