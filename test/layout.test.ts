@@ -111,7 +111,7 @@ describe('package layout', () => {
     for (const deep of ['@ursa/core/src/app.ts', '@ursa/core/src/store/resource-store.js', '@ursa/proto/src/resources.ts', '@ursa/global-api/src/kds/session.ts']) {
       expect(() => require.resolve(deep), deep).toThrow(/is not defined by "exports"/);
     }
-    for (const entry of ['@ursa/core', '@ursa/core/node', '@ursa/core/schema', '@ursa/proto', '@ursa/proto/xds', '@ursa/proto/gen/kds.js']) {
+    for (const entry of ['@ursa/core', '@ursa/core/base', '@ursa/core/node', '@ursa/core/schema', '@ursa/proto', '@ursa/proto/xds', '@ursa/proto/gen/kds.js']) {
       expect(require.resolve(entry), entry).toMatch(/\.ts$/);
     }
   });

@@ -9,10 +9,13 @@
  * data directory and ports), three times (~20, ~30 and ~40 s in): every restart must serve from its persisted
  * state at once, and from spawn to its first DNS answer and to its first API answer must each take less than
  * 2 s. The times are taken with a light in-process UDP query and fetch (spawning `dig` every few ms would take
- * CPU from the agent being timed), then the answers are confirmed with `dig`. The 2 s budget is asserted on
- * the best of the three restarts: on a small shared host a neighbour's CPU burst can stretch one start by
- * seconds, which says nothing about the agent; each restart is printed with the host's load and the CPU time
- * the agent used until it answered. During the outage one more dataplane (of a new service) is
+ * CPU from the agent being timed), then the answers are confirmed with `dig`. DNS must make the budget on
+ * every restart: the agent answers from the answers it persisted before it loads the rest of itself or opens
+ * its database (a few hundred ms of CPU). The API answers from the database, whose opening (PGlite) costs
+ * over a second of CPU, so its budget is asserted on the best of the three restarts: on a small shared host
+ * a neighbour's CPU burst can stretch one such start by seconds, which says nothing about the agent. Each
+ * restart is printed with the host's load and the CPU time the agent used until it answered. During the
+ * outage one more dataplane (of a new service) is
  * registered in the zone. Then the global comes back on the same data directory and port; the zone must
  * reconnect by itself, the dataplane registered meanwhile must reach the global (display-name label), and
  * a policy update made on the global once it is back must reach the zone.
@@ -149,7 +152,7 @@ describe('global outage: the zone keeps serving, restarts from its own state, an
   });
 
   it(
-    'serves DNS and API for 60 s without the global, restarts within 2 s from persisted state, and reconnects by itself',
+    'serves DNS and API for 60 s without the global, answers DNS within 2 s of every restart from persisted state, and reconnects by itself',
     async () => {
       const g = global!;
       const zoneUrl = `http://127.0.0.1:${setup.apiPort}`;
@@ -238,7 +241,9 @@ describe('global outage: the zone keeps serving, restarts from its own state, an
         ]);
         restarts.push({ dnsMs, apiMs, cpuMs: cpuTimeMs(next.child.proc.pid!), load });
         for (const s of services) expect(await digShort(setup.dnsPort, `${s}.mesh`), `${s}.mesh through dig after the restart`).toBe(vips[s]);
-        const ready = (await getJson(`${zoneUrl}/ready`)) as { kds: { connected: boolean } };
+        // /ready is 503 until every local part runs (xDS last); then DNS answers from the database.
+        const ready = (await waitFor('/ready after restart', () => getJson(`${zoneUrl}/ready`), 30_000, next.child)) as { dns: string; kds: { connected: boolean } };
+        expect(ready.dns).toBe('live');
         expect(ready.kds.connected, 'the global is still down').toBe(false);
       };
 
@@ -301,8 +306,8 @@ describe('global outage: the zone keeps serving, restarts from its own state, an
           `policy update reached the zone in ${timings.policyConvergedMs} ms; outage registration on the global ${timings.inventoryConvergedMs} ms after the global's spawn`,
       );
       expect(stats.failures, stats.failures.slice(0, 20).join('\n')).toEqual([]);
-      const best = Math.min(...restarts.map((r) => Math.max(r.dnsMs, r.apiMs)));
-      expect(best, 'the best restart\'s time to both answers').toBeLessThan(RESTART_BUDGET_MS);
+      for (const [i, r] of restarts.entries()) expect(r.dnsMs, `restart ${i + 1}: time to the first DNS answer`).toBeLessThan(RESTART_BUDGET_MS);
+      expect(Math.min(...restarts.map((r) => r.apiMs)), 'the best restart\'s time to the first API answer').toBeLessThan(RESTART_BUDGET_MS);
     },
     240_000,
   );

@@ -1,12 +1,18 @@
 /**
- * Prebuilds the zone agent into `zone-agent/dist/main.mjs` (git-ignored; run by `prepare` and before the
- * tests). Compiling TypeScript at start-up costs about a second of CPU, and a restarted agent must answer
- * DNS and its API within 2 s: the bin runs this bundle. Packages stay external (PGlite loads its wasm from
- * its own directory); only our code is bundled: the zone agent's and the workspace packages it imports.
+ * Prebuilds the zone agent into `zone-agent/dist/main.mjs` and its chunks under `dist/chunks/` (git-ignored;
+ * run by `prepare` and before the tests). Compiling TypeScript at start-up costs about a second of CPU, and
+ * a restarted agent must answer DNS within 2 s: the bin runs this bundle. Packages stay external (PGlite
+ * loads its wasm from its own directory); only our code is bundled: the zone agent's and the workspace
+ * packages it imports. Code splitting keeps every dynamic `import()` lazy: `main.mjs` itself holds only what
+ * answers DNS from the persisted answers, the rest loads after (see `main.ts`).
  *
- * The build fails when the bundle holds code that is the global's alone (see `checkZoneBundle`).
+ * The build fails when the bundle holds code that is the global's alone (see `checkZoneBundle`), or when the
+ * start-up path loads more than it may (see `checkStartPath`).
  */
 import { build, type Metafile } from 'esbuild';
+import { rm } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Bundled files that belong to the global plane; the zone agent must never carry them. */
@@ -25,13 +31,43 @@ export function checkZoneBundle(meta: Pick<Metafile, 'inputs'>): string[] {
   return out;
 }
 
+/** Third-party packages the start-up path (`main.mjs` and what it imports statically) may load. */
+export const START_PATH_PACKAGES: ReadonlySet<string> = new Set(['dns-packet']);
+
+/**
+ * Names what the start-up path loads beyond node's built-ins and `START_PATH_PACKAGES`: every third-party
+ * import reached from the entry through static imports (dynamic ones load later). Empty when it is small.
+ */
+export function checkStartPath(meta: Pick<Metafile, 'outputs'>): string[] {
+  const entry = Object.keys(meta.outputs).find((o) => /(^|\/)main\.mjs$/.test(o));
+  if (!entry) return ['the build has no main.mjs'];
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const walk = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const i of meta.outputs[file]?.imports ?? []) {
+      if (i.kind !== 'import-statement') continue;
+      if (!i.external) walk(i.path);
+      else if (!i.path.startsWith('node:') && !builtinModules.includes(i.path) && !START_PATH_PACKAGES.has(i.path)) out.push(`the start-up path (${file}) loads ${i.path}: import it dynamically, after the resolver answers`);
+    }
+  };
+  walk(entry);
+  return out;
+}
+
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-/** Bundles the agent to `outfile` and returns esbuild's metafile (inputs relative to the repository). */
-export async function buildZoneAgent(outfile = `${root}zone-agent/dist/main.mjs`): Promise<Metafile> {
+/** Bundles the agent into `outdir` (`main.mjs`, `chunks/`) and returns esbuild's metafile (paths relative to the repository). */
+export async function buildZoneAgent(outdir = `${root}zone-agent/dist`): Promise<Metafile> {
+  // Chunk names carry content hashes: drop the previous build's, or they pile up.
+  await rm(join(outdir, 'chunks'), { recursive: true, force: true });
   const result = await build({
-    entryPoints: [`${root}zone-agent/src/main.ts`],
-    outfile,
+    entryPoints: { main: `${root}zone-agent/src/main.ts` },
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunks/[name]-[hash]',
+    splitting: true,
     absWorkingDir: root,
     bundle: true,
     platform: 'node',
@@ -48,12 +84,12 @@ export async function buildZoneAgent(outfile = `${root}zone-agent/dist/main.mjs`
 async function main(): Promise<void> {
   const started = performance.now();
   const metafile = await buildZoneAgent();
-  const violations = checkZoneBundle(metafile);
+  const violations = [...checkZoneBundle(metafile), ...checkStartPath(metafile)];
   if (violations.length > 0) {
     for (const v of violations) console.error(`zone-agent/build: ${v}`);
     process.exit(1);
   }
-  console.log(`zone-agent/build: zone-agent/dist/main.mjs in ${Math.round(performance.now() - started)} ms (${Object.keys(metafile.inputs).length} files, no global-only code)`);
+  console.log(`zone-agent/build: zone-agent/dist/main.mjs and ${Object.keys(metafile.outputs).filter((o) => o.endsWith('.mjs')).length - 1} chunks in ${Math.round(performance.now() - started)} ms (${Object.keys(metafile.inputs).length} files, no global-only code, a small start-up path)`);
 }
 
 /**

@@ -3,7 +3,7 @@
  * the agent runs standalone (Kuma's standalone mode): it accepts meshes and policies locally.
  */
 import { isAbsolute, resolve } from 'node:path';
-import { bool, ConfigError, LOG_LEVELS, type LogLevel, dnsLabel, intIn, helpText as optionsHelp, nonEmpty, oneOf, parseOptions, port, type OptionSpec, type Parsed } from '@ursa/core';
+import { bool, ConfigError, LOG_LEVELS, type LogLevel, dnsLabel, intIn, helpText as optionsHelp, nonEmpty, oneOf, parseOptions, port, type OptionSpec, type Parsed } from '@ursa/core/base';
 
 export interface ZoneConfig {
   readonly globalUrl: string | undefined;

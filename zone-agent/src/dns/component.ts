@@ -1,19 +1,21 @@
 /**
  * The `.mesh` DNS resolver component (UDP and TCP on `--dns-host:--dns-port`; port 0 turns it off).
  *
- * The record table lives in memory. It is built from the zone's persisted store before the sockets open (so
- * a restarted agent answers at once, whether or not the global is reachable), and rebuilt when the local
+ * The record table lives in memory. It is built from the zone's persisted store, and rebuilt when the local
  * store rings the doorbell for Dataplane, ZoneIngress or Mesh changes (`../rebuild-loop.ts`: coalesced,
- * one rebuild at a time, periodic safety net). Each rebuild reads the services, lets the allocator persist their VIPs (`vips.ts`) and swaps the table.
+ * one rebuild at a time, periodic safety net). Each rebuild reads the services, lets the allocator persist
+ * their VIPs (`vips.ts`) and swaps the table; a changed table is also written to the answers file
+ * (`answers-file.ts`). A restarted agent answers from that file before its database opens (`main.ts` opens
+ * the `resolver` and passes it here); the first rebuild hands the sockets over to the live table. Without a
+ * resolver passed in (no answers file yet, or tests) the sockets open once the first rebuild ran.
  */
 import type { ComponentDeps, Stop } from '../component.js';
 import { LOCAL } from '../kds/state.js';
 import { startRebuildLoop } from '../rebuild-loop.js';
 import { StoreView } from '../store-view.js';
-import { createForwarder } from './forward.js';
+import { AnswersWriter } from './answers-file.js';
 import { RecordTable, wantedServices } from './records.js';
-import { resolveUpstream } from './resolv.js';
-import { startDnsServer } from './server.js';
+import { createResolver, type Resolver } from './resolver.js';
 import { DEFAULT_QUARANTINE_MS, VipAllocator } from './vips.js';
 
 const KINDS = ['Mesh', 'Dataplane', 'ZoneIngress'] as const;
@@ -23,8 +25,12 @@ const RESYNC_VIPS_MS = 25_000;
 export interface DnsOptions {
   /** How long a freed VIP stays reserved (default 1 h, see `vips.ts`). */
   readonly vipQuarantineMs?: number;
-  /** Upstream timeout (default 2 s). */
+  /** Upstream timeout (default 2 s; only when the resolver is created here). */
   readonly upstreamTimeoutMs?: number;
+  /** The resolver `main.ts` opened before the database (answering from the persisted answers); created here otherwise. */
+  readonly resolver?: Resolver;
+  /** The answers file's text as read at start (an unchanged table is then not written again). */
+  readonly persistedText?: string;
 }
 
 export async function startDns(deps: ComponentDeps, opts: DnsOptions = {}): Promise<Stop> {
@@ -32,11 +38,15 @@ export async function startDns(deps: ComponentDeps, opts: DnsOptions = {}): Prom
   const log = deps.log.child('dns');
   if (config.dnsPort === 0) {
     log.info('resolver off (--dns-port 0)');
+    await opts.resolver?.close();
     return async () => {};
   }
   if (!deps.db) throw new Error('dns: the resolver needs the database (ComponentDeps.db) to keep VIPs');
   const allocator = new VipAllocator({ db: deps.db, tenant: LOCAL, cidr: config.vipCidr, quarantineMs: opts.vipQuarantineMs ?? DEFAULT_QUARANTINE_MS, log });
+  const resolver = opts.resolver ?? (await createResolver(config, log, { upstreamTimeoutMs: opts.upstreamTimeoutMs }));
   let table = RecordTable.empty();
+  const liveLookup = (name: string) => table.lookup(name)?.ip;
+  const answers = new AnswersWriter(config.dataDir, log, opts.persistedText);
 
   // Follows the change feed: a pass after one change reads that change, not every Dataplane of the zone,
   // so an endpoint change does not cost the resolver (and the xDS push running beside it) a full read.
@@ -55,31 +65,26 @@ export async function startDns(deps: ComponentDeps, opts: DnsOptions = {}): Prom
     const next = RecordTable.build(vips);
     if (next.size !== table.size) log.info(`${next.size} name(s) in ${vips.size} mesh(es)`);
     table = next;
+    // Hand over from the persisted answers only once a pass succeeded (a failed one keeps them, and retries).
+    if (resolver.source === 'persisted') await resolver.serve(liveLookup, 'live');
+    await answers.write(next.records());
   };
 
   // Subscribe first (the loop does on start), so a change during the initial build is not missed.
   const loop = startRebuildLoop({ name: 'dns', pass: rebuild, waker: deps.waker, kinds: new Set(KINDS), log });
 
   try {
-    const upstream = await resolveUpstream(config.dnsUpstream);
-    if (upstream.port === config.dnsPort && (upstream.host === config.dnsHost || config.dnsHost === '0.0.0.0' || config.dnsHost === '::')) {
-      log.warn(`the upstream ${upstream.host}:${upstream.port} is this resolver itself: forwarded names will time out (set --dns-upstream)`);
-    }
     await loop.runNow();
-    const server = await startDnsServer({
-      host: config.dnsHost,
-      port: config.dnsPort,
-      lookup: (name) => table.lookup(name)?.ip,
-      forwarder: createForwarder(upstream, { timeoutMs: opts.upstreamTimeoutMs }),
-      log,
-    });
-    log.info(`resolver on ${config.dnsHost}:${server.port} (udp and tcp), VIPs from ${config.vipCidr}, other names forwarded to ${upstream.host}:${upstream.port}`);
+    // Without persisted answers the sockets open now, even if that first pass failed: forwarding works,
+    // and local names follow with the retry.
+    if (resolver.source === undefined) await resolver.serve(liveLookup, 'live');
     return async () => {
       await loop.stop();
-      await server.close();
+      await resolver.close();
     };
   } catch (err) {
     await loop.stop();
+    await resolver.close();
     throw err;
   }
 }

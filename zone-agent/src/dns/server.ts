@@ -17,7 +17,7 @@ import { createServer, isIP, type Server, type Socket } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { DNS_TTL } from './records.js';
 import type { Forwarder } from './forward.js';
-import { type Logger, silentLogger } from '@ursa/core';
+import { type Logger, silentLogger } from '@ursa/core/base';
 
 export interface DnsServerOptions {
   readonly host: string;

@@ -1,0 +1,153 @@
+/**
+ * Everything of the zone agent after its first DNS answer: opens the zone's persisted state (embedded
+ * Postgres under the data directory), serves the zone API from it, starts the local parts (DNS on the live
+ * table, ingress bookkeeping, xDS) and keeps a KDS session with the global in the background, so a zone
+ * started while the global is down still serves its last state. `main.ts` loads this module only once the
+ * resolver answers from the persisted answers (its imports are most of the agent's start-up CPU).
+ */
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import type { Logger } from '@ursa/core';
+import type { ZoneConfig } from './config.js';
+import type { Stop } from './component.js';
+import { createResolver, type Resolver } from './dns/resolver.js';
+import type { KdsClient as KdsClientType } from './kds/client.js';
+import type { XdsHandle } from './xds/component.js';
+
+/**
+ * Loaded while PGlite opens (its wasm compiles off the main thread, so the two overlap). xDS (the Envoy
+ * protos: the largest module graph), which neither DNS nor the API needs, loads only once both serve.
+ */
+const loadServingParts = () =>
+  Promise.all([
+    import('@hono/node-server'),
+    import('@hono/node-server/conninfo'),
+    import('@ursa/core'),
+    import('./dns/component.js'),
+    import('./ingress/component.js'),
+    import('./kds/client.js'),
+    import('./kds/state.js'),
+    import('./xds/inspect-routes.js'),
+    import('./xds/tokens.js'),
+  ]);
+
+export interface AgentStart {
+  readonly config: ZoneConfig;
+  readonly log: Logger;
+  readonly instanceId: string;
+  /** The resolver `main.ts` opened on the persisted answers, if there were any. */
+  readonly resolver?: Resolver;
+  /** Those answers' file text (the DNS component does not rewrite an unchanged table). */
+  readonly persistedText?: string;
+}
+
+/**
+ * Start-up phases, as `/ready` reports them: `starting` while the local parts start (the API already
+ * serves from the database; DNS may still answer from the persisted answers), `ready` once all of them run.
+ */
+type Phase = 'starting' | 'ready';
+
+export async function runAgent(start: AgentStart): Promise<void> {
+  const { config, log, instanceId } = start;
+  const openDatabase = async () => {
+    const { migrate, openPglite } = await import('@ursa/core/node');
+    const db = await openPglite(`${config.dataDir}/db`);
+    await migrate(db);
+    return db;
+  };
+  const [database, [{ serve }, { getConnInfo }, { createApp, notifyWaker, createStores, ApiError, VERSION }, { startDns }, { startIngressBookkeeping }, { KdsClient }, { LOCAL, ZoneSyncState }, { mountXdsRoutes }, { DataplaneTokens }]] = await Promise.all([
+    openDatabase(),
+    loadServingParts(),
+  ]);
+  const stores = createStores(database.db);
+  const waker = await notifyWaker(database);
+  const state = new ZoneSyncState(stores.resources);
+
+  let client: KdsClientType | undefined;
+  if (config.globalUrl) {
+    const tokenFile = config.tokenFile!;
+    client = new KdsClient({
+      globalUrl: config.globalUrl,
+      zone: config.zone,
+      tenant: config.tenant,
+      token: () => readFile(tokenFile, 'utf8'),
+      transport: config.transport,
+      state,
+      instanceId,
+      agentVersion: VERSION,
+      configJson: JSON.stringify({ zone: config.zone, transport: config.transport, apiPort: config.apiPort }),
+      onLocalChange: (l) => waker.subscribe(LOCAL, () => l()),
+      backoff: { baseMs: Math.min(500, config.reconnectMaxMs), maxMs: config.reconnectMaxMs },
+      // The embedded database aborted: this process can no longer be trusted with it. Exit; a restart
+      // recovers the database from its WAL and resumes sync from the cursor written with the data.
+      onFatal: (err) => {
+        log.error(`fatal: ${err.message}; exiting so a restart can recover the database`);
+        process.exit(70);
+      },
+      log: log.child('kds'),
+    });
+  }
+
+  let phase: Phase = 'starting';
+  const resolver = config.dnsPort === 0 ? undefined : (start.resolver ?? (await createResolver(config, log.child('dns'))));
+  /** Where DNS answers come from: `persisted` (the last run's answers), `live` (the database), `starting`, `off`. */
+  const dnsSource = () => (resolver ? (resolver.source ?? 'starting') : 'off');
+
+  const auth = { loopbackAdmin: true, isLoopback: (c: Parameters<typeof getConnInfo>[0]) => /^(127\.|::1$|::ffff:127\.)/.test(getConnInfo(c).remote.address ?? '') };
+  // Dataplane tokens are signed with keys in the zone's own database; the xDS server verifies them.
+  const dataplaneTokens = new DataplaneTokens(stores.kds, LOCAL);
+  /** Set once the xDS server is up (the inspect endpoints read its snapshot cache). */
+  let xdsHandle: XdsHandle | undefined;
+  const app = createApp({
+    instanceId,
+    hostname: hostname(),
+    defaultTenant: LOCAL,
+    openStores: () => stores,
+    auth,
+    meshDefaults: false,
+    config: { zone: config.zone, globalUrl: config.globalUrl ?? null, transport: config.transport },
+    plane: { kind: 'zone', zone: config.zone, federated: Boolean(config.globalUrl) },
+    publicRoutes: (r) => {
+      const kds = () => (client ? { federated: true, ...client.status } : { federated: false });
+      // 503 until every local part runs: a caller that waits for /ready gets DNS from the database (not the
+      // last run's answers), the ingress bookkeeping and xDS.
+      r.get('/ready', (c) => c.json({ ready: phase === 'ready', phase, zone: config.zone, dns: dnsSource(), kds: kds() }, phase === 'ready' ? 200 : 503));
+      r.get('/healthz', (c) => c.json({ ok: true }));
+      mountXdsRoutes(r, { auth, tenant: LOCAL, zone: config.zone, store: stores.resources, tokens: dataplaneTokens, xds: () => xdsHandle });
+    },
+    // Zone tokens belong to the global. Here they would also reach the zone's own signing keys (its
+    // dataplane-token keys share that table), so a retire would void every dataplane token.
+    planeRoutes: (r) => {
+      r.all('/tokens/zone/*', () => {
+        throw new ApiError(400, 'Bad Request', 'zone tokens are issued by the global control plane: use POST /tokens/zone there');
+      });
+    },
+  });
+  const server = serve({ fetch: app.fetch, hostname: config.apiHost, port: config.apiPort }, (info) => log.info(`zone API listening on http://${config.apiHost}:${info.port}`));
+  // Local parts first: they serve from the persisted state whether or not the global is reachable.
+  const deps = { config, store: stores.resources, waker, log, db: database.db };
+  const stops: Stop[] = [];
+  stops.push(await startDns(deps, { resolver, persistedText: start.persistedText }));
+  stops.push(await startIngressBookkeeping(deps));
+  // xDS (the Envoy protos: the largest module graph) loads only now: neither DNS nor the API needs it.
+  const { startXds } = await import('./xds/component.js');
+  stops.push(await startXds(deps, { tokens: dataplaneTokens, instanceId, onReady: (h) => (xdsHandle = h) }));
+  phase = 'ready';
+  client?.start();
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: shutting down`);
+    setTimeout(() => process.exit(0), 5000).unref();
+    await client?.stop();
+    for (const s of stops.reverse()) await s().catch(() => {});
+    server.close();
+    await waker.close();
+    await database.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
