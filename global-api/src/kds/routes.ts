@@ -11,7 +11,7 @@
 import type { Context, Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
 import type { Frame } from '@ursa/proto/gen/kds.js';
-import { type AppEnv, decodePoll, decodePush, encodeFrames, KdsError, MAX_FRAME_BYTES, type Waker } from '@ursa/core';
+import { type AppEnv, decodePoll, decodePush, encodeFrames, KdsError, MAX_FRAME_BYTES, unavailableKdsError, type Waker } from '@ursa/core';
 import { ZoneSession, type SessionDeps } from './session.js';
 import { StreamDriver, type StreamTracker } from './ws.js';
 import type { FeedCache } from './feed-cache.js';
@@ -144,15 +144,19 @@ async function body(c: Context): Promise<Uint8Array> {
   return new Uint8Array(await c.req.arrayBuffer());
 }
 
-/** Protocol errors are answered as an Error frame with a 4xx status; anything else is a 500. */
+/** Protocol errors are answered as an Error frame with a 4xx status, a lost database with 503; anything else is a 500. */
 async function respond(c: Context, run: () => Promise<Frame[]>): Promise<Response> {
   try {
     const frames = await run();
     return c.body(encodeFrames(frames) as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/x-protobuf' });
-  } catch (err) {
+  } catch (thrown) {
+    // A lost database: the zone retries (503), and the operator learns why.
+    const unavailable = thrown instanceof KdsError ? undefined : unavailableKdsError(thrown);
+    if (unavailable) c.var.log.child('kds').warn('poll failed: the database is unavailable', { error: errorText(thrown) });
+    const err = unavailable ?? thrown;
     const e = err instanceof KdsError ? err : new KdsError('internal', err instanceof Error ? err.message : String(err));
     if (!(err instanceof KdsError)) c.var.log.child('kds').error('poll failed', { error: errorText(err) });
-    const status = e.code === 'internal' ? 500 : e.code === 'unauthenticated' ? 401 : e.code === 'forbidden' || e.code === 'zone-disabled' ? 403 : 400;
+    const status = e.code === 'internal' ? 500 : e.code === 'unavailable' ? 503 : e.code === 'unauthenticated' ? 401 : e.code === 'forbidden' || e.code === 'zone-disabled' ? 403 : 400;
     return c.body(encodeFrames([{ body: { $case: 'error', value: { code: e.code, message: e.message } } }]) as Uint8Array<ArrayBuffer>, status, {
       'content-type': 'application/x-protobuf',
     });

@@ -6,7 +6,7 @@
  * dies.
  */
 import type { Frame, Hello } from '@ursa/proto/gen/kds.js';
-import { decodeFrame, encodeFrame, KdsError, type Waker } from '@ursa/core';
+import { decodeFrame, encodeFrame, KdsError, unavailableKdsError, type Waker } from '@ursa/core';
 import { ZoneSession, type SessionDeps } from './session.js';
 import { createLogger, errorText, type Logger } from '@ursa/core';
 
@@ -213,15 +213,19 @@ export class StreamDriver {
     this.socket.send(encodeFrame(frame));
   }
 
-  async #fail(err: unknown): Promise<void> {
+  async #fail(thrown: unknown): Promise<void> {
+    // A lost database ends the session as retryable: the zone reconnects (here or elsewhere) with backoff.
+    const unavailable = thrown instanceof KdsError ? undefined : unavailableKdsError(thrown);
+    if (unavailable) this.#log.warn('session ended: the database is unavailable', { zone: this.#session?.zone, error: errorText(thrown) });
+    const err = unavailable ?? thrown;
     const e = err instanceof KdsError ? err : new KdsError('internal', err instanceof Error ? err.message : String(err));
     if (!(err instanceof KdsError)) this.#log.error('session failed', { zone: this.#session?.zone, error: errorText(err) });
     this.#send({ body: { $case: 'error', value: { code: e.code, message: e.message } } });
     // #fail always runs as a link of #queue (after a frame, a pump or a beat failed): waiting for the queue
     // here would wait for itself, and the socket would never be closed nor the session released.
     await this.#end(e.code, e.message, true);
-    // 1008: policy violation (auth, protocol); 1011: server error.
-    this.socket.close(e.code === 'internal' ? 1011 : 1008, closeReason(e.message));
+    // 1008: policy violation (auth, protocol); 1011: server error; 1013: try again later.
+    this.socket.close(e.code === 'internal' ? 1011 : e.code === 'unavailable' ? 1013 : 1008, closeReason(e.message));
   }
 
   /**
