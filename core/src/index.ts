@@ -23,6 +23,7 @@ export * from './store/resource-store.js';
 export * from './store/schema.js';
 export * from './store/token-store.js';
 export * from './store/typed.js';
+export * from './store/unavailable.js';
 export * from './stores.js';
 export * from './text.js';
 export * from './tokens/zone-tokens.js';

@@ -6,6 +6,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { StoreError, type ValidationError, type PreconditionError } from '../store/errors.js';
+import { asUnavailable } from '../store/unavailable.js';
 import type { Logger } from '../log.js';
 
 export interface InvalidParameter {
@@ -70,8 +71,14 @@ export function toErrorResponse(c: Context, err: unknown, title: string): Respon
   );
 }
 
+/** What a client is told when the database is unavailable: retry, and nothing of the database itself. */
+export const UNAVAILABLE_DETAIL = 'the database is unavailable, retry';
+
 function asApiError(err: unknown, title: string): ApiError | undefined {
   if (err instanceof ApiError) return err;
+  // A lost or unreachable database (StoreUnavailableError, or the driver's error it stands for, wrapped by
+  // drizzle or not): the request may succeed later, so 503, not a 500.
+  if (asUnavailable(err)) return new ApiError(503, title, UNAVAILABLE_DETAIL);
   if (!(err instanceof StoreError)) return undefined;
   switch (err.code) {
     case 'invalid':

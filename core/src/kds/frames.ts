@@ -4,13 +4,14 @@
  */
 import { Frame, Frames, PollRequest, PushRequest, type Resource, type ResourceKey } from '@ursa/proto/gen/kds.js';
 import type { WireResource } from './mappers.js';
+import { asUnavailable } from '../store/unavailable.js';
 
 /** Frames larger than this are refused, whatever the transport (chunking keeps ours far below). */
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 /** Target size of one Delta frame; a batch larger than this is split into several frames. */
 export const CHUNK_BYTES = 512 * 1024;
 
-export type KdsErrorCode = 'unauthenticated' | 'forbidden' | 'zone-disabled' | 'zone-deleted' | 'bad-frame' | 'out-of-order' | 'too-large' | 'unknown-type' | 'superseded' | 'internal';
+export type KdsErrorCode = 'unauthenticated' | 'forbidden' | 'zone-disabled' | 'zone-deleted' | 'bad-frame' | 'out-of-order' | 'too-large' | 'unknown-type' | 'superseded' | 'unavailable' | 'internal';
 
 /** Ends a session; `code` and `message` go to the peer in an `Error` frame. */
 export class KdsError extends Error {
@@ -21,6 +22,14 @@ export class KdsError extends Error {
     super(message);
     this.name = 'KdsError';
   }
+}
+
+/**
+ * The KDS error for a lost or unreachable database, or undefined for any other error. Zones end the session
+ * and reconnect with backoff, as after a dropped connection; nothing of the driver's error is sent.
+ */
+export function unavailableKdsError(err: unknown): KdsError | undefined {
+  return asUnavailable(err) ? new KdsError('unavailable', 'the global cannot reach its database; retry') : undefined;
 }
 
 function checkSize(bytes: Uint8Array) {

@@ -41,10 +41,17 @@ export const CHANGE_CHANNEL = 'ursa_changes';
 export async function notifyWaker(database: Database): Promise<Waker> {
   if (!database.listen) throw new Error(`the ${database.backend} database cannot LISTEN`);
   const listeners = new Listeners();
-  const unlisten = await database.listen(CHANGE_CHANNEL, (payload) => {
-    const i = payload.indexOf(' ');
-    if (i > 0) listeners.ring(payload.slice(0, i), payload.slice(i + 1));
-  });
+  const unlisten = await database.listen(
+    CHANGE_CHANNEL,
+    (payload) => {
+      const i = payload.indexOf(' ');
+      if (i > 0) listeners.ring(payload.slice(0, i), payload.slice(i + 1));
+    },
+    // Back after the LISTEN connection was lost: whatever was notified meanwhile was missed, so everyone looks.
+    () => {
+      for (const tenant of listeners.tenants()) listeners.ring(tenant, '*');
+    },
+  );
   return { subscribe: (t, l) => listeners.add(t, l), close: unlisten };
 }
 

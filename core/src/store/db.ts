@@ -19,6 +19,8 @@ export interface Database {
   /**
    * Subscribes to a NOTIFY channel: every replica on PostgreSQL, or the same process on PGlite. Returns
    * the unsubscribe function. Absent where the database cannot notify (Workers through Hyperdrive).
+   * `onResubscribed` runs each time the subscription is back after its connection was lost (PostgreSQL):
+   * notifications sent meanwhile were missed.
    */
-  listen?(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  listen?(channel: string, onPayload: (payload: string) => void, onResubscribed?: () => void): Promise<() => Promise<void>>;
 }

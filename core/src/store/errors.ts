@@ -4,7 +4,7 @@
  */
 import type { Violation } from '@ursa/proto';
 
-export type StoreErrorCode = 'invalid' | 'not-found' | 'already-exists' | 'conflict' | 'precondition';
+export type StoreErrorCode = 'invalid' | 'not-found' | 'already-exists' | 'conflict' | 'precondition' | 'unavailable';
 
 export class StoreError extends Error {
   constructor(
@@ -62,6 +62,19 @@ export class ConflictError extends StoreError {
   ) {
     super('conflict', `${describeKey(key)} was modified concurrently: expected version ${expectedVersion}, found ${actualVersion}`);
     this.name = 'ConflictError';
+  }
+}
+
+/**
+ * The database was lost or could not be reached (a dropped connection, a failover, a refused connect): not the
+ * caller's mistake, and the same request may succeed once the database is back. What was in flight may or may
+ * not have been committed; nothing acknowledged is affected. The message is generic on purpose (clients may
+ * see it); the driver's error is `cause`, for logs only.
+ */
+export class StoreUnavailableError extends StoreError {
+  constructor(override readonly cause?: unknown) {
+    super('unavailable', 'the database is unavailable');
+    this.name = 'StoreUnavailableError';
   }
 }
 

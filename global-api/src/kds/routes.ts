@@ -164,7 +164,7 @@ async function respond(c: Context<AppEnv>, run: () => Promise<Frame[]>): Promise
     return c.body(encodeFrames(frames) as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/x-protobuf' });
   } catch (err) {
     const e = publicKdsError(err, c.var.log.child('kds'), 'poll failed', { path: c.req.path });
-    const status = e.code === 'internal' ? 500 : e.code === 'unauthenticated' ? 401 : e.code === 'forbidden' || e.code === 'zone-disabled' ? 403 : e.code === 'too-large' ? 413 : 400;
+    const status = e.code === 'internal' ? 500 : e.code === 'unavailable' ? 503 : e.code === 'unauthenticated' ? 401 : e.code === 'forbidden' || e.code === 'zone-disabled' ? 403 : e.code === 'too-large' ? 413 : 400;
     return c.body(encodeFrames([{ body: { $case: 'error', value: { code: e.code, message: e.message } } }]) as Uint8Array<ArrayBuffer>, status, {
       'content-type': 'application/x-protobuf',
     });

@@ -222,8 +222,8 @@ export class StreamDriver {
     // #fail always runs as a link of #queue (after a frame, a pump or a beat failed): waiting for the queue
     // here would wait for itself, and the socket would never be closed nor the session released.
     await this.#end(e.code, e.message, true);
-    // 1008: policy violation (auth, protocol); 1011: server error.
-    this.socket.close(e.code === 'internal' ? 1011 : 1008, closeReason(e.message));
+    // 1008: policy violation (auth, protocol); 1011: server error; 1013: try again later.
+    this.socket.close(e.code === 'internal' ? 1011 : e.code === 'unavailable' ? 1013 : 1008, closeReason(e.message));
   }
 
   /**
