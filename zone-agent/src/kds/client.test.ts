@@ -188,6 +188,28 @@ describe('KdsClient session loop (in-memory global)', () => {
     expect(conn.ended).toBe(false);
   });
 
+  it('a change made while a batch waits for its Ack goes up right after the Ack, and more than a page goes up at once', async () => {
+    await store.create(LOCAL, dataplane('web-1'));
+    const global = new FakeGlobal();
+    client(global);
+    const { conn } = await global.connection(1);
+    conn.welcome({ inventoryRevision: 0 });
+    const up1 = await conn.nth('delta', 1);
+    expect(up1.upserts.map((r) => r.key?.name)).toEqual(['web-1']);
+    // Changes while the snapshot is in flight: 501 of them, more than one page (500) of changes.
+    await store.apply(LOCAL, Array.from({ length: 501 }, (_, i) => ({ op: 'create' as const, resource: dataplane(`late-${i}`) })));
+    await store.create(LOCAL, dataplane('last'));
+    conn.ack(1, up1.revision);
+    const up2 = await conn.nth('delta', 2);
+    expect(up2).toMatchObject({ snapshot: false, baseRevision: up1.revision });
+    expect(up2.upserts).toHaveLength(500);
+    conn.ack(2, up2.revision);
+    const up3 = await conn.nth('delta', 3);
+    expect(up3).toMatchObject({ snapshot: false, baseRevision: up2.revision });
+    expect([...up2.upserts, ...up3.upserts].map((r) => r.key?.name)).toHaveLength(502);
+    expect(up3.upserts.map((r) => r.key?.name)).toContain('last');
+  });
+
   it('ends a session whose global went silent for three heartbeats, within the documented bound, and reconnects', async () => {
     const hb = 200;
     const global = new FakeGlobal();

@@ -111,17 +111,21 @@ export class SyncSession {
     });
     try {
       for (;;) {
-        // Up: one batch in flight at a time.
-        if (!awaitingUp && (localChanged || batches)) {
-          localChanged = false;
-          batches ??= inventoryBatches(state, cursor);
-          const n = await batches.next();
-          if (n.done) batches = undefined;
-          else {
-            upSeq += 1;
-            awaitingUp = upSeq;
-            send({ body: { $case: 'delta', value: { seq: upSeq, ...n.value } } });
+        // Up: one batch in flight at a time. A change noticed while a batch was in flight is looked at once
+        // that batch is done (finishing a batch must not swallow it), and so are further pages.
+        while (!awaitingUp && (localChanged || batches)) {
+          if (!batches) {
+            localChanged = false;
+            batches = inventoryBatches(state, cursor);
           }
+          const n = await batches.next();
+          if (n.done) {
+            batches = undefined;
+            continue;
+          }
+          upSeq += 1;
+          awaitingUp = upSeq;
+          send({ body: { $case: 'delta', value: { seq: upSeq, ...n.value } } });
         }
 
         const frame = await inbox.next(Math.min(hb, 1000));
