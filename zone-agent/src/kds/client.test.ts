@@ -157,13 +157,6 @@ describe('KdsClient session loop (in-memory global)', () => {
     expect(two.conn.closedBy).toBe('session ended');
   });
 
-  it('backs off exponentially with full jitter, capped', () => {
-    const b = { baseMs: 100, maxMs: 1000 };
-    expect([1, 2, 3, 4, 5].map((f) => backoffDelay(f, b, () => 1))).toEqual([200, 400, 800, 1000, 1000]);
-    expect(backoffDelay(3, b, () => 0.5)).toBe(400);
-    expect(backoffDelay(1000, b, () => 1)).toBe(1000);
-  });
-
   it('a global rejection of an upward resource is logged, and sync goes on', async () => {
     await store.create(LOCAL, dataplane('web-1'));
     await store.create(LOCAL, dataplane('web-2'));
@@ -267,5 +260,14 @@ describe('KdsClient session loop (in-memory global)', () => {
     expect(global.connections).toHaveLength(1);
     expect(conn.ended).toBe(true);
     await c.stop();
+  });
+});
+
+describe('backoffDelay', () => {
+  it('backs off exponentially with full jitter, capped', () => {
+    const b = { baseMs: 100, maxMs: 1000 };
+    expect([1, 2, 3, 4, 5].map((f) => backoffDelay(f, b, () => 1))).toEqual([200, 400, 800, 1000, 1000]);
+    expect(backoffDelay(3, b, () => 0.5)).toBe(400);
+    expect(backoffDelay(1000, b, () => 1)).toBe(1000);
   });
 });
