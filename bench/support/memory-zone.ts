@@ -3,7 +3,7 @@
  * client is the real one, only the local store is replaced (the global's side is what is measured).
  */
 import type { Rejection, ResourceKey } from '@ursa/proto/gen/kds.js';
-import type { WireResource } from '@ursa/core';
+import { fromWire, type WireResource } from '@ursa/core';
 import { type DownBatch, type InventoryPage, KdsClient } from '@ursa/zone-agent';
 
 export class MemoryState {
@@ -21,18 +21,20 @@ export class MemoryState {
   }
   async applyDown(b: DownBatch): Promise<Rejection[]> {
     const key = (r: { kind: string; mesh: string; name: string }) => `${r.kind}/${r.mesh}/${r.name}`;
+    // Decoded without validation: the benchmark measures the global, not the zone's checks.
+    const upserts = b.upserts.map(fromWire).flatMap((p) => (p.ok ? [p.value] : []));
     if (b.snapshot) {
-      for (const r of b.upserts) this.#staged.set(key(r), r);
+      for (const r of upserts) this.#staged.set(key(r), r);
       if (!b.complete) return [];
       this.resources.clear();
       for (const [k, r] of this.#staged) this.resources.set(k, r);
       this.#staged.clear();
     } else {
-      for (const r of b.upserts) this.resources.set(key(r), r);
+      for (const r of upserts) this.resources.set(key(r), r);
       for (const k of b.removals) this.resources.delete(key(k));
     }
     this.revision = b.revision;
-    this.onApplied?.(b.upserts.map((r) => r.name));
+    this.onApplied?.(upserts.map((r) => r.name));
     return [];
   }
   async inventoryRevision() {

@@ -72,7 +72,7 @@ export async function recordConnect(store: ResourceStore, tenant: string, zone: 
 /** Closes the session's subscription and stores its counters (and the zone's last reported state). */
 export async function recordDisconnect(store: ResourceStore, tenant: string, zone: string, id: string, counters: Counters, state?: ZoneState, now = new Date()): Promise<void> {
   await updateInsight(store, tenant, zone, (subs) => {
-    const sub = subs.find((x) => x.id === id);
+    const sub = current(subs, id);
     if (!sub) return subs;
     sub.disconnectTime = now.toISOString();
     sub.status = statusOf(counters, now);
@@ -96,7 +96,7 @@ export async function recordProgress(
 ): Promise<void> {
   const now = opts.now ?? new Date();
   await updateInsight(store, tenant, zone, (subs) => {
-    const sub = subs.find((x) => x.id === id);
+    const sub = current(subs, id);
     if (!sub || sub.disconnectTime) return undefined;
     const prev = sub.zoneState as { appliedRevision?: string; lastError?: string; reportedTime?: string } | undefined;
     const same = prev?.appliedRevision === String(state.appliedRevision) && (prev?.lastError ?? '') === state.lastError;
@@ -121,6 +121,16 @@ function statusOf(c: Counters, now: Date) {
       [...c.byKind].map(([kind, k]) => [kind, { responsesSent: str(k.sent), responsesAcknowledged: str(k.acked), responsesRejected: str(k.rejected) }]),
     ),
   };
+}
+
+/**
+ * The session's subscription: the newest with its id. Long-poll sessions keep one id per zone agent
+ * (`poll-<instance>`), so a poll session that lost its lease and came back appends another with the same id;
+ * the older ones are closed history.
+ */
+function current(subs: Subscription[], id: string): Subscription | undefined {
+  for (let i = subs.length - 1; i >= 0; i--) if (subs[i]!.id === id) return subs[i];
+  return undefined;
 }
 
 /** `change` returns the new list, or undefined to write nothing. */

@@ -5,8 +5,8 @@
  * zone up at any time; what a session object holds in memory is only a cache of that.
  */
 import type { Delta, Hello, Rejection, Resource, ResourceKey, Welcome } from '@ursa/proto/gen/kds.js';
-import { descriptorFor, type ResourceDescriptor, sentToGlobal, sentToZones, validateResource } from '@ursa/proto';
-import { CHUNK_BYTES, fromWire, fromZone, globalName, isDnsLabel, KdsError, type KdsStore, ORIGIN_LABEL, type Resource as StoredResource, type ResourceStore, toWire, toZone, visibleTo, wireSize, type WriteOp, ZONE_LABEL, type ZoneClaims, type ZoneTokens } from '@ursa/core';
+import { descriptorFor, type ResourceDescriptor, sentToZones } from '@ursa/proto';
+import { CHUNK_BYTES, isDnsLabel, KdsError, type KdsStore, type OwnershipRule, planBatch, replaceOwnedOps, type Resource as StoredResource, type ResourceStore, toWire, toZone, upwardRule, visibleTo, wireSize, type ZoneClaims, type ZoneTokens } from '@ursa/core';
 import { ensureZone, newCounters, recordConnect, recordDisconnect, recordProgress, type Counters, type ZoneState } from './registry.js';
 import type { FeedCache } from './feed-cache.js';
 import type { LeaseKeeper } from './keeper.js';
@@ -39,7 +39,6 @@ export const PROGRESS_FLUSH_MS = 10_000;
 const FEED_PAGE = 1000;
 
 const downKinds = () => sentToZones().map((d) => d.kind);
-const upKinds = new Set(sentToGlobal().map((d) => d.kind));
 
 export class ZoneSession {
   readonly counters: Counters = newCounters();
@@ -254,72 +253,38 @@ export class ZoneSession {
   // --- upstream: zone -> global --------------------------------------------------------------------
 
   /**
-   * Applies an inventory Delta from the zone. Every resource is mapped into the zone's slice (hashed name,
-   * zone labels, pinned zone fields) and validated; invalid ones are rejected, the rest applied. A snapshot
-   * is staged until its `complete` frame, then replaces the zone's inventory in one transaction.
+   * Applies an inventory Delta from the zone (`planBatch`, the rule both planes share). Every resource is
+   * validated and mapped into the zone's slice (hashed name, zone labels, pinned zone fields); invalid ones
+   * are rejected, the rest applied. A snapshot is staged until its `complete` frame, then replaces the
+   * zone's inventory in one transaction.
    */
   async applyUpstream(delta: Delta, checkSeq = true): Promise<{ revision: number; rejections: Rejection[] }> {
     if (checkSeq) {
       if (delta.seq !== this.#upSeq + 1) throw new KdsError('out-of-order', `delta seq ${delta.seq} received, ${this.#upSeq + 1} expected`);
       this.#upSeq = delta.seq;
     }
-    const rejections: Rejection[] = [];
-    const accepted: { kind: string; mesh: string; name: string; labels: Record<string, string>; spec: Record<string, unknown> }[] = [];
-    for (const [i, raw] of delta.upserts.entries()) {
-      const kind = raw.key?.kind ?? '';
-      // The message names the entry and tells an unknown type from one that only flows global -> zones.
-      const desc = descriptorFor(kind);
-      if (!desc) throw new KdsError('unknown-type', `delta.upserts[${i}]: unknown resource type ${JSON.stringify(kind)}`);
-      if (!upKinds.has(kind)) throw new KdsError('unknown-type', `delta.upserts[${i}]: zones may not send resources of type ${JSON.stringify(kind)}`);
-      const parsed = fromWire(raw);
-      if (!parsed.ok) {
-        rejections.push({ key: parsed.key, reason: parsed.reason });
-        continue;
-      }
-      // Validate what the zone sent (its names), then store it in the zone's slice.
-      const check = validateResource({ kind, mesh: desc.scope === 'mesh' ? parsed.value.mesh : undefined, name: parsed.value.name, labels: parsed.value.labels, spec: parsed.value.spec });
-      if (!check.ok) {
-        rejections.push({ key: raw.key, reason: check.violations.map((v) => `${v.field}: ${v.message}`).join('; ') });
-        continue;
-      }
-      accepted.push(fromZone(desc, this.zone, { ...parsed.value, mesh: check.value.mesh, spec: check.value.spec }));
-    }
-    for (const [i, key] of delta.removals.entries()) {
-      const desc = descriptorFor(key.kind);
-      if (!desc) throw new KdsError('unknown-type', `delta.removals[${i}]: unknown resource type ${JSON.stringify(key.kind)}`);
-      if (!upKinds.has(key.kind)) throw new KdsError('unknown-type', `delta.removals[${i}]: zones may not remove resources of type ${JSON.stringify(key.kind)}`);
-    }
-
+    const rule = upwardRule(this.zone);
+    const plan = planBatch(delta, rule);
     if (delta.snapshot) {
       const id = String(delta.revision);
-      await this.deps.kds.stage(this.tenant, this.zone, id, accepted);
-      if (delta.complete) await this.#replaceInventory(id, delta.revision);
+      await this.deps.kds.stage(this.tenant, this.zone, id, plan.accepted);
+      if (delta.complete) await this.#replaceInventory(rule, id, delta.revision);
     } else {
-      const ops: WriteOp[] = accepted.map((r) => ({ op: 'upsert', resource: r }));
-      for (const key of delta.removals) {
-        const desc = descriptorFor(key.kind)!;
-        const mesh = desc.scope === 'mesh' ? key.mesh : '';
-        ops.push({ op: 'delete', ifExists: true, ownedBy: { [ZONE_LABEL]: this.zone, [ORIGIN_LABEL]: 'zone' }, key: { kind: key.kind, mesh, name: globalName(this.zone, mesh, key.name) } });
-      }
-      await this.#applyOwned(ops);
+      // Writes only inside the zone's slice: names are hashed with the zone, removals need its labels.
+      if (plan.ops.length > 0) await this.deps.resources.apply(this.tenant, plan.ops);
       if (delta.complete) await this.deps.kds.setInventoryRevision(this.tenant, this.zone, delta.revision);
     }
-    return { revision: delta.revision, rejections };
+    return { revision: delta.revision, rejections: plan.rejections };
   }
 
-  /** Writes only inside the zone's slice: an upsert must not take over a resource another zone owns. */
-  async #applyOwned(ops: WriteOp[]): Promise<void> {
-    if (ops.length === 0) return;
-    await this.deps.resources.apply(this.tenant, ops);
-  }
-
-  async #replaceInventory(snapshotId: string, revision: number): Promise<void> {
+  async #replaceInventory(rule: OwnershipRule, snapshotId: string, revision: number): Promise<void> {
     const staged = await this.deps.kds.staged(this.tenant, this.zone, snapshotId);
-    const keep = new Set(staged.map((r) => `${r.kind}/${r.mesh}/${r.name}`));
-    const owned = await this.deps.resources.keysWithLabels(this.tenant, { [ZONE_LABEL]: this.zone, [ORIGIN_LABEL]: 'zone' }, [...upKinds]);
-    const ops: WriteOp[] = staged.map((r) => ({ op: 'upsert', resource: { kind: r.kind, mesh: r.mesh, name: r.name, labels: r.labels, spec: r.spec } }));
-    for (const k of owned) if (!keep.has(`${k.kind}/${k.mesh}/${k.name}`)) ops.push({ op: 'delete', ifExists: true, key: k });
-    await this.#applyOwned(ops);
+    const held = await this.deps.resources.keysWithLabels(this.tenant, rule.ownedBy, rule.kinds);
+    const ops = replaceOwnedOps(
+      staged.map((r) => ({ kind: r.kind, mesh: r.mesh, name: r.name, labels: r.labels, spec: r.spec })),
+      held,
+    );
+    if (ops.length > 0) await this.deps.resources.apply(this.tenant, ops);
     await this.deps.kds.clearStaging(this.tenant, this.zone);
     await this.deps.kds.setInventoryRevision(this.tenant, this.zone, revision);
   }

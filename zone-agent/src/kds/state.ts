@@ -4,22 +4,16 @@
  * cursor is written in the same transaction as the resources it covers, so a crash at any instant leaves
  * the two consistent: after a restart the zone resumes exactly where its data ends.
  */
-import type { Rejection, ResourceKey } from '@ursa/proto/gen/kds.js';
-import { descriptorFor, sentToGlobal, sentToZones, validateResource } from '@ursa/proto';
-import { ORIGIN_LABEL, type Resource, type ResourceStore, type WireResource, type WriteOp } from '@ursa/core';
+import type { Delta, Rejection, ResourceKey } from '@ursa/proto/gen/kds.js';
+import { sentToGlobal } from '@ursa/proto';
+import { downwardRule, ORIGIN_LABEL, planBatch, replaceOwnedOps, type Resource, type ResourceStore, type WireResource } from '@ursa/core';
 
 /** The zone agent's local tenant: the store is single-tenant there. */
 export const LOCAL = 'local';
 const CURSOR = 'global-revision';
 
-export interface DownBatch {
-  readonly upserts: WireResource[];
-  readonly removals: ResourceKey[];
-  readonly revision: number;
-  readonly baseRevision: number;
-  readonly snapshot: boolean;
-  readonly complete: boolean;
-}
+/** A Delta from the global as it came off the wire (resources still encoded: decoding one may fail on its own). */
+export type DownBatch = Pick<Delta, 'upserts' | 'removals' | 'revision' | 'baseRevision' | 'snapshot' | 'complete'>;
 
 export interface InventoryPage {
   readonly upserts: WireResource[];
@@ -31,7 +25,6 @@ export interface InventoryPage {
   readonly resyncRequired: boolean;
 }
 
-const downKinds = () => sentToZones().map((d) => d.kind);
 const upKinds = () => sentToGlobal().map((d) => d.kind);
 const isLocal = (r: { labels: Record<string, string> }) => r.labels[ORIGIN_LABEL] !== 'global';
 
@@ -52,52 +45,29 @@ export class ZoneSyncState {
   }
 
   /**
-   * Applies a batch from the global. Invalid resources are rejected (and skipped); the rest is applied in
-   * one transaction with the cursor. A snapshot is staged until complete, then replaces everything the
-   * global gave this zone: only then is anything missing from it deleted.
+   * Applies a batch from the global (`planBatch`, the rule both planes share): invalid resources are
+   * rejected (and skipped); the rest is applied in one transaction with the cursor. A snapshot is staged
+   * until complete, then replaces everything the global gave this zone: only then is anything missing from
+   * it deleted.
    */
   async applyDown(batch: DownBatch): Promise<Rejection[]> {
-    const rejections: Rejection[] = [];
-    const valid: WireResource[] = [];
-    for (const r of batch.upserts) {
-      const desc = descriptorFor(r.kind);
-      if (!desc || !downKinds().includes(r.kind)) {
-        rejections.push({ key: { kind: r.kind, mesh: r.mesh, name: r.name }, reason: `type ${JSON.stringify(r.kind)} is not synced to zones` });
-        continue;
-      }
-      const check = validateResource({ kind: r.kind, mesh: desc.scope === 'mesh' ? r.mesh : undefined, name: r.name, labels: r.labels, spec: r.spec });
-      if (!check.ok) {
-        rejections.push({ key: { kind: r.kind, mesh: r.mesh, name: r.name }, reason: check.violations.map((v) => `${v.field}: ${v.message}`).join('; ') });
-        continue;
-      }
-      valid.push({ ...r, labels: { ...r.labels, [ORIGIN_LABEL]: 'global' } });
+    const rule = downwardRule();
+    const plan = planBatch(batch, rule);
+    if (!batch.snapshot) {
+      await this.store.apply(LOCAL, plan.ops, {}, { cursor: { name: CURSOR, value: batch.revision } });
+      return plan.rejections;
     }
-
-    if (batch.snapshot) {
-      if (this.#stagedRevision !== batch.revision) {
-        this.#staged.clear();
-        this.#stagedRevision = batch.revision;
-      }
-      for (const r of valid) this.#staged.set(`${r.kind}/${r.mesh}/${r.name}`, r);
-      if (!batch.complete) return rejections;
-      const keep = this.#staged;
-      const ops: WriteOp[] = [...keep.values()].map((r) => ({ op: 'upsert', resource: r }));
-      const held = await this.store.keysWithLabels(LOCAL, { [ORIGIN_LABEL]: 'global' }, downKinds());
-      for (const k of held) if (!keep.has(`${k.kind}/${k.mesh}/${k.name}`)) ops.push({ op: 'delete', ifExists: true, key: k });
-      await this.store.apply(LOCAL, ops, {}, { cursor: { name: CURSOR, value: batch.revision } });
-      this.#staged = new Map();
-      this.#stagedRevision = -1;
-      return rejections;
+    if (this.#stagedRevision !== batch.revision) {
+      this.#staged.clear();
+      this.#stagedRevision = batch.revision;
     }
-
-    const ops: WriteOp[] = valid.map((r) => ({ op: 'upsert', resource: r }));
-    for (const k of batch.removals) {
-      if (!descriptorFor(k.kind)) continue;
-      // Only what the global gave: a zone's own resources are never removed by the global.
-      ops.push({ op: 'delete', ifExists: true, ownedBy: { [ORIGIN_LABEL]: 'global' }, key: k });
-    }
-    await this.store.apply(LOCAL, ops, {}, { cursor: { name: CURSOR, value: batch.revision } });
-    return rejections;
+    for (const r of plan.accepted) this.#staged.set(`${r.kind}/${r.mesh}/${r.name}`, r);
+    if (!batch.complete) return plan.rejections;
+    const held = await this.store.keysWithLabels(LOCAL, rule.ownedBy, rule.kinds);
+    await this.store.apply(LOCAL, replaceOwnedOps([...this.#staged.values()], held), {}, { cursor: { name: CURSOR, value: batch.revision } });
+    this.#staged = new Map();
+    this.#stagedRevision = -1;
+    return plan.rejections;
   }
 
   /** The zone's current local revision (its inventory's high-water mark). */
@@ -132,6 +102,9 @@ export class ZoneSyncState {
     };
   }
 }
+
+/** What the KDS client needs from the zone's state (ZoneSyncState over the local store; benchmarks use a Map). */
+export type SyncState = Pick<ZoneSyncState, 'lastRevision' | 'advance' | 'applyDown' | 'inventoryRevision' | 'inventorySince' | 'inventoryPage'>;
 
 function wire(r: Resource): WireResource {
   return { kind: r.kind, mesh: r.mesh, name: r.name, labels: r.labels, spec: r.spec };
