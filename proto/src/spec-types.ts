@@ -6,6 +6,8 @@
 import type { z } from 'zod';
 import type { DESCRIPTORS } from './resources.js';
 
+export type { BuiltinCaConf } from './schemas/core/mesh.js';
+
 type AnyDescriptor = (typeof DESCRIPTORS)[number];
 
 /** Every kind of the table: `'Mesh' | 'Dataplane' | 'MeshTimeout' | ...`. */

@@ -4,17 +4,19 @@
  * `<mesh>.ca-builtin-key-<backend>` (PEM, base64 in `data`, as Kuma stores them). Zones receive them over
  * KDS and sign workload certificates with them. Existing secrets are never regenerated.
  */
-import { generateCa, nameProblem } from '@ursa/proto';
+import { type BuiltinCaConf, generateCa, nameProblem, type SpecOf } from '@ursa/proto';
 import { ValidationError } from '../store/errors.js';
 import type { ResourceStore, WriteOp } from '../store/resource-store.js';
 
 /** Kuma's default CA lifetime: 10 years. */
 const DEFAULT_CA_SECONDS = 10 * 365 * 24 * 3600;
 
-interface Backend {
-  name?: unknown;
-  type?: unknown;
-  conf?: { caCert?: { expiration?: unknown; RSAbits?: unknown; rsaBits?: unknown } };
+/** The builtin CA backend a Mesh enables. */
+export interface BuiltinBackend {
+  readonly name: string;
+  /** Its position in `mtls.backends` (for error paths). */
+  readonly index: number;
+  readonly conf: BuiltinCaConf;
 }
 
 export function caSecretNames(mesh: string, backend: string): { cert: string; key: string } {
@@ -22,30 +24,32 @@ export function caSecretNames(mesh: string, backend: string): { cert: string; ke
 }
 
 /** The builtin backend the Mesh's mTLS enables, if any. */
-export function enabledBuiltinBackend(spec: Record<string, unknown>): Backend | undefined {
-  const mtls = spec.mtls as { enabledBackend?: unknown; backends?: Backend[] } | undefined;
-  if (!mtls || typeof mtls.enabledBackend !== 'string' || mtls.enabledBackend === '') return undefined;
-  const backend = (mtls.backends ?? []).find((b) => b.name === mtls.enabledBackend);
-  return backend && backend.type === 'builtin' ? backend : undefined;
+export function enabledBuiltinBackend(spec: Pick<SpecOf<'Mesh'>, 'mtls'>): BuiltinBackend | undefined {
+  const name = spec.mtls?.enabledBackend;
+  if (!name) return undefined;
+  const backends = spec.mtls?.backends ?? [];
+  const index = backends.findIndex((b) => b.name === name);
+  const backend = backends[index];
+  // A builtin backend's `conf` was checked against the builtin CA schema when the Mesh was validated.
+  return backend?.type === 'builtin' ? { name, index, conf: (backend.conf ?? {}) as BuiltinCaConf } : undefined;
 }
 
 /** Ops that create the mesh CA secrets when the mesh enables a builtin backend and they do not exist yet. */
-export async function caOps(store: ResourceStore, tenant: string, mesh: string, spec: Record<string, unknown>): Promise<WriteOp[]> {
+export async function caOps(store: ResourceStore, tenant: string, mesh: string, spec: Pick<SpecOf<'Mesh'>, 'mtls'>): Promise<WriteOp[]> {
   const backend = enabledBuiltinBackend(spec);
   if (!backend) return [];
-  const names = caSecretNames(mesh, backend.name as string);
+  const names = caSecretNames(mesh, backend.name);
   if (nameProblem(names.key) !== undefined) {
-    const i = ((spec.mtls as { backends: Backend[] }).backends ?? []).indexOf(backend);
     throw new ValidationError([
-      { field: `mtls.backends[${i}].name`, message: `a builtin backend names its CA secrets (${names.key}): it must be lowercase alphanumerics and '-', and short enough for a resource name` },
+      { field: `mtls.backends[${backend.index}].name`, message: `a builtin backend names its CA secrets (${names.key}): it must be lowercase alphanumerics and '-', and short enough for a resource name` },
     ]);
   }
   if (await store.get(tenant, { kind: 'Secret', mesh, name: names.cert })) return [];
-  const rsa = backend.conf?.caCert?.RSAbits ?? backend.conf?.caCert?.rsaBits;
+  const rsa = backend.conf.caCert?.RSAbits ?? backend.conf.caCert?.rsaBits;
   const ca = await generateCa({
-    commonName: `${mesh} ${backend.name as string}`,
+    commonName: `${mesh} ${backend.name}`,
     spiffeTrustDomain: mesh,
-    validForSeconds: parseSeconds(backend.conf?.caCert?.expiration) ?? DEFAULT_CA_SECONDS,
+    validForSeconds: parseSeconds(backend.conf.caCert?.expiration) ?? DEFAULT_CA_SECONDS,
     keyType: rsa ? 'rsa-2048' : 'ecdsa-p256',
   });
   const labels = { 'kuma.io/mesh': mesh };
@@ -58,8 +62,8 @@ export async function caOps(store: ResourceStore, tenant: string, mesh: string, 
 }
 
 /** "87600h", "3650d"-free Go durations as Kuma writes CA expirations; undefined when absent or unparseable. */
-function parseSeconds(v: unknown): number | undefined {
-  if (typeof v !== 'string') return undefined;
+function parseSeconds(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
   const re = /([0-9]+(?:\.[0-9]+)?)(h|m|s)/g;
   let total = 0;
   let matched = '';

@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import { descriptorFor, RESOURCES } from '@ursa/proto';
 import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL } from '@ursa/proto/xds';
-import { type Logger, type Resource, type ResourceStore, stampZone, type WriteOp } from '@ursa/core';
+import { asTyped, type Logger, type Resource, type ResourceStore, stampZone, type WriteOp } from '@ursa/core';
 import { readLocalKinds } from '../rebuild-loop.js';
 import type { ProxyId } from './admission.js';
 import type { Variant } from './stream.js';
@@ -112,7 +112,7 @@ export class InsightRecorder {
       const subs = subscriptionsOf(r);
       if (!subs.some((s) => s.connectTime && !s.disconnectTime)) continue;
       const closed = subs.map((s) => (s.connectTime && !s.disconnectTime ? { ...s, disconnectTime: now.toISOString() } : s));
-      ops.push({ op: 'upsert', resource: this.draft(r.kind, r.mesh, r.name, { ...(r.spec as object), subscriptions: closed }) });
+      ops.push({ op: 'upsert', resource: this.draft(r.kind, r.mesh, r.name, { ...r.spec, subscriptions: closed }) });
     }
     for (let i = 0; i < ops.length; i += 500) await this.opts.store.apply(this.opts.tenant, ops.slice(i, i + 500));
     if (ops.length > 0) this.opts.log.info(`marked ${ops.length} dataplane insight(s) offline (left open by a previous run)`);
@@ -285,9 +285,12 @@ function keyOf(p: InsightProxy): string {
   return `${p.resourceKind}/${p.mesh}/${p.name}`;
 }
 
+/** The insight kinds this recorder writes (both keep `subscriptions`). */
+const INSIGHT_KINDS = ['DataplaneInsight', 'ZoneIngressInsight'] as const;
+
 function subscriptionsOf(r: Resource): SubscriptionJson[] {
-  const subs = (r.spec as { subscriptions?: unknown }).subscriptions;
-  return Array.isArray(subs) ? (subs as SubscriptionJson[]) : [];
+  const kind = INSIGHT_KINDS.find((k) => k === r.kind);
+  return kind ? (asTyped(kind, r).spec.subscriptions ?? []) : [];
 }
 
 function subscriptionJson(l: Live, instanceId: string): SubscriptionJson {

@@ -10,6 +10,7 @@ import { defaultsFor } from '../../domain/mesh-defaults.js';
 import { ORIGIN_LABEL, stampZone, ZONE_LABEL } from '../../kds/mappers.js';
 import { PreconditionError, ValidationError } from '../../store/errors.js';
 import type { Preconditions, WriteOp } from '../../store/resource-store.js';
+import { asTyped } from '../../store/typed.js';
 import { requireAdmin } from '../auth.js';
 import { readBody } from '../body.js';
 import { fromRest, toRest } from '../codec.js';
@@ -136,7 +137,7 @@ async function put(c: Context<AppEnv>, desc: ResourceDescriptor, opts: ResourceR
   if (desc.isMeshDefinition) {
     const spec = checked.value.spec;
     if (!existing && opts.meshDefaults) ops.push(...defaultsFor(key.name, spec).map((resource): WriteOp => ({ op: 'create', resource, ifAbsent: true })));
-    ops.push(...(await caOps(resources, tenant, key.name, spec)));
+    ops.push(...(await caOps(resources, tenant, key.name, asTyped('Mesh', checked.value).spec)));
   }
   const [result] = await resources.apply(tenant, ops, pre);
   return c.json({}, result && 'created' in result && result.created ? 201 : 200);

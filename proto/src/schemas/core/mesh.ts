@@ -88,6 +88,9 @@ const builtinCaConf = obj({
   }).optional(),
 });
 
+/** A builtin CA backend's `conf` as stored (the Mesh schema checks it against `builtinCaConf`). */
+export type BuiltinCaConf = z.output<typeof builtinCaConf>;
+
 /** `conf` of a `provided` CA; `cert` and `key` are checked only when `skipValidation` is off (as in Kuma). */
 const providedCaConf = (validate: boolean) =>
   obj({

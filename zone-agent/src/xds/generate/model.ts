@@ -31,8 +31,7 @@ export interface ProxyModel {
 }
 
 export function meshModel(mesh: Pick<MeshResource, 'name' | 'spec'>): MeshModel {
-  const backend = enabledBuiltinBackend(mesh.spec);
-  const name = typeof backend?.name === 'string' ? backend.name : '';
+  const name = enabledBuiltinBackend(mesh.spec)?.name ?? '';
   const names = name === '' ? undefined : caSecretNames(mesh.name, name);
   return {
     name: mesh.name,

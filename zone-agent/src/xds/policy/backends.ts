@@ -7,7 +7,7 @@ export function routeBackendServices(out: OutboundPolicies): string[] {
     ...out.httpRules.flatMap((r) => [
       ...(r.default.backendRefs ?? []),
       ...(r.default.filters ?? []).flatMap((f) => {
-        const ref = (f.requestMirror as { backendRef?: BackendRef } | undefined)?.backendRef;
+        const ref = f.requestMirror?.backendRef;
         return f.type === 'RequestMirror' && ref ? [ref] : [];
       }),
     ]),

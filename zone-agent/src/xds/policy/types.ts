@@ -3,6 +3,7 @@
  * policies (`kuma-multizone.md` §9.3), kept in the policies' own JSON shape: durations stay strings such as
  * "5s", so the Envoy fragments (`fragments/*.ts`) are the only place that converts them.
  */
+import type { SpecOf } from '@ursa/proto';
 import type { DataplaneResource } from '../../model/dataplane.js';
 import type { PolicyResource } from '../../model/resources.js';
 
@@ -126,10 +127,8 @@ export interface HttpMatch {
   queryParams?: { type: 'Exact' | 'RegularExpression'; name: string; value: string }[];
   headers?: { type?: 'Exact' | 'Present' | 'RegularExpression' | 'Absent' | 'Prefix'; name: string; value?: string }[];
 }
-export interface HttpRouteFilter {
-  type: 'RequestHeaderModifier' | 'ResponseHeaderModifier' | 'RequestRedirect' | 'URLRewrite' | 'RequestMirror';
-  [k: string]: unknown;
-}
+/** A MeshHTTPRoute filter as the schema stores it. */
+export type HttpRouteFilter = NonNullable<NonNullable<NonNullable<SpecOf<'MeshHTTPRoute'>['to']>[number]['rules']>[number]['default']['filters']>[number];
 /** One merged MeshHTTPRoute rule; rules come out in the order Envoy must try them (first match wins). */
 export interface HttpRouteRule {
   matches: HttpMatch[];

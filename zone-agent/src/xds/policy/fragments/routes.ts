@@ -168,9 +168,7 @@ function applyHeaderFilters(route: Route, filters: readonly HttpRouteFilter[]): 
   for (const f of filters) {
     const isRequest = f.type === 'RequestHeaderModifier';
     if (!isRequest && f.type !== 'ResponseHeaderModifier') continue;
-    const m = (isRequest ? f.requestHeaderModifier : f.responseHeaderModifier) as
-      | { set?: { name: string; value: string }[]; add?: { name: string; value: string }[]; remove?: string[] }
-      | undefined;
+    const m = isRequest ? f.requestHeaderModifier : f.responseHeaderModifier;
     if (!m) continue;
     const add = [
       ...headerOptions(m.set, HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD),
@@ -194,12 +192,6 @@ const REDIRECT_CODES: Record<number, RedirectAction_RedirectResponseCode> = {
   308: RedirectAction_RedirectResponseCode.PERMANENT_REDIRECT,
 };
 
-interface PathModifier {
-  type: 'ReplaceFullPath' | 'ReplacePrefixMatch';
-  replaceFullPath?: string;
-  replacePrefixMatch?: string;
-}
-
 /**
  * A prefix replacement on the `<prefix>/` half of a split prefix match: Envoy replaces the matched text,
  * slash included, so the replacement must end with one too ("/old/x" -> "/new/x", not "/newx").
@@ -210,7 +202,7 @@ function prefixReplacement(target: string, match: RouteMatch): string {
 }
 
 function redirectAction(f: HttpRouteFilter, match: RouteMatch): RedirectAction {
-  const r = (f.requestRedirect ?? {}) as { scheme?: string; hostname?: string; port?: number; statusCode?: number; path?: PathModifier };
+  const r = f.requestRedirect ?? {};
   return RedirectAction.fromPartial({
     ...(r.scheme ? { schemeRewriteSpecifier: { $case: 'schemeRedirect' as const, value: r.scheme } } : {}),
     hostRedirect: r.hostname ?? '',
@@ -227,7 +219,7 @@ function redirectAction(f: HttpRouteFilter, match: RouteMatch): RedirectAction {
 function applyRewrite(action: RouteAction, filters: readonly HttpRouteFilter[], match: RouteMatch): void {
   const f = filters.find((x) => x.type === 'URLRewrite');
   if (!f) return;
-  const r = (f.urlRewrite ?? {}) as { hostname?: string; path?: PathModifier };
+  const r = f.urlRewrite ?? {};
   if (r.hostname) action.hostRewriteSpecifier = { $case: 'hostRewriteLiteral', value: r.hostname };
   if (r.path?.type === 'ReplaceFullPath') {
     action.regexRewrite = { pattern: { regex: '.*' }, substitution: r.path.replaceFullPath ?? '/' };
@@ -239,10 +231,10 @@ function applyRewrite(action: RouteAction, filters: readonly HttpRouteFilter[], 
 function applyMirror(action: RouteAction, filters: readonly HttpRouteFilter[], clusterFor: ClusterNamer): void {
   for (const f of filters) {
     if (f.type !== 'RequestMirror') continue;
-    const m = (f.requestMirror ?? {}) as { backendRef?: BackendRef; percentage?: number | string };
-    const target = m.backendRef && backendTarget(m.backendRef);
+    const m = f.requestMirror;
+    const target = m?.backendRef && backendTarget(m.backendRef);
     if (!target) continue;
-    const pct = decimal(m.percentage);
+    const pct = decimal(m?.percentage);
     action.requestMirrorPolicies.push({
       cluster: clusterFor(target),
       clusterHeader: '',
