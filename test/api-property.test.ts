@@ -6,19 +6,24 @@
  * (b) every 4xx carries Kuma's error body, `causes` mirroring `invalid_parameters`;
  * (c) nothing is written partially: a 4xx leaves the tenant's revision unchanged, a 2xx PUT reads back as
  *     sent (spec and labels), a 2xx DELETE is gone.
+ * (d) what is stored is bounded: bodies built to sit around the limits (YAML aliases expanding a small
+ *     text, multibyte padding, many labels, many and long query filters) are answered promptly, a 2xx
+ *     stores at most MAX_RESOURCE_BYTES, and a 413 names the body limit.
  * The seed is fixed (override with FC_SEED=<n>; fast-check prints seed and path of any failure, and
- * FC_RUNS=<n> changes the number of runs of each property). Bugs these properties found are pinned as
- * deterministic cases at the end.
+ * FC_RUNS=<n> changes the number of runs of each property, FC_SCALE=<k> multiplies the defaults, as
+ * `test/slow/` does). Bugs these properties found are pinned as deterministic cases at the end.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { descriptorForPath, type ResourceDescriptor, RESOURCES, validateResource } from '@ursa/proto';
+import { descriptorForPath, jsonByteLength, type ResourceDescriptor, RESOURCES, validateResource } from '@ursa/proto';
+import { MAX_BODY_BYTES, MAX_RESOURCE_BYTES } from '@ursa/core';
 import { call, startApi, type ApiServer } from '@ursa/test-support/api.js';
 import { backends } from '@ursa/test-support/backends.js';
 
 const SEED = process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : 1_121_2025;
 const RUNS = process.env.FC_RUNS !== undefined ? Number(process.env.FC_RUNS) : undefined;
+const SCALE = Number(process.env.FC_SCALE ?? 1);
 const TENANT = 'default';
 const OPERATOR = 'operator-token-for-tests';
 
@@ -423,6 +428,24 @@ const queryArb = fc
   )
   .map((parts) => (parts.length > 0 ? `?${parts.join('&')}` : ''));
 
+/** Queries around the bounds: up to 25 label or tag filters, names and values up to 600 characters. */
+const boundedQueryArb = fc
+  .record({
+    labels: fc.integer({ min: 0, max: 25 }),
+    tags: fc.integer({ min: 0, max: 25 }),
+    length: fc.constantFrom(1, 100, 511, 512, 513, 600),
+    unit: fc.constantFrom('a', 'é', '€', '%00', '_'),
+  })
+  .map(({ labels, tags, length, unit }) => {
+    const text = unit === '%00' ? '%00' + 'a'.repeat(length - 1) : encodeURIComponent(unit.repeat(length));
+    const parts = [
+      ...Array.from({ length: labels }, (_, i) => `filter[labels.k${i}]=${i === 0 ? text : 'v'}`),
+      ...Array.from({ length: tags }, (_, i) => `tag=k${i}:${i === 0 ? text : 'v'}`),
+      `name=${text}`,
+    ];
+    return `?${parts.join('&')}`;
+  });
+
 /** Header values a client can send (visible ASCII), plus the interesting ones. */
 const headerText = fc.stringMatching(/^[\x21-\x7e]([\x20-\x7e]{0,30}[\x21-\x7e])?$/);
 const CONTENT_TYPES = ['application/json', 'application/json; charset=utf-8', 'application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml; charset=utf-8', 'text/plain', 'garbage', 'multipart/form-data; boundary=x'];
@@ -538,6 +561,46 @@ const bodyArb = fc.oneof(
   { weight: 3, arbitrary: resourceRequestArb.map((r) => r.body ?? '{}') },
 );
 
+/** A MeshAccessLog whose free-form OpenTelemetry `body` is given as YAML (flow style). */
+const accessLogYaml = (body: string) =>
+  `type: MeshAccessLog\nmesh: default\nname: sized\nspec:\n  targetRef: {kind: Mesh}\n  from:\n  - targetRef: {kind: Mesh}\n    default:\n      backends:\n      - type: OpenTelemetry\n        openTelemetry:\n          endpoint: "otel:4317"\n          body: ${body}\n`;
+const accessLogJson = (body: unknown, labels: Record<string, string> = {}) =>
+  JSON.stringify({ type: 'MeshAccessLog', mesh: 'default', name: 'sized', labels, spec: { targetRef: { kind: 'Mesh' }, from: [{ targetRef: { kind: 'Mesh' }, default: { backends: [{ type: 'OpenTelemetry', openTelemetry: { endpoint: 'otel:4317', body } }] } }] } });
+
+/** PUT bodies built to sit around the body and resource limits. */
+const sizedRequestArb = fc
+  .record({
+    shape: fc.constantFrom('yaml-alias', 'yaml-alias-map', 'json-pad', 'yaml-pad', 'json-labels'),
+    // Bytes of the padding or anchor: small, around the resource limit, around the body limit.
+    bytes: fc.oneof(
+      fc.integer({ min: 1, max: 2000 }),
+      fc.integer({ min: MAX_RESOURCE_BYTES - 4000, max: MAX_RESOURCE_BYTES + 4000 }),
+      fc.integer({ min: MAX_BODY_BYTES - 4000, max: MAX_BODY_BYTES + 4000 }),
+      fc.integer({ min: 1, max: MAX_BODY_BYTES + 100_000 }),
+    ),
+    uses: fc.oneof(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 5, max: 120 })),
+    unit: fc.constantFrom('a', 'é', '€', '😀', '"', '\\'),
+  })
+  .map(({ shape, bytes, uses, unit }): Req => {
+    const unitBytes = Buffer.byteLength(JSON.stringify(unit)) - 2;
+    const pad = (n: number) => unit.repeat(Math.max(1, Math.floor(n / unitBytes)));
+    const put = (body: string, yaml: boolean): Req => ({ method: 'PUT', path: '/meshes/default/meshaccesslogs/sized', query: '', headers: { 'content-type': yaml ? 'application/yaml' : 'application/json' }, body });
+    // Anchors stay below the body limit as text; what they expand to is the point.
+    const anchor = JSON.stringify(pad(Math.min(bytes, 600_000)));
+    switch (shape) {
+      case 'yaml-alias':
+        return put(accessLogYaml(`[&big ${anchor}${', *big'.repeat(uses - 1)}]`), true);
+      case 'yaml-alias-map':
+        return put(accessLogYaml(`{a: &m {k: ${anchor}}${Array.from({ length: uses - 1 }, (_, i) => `, b${i}: *m`).join('')}}`), true);
+      case 'json-pad':
+        return put(accessLogJson(pad(bytes)), false);
+      case 'yaml-pad':
+        return put(accessLogYaml(JSON.stringify(pad(bytes))), true);
+      default:
+        return put(accessLogJson('x', Object.fromEntries(Array.from({ length: Math.max(1, Math.floor(bytes / 40)) }, (_, i) => [`label-${i}`, 'v'.repeat(24)]))), false);
+    }
+  });
+
 const randomRequestArb = fc
   .record({ method: fc.constantFrom('GET', 'GET', 'PUT', 'PUT', 'DELETE', 'POST', 'PATCH'), path: pathArb, query: queryArb, headers: headersArb, body: bodyArb })
   .map((r): Req => ({ ...r, body: r.method === 'GET' ? undefined : r.body }));
@@ -611,7 +674,11 @@ for (const backend of backends()) {
       if (headers.authorization === 'OPERATOR') headers.authorization = `Bearer ${OPERATOR}`;
       const what = show(req);
       const before = await api.resources.currentRevision(TENANT);
+      const started = Date.now();
       const res = await call(api.url, req.method, req.path + req.query, { body: req.body, headers });
+      // (d) answered promptly: no body makes the server work in proportion to what it expands to.
+      expect(Date.now() - started, `${what}: answered too slowly`).toBeLessThan(15_000);
+      if (res.status === 413) expect(res.body?.invalid_parameters, what).toEqual([{ field: '', reason: `must be at most ${MAX_BODY_BYTES} bytes (2 MiB)`, source: 'body' }]);
       const seen = statuses.get(current) ?? statuses.set(current, new Map()).get(current)!;
       seen.set(res.status, (seen.get(res.status) ?? 0) + 1);
       // (a) never a server error for whatever a client sends.
@@ -641,6 +708,9 @@ for (const backend of backends()) {
         expect(g.labels ?? {}, what).toEqual(s.labels ?? {});
         expectSameUpToEnumNames(s.spec ?? {}, g.spec, `${what}: spec`);
         expect(await api.resources.currentRevision(TENANT), what).toBeGreaterThan(before);
+        // (d) what is stored is bounded.
+        const stored = await api.resources.get(TENANT, { kind: desc.kind, mesh: got.body.mesh, name: got.body.name });
+        expect(jsonByteLength({ kind: stored!.kind, mesh: stored!.mesh, name: stored!.name, labels: stored!.labels, spec: stored!.spec }), what).toBeLessThanOrEqual(MAX_RESOURCE_BYTES);
       } else if (req.method === 'DELETE' && route) {
         expect((await call(api.url, 'GET', pathname)).status, `${what}: deleted, still there`).toBe(404);
         await reseed();
@@ -672,17 +742,29 @@ for (const backend of backends()) {
       current = 'mutated resources';
       await fc.assert(
         fc.asyncProperty(resourceRequestArb, async (req) => exercise(req)),
-        { seed: SEED, numRuns: RUNS ?? 1500 },
+        { seed: SEED, numRuns: RUNS ?? 1500 * SCALE },
       );
-    }, 90_000);
+    }, 90_000 * SCALE);
 
     it('random requests: never 5xx, Kuma errors, no partial writes', async () => {
       current = 'random requests';
       await fc.assert(
         fc.asyncProperty(randomRequestArb, async (req) => exercise(req)),
-        { seed: SEED + 1, numRuns: RUNS ?? 2000 },
+        { seed: SEED + 1, numRuns: RUNS ?? 2000 * SCALE },
       );
-    }, 90_000);
+    }, 90_000 * SCALE);
+
+    it('sized bodies and bounded queries: never 5xx, prompt answers, at most MAX_RESOURCE_BYTES stored', async () => {
+      current = 'sized bodies';
+      const arb = fc.oneof(
+        { weight: 3, arbitrary: sizedRequestArb },
+        { weight: 1, arbitrary: fc.record({ path: fc.constantFrom('/meshes/default/meshtimeouts', '/meshtimeouts', '/meshes/default/dataplanes', '/dataplanes/_overview'), query: boundedQueryArb }).map(({ path, query }): Req => ({ method: 'GET', path, query, headers: {} })) },
+      );
+      await fc.assert(
+        fc.asyncProperty(arb, async (req) => exercise(req)),
+        { seed: SEED + 2, numRuns: RUNS ?? 40 * SCALE },
+      );
+    }, 180_000 * SCALE);
   });
 
   // Bugs the properties found, pinned. Each ran into a driver error (a 500) or silently changed data.

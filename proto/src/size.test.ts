@@ -62,4 +62,12 @@ describe('jsonByteLength', () => {
     const deep = JSON.parse('['.repeat(100_000) + ']'.repeat(100_000)) as unknown;
     expect(jsonByteLength(deep)).toBe(200_000);
   });
+
+  it('counts what is nested deeper than maxDepth as empty (a cycle stays small)', () => {
+    expect(jsonByteLength([[[['abc']]]], Infinity, 2)).toBe('[[[]]]'.length);
+    expect(jsonByteLength({ a: { b: { c: 1 } } }, Infinity, 1)).toBe('{"a":{}}'.length);
+    const cycle: unknown[] = [];
+    cycle.push(cycle);
+    expect(jsonByteLength(cycle, 1_000_000, 66)).toBe(67 * 2);
+  });
 });

@@ -18,15 +18,18 @@ const utf8 = new TextEncoder();
 /**
  * The UTF-8 byte length of `JSON.stringify(value)`, or a number above `budget` as soon as it is certain
  * to exceed it. The work done is bounded by `budget`, not by the size of the value: a value built from
- * shared references (YAML aliases, cycles) is abandoned after at most `budget` bytes' worth of walking.
- * Iterative, so deep nesting cannot overflow the stack.
+ * shared references (YAML aliases) is abandoned after at most `budget` bytes' worth of walking.
+ * Iterative, so deep nesting cannot overflow the stack. Arrays and objects nested more than `maxDepth`
+ * levels are counted as empty: callers pass a depth past which the value is refused anyway (validation
+ * refuses specs nested deeper than MAX_SPEC_DEPTH, and says so), which also turns a cycle (a YAML alias
+ * inside its own anchor) into that precise refusal instead of an endless size.
  */
-export function jsonByteLength(value: unknown, budget = Number.MAX_SAFE_INTEGER): number {
+export function jsonByteLength(value: unknown, budget = Number.MAX_SAFE_INTEGER, maxDepth = Number.MAX_SAFE_INTEGER): number {
   let total = 0;
-  const stack: unknown[] = [value];
+  const stack: [unknown, number][] = [[value, 0]];
   while (stack.length > 0) {
-    const v = stack.pop();
-    total += scalarBytes(v, budget - total, stack);
+    const [v, depth] = stack.pop()!;
+    total += ownBytes(v, budget - total, depth, maxDepth, stack);
     if (total > budget) return total;
   }
   return total;
@@ -36,7 +39,7 @@ export function jsonByteLength(value: unknown, budget = Number.MAX_SAFE_INTEGER)
  * Bytes of `v` itself; for arrays and objects, their brackets, separators and keys, with the children
  * pushed onto `stack` to be measured in turn.
  */
-function scalarBytes(v: unknown, left: number, stack: unknown[]): number {
+function ownBytes(v: unknown, left: number, depth: number, maxDepth: number, stack: [unknown, number][]): number {
   switch (typeof v) {
     case 'string':
       return stringBytes(v, left);
@@ -53,11 +56,12 @@ function scalarBytes(v: unknown, left: number, stack: unknown[]): number {
   }
   if (v === null) return 4;
   if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return utf8.encode(JSON.stringify(v) ?? 'null').byteLength; // a Date
+  if (depth >= maxDepth) return 2;
   if (Array.isArray(v)) {
     // Brackets and commas first: an array of a million empty arrays is over any budget before one is pushed.
     const own = 2 + Math.max(0, v.length - 1);
     if (own > left) return own;
-    for (let i = v.length - 1; i >= 0; i--) stack.push(v[i]);
+    for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], depth + 1]);
     return own;
   }
   let own = 2;
@@ -69,7 +73,7 @@ function scalarBytes(v: unknown, left: number, stack: unknown[]): number {
     own += stringBytes(k, left - own) + 1 + (members > 0 ? 1 : 0); // "key": and a comma before all but the first
     members += 1;
     if (own > left) return own;
-    stack.push(item);
+    stack.push([item, depth + 1]);
   }
   return own;
 }

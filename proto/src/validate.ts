@@ -133,8 +133,10 @@ export function formatBytes(n: number): string {
  * larger than the text it came from. Named on `labels` when they alone are too large, else on the spec.
  */
 export function resourceSizeViolation(desc: ResourceDescriptor, r: { kind: unknown; mesh?: unknown; name: unknown; labels?: unknown; spec: unknown }): Violation | undefined {
-  if (jsonByteLength({ kind: r.kind, mesh: r.mesh, name: r.name, labels: r.labels, spec: r.spec }, MAX_RESOURCE_BYTES) <= MAX_RESOURCE_BYTES) return undefined;
-  const field = jsonByteLength(r.labels, MAX_RESOURCE_BYTES) > MAX_RESOURCE_BYTES ? 'labels' : desc.shape === 'spec' ? 'spec' : '';
+  // Deeper than the depth limit is refused by the spec's own check, with its own message (a cycle too).
+  const depth = MAX_SPEC_DEPTH + 2;
+  if (jsonByteLength({ kind: r.kind, mesh: r.mesh, name: r.name, labels: r.labels, spec: r.spec }, MAX_RESOURCE_BYTES, depth) <= MAX_RESOURCE_BYTES) return undefined;
+  const field = jsonByteLength(r.labels, MAX_RESOURCE_BYTES, depth) > MAX_RESOURCE_BYTES ? 'labels' : desc.shape === 'spec' ? 'spec' : '';
   return { field, message: `the resource must be at most ${formatBytes(MAX_RESOURCE_BYTES)} as JSON (YAML aliases expanded), and this one is larger` };
 }
 

@@ -5,7 +5,7 @@
  * (MAX_RESOURCE_BYTES), checked where they are validated.
  */
 import type { Context } from 'hono';
-import { formatBytes, jsonByteLength } from '@ursa/proto';
+import { formatBytes, jsonByteLength, MAX_SPEC_DEPTH } from '@ursa/proto';
 import { parse as parseYaml } from 'yaml';
 import { ApiError, badRequest } from './errors.js';
 
@@ -36,7 +36,8 @@ export async function readBody(c: Context): Promise<unknown> {
   }
   if (text.trim() === '') throw badRequest('the body is empty');
   const value = YAML_TYPES.includes(type) ? parseYamlBody(text) : parseJsonBody(text);
-  if (jsonByteLength(value, MAX_BODY_BYTES) > MAX_BODY_BYTES) {
+  // Nesting past the spec depth limit is refused by validation with its own message (a YAML alias cycle too).
+  if (jsonByteLength(value, MAX_BODY_BYTES, MAX_SPEC_DEPTH + 2) > MAX_BODY_BYTES) {
     throw tooLarge(`the body is larger than ${formatBytes(MAX_BODY_BYTES)} once parsed (as JSON, YAML aliases expanded)`);
   }
   return value;
