@@ -1,3 +1,4 @@
-/** @ursa/core's Node-only parts: embedded PGlite and the migrator (it reads migration files). */
+/** @ursa/core's Node-only parts: embedded PGlite, the migrator (it reads migration files), PostgreSQL's sockets. */
 export * from './store/migrate.js';
 export * from './store/pglite.js';
+export * from './store/startup-socket.js';

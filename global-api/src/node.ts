@@ -10,7 +10,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { createGlobalApp } from './app.js';
 import { ConfigError, describeConfig, helpText, maskedConfig, parseConfig } from './config.js';
 import { createLogger, createStores, type Database, notifyWaker, openPostgres, PRODUCT, TOKEN_CACHE_MS, VERSION } from '@ursa/core';
-import { migrate, openPglite } from '@ursa/core/node';
+import { migrate, openPglite, startupGuardedSockets } from '@ursa/core/node';
 import { StreamTracker } from './kds/ws.js';
 import { FeedCache } from './kds/feed-cache.js';
 import { keeperIntervalMs, LeaseKeeper } from './kds/keeper.js';
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const tracker = new StreamTracker();
   log.info(`${PRODUCT} global ${VERSION} (${instanceId}) config: ${describeConfig(config)}`);
 
-  const database: Database = config.databaseUrl ? openPostgres(config.databaseUrl) : await openPglite(`${config.dataDir}/db`);
+  const database: Database = config.databaseUrl ? openPostgres(config.databaseUrl, { socket: startupGuardedSockets() }) : await openPglite(`${config.dataDir}/db`);
   await migrate(database);
   const stores = createStores(database.db);
   const waker = await notifyWaker(database);

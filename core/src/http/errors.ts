@@ -77,8 +77,9 @@ export const UNAVAILABLE_DETAIL = 'the database is unavailable, retry';
 function asApiError(err: unknown, title: string): ApiError | undefined {
   if (err instanceof ApiError) return err;
   // A lost or unreachable database (StoreUnavailableError, or the driver's error it stands for, wrapped by
-  // drizzle or not): the request may succeed later, so 503, not a 500.
-  if (asUnavailable(err)) return new ApiError(503, title, UNAVAILABLE_DETAIL);
+  // drizzle or not): the request may succeed later, so 503, not a 500. Before a route names its operation
+  // (checking a token), the app's fallback title is 'Bad Request', which a 503 is not.
+  if (asUnavailable(err)) return new ApiError(503, title === 'Bad Request' ? 'Service Unavailable' : title, UNAVAILABLE_DETAIL);
   if (!(err instanceof StoreError)) return undefined;
   switch (err.code) {
     case 'invalid':

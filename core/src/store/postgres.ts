@@ -10,6 +10,8 @@ export interface PostgresOptions {
   max?: number;
   /** Workers through Hyperdrive must not prepare statements. */
   workerSafe?: boolean;
+  /** postgres.js's socket factory (Node: `startupGuardedSockets` from `@ursa/core/node`). */
+  socket?: (options: never) => unknown;
 }
 
 /** Reconnect attempts wait at most this long (postgres.js: 20 s), so the plane serves again soon after the database is back. */
@@ -29,6 +31,8 @@ export function openPostgres(url: string, opts: PostgresOptions = {}): Database 
     // A connect that hangs (a failed-over address that drops packets) fails its request after 5 s, not 30.
     connect_timeout: 5,
     ...(opts.workerSafe ? { prepare: false } : {}),
+    // Not in postgres.js's option types, but read by it (src/index.js parseOptions, connection.js createSocket).
+    ...(opts.socket ? ({ socket: opts.socket } as object) : {}),
   });
   const db = drizzle(guardTransactions(client), { schema }) as unknown as Db;
   return {
