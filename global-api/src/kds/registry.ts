@@ -43,6 +43,15 @@ export const newCounters = (): Counters => ({ sent: 0, acked: 0, rejected: 0, by
 
 type Subscription = Record<string, unknown> & { id?: string; connectTime?: string; disconnectTime?: string };
 
+/**
+ * The subscription a session writes to: the newest with its id. Ids repeat: a long-poll zone's session id
+ * is `poll-<zone instance>` for as long as its agent runs, and each time its lease runs out between two
+ * requests (a slow moment, a network blip) the next request appends a new subscription with the same id
+ * and closes the older ones. The first match would be a closed one, and the zone's state would never be
+ * stored again.
+ */
+const current = (subs: Subscription[], id: string): Subscription | undefined => subs.findLast((x) => x.id === id);
+
 /** Creates the Zone (enabled) if it does not exist; returns whether it is enabled. */
 export async function ensureZone(store: ResourceStore, tenant: string, zone: string): Promise<boolean> {
   const [r] = await store.apply(tenant, [{ op: 'create', ifAbsent: true, resource: { kind: 'Zone', name: zone, spec: { enabled: true } } }]);
@@ -72,7 +81,7 @@ export async function recordConnect(store: ResourceStore, tenant: string, zone: 
 /** Closes the session's subscription and stores its counters (and the zone's last reported state). */
 export async function recordDisconnect(store: ResourceStore, tenant: string, zone: string, id: string, counters: Counters, state?: ZoneState, now = new Date()): Promise<void> {
   await updateInsight(store, tenant, zone, (subs) => {
-    const sub = subs.find((x) => x.id === id);
+    const sub = current(subs, id);
     if (!sub) return subs;
     sub.disconnectTime = now.toISOString();
     sub.status = statusOf(counters, now);
@@ -96,7 +105,7 @@ export async function recordProgress(
 ): Promise<void> {
   const now = opts.now ?? new Date();
   await updateInsight(store, tenant, zone, (subs) => {
-    const sub = subs.find((x) => x.id === id);
+    const sub = current(subs, id);
     if (!sub || sub.disconnectTime) return undefined;
     const prev = sub.zoneState as { appliedRevision?: string; lastError?: string; reportedTime?: string } | undefined;
     const same = prev?.appliedRevision === String(state.appliedRevision) && (prev?.lastError ?? '') === state.lastError;
