@@ -43,6 +43,15 @@ export const newCounters = (): Counters => ({ sent: 0, acked: 0, rejected: 0, by
 
 type Subscription = Record<string, unknown> & { id?: string; connectTime?: string; disconnectTime?: string };
 
+/**
+ * The subscription a session writes to: the newest with its id. Ids repeat: a long-poll zone's session id
+ * is `poll-<zone instance>` for as long as its agent runs, and each time its lease runs out between two
+ * requests (a slow moment, a network blip) the next request appends a new subscription with the same id
+ * and closes the older ones. The first match would be a closed one, and the zone's state would never be
+ * stored again.
+ */
+const current = (subs: Subscription[], id: string): Subscription | undefined => subs.findLast((x) => x.id === id);
+
 /** Creates the Zone (enabled) if it does not exist; returns whether it is enabled. */
 export async function ensureZone(store: ResourceStore, tenant: string, zone: string): Promise<boolean> {
   const [r] = await store.apply(tenant, [{ op: 'create', ifAbsent: true, resource: { kind: 'Zone', name: zone, spec: { enabled: true } } }]);
