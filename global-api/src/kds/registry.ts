@@ -132,16 +132,6 @@ function statusOf(c: Counters, now: Date) {
   };
 }
 
-/**
- * The session's subscription: the newest with its id. Long-poll sessions keep one id per zone agent
- * (`poll-<instance>`), so a poll session that lost its lease and came back appends another with the same id;
- * the older ones are closed history.
- */
-function current(subs: Subscription[], id: string): Subscription | undefined {
-  for (let i = subs.length - 1; i >= 0; i--) if (subs[i]!.id === id) return subs[i];
-  return undefined;
-}
-
 /** `change` returns the new list, or undefined to write nothing. */
 async function updateInsight(store: ResourceStore, tenant: string, zone: string, change: (subs: Subscription[]) => Subscription[] | undefined): Promise<void> {
   // Read-modify-write with the version as expected version; a concurrent writer (another replica) wins and
