@@ -35,7 +35,8 @@ function sources(dir: string): string[] {
 /** Static and dynamic import specifiers of a source file (comments are not stripped: none quote an import). */
 function specifiers(text: string): string[] {
   const out: string[] = [];
-  for (const m of text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^\s*import\s+)(['"])([^'"\n]+)\1/gm)) out.push(m[2]!);
+  // Static imports and re-exports (possibly over several lines), side-effect imports, dynamic imports.
+  for (const m of text.matchAll(/^\s*(?:import|export)\b[^;'"]*?\bfrom\s+(['"])([^'"\n]+)\1|^\s*import\s+(['"])([^'"\n]+)\3|\bimport\s*\(\s*(['"])([^'"\n]+)\5/gm)) out.push((m[2] ?? m[4] ?? m[6])!);
   return out;
 }
 

@@ -15,8 +15,7 @@ import type { MeshResource, ZoneIngressResource } from '../model/resources.js';
 import type { VipMap } from './vips.js';
 
 export const DNS_DOMAIN = 'mesh';
-/** Hard-coded in Kuma (embedded DNS proxy and Envoy DNS filter alike). */
-export const DNS_TTL = 30;
+export { DNS_TTL } from './ttl.js';
 
 export interface StoreView {
   readonly meshes: readonly Pick<MeshResource, 'name'>[];

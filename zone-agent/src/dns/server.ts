@@ -15,7 +15,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import * as dnsPacket from 'dns-packet';
-import { DNS_TTL } from './records.js';
+import { DNS_TTL } from './ttl.js';
 import type { Forwarder } from './forward.js';
 import { type Logger, silentLogger } from '@ursa/core/base';
 
