@@ -203,6 +203,26 @@ describe('KdsClient session loop (in-memory global)', () => {
     expect(up3.upserts.map((r) => r.key?.name)).toContain('last');
   });
 
+  it('an inventory batch starts where the global stands, though copies from the global moved the zone\'s revision', async () => {
+    const global = new FakeGlobal();
+    client(global);
+    const { conn } = await global.connection(1);
+    conn.welcome({ inventoryRevision: 0, snapshot: true, revision: 3 });
+    // The zone has no inventory yet: an empty snapshot goes up, at the zone's revision then.
+    const up1 = await conn.nth('delta', 1);
+    expect(up1).toMatchObject({ snapshot: true, complete: true, upserts: [] });
+    conn.ack(1, up1.revision);
+    // Copies from the global move the zone's revision; none of it goes up.
+    conn.delta({ snapshot: true, complete: true, revision: 3, upserts: [toWire(policy('a')), toWire(policy('b'))] });
+    await conn.nth('ack', 1);
+    expect(await store.currentRevision(LOCAL)).toBeGreaterThan(up1.revision);
+    await store.create(LOCAL, dataplane('web-1'));
+    const up2 = await conn.nth('delta', 2);
+    // The global applied up1.revision: a long-poll push starting anywhere else is refused (out-of-order).
+    expect(up2).toMatchObject({ snapshot: false, baseRevision: up1.revision, revision: await store.currentRevision(LOCAL) });
+    expect(up2.upserts.map((r) => r.key?.name)).toEqual(['web-1']);
+  });
+
   it('ends a session whose global went silent for three heartbeats, within the documented bound, and reconnects', async () => {
     const hb = 200;
     const global = new FakeGlobal();

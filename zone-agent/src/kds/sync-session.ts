@@ -103,7 +103,7 @@ export class SyncSession {
     let upSeq = 0;
     let awaitingUp = 0;
     let localChanged = true;
-    const cursor: UpCursor = { revision: welcome.inventoryRevision, snapshot: welcome.inventoryRevision === 0 };
+    const cursor: UpCursor = { acked: welcome.inventoryRevision, revision: welcome.inventoryRevision, snapshot: welcome.inventoryRevision === 0 };
     let batches: AsyncGenerator<Omit<Delta, 'seq'>> | undefined;
     const unsubscribe = this.ctx.onLocalChange(() => {
       localChanged = true;
@@ -160,7 +160,10 @@ export class SyncSession {
             const ack = body.value;
             if (ack.seq !== awaitingUp) break;
             awaitingUp = 0;
-            if (!cursor.snapshot) cursor.revision = ack.revision;
+            if (!cursor.snapshot) {
+              cursor.acked = ack.revision;
+              cursor.revision = ack.revision;
+            }
             // There may be more pages: look again (one cheap query when caught up).
             localChanged = true;
             log?.debug(`the global applied inventory batch ${ack.seq}`, { revision: ack.revision, ...(ack.rejections.length ? { rejected: ack.rejections.length } : {}) });

@@ -129,6 +129,9 @@ class PollConnection implements KdsConnection {
         bytes = new Uint8Array(await res.arrayBuffer());
       } catch (err) {
         if (timedOut) throw new SessionEnded(`no answer to ${path.split('?')[0]} from the global within ${Math.round(timeoutMs / 1000)} s`);
+        // fetch says only "fetch failed"; why is in its cause (ECONNREFUSED, a reset, a connect timeout...).
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        if (err instanceof TypeError && cause) throw new SessionEnded(`${err.message} (${path.split('?')[0]}): ${cause.message ?? ''}${cause.code ? ` (${cause.code})` : ''}`);
         throw err;
       }
       this.sink.bytes('in', bytes.byteLength);

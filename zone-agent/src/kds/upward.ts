@@ -10,16 +10,25 @@ import type { SyncState } from './state.js';
 /** Resources per inventory page read from the local store. */
 const PAGE = 500;
 
-/** Where the global stands with the zone's inventory: the revision it applied, or a snapshot is due. */
+/** Where the global stands with the zone's inventory. */
 export interface UpCursor {
+  /** The zone revision the global has applied (its last Ack): every batch starts after it. */
+  acked: number;
+  /**
+   * Where to read the next changes from: `acked`, or later when the changes since were none of the global's
+   * business (the zone's copies of global resources), so they are not read again.
+   */
   revision: number;
+  /** The global needs a full snapshot. */
   snapshot: boolean;
 }
 
 /**
  * The zone's next inventory batch(es) after `cursor`: a full snapshot (all frames carry its revision, the
  * last `complete`) or the changes since. Nothing when there is nothing to send. The caller asks for the next
- * batch only once the previous one was acknowledged, and moves `cursor.revision` to each incremental Ack.
+ * batch only once the previous one was acknowledged, and moves `acked` and `revision` to each incremental Ack.
+ * A batch's base is `acked`, not `revision`: what lies between holds nothing for the global, and the global
+ * checks that a batch starts where it stands (long-poll pushes).
  */
 export async function* inventoryBatches(state: SyncState, cursor: UpCursor): AsyncGenerator<Omit<Delta, 'seq'>> {
   if (!cursor.snapshot) {
@@ -29,7 +38,7 @@ export async function* inventoryBatches(state: SyncState, cursor: UpCursor): Asy
         cursor.revision = page.revision;
         return;
       }
-      yield { upserts: page.upserts.map(toWire), removals: page.removals, revision: page.revision, baseRevision: cursor.revision, snapshot: false, complete: true };
+      yield { upserts: page.upserts.map(toWire), removals: page.removals, revision: page.revision, baseRevision: cursor.acked, snapshot: false, complete: true };
       return;
     }
     cursor.snapshot = true;
@@ -45,4 +54,5 @@ export async function* inventoryBatches(state: SyncState, cursor: UpCursor): Asy
   // Only reached once the last frame was acknowledged (the caller waits for each Ack before asking again).
   cursor.snapshot = false;
   cursor.revision = revision;
+  cursor.acked = revision;
 }
