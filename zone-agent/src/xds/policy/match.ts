@@ -193,14 +193,7 @@ function computeInbound(byKind: ReadonlyMap<string, Matched[]>, inbounds: readon
     const sections = descriptorFor(kind)?.policy;
     if (!field || !sections || (!sections.hasFrom && !sections.hasRules)) continue;
     const selecting = list.filter((m) => m.inbounds.has(port));
-    const from: Entry[] = [];
-    const rules: Entry[] = [];
-    for (const m of selecting) {
-      const spec = sectionsOf(m.resource);
-      if (sections.hasFrom) for (const item of spec.from ?? []) from.push({ ...m, ref: readRef(item.targetRef), item });
-      if (sections.hasRules) for (const item of spec.rules ?? []) rules.push({ ...m, ref: { kind: 'Mesh' }, item });
-    }
-    const merged = first.applied.merge === 'permissions' ? permissions(selecting) : inboundDefaults(from, rules);
+    const merged = first.applied.merge === 'permissions' ? permissions(selecting) : inboundDefaults(selecting, sections);
     if (merged === undefined) continue;
     conf[field] = merged.conf;
     used[kind] = dedupe(merged.contributors.map(refOf));
@@ -209,7 +202,14 @@ function computeInbound(byKind: ReadonlyMap<string, Matched[]>, inbounds: readon
 }
 
 /** Inbound conf for all clients: `from` entries aimed at `Mesh` and `rules` without matches, in precedence order. */
-function inboundDefaults(from: Entry[], rules: Entry[]) {
+function inboundDefaults(selecting: readonly Matched[], sections: { readonly hasFrom: boolean; readonly hasRules: boolean }) {
+  const from: Entry[] = [];
+  const rules: Entry[] = [];
+  for (const m of selecting) {
+    const spec = sectionsOf(m.resource);
+    if (sections.hasFrom) for (const item of spec.from ?? []) from.push({ ...m, ref: readRef(item.targetRef), item });
+    if (sections.hasRules) for (const item of spec.rules ?? []) rules.push({ ...m, ref: { kind: 'Mesh' }, item });
+  }
   const all = [...from.filter((e) => e.ref.kind === 'Mesh'), ...rules.filter((e) => !Array.isArray(e.item.matches) || e.item.matches.length === 0)];
   // Entries of one policy stay together; policies are already in precedence order.
   const order = new Map<PolicyResource, number>();
