@@ -64,6 +64,36 @@ function firstUdpAnswer(port: number, name: string, ip: string, timeoutMs: numbe
   });
 }
 
+/**
+ * Asks `name` every 50 ms (each query its own id) until `done` settles; returns the slowest answer's time
+ * (a query still unanswered at the end counts with its age): how long DNS stalls while the agent loads the
+ * rest of itself and opens its database.
+ */
+async function worstLatencyUntil(port: number, name: string, done: Promise<unknown>): Promise<number> {
+  const sock = createSocket('udp4');
+  const sent = new Map<number, number>();
+  let worst = 0;
+  let id = 0;
+  sock.on('error', () => {});
+  sock.on('message', (msg) => {
+    const at = sent.get(msg.readUInt16BE(0));
+    if (at === undefined) return;
+    sent.delete(msg.readUInt16BE(0));
+    worst = Math.max(worst, performance.now() - at);
+  });
+  const tick = setInterval(() => {
+    id = (id + 1) & 0xffff;
+    sent.set(id, performance.now());
+    sock.send(query(name, 'A', { id }), port, '127.0.0.1');
+  }, 50);
+  await done.catch(() => {});
+  clearInterval(tick);
+  await new Promise((r) => setTimeout(r, 200));
+  for (const at of sent.values()) worst = Math.max(worst, performance.now() - 200 - at);
+  sock.close();
+  return Math.round(worst);
+}
+
 /** One UDP query; the first A record's address, or undefined (no answer within 300 ms, or no record). */
 function resolveOnce(port: number, name: string): Promise<string | undefined> {
   return new Promise((resolve) => {
@@ -118,24 +148,26 @@ async function main(): Promise<void> {
     await standalone.stop();
     await groupGone(standalone);
 
-    const rows: { dnsMs: number; apiMs: number; dnsCpuMs: number; apiCpuMs: number }[] = [];
+    const rows: { dnsMs: number; apiMs: number; dnsCpuMs: number; apiCpuMs: number; stallMs: number }[] = [];
     for (let i = 0; i < RESTARTS; i++) {
       const load = loadavg().map((l) => l.toFixed(1)).join(' ');
       const { child, spawnedAt } = spawnAgent(setup);
-      const [[dnsMs, dnsCpuMs], [apiMs, apiCpuMs]] = await Promise.all([
-        firstUdpAnswer(setup.dnsPort, 'backend.mesh', ip, 30_000).then((t) => [t - spawnedAt, cpuTimeMs(child.proc.pid!)]),
+      const ready = waitFor('/ready', () => getJson(`${url}/ready`), 60_000, child);
+      const [[dnsMs, dnsCpuMs, stallMs], [apiMs, apiCpuMs]] = await Promise.all([
+        firstUdpAnswer(setup.dnsPort, 'backend.mesh', ip, 30_000).then(async (t) => [t - spawnedAt, cpuTimeMs(child.proc.pid!), await worstLatencyUntil(setup.dnsPort, 'backend.mesh', ready)]),
         waitFor('API', async () => {
           const res = await fetch(`${url}/meshes/default/dataplanes?size=100`).catch(() => undefined);
           if (!res?.ok) return undefined;
           return ((await res.json()) as { total: number }).total === 2 ? [Date.now() - spawnedAt, cpuTimeMs(child.proc.pid!)] : undefined;
         }, 30_000, child),
       ]);
-      rows.push({ dnsMs: dnsMs!, apiMs: apiMs!, dnsCpuMs: dnsCpuMs!, apiCpuMs: apiCpuMs! });
-      console.log(`restart ${i + 1}: first DNS answer ${dnsMs} ms (agent CPU ${dnsCpuMs} ms), first API answer ${apiMs} ms (agent CPU ${apiCpuMs} ms); load ${load}`);
+      await ready;
+      rows.push({ dnsMs: dnsMs!, apiMs: apiMs!, dnsCpuMs: dnsCpuMs!, apiCpuMs: apiCpuMs!, stallMs: stallMs! });
+      console.log(`restart ${i + 1}: first DNS answer ${dnsMs} ms (agent CPU ${dnsCpuMs} ms), first API answer ${apiMs} ms (agent CPU ${apiCpuMs} ms), slowest DNS answer until ready ${stallMs} ms; load ${load}`);
       await child.stop();
       await groupGone(child);
     }
-    console.log(`${AGENT}: DNS ${stats(rows.map((r) => r.dnsMs))} (CPU ${stats(rows.map((r) => r.dnsCpuMs))}); API ${stats(rows.map((r) => r.apiMs))} (CPU ${stats(rows.map((r) => r.apiCpuMs))})`);
+    console.log(`${AGENT}: DNS ${stats(rows.map((r) => r.dnsMs))} (CPU ${stats(rows.map((r) => r.dnsCpuMs))}); API ${stats(rows.map((r) => r.apiMs))} (CPU ${stats(rows.map((r) => r.apiCpuMs))}); slowest DNS answer until ready: ${stats(rows.map((r) => r.stallMs))}`);
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }

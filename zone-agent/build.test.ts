@@ -17,7 +17,7 @@ describe('zone agent bundle', () => {
       expect(checkZoneBundle(meta)).toEqual([]);
       expect(checkStartPath(meta)).toEqual([]);
       // The entry and the chunks behind its dynamic imports (loaded after the resolver answers).
-      expect(Object.keys(meta.outputs).filter((o) => o.endsWith('/main.mjs'))).toHaveLength(1);
+      expect(Object.keys(meta.outputs).filter((o) => o.endsWith('/main.mjs') || o.endsWith('/dns-worker.mjs'))).toHaveLength(2);
       expect(Object.keys(meta.outputs).some((o) => /\/chunks\/agent-[A-Z0-9]+\.mjs$/.test(o))).toBe(true);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -41,8 +41,14 @@ describe('zone agent bundle', () => {
         ]),
         'dist/chunks/a.mjs': out([{ path: 'zod', kind: 'import-statement', external: true }]),
         'dist/chunks/agent.mjs': out([{ path: '@electric-sql/pglite', kind: 'import-statement', external: true }]),
+        'dist/dns-worker.mjs': out([{ path: 'dist/chunks/b.mjs', kind: 'import-statement' }]),
+        'dist/chunks/b.mjs': out([{ path: 'hono', kind: 'import-statement', external: true }]),
       },
     };
-    expect(checkStartPath(meta)).toEqual(['the start-up path (dist/chunks/a.mjs) loads zod: import it dynamically, after the resolver answers']);
+    expect(checkStartPath(meta)).toEqual([
+      'the start-up path (dist/chunks/a.mjs) loads zod: import it dynamically, after the resolver answers',
+      'the start-up path (dist/chunks/b.mjs) loads hono: import it dynamically, after the resolver answers',
+    ]);
+    expect(checkStartPath({ outputs: { 'dist/main.mjs': out([]) } })).toEqual(['the build has no dns-worker.mjs']);
   });
 });

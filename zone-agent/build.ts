@@ -4,7 +4,8 @@
  * a restarted agent must answer DNS within 2 s: the bin runs this bundle. Packages stay external (PGlite
  * loads its wasm from its own directory); only our code is bundled: the zone agent's and the workspace
  * packages it imports. Code splitting keeps every dynamic `import()` lazy: `main.mjs` itself holds only what
- * answers DNS from the persisted answers, the rest loads after (see `main.ts`).
+ * answers DNS from the persisted answers, the rest loads after (see `main.ts`); `dns-worker.mjs` is the
+ * resolver's thread (`src/dns/resolver-worker.ts`).
  *
  * The build fails when the bundle holds code that is the global's alone (see `checkZoneBundle`), or when the
  * start-up path loads more than it may (see `checkStartPath`).
@@ -36,11 +37,13 @@ export const START_PATH_PACKAGES: ReadonlySet<string> = new Set(['dns-packet']);
 
 /**
  * Names what the start-up path loads beyond node's built-ins and `START_PATH_PACKAGES`: every third-party
- * import reached from the entry through static imports (dynamic ones load later). Empty when it is small.
+ * import reached through static imports (dynamic ones load later) from the entry and from the resolver's
+ * thread (`dns-worker.mjs`). Empty when it is small.
  */
 export function checkStartPath(meta: Pick<Metafile, 'outputs'>): string[] {
-  const entry = Object.keys(meta.outputs).find((o) => /(^|\/)main\.mjs$/.test(o));
-  if (!entry) return ['the build has no main.mjs'];
+  const entries = ['main', 'dns-worker'].map((name) => ({ name, file: Object.keys(meta.outputs).find((o) => new RegExp(`(^|/)${name}\\.mjs$`).test(o)) }));
+  const missing = entries.filter((e) => !e.file).map((e) => `the build has no ${e.name}.mjs`);
+  if (missing.length > 0) return missing;
   const out: string[] = [];
   const seen = new Set<string>();
   const walk = (file: string) => {
@@ -52,7 +55,7 @@ export function checkStartPath(meta: Pick<Metafile, 'outputs'>): string[] {
       else if (!i.path.startsWith('node:') && !builtinModules.includes(i.path) && !START_PATH_PACKAGES.has(i.path)) out.push(`the start-up path (${file}) loads ${i.path}: import it dynamically, after the resolver answers`);
     }
   };
-  walk(entry);
+  for (const e of entries) walk(e.file!);
   return out;
 }
 
@@ -63,7 +66,8 @@ export async function buildZoneAgent(outdir = `${root}zone-agent/dist`): Promise
   // Chunk names carry content hashes: drop the previous build's, or they pile up.
   await rm(join(outdir, 'chunks'), { recursive: true, force: true });
   const result = await build({
-    entryPoints: { main: `${root}zone-agent/src/main.ts` },
+    // The resolver's thread is an entry of its own: `main.ts` starts it as `dist/dns-worker.mjs`.
+    entryPoints: { main: `${root}zone-agent/src/main.ts`, 'dns-worker': `${root}zone-agent/src/dns/resolver-worker.ts` },
     outdir,
     outExtension: { '.js': '.mjs' },
     chunkNames: 'chunks/[name]-[hash]',
@@ -89,7 +93,7 @@ async function main(): Promise<void> {
     for (const v of violations) console.error(`zone-agent/build: ${v}`);
     process.exit(1);
   }
-  console.log(`zone-agent/build: zone-agent/dist/main.mjs and ${Object.keys(metafile.outputs).filter((o) => o.endsWith('.mjs')).length - 1} chunks in ${Math.round(performance.now() - started)} ms (${Object.keys(metafile.inputs).length} files, no global-only code, a small start-up path)`);
+  console.log(`zone-agent/build: zone-agent/dist/main.mjs, dns-worker.mjs and ${Object.keys(metafile.outputs).filter((o) => o.endsWith('.mjs')).length - 2} chunks in ${Math.round(performance.now() - started)} ms (${Object.keys(metafile.inputs).length} files, no global-only code, a small start-up path)`);
 }
 
 /**

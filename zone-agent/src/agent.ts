@@ -39,6 +39,8 @@ export interface AgentStart {
   readonly resolver?: Resolver;
   /** Those answers' file text (the DNS component does not rewrite an unchanged table). */
   readonly persistedText?: string;
+  /** The resolver thread's entry (see `ResolverOptions.workerUrl`). */
+  readonly dnsWorker: URL;
 }
 
 /**
@@ -89,7 +91,7 @@ export async function runAgent(start: AgentStart): Promise<void> {
   }
 
   let phase: Phase = 'starting';
-  const resolver = config.dnsPort === 0 ? undefined : (start.resolver ?? (await createResolver(config, log.child('dns'))));
+  const resolver = config.dnsPort === 0 ? undefined : (start.resolver ?? (await createResolver(config, log.child('dns'), { workerUrl: start.dnsWorker })));
   /** Where DNS answers come from: `persisted` (the last run's answers), `live` (the database), `starting`, `off`. */
   const dnsSource = () => (resolver ? (resolver.source ?? 'starting') : 'off');
 

@@ -15,8 +15,11 @@ import { access, constants } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { createLogger, VERSION } from '@ursa/core/base';
 import { ConfigError, helpText, parseZoneConfig, type ZoneConfig } from './config.js';
-import { persistedLookup, readAnswers } from './dns/answers-file.js';
+import { readAnswers } from './dns/answers-file.js';
 import { createResolver, type Resolver } from './dns/resolver.js';
+
+/** The resolver thread's entry: beside this file in the bundle (`dist/dns-worker.mjs`), the source otherwise. */
+const DNS_WORKER = new URL(import.meta.url.endsWith('.ts') ? './dns/resolver-worker.ts' : './dns-worker.mjs', import.meta.url);
 
 async function main(): Promise<void> {
   let config: ZoneConfig;
@@ -56,13 +59,13 @@ async function main(): Promise<void> {
     const dnsLog = log.child('dns');
     const persisted = await readAnswers(config.dataDir, dnsLog);
     if (persisted) {
-      resolver = await createResolver(config, dnsLog);
-      await resolver.serve(persistedLookup(persisted.records), 'persisted');
+      resolver = await createResolver(config, dnsLog, { workerUrl: DNS_WORKER });
+      await resolver.serve(persisted.records, 'persisted');
       persistedText = persisted.text;
     }
   }
   const { runAgent } = await import('./agent.js');
-  await runAgent({ config, log, instanceId, resolver, persistedText });
+  await runAgent({ config, log, instanceId, resolver, persistedText, dnsWorker: DNS_WORKER });
 }
 
 main().catch((err) => {

@@ -1,11 +1,12 @@
 /** The persisted answers: written only when changed and atomically, read back, a bad file ignored; the resolver swaps from them to the live table. */
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as dnsPacket from 'dns-packet';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { memoryLogger } from '@ursa/core';
-import { ANSWERS_FILE, AnswersWriter, answersText, parseAnswers, persistedLookup, readAnswers } from './answers-file.js';
+import { ANSWERS_FILE, AnswersWriter, answersText, parseAnswers, readAnswers } from './answers-file.js';
 import { createResolver } from './resolver.js';
 import { query, udpExchange } from './testing.js';
 
@@ -63,19 +64,12 @@ describe('persisted DNS answers', () => {
     }
   });
 
-  it('looks names up in any case, with or without the trailing dot', () => {
-    const lookup = persistedLookup(records);
-    expect(lookup('backend.mesh')).toBe('240.0.0.1');
-    expect(lookup('WEB.Mesh.')).toBe('240.0.0.2');
-    expect(lookup('other.mesh')).toBeUndefined();
-  });
-
   it('the resolver answers from the persisted answers, then from the live table it is handed', async () => {
     const lines: string[] = [];
     const resolver = await createResolver({ dnsHost: '127.0.0.1', dnsPort: 0, dnsUpstream: '127.0.0.1:9', vipCidr: '240.0.0.0/4' }, memoryLogger(lines), { upstreamTimeoutMs: 200 });
     try {
       expect(resolver.source).toBeUndefined();
-      await resolver.serve(persistedLookup(records), 'persisted');
+      await resolver.serve(records, 'persisted');
       expect(resolver.source).toBe('persisted');
       const ask = async (name: string) => {
         const res = await udpExchange(resolver.port!, query(name));
@@ -83,12 +77,26 @@ describe('persisted DNS answers', () => {
         return (dnsPacket.decode(res).answers ?? []).map((a) => (a.type === 'A' ? a.data : a.type));
       };
       expect(await ask('backend.mesh')).toEqual(['240.0.0.1']);
-      await resolver.serve((name) => (name === 'live.mesh' ? '240.0.0.9' : undefined), 'live');
+      expect(await ask('WEB.Mesh')).toEqual(['240.0.0.2']);
+      await resolver.serve([{ name: 'live.mesh', ip: '240.0.0.9' }], 'live');
       expect(resolver.source).toBe('live');
       expect(await ask('live.mesh')).toEqual(['240.0.0.9']);
       // Gone from the live table: forwarded (the upstream, port 9, does not answer: SERVFAIL, no record).
       expect(await ask('backend.mesh')).toEqual([]);
       expect(lines.join('\n')).toMatch(/answering from the last run's persisted answers[\s\S]*resolver answers from the database now/);
+    } finally {
+      await resolver.close();
+    }
+  });
+  it('the resolver answers while the main thread is busy (its own thread)', async () => {
+    const resolver = await createResolver({ dnsHost: '127.0.0.1', dnsPort: 0, dnsUpstream: '127.0.0.1:9', vipCidr: '240.0.0.0/4' }, memoryLogger([]));
+    try {
+      await resolver.serve(records, 'persisted');
+      // A client in another process asks while this thread is blocked (spawnSync), as PGlite's start-up blocks the agent's.
+      const client = `const s = require('node:dgram').createSocket('udp4'); s.on('message', (m) => { process.stdout.write(m.toString('hex')); process.exit(0); }); s.send(Buffer.from('${query('backend.mesh', 'A', { id: 7 }).toString('hex')}', 'hex'), ${resolver.port}, '127.0.0.1'); setTimeout(() => process.exit(1), 2000);`;
+      const out = execFileSync(process.execPath, ['-e', client], { encoding: 'utf8' });
+      const answers = dnsPacket.decode(Buffer.from(out, 'hex')).answers ?? [];
+      expect(answers.map((a) => (a.type === 'A' ? a.data : a.type))).toEqual(['240.0.0.1']);
     } finally {
       await resolver.close();
     }

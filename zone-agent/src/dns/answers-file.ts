@@ -79,12 +79,6 @@ export async function readAnswers(dataDir: string, log: Logger): Promise<Persist
   }
 }
 
-/** A lookup over persisted records: the address of a name (any case, with or without the trailing dot). */
-export function persistedLookup(records: readonly PersistedRecord[]): (name: string) => string | undefined {
-  const byName = new Map(records.map((r) => [r.name, r.ip]));
-  return (name) => byName.get((name.endsWith('.') ? name.slice(0, -1) : name).toLowerCase());
-}
-
 /** Writes the answers file when the table changed; one write at a time (the DNS rebuild loop runs one pass at a time). */
 export class AnswersWriter {
   #last: string | undefined;

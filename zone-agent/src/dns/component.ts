@@ -4,10 +4,11 @@
  * The record table lives in memory. It is built from the zone's persisted store, and rebuilt when the local
  * store rings the doorbell for Dataplane, ZoneIngress or Mesh changes (`../rebuild-loop.ts`: coalesced,
  * one rebuild at a time, periodic safety net). Each rebuild reads the services, lets the allocator persist
- * their VIPs (`vips.ts`) and swaps the table; a changed table is also written to the answers file
- * (`answers-file.ts`). A restarted agent answers from that file before its database opens (`main.ts` opens
- * the `resolver` and passes it here); the first rebuild hands the sockets over to the live table. Without a
- * resolver passed in (no answers file yet, or tests) the sockets open once the first rebuild ran.
+ * their VIPs (`vips.ts`) and sends a changed table to the resolver's thread (`resolver.ts`), which answers
+ * from it, and to the answers file (`answers-file.ts`). A restarted agent answers from that file before its
+ * database opens (`main.ts` opens the `resolver` and passes it here); the first rebuild replaces those
+ * answers with the live table. Without persisted answers (a first start, tests) the sockets open once the
+ * first rebuild ran.
  */
 import type { ComponentDeps, Stop } from '../component.js';
 import { LOCAL } from '../kds/state.js';
@@ -27,6 +28,8 @@ export interface DnsOptions {
   readonly vipQuarantineMs?: number;
   /** Upstream timeout (default 2 s; only when the resolver is created here). */
   readonly upstreamTimeoutMs?: number;
+  /** The resolver thread's entry, when the resolver is created here (see `ResolverOptions.workerUrl`). */
+  readonly workerUrl?: URL;
   /** The resolver `main.ts` opened before the database (answering from the persisted answers); created here otherwise. */
   readonly resolver?: Resolver;
   /** The answers file's text as read at start (an unchanged table is then not written again). */
@@ -43,9 +46,8 @@ export async function startDns(deps: ComponentDeps, opts: DnsOptions = {}): Prom
   }
   if (!deps.db) throw new Error('dns: the resolver needs the database (ComponentDeps.db) to keep VIPs');
   const allocator = new VipAllocator({ db: deps.db, tenant: LOCAL, cidr: config.vipCidr, quarantineMs: opts.vipQuarantineMs ?? DEFAULT_QUARANTINE_MS, log });
-  const resolver = opts.resolver ?? (await createResolver(config, log, { upstreamTimeoutMs: opts.upstreamTimeoutMs }));
+  const resolver = opts.resolver ?? (await createResolver(config, log, { upstreamTimeoutMs: opts.upstreamTimeoutMs, workerUrl: opts.workerUrl }));
   let table = RecordTable.empty();
-  const liveLookup = (name: string) => table.lookup(name)?.ip;
   const answers = new AnswersWriter(config.dataDir, log, opts.persistedText);
 
   // Follows the change feed: a pass after one change reads that change, not every Dataplane of the zone,
@@ -65,8 +67,9 @@ export async function startDns(deps: ComponentDeps, opts: DnsOptions = {}): Prom
     const next = RecordTable.build(vips);
     if (next.size !== table.size) log.info(`${next.size} name(s) in ${vips.size} mesh(es)`);
     table = next;
-    // Hand over from the persisted answers only once a pass succeeded (a failed one keeps them, and retries).
-    if (resolver.source === 'persisted') await resolver.serve(liveLookup, 'live');
+    // To the resolver's thread once the sockets are open (opened with the persisted answers, or after the
+    // first pass below): a failed pass keeps what it answers, and retries.
+    if (resolver.source !== undefined) await resolver.serve(next.records(), 'live');
     await answers.write(next.records());
   };
 
@@ -77,7 +80,7 @@ export async function startDns(deps: ComponentDeps, opts: DnsOptions = {}): Prom
     await loop.runNow();
     // Without persisted answers the sockets open now, even if that first pass failed: forwarding works,
     // and local names follow with the retry.
-    if (resolver.source === undefined) await resolver.serve(liveLookup, 'live');
+    if (resolver.source === undefined) await resolver.serve(table.records(), 'live');
     return async () => {
       await loop.stop();
       await resolver.close();

@@ -1,70 +1,124 @@
 /**
- * The resolver's front: the sockets (`server.ts`) and the upstream forwarder, with the lookup behind them
- * swappable. `main.ts` opens it before the database, answering from the persisted answers
- * (`answers-file.ts`); the DNS component (`component.ts`) swaps in the live table once its first rebuild
- * ran. Nothing here reads the store: this runs before the database opens, so its imports stay small
+ * The resolver's front: the sockets (`server.ts`) and the upstream forwarder, on a thread of their own
+ * (`resolver-worker.ts`), answering from the table the main thread sends. `main.ts` opens it before the
+ * database, with the persisted answers (`answers-file.ts`); the DNS component (`component.ts`) sends the
+ * live table once its first rebuild ran, and again whenever it changes. On its own thread DNS keeps
+ * answering while the main thread is busy: PGlite's start-up alone holds it for over a second on a small
+ * host. Nothing here reads the store: this runs before the database opens, so its imports stay small
  * (`zone-agent/build.ts` checks that the start-up path loads no third-party module but `dns-packet`).
  */
-import type { Logger } from '@ursa/core/base';
+import { Worker } from 'node:worker_threads';
+import type { Logger, LogFields } from '@ursa/core/base';
 import type { ZoneConfig } from '../config.js';
-import { createForwarder } from './forward.js';
-import { resolveUpstream } from './resolv.js';
-import { startDnsServer, type DnsServer } from './server.js';
+import type { PersistedRecord } from './answers-file.js';
+import { resolveUpstream, type Upstream } from './resolv.js';
 
 /** Where the answers come from: the file of the last run, or the table built from the database. */
 export type AnswerSource = 'persisted' | 'live';
-export type Lookup = (name: string) => string | undefined;
+/** What the resolver answers: a name (lower-case, no trailing dot) and its address. */
+export type Answer = Pick<PersistedRecord, 'name' | 'ip'>;
 
 export interface Resolver {
   /** Undefined until the sockets are open. */
   readonly source: AnswerSource | undefined;
   /** The UDP and TCP port once open. */
   readonly port: number | undefined;
-  /** Answers with `lookup` from now on; opens the sockets on the first call. */
-  serve(lookup: Lookup, source: AnswerSource): Promise<void>;
+  /** Answers from `answers` from now on; opens the sockets on the first call (and fails if they cannot). */
+  serve(answers: readonly Answer[], source: AnswerSource): Promise<void>;
   close(): Promise<void>;
 }
 
 export interface ResolverOptions {
   /** Upstream timeout (default 2 s). */
   readonly upstreamTimeoutMs?: number;
+  /**
+   * The worker's entry: `main.ts` passes the bundle's (`dist/dns-worker.mjs`); by default this module's
+   * sibling source, run through tsx (tests, the unbundled agent).
+   */
+  readonly workerUrl?: URL;
 }
 
-/** Resolves the upstream now (a bad `--dns-upstream` fails the start); the sockets open on `serve`. */
+/** What the worker gets at start. */
+export interface ResolverWorkerData {
+  readonly host: string;
+  readonly port: number;
+  readonly upstream: Upstream;
+  readonly upstreamTimeoutMs?: number;
+}
+export type ToWorker = { type: 'serve'; records: readonly Answer[] } | { type: 'close' };
+export type FromWorker =
+  /** A `serve` is in effect (acknowledged in order); the sockets are open on `port`. */
+  | { type: 'served'; port: number }
+  | { type: 'error'; message: string }
+  | { type: 'closed' }
+  | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string; fields?: LogFields };
+
+const SOURCE_WORKER = new URL('./resolver-worker.ts', import.meta.url);
+
+function spawn(entry: URL, workerData: ResolverWorkerData): Worker {
+  if (!entry.pathname.endsWith('.ts')) return new Worker(entry, { workerData });
+  // TypeScript source: a worker thread gets no loader of its own (neither tsx's nor a test runner's), so it
+  // registers tsx first.
+  const tsx = import.meta.resolve('tsx/esm/api');
+  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => m.register()).then(() => import(${JSON.stringify(entry.href)}))`, { eval: true, workerData });
+}
+
+/** Resolves the upstream now (a bad `--dns-upstream` fails the start) and starts the resolver's thread; the sockets open on `serve`. */
 export async function createResolver(config: Pick<ZoneConfig, 'dnsHost' | 'dnsPort' | 'dnsUpstream' | 'vipCidr'>, log: Logger, opts: ResolverOptions = {}): Promise<Resolver> {
   const upstream = await resolveUpstream(config.dnsUpstream);
   if (upstream.port === config.dnsPort && (upstream.host === config.dnsHost || config.dnsHost === '0.0.0.0' || config.dnsHost === '::')) {
     log.warn(`the upstream ${upstream.host}:${upstream.port} is this resolver itself: forwarded names will time out (set --dns-upstream)`);
   }
-  let lookup: Lookup = () => undefined;
+  const worker = spawn(opts.workerUrl ?? SOURCE_WORKER, { host: config.dnsHost, port: config.dnsPort, upstream, upstreamTimeoutMs: opts.upstreamTimeoutMs });
   let source: AnswerSource | undefined;
-  let server: DnsServer | undefined;
-  let opening: Promise<DnsServer> | undefined;
+  let port: number | undefined;
+  let failed: Error | undefined;
+  /** Callers waiting for the worker's answers, in the order they asked (it answers in order). */
+  const waiting: ((m: FromWorker) => void)[] = [];
+  worker.on('message', (m: FromWorker) => {
+    if (m.type === 'log') log[m.level](m.message, m.fields);
+    else waiting.shift()?.(m);
+  });
+  worker.on('error', (err) => {
+    failed = err;
+    log.error(`resolver thread failed: ${err.message}`);
+  });
+  worker.on('exit', () => {
+    failed ??= new Error('the resolver thread exited');
+    for (const w of waiting.splice(0)) w({ type: 'error', message: failed.message });
+  });
+  const ask = (m: ToWorker) =>
+    new Promise<FromWorker>((done) => {
+      if (failed) return done({ type: 'error', message: failed.message });
+      waiting.push(done);
+      worker.postMessage(m);
+    });
   let closed = false;
+
   return {
     get source() {
       return source;
     },
     get port() {
-      return server?.port;
+      return port;
     },
-    async serve(next, from) {
+    async serve(answers, from) {
       if (closed) return;
-      lookup = next;
-      if (!opening) {
-        opening = startDnsServer({ host: config.dnsHost, port: config.dnsPort, lookup: (name) => lookup(name), forwarder: createForwarder(upstream, { timeoutMs: opts.upstreamTimeoutMs }), log });
-        server = await opening;
-        log.info(`resolver on ${config.dnsHost}:${server.port} (udp and tcp), ${from === 'persisted' ? 'answering from the last run\'s persisted answers until the database is open' : `VIPs from ${config.vipCidr}`}, other names forwarded to ${upstream.host}:${upstream.port}`);
-      } else {
-        await opening;
-        if (source === 'persisted' && from === 'live') log.info('resolver answers from the database now');
+      const r = await ask({ type: 'serve', records: answers.map(({ name, ip }) => ({ name, ip })) });
+      if (r.type !== 'served') throw new Error(`dns: cannot listen on ${config.dnsHost}:${config.dnsPort}: ${r.type === 'error' ? r.message : r.type}`);
+      if (port === undefined) {
+        log.info(`resolver on ${config.dnsHost}:${r.port} (udp and tcp), ${from === 'persisted' ? "answering from the last run's persisted answers until the database is open" : `VIPs from ${config.vipCidr}`}, other names forwarded to ${upstream.host}:${upstream.port}`);
+      } else if (source === 'persisted' && from === 'live') {
+        log.info('resolver answers from the database now');
       }
+      port = r.port;
       source = from;
     },
     async close() {
+      if (closed) return;
       closed = true;
-      const s = await opening?.catch(() => undefined);
-      await s?.close();
+      if (!failed) await ask({ type: 'close' });
+      await worker.terminate();
     },
   };
 }
