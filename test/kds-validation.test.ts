@@ -167,7 +167,7 @@ for (const backend of backends()) {
 
     describe('an internal failure', () => {
       let broken: ApiServer;
-      const leak = 'Failed query: select "session_id" from "zone_sessions" where "tenant_id" = $1\nparams: default';
+      const leak = 'Failed query: select session_id, lease_expires_at in zone_sessions where tenant_id = $1\nparams: default';
       beforeAll(async () => {
         // The same database, but reading a zone session fails as a broken query would.
         broken = await startApi(backend, {
