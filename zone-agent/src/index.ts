@@ -3,3 +3,4 @@ export * from './config.js';
 export * from './dns/testing.js';
 export * from './kds/client.js';
 export * from './kds/state.js';
+export { fuzzXds, startXdsFixture, type XdsFixture } from './xds/testing.js';

@@ -6,7 +6,8 @@ import { freePort } from '@ursa/test-support/process.js';
 import { createForwarder } from './forward.js';
 import { RecordTable } from './records.js';
 import { createHandler, startDnsServer, type DnsServer, type DnsStats } from './server.js';
-import { query, startFakeUpstream, tcpExchange, udpExchange, type FakeUpstream } from './testing.js';
+import { connect, type Socket as TcpSocket } from 'node:net';
+import { frame, fuzzDnsServer, query, startFakeUpstream, startTestResolver, startTricklers, tcpExchange, udpExchange, type FakeUpstream } from './testing.js';
 
 const table = RecordTable.build(new Map([['default', new Map([['backend_kuma-demo_svc_8080', '240.0.0.1'], ['web', '240.0.0.2']])]]));
 const lookup = (n: string) => table.lookup(n)?.ip;
@@ -158,5 +159,123 @@ describe('DNS handler under random input', () => {
     );
     expect(stats.errors).toBe(0);
     expect(stats.local).toBeGreaterThan(0);
+  });
+});
+
+describe('DNS over TCP with slow clients (real sockets)', () => {
+  let upstream: FakeUpstream;
+  beforeAll(async () => {
+    upstream = await startFakeUpstream({ 'example.test': '192.0.2.7' });
+  });
+  afterAll(async () => upstream?.close());
+  const forwarder = () => createForwarder({ host: '127.0.0.1', port: upstream.port, family: 4 }, { timeoutMs: 500 });
+
+  /** Resolves when the server closes `sock` (with the time it took), or undefined after `ms`. */
+  const closedWithin = (sock: TcpSocket, ms: number) =>
+    new Promise<number | undefined>((resolve) => {
+      const t0 = Date.now();
+      const timer = setTimeout(() => resolve(undefined), ms);
+      sock.on('close', () => {
+        clearTimeout(timer);
+        resolve(Date.now() - t0);
+      });
+    });
+  const open = (port: number) =>
+    new Promise<TcpSocket>((resolve, reject) => {
+      const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
+      s.on('error', reject);
+    });
+
+  it('600 connections trickling a byte every 5 s (and reconnecting) do not keep a new TCP query from an answer within 1 s', async () => {
+    // Default limits: 512 TCP connections.
+    const server = await startDnsServer({ host: '127.0.0.1', port: 0, lookup, forwarder: forwarder() });
+    const tricklers = startTricklers(server.port, 600, { everyMs: 5000 });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (tricklers.open() + tricklers.closedByServer < 600 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(tricklers.open()).toBeGreaterThanOrEqual(500);
+      for (let i = 0; i < 5; i++) {
+        const t0 = Date.now();
+        const [answer] = await tcpExchange(server.port, [query('web.mesh', 'A', { id: 100 + i })], { timeoutMs: 1000 });
+        expect(answer, `TCP query ${i} got no answer within 1 s`).toBeDefined();
+        expect(decode(answer).answers![0]).toMatchObject({ data: '240.0.0.2' });
+        expect(Date.now() - t0).toBeLessThan(1000);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(decode(await udpExchange(server.port, query('web.mesh'))).answers![0]).toMatchObject({ data: '240.0.0.2' });
+    } finally {
+      tricklers.stop();
+      await server.close();
+    }
+  });
+
+  it('a message must arrive whole within the message deadline: trickling does not extend it; idle connections close; busy ones stay', async () => {
+    const server = await startDnsServer({ host: '127.0.0.1', port: 0, lookup, forwarder: forwarder(), tcpMessageMs: 600, tcpIdleMs: 1000 });
+    try {
+      // A trickler: one byte every 200 ms, each byte well within any idle timer, the message never done in time.
+      const slow = await open(server.port);
+      const bytes = frame(query('web.mesh'));
+      let sent = 0;
+      const drip = setInterval(() => sent < bytes.length && !slow.destroyed && slow.write(bytes.subarray(sent, ++sent)), 200);
+      // One that says nothing at all, and one that asks a whole query every 300 ms.
+      const silent = await open(server.port);
+      const busy = await open(server.port);
+      let busyAnswers = 0;
+      busy.on('data', () => busyAnswers++);
+      const ask = setInterval(() => busy.write(frame(query('web.mesh'))), 300);
+      try {
+        const [slowClosed, silentClosed, busyClosed] = await Promise.all([closedWithin(slow, 3000), closedWithin(silent, 3000), closedWithin(busy, 2500)]);
+        expect(sent).toBeLessThan(bytes.length);
+        expect(slowClosed, 'the trickler was not closed').toBeDefined();
+        expect(slowClosed!).toBeLessThan(600 + 500);
+        expect(silentClosed, 'the silent connection was not closed').toBeDefined();
+        expect(silentClosed!).toBeGreaterThanOrEqual(900);
+        expect(silentClosed!).toBeLessThan(1000 + 500);
+        expect(busyClosed).toBeUndefined();
+        expect(busyAnswers).toBeGreaterThanOrEqual(6);
+      } finally {
+        clearInterval(drip);
+        clearInterval(ask);
+        for (const s of [slow, silent, busy]) s.destroy();
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('when every slot is taken, a newcomer evicts the oldest connection without a query in flight, instead of being refused', async () => {
+    const server = await startDnsServer({ host: '127.0.0.1', port: 0, lookup, forwarder: forwarder(), maxTcpConnections: 4 });
+    try {
+      const held: TcpSocket[] = [];
+      for (let i = 0; i < 4; i++) {
+        held.push(await open(server.port));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // The oldest one is in the middle of a message (the slowest); it is the one to go.
+      held[0]!.write(Buffer.from([0]));
+      const firstClosed = closedWithin(held[0]!, 2000);
+      const [answer] = await tcpExchange(server.port, [query('web.mesh', 'A', { id: 9 })], { timeoutMs: 1000 });
+      expect(decode(answer).answers![0]).toMatchObject({ data: '240.0.0.2' });
+      expect(await firstClosed).toBeDefined();
+      for (const s of held.slice(1)) expect(s.destroyed).toBe(false);
+      for (const s of held) s.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('DNS server under random packets over real sockets', () => {
+  it('never stops serving; every answer over UDP and TCP is well-formed; unfinished frames do not hold connections (seeded)', async () => {
+    const limits = { tcpMessageMs: 300, tcpIdleMs: 5000 };
+    const { server, close } = await startTestResolver(limits);
+    try {
+      const failures = await fuzzDnsServer(server.port, { runs: Number(process.env.URSA_FUZZ_RUNS ?? 800), seed: 0x5eed_0008, tcpMessageMs: limits.tcpMessageMs });
+      expect(failures).toEqual([]);
+      expect(server.stats.errors).toBe(0);
+      expect(server.stats.local).toBeGreaterThan(800);
+    } finally {
+      await close();
+    }
   });
 });

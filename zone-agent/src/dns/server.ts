@@ -10,14 +10,24 @@
  *   a client that never asks AAAA is unaffected;
  * - any other name, type or class is forwarded to the upstream resolver; SERVFAIL when that fails;
  * - malformed input never crashes anything: shorter than a header or an answer (QR set): dropped; an
- *   undecodable message or one without a question: FORMERR; an opcode other than QUERY: NOTIMP.
+ *   undecodable message or one without a question: FORMERR; an opcode other than QUERY: NOTIMP;
+ * - slow TCP clients cannot hold the TCP slots: whole-message, idle and write deadlines, and a newcomer
+ *   evicts the slowest connection when all slots are taken (`tcp.ts`);
+ * - throughput: the usual query (one question, at most an OPT record) is read in place and a local answer
+ *   written into one buffer from a per-VIP cached record (`wire.ts`), synchronously, with no promise per
+ *   packet; a 4 MiB UDP receive buffer absorbs bursts. Beyond what one core answers, the kernel drops
+ *   the excess datagrams (clients retry), and the agent keeps answering at its full rate.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { createServer, isIP, type Server, type Socket } from 'node:net';
+import { isIP } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { DNS_TTL } from './ttl.js';
 import type { Forwarder } from './forward.js';
+import { createTcpDnsServer } from './tcp.js';
+import { CLASS_IN, errorAnswer, firstQuestion, localAnswer, plainQuery, QR, RCODE, TYPE_A, TYPE_AAAA } from './wire.js';
 import { type Logger, silentLogger } from '@ursa/core/base';
+
+export { errorAnswer, firstQuestion, localAnswer } from './wire.js';
 
 export interface DnsServerOptions {
   readonly host: string;
@@ -28,9 +38,14 @@ export interface DnsServerOptions {
   readonly forwarder: Forwarder;
   readonly log?: Logger;
   readonly ttl?: number;
+  /** TCP connections at once (default 512); when full, a newcomer evicts the slowest (`tcp.ts`). */
   readonly maxTcpConnections?: number;
-  /** A TCP connection idle this long is closed. */
+  /** A TCP connection with nothing in progress is closed after this (default 10 s). */
   readonly tcpIdleMs?: number;
+  /** A TCP message must arrive whole within this of its first byte (default 3 s). */
+  readonly tcpMessageMs?: number;
+  /** The UDP socket's kernel receive buffer (default 4 MiB, capped by net.core.rmem_max): absorbs bursts. */
+  readonly udpReceiveBufferBytes?: number;
 }
 
 export interface DnsStats {
@@ -47,142 +62,64 @@ export interface DnsStats {
 export interface DnsServer {
   readonly port: number;
   readonly stats: Readonly<DnsStats>;
+  /** Open TCP connections. */
+  tcpConnections(): number;
   close(): Promise<void>;
 }
 
-const QR = 0x8000;
-const AA = 0x0400;
-const RD = 0x0100;
-const RA = 0x0080;
-const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NOTIMP: 4 } as const;
-const TYPE_A = 1;
-const TYPE_AAAA = 28;
-const TYPE_OPT = 41;
-const CLASS_IN = 1;
-/** The EDNS payload size we announce (the DNS flag day 2020 value). */
-const EDNS_UDP_SIZE = 1232;
-const TCP_PIPELINE = 64;
-
-/** Where the first question ends, and its name when it is a plain ASCII name we could own. */
-interface FirstQuestion {
-  readonly end: number;
-  readonly name: string | undefined;
-  readonly qtype: number;
-  readonly qclass: number;
-}
+type Answer = Buffer | undefined | Promise<Buffer | undefined>;
 
 /**
- * Walks the first question without decoding anything else. A compression pointer in it is malformed (there
- * is nothing before it to point to). Labels with a dot, or bytes outside printable ASCII, make the name
- * one we do not own (it is forwarded as it is).
+ * Builds the handler shared by UDP and TCP: a query in, a response (or nothing: drop) out. Never throws.
+ * Local names and errors are answered synchronously (no promise per packet); only forwarding is async.
  */
-export function firstQuestion(msg: Buffer): FirstQuestion | undefined {
-  let o = 12;
-  const labels: string[] = [];
-  let plain = true;
-  for (;;) {
-    if (o >= msg.length) return undefined;
-    const len = msg[o]!;
-    if (len === 0) {
-      o++;
-      break;
-    }
-    if (len > 63) return undefined;
-    if (o + 1 + len > msg.length) return undefined;
-    for (let i = o + 1; i <= o + len; i++) {
-      const c = msg[i]!;
-      if (c <= 0x20 || c >= 0x7f || c === 0x2e) plain = false;
-    }
-    if (plain) labels.push(msg.toString('latin1', o + 1, o + 1 + len));
-    o += 1 + len;
-    if (o - 12 > 255) return undefined;
-  }
-  if (o + 4 > msg.length) return undefined;
-  return { end: o + 4, name: plain ? labels.join('.').toLowerCase() : undefined, qtype: msg.readUInt16BE(o), qclass: msg.readUInt16BE(o + 2) };
-}
-
-function header(query: Buffer, flags: number, qd: number, an: number, ar: number): Buffer {
-  const h = Buffer.alloc(12);
-  query.copy(h, 0, 0, 2);
-  h.writeUInt16BE(flags, 2);
-  h.writeUInt16BE(qd, 4);
-  h.writeUInt16BE(an, 6);
-  h.writeUInt16BE(0, 8);
-  h.writeUInt16BE(ar, 10);
-  return h;
-}
-
-function optRecord(): Buffer {
-  const b = Buffer.alloc(11);
-  b[0] = 0; // root name
-  b.writeUInt16BE(TYPE_OPT, 1);
-  b.writeUInt16BE(EDNS_UDP_SIZE, 3);
-  b.writeUInt32BE(0, 5); // extended rcode, version 0, no flags
-  b.writeUInt16BE(0, 9);
-  return b;
-}
-
-/** The flags of a response: QR, the query's opcode and RD, RA (we recurse, through the upstream), `extra`. */
-function responseFlags(query: Buffer, extra: number): number {
-  const qf = query.readUInt16BE(2);
-  return QR | (qf & 0x7800) | (qf & RD) | RA | extra;
-}
-
-function ipv4Bytes(ip: string): Buffer {
-  return Buffer.from(ip.split('.').map(Number));
-}
-
-/** An authoritative answer for a name we own: one A (or AAAA, IPv4-mapped) record, TTL `ttl`. */
-export function localAnswer(query: Buffer, q: FirstQuestion, ip: string, ttl: number, edns: boolean): Buffer {
-  const v4 = ipv4Bytes(ip);
-  const rdata = q.qtype === TYPE_A ? v4 : Buffer.concat([Buffer.alloc(10), Buffer.from([0xff, 0xff]), v4]);
-  const rr = Buffer.alloc(12);
-  rr.writeUInt16BE(0xc00c, 0); // the name: a pointer to the question's
-  rr.writeUInt16BE(q.qtype, 2);
-  rr.writeUInt16BE(CLASS_IN, 4);
-  rr.writeUInt32BE(ttl, 6);
-  rr.writeUInt16BE(rdata.length, 10);
-  const parts = [header(query, responseFlags(query, AA | RCODE.NOERROR), 1, 1, edns ? 1 : 0), query.subarray(12, q.end), rr, rdata];
-  if (edns) parts.push(optRecord());
-  return Buffer.concat(parts);
-}
-
-/** An error response: the question when we found it, the OPT record when the query had one. */
-export function errorAnswer(query: Buffer, rcode: number, q: FirstQuestion | undefined, edns: boolean): Buffer {
-  const parts = [header(query, responseFlags(query, rcode), q ? 1 : 0, 0, edns ? 1 : 0)];
-  if (q) parts.push(query.subarray(12, q.end));
-  if (edns) parts.push(optRecord());
-  return Buffer.concat(parts);
-}
-
-/** Builds the handler shared by UDP and TCP: a query in, a response (or nothing: drop) out. Never throws. */
-export function createHandler(opts: Pick<DnsServerOptions, 'lookup' | 'forwarder' | 'ttl'>, stats: DnsStats): (msg: Buffer, tcp: boolean) => Promise<Buffer | undefined> {
+export function createHandler(opts: Pick<DnsServerOptions, 'lookup' | 'forwarder' | 'ttl'>, stats: DnsStats): (msg: Buffer, tcp: boolean) => Answer {
   const ttl = opts.ttl ?? DNS_TTL;
-  return async (msg, tcp) => {
+  const forward = async (msg: Buffer, tcp: boolean, maxUdpSize: number, q: ReturnType<typeof firstQuestion>, edns: boolean): Promise<Buffer | undefined> => {
+    try {
+      const answer = await opts.forwarder.forward(msg, { tcp, maxUdpSize });
+      stats.forwarded++;
+      return answer;
+    } catch {
+      stats.servfail++;
+      return errorAnswer(msg, RCODE.SERVFAIL, q, edns);
+    }
+  };
+  return (msg, tcp) => {
     try {
       stats.queries++;
       if (msg.length < 12 || (msg.readUInt16BE(2) & QR) !== 0) {
         stats.dropped++;
         return undefined;
       }
-      const q = firstQuestion(msg);
       if (((msg.readUInt16BE(2) >> 11) & 0xf) !== 0) {
         stats.notimp++;
-        return errorAnswer(msg, RCODE.NOTIMP, q, false);
+        return errorAnswer(msg, RCODE.NOTIMP, firstQuestion(msg), false);
       }
-      let packet: dnsPacket.DecodedPacket;
-      try {
-        packet = dnsPacket.decode(msg);
-      } catch {
-        stats.formerr++;
-        return errorAnswer(msg, RCODE.FORMERR, undefined, false);
+      // The usual query is read in place; anything else goes through the full decoder, as before.
+      let q: ReturnType<typeof firstQuestion>;
+      let ednsUdpSize: number | undefined;
+      const plain = plainQuery(msg);
+      if (plain) {
+        q = plain.q;
+        ednsUdpSize = plain.ednsUdpSize;
+      } else {
+        let packet: dnsPacket.DecodedPacket;
+        try {
+          packet = dnsPacket.decode(msg);
+        } catch {
+          stats.formerr++;
+          return errorAnswer(msg, RCODE.FORMERR, undefined, false);
+        }
+        q = firstQuestion(msg);
+        if (!q || (packet.questions?.length ?? 0) === 0) {
+          stats.formerr++;
+          return errorAnswer(msg, RCODE.FORMERR, undefined, false);
+        }
+        const opt = packet.additionals?.find((a) => a.type === 'OPT') as dnsPacket.OptAnswer | undefined;
+        ednsUdpSize = opt ? (opt.udpPayloadSize ?? 512) : undefined;
       }
-      if (!q || (packet.questions?.length ?? 0) === 0) {
-        stats.formerr++;
-        return errorAnswer(msg, RCODE.FORMERR, undefined, false);
-      }
-      const opt = packet.additionals?.find((a) => a.type === 'OPT') as dnsPacket.OptAnswer | undefined;
-      const edns = opt !== undefined;
+      const edns = ednsUdpSize !== undefined;
       if (q.name !== undefined && q.qclass === CLASS_IN && (q.qtype === TYPE_A || q.qtype === TYPE_AAAA)) {
         const ip = opts.lookup(q.name);
         if (ip !== undefined) {
@@ -190,15 +127,7 @@ export function createHandler(opts: Pick<DnsServerOptions, 'lookup' | 'forwarder
           return localAnswer(msg, q, ip, ttl, edns);
         }
       }
-      const maxUdpSize = Math.max(512, Math.min(65535, opt?.udpPayloadSize ?? 512));
-      try {
-        const answer = await opts.forwarder.forward(msg, { tcp, maxUdpSize });
-        stats.forwarded++;
-        return answer;
-      } catch {
-        stats.servfail++;
-        return errorAnswer(msg, RCODE.SERVFAIL, q, edns);
-      }
+      return forward(msg, tcp, Math.max(512, Math.min(65535, ednsUdpSize ?? 512)), q, edns);
     } catch {
       // Anything unforeseen: no answer rather than a crash.
       stats.errors++;
@@ -207,71 +136,36 @@ export function createHandler(opts: Pick<DnsServerOptions, 'lookup' | 'forwarder
   };
 }
 
-function frame(msg: Buffer): Buffer {
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(msg.length);
-  return Buffer.concat([len, msg]);
-}
-
 export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer> {
   const stats: DnsStats = { queries: 0, local: 0, forwarded: 0, servfail: 0, formerr: 0, notimp: 0, dropped: 0, errors: 0 };
   const handle = createHandler(opts, stats);
   const log = opts.log ?? silentLogger;
-  const idleMs = opts.tcpIdleMs ?? 10_000;
   let closed = false;
 
-  const onMessage = (udp: UdpSocket) => (msg: Buffer, rinfo: { port: number; address: string }) => {
-    void handle(msg, false).then((resp) => {
+  const onMessage = (udp: UdpSocket) => {
+    const send = (resp: Buffer | undefined, rinfo: { port: number; address: string }) => {
       if (!resp || closed) return;
       try {
-        udp.send(resp, rinfo.port, rinfo.address, () => {});
+        // No callback: a send error surfaces as the socket's 'error' event (logged), not per packet.
+        udp.send(resp, rinfo.port, rinfo.address);
       } catch {
         /* socket closed meanwhile */
       }
-    });
+    };
+    return (msg: Buffer, rinfo: { port: number; address: string }) => {
+      const resp = handle(msg, false);
+      if (resp instanceof Promise) void resp.then((r) => send(r, rinfo));
+      else send(resp, rinfo);
+    };
   };
 
-  const sockets = new Set<Socket>();
-  const tcp: Server = createServer({ allowHalfOpen: true }, (sock) => {
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
-    sock.on('error', () => sock.destroy());
-    sock.setNoDelay(true);
-    sock.setTimeout(idleMs, () => sock.destroy());
-    let buf: Buffer = Buffer.alloc(0);
-    let pending = 0;
-    let ended = false;
-    const maybeEnd = () => {
-      if (ended && pending === 0 && !sock.destroyed) sock.end();
-    };
-    sock.on('end', () => {
-      ended = true;
-      maybeEnd();
-    });
-    sock.on('data', (chunk: Buffer) => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      while (buf.length >= 2) {
-        const n = buf.readUInt16BE(0);
-        if (buf.length < 2 + n) break;
-        const msg = Buffer.from(buf.subarray(2, 2 + n));
-        buf = buf.subarray(2 + n);
-        pending++;
-        if (pending >= TCP_PIPELINE) sock.pause();
-        void handle(msg, true).then((resp) => {
-          pending--;
-          if (resp && !sock.destroyed && sock.writable) sock.write(frame(resp));
-          if (pending < TCP_PIPELINE && sock.isPaused() && !sock.destroyed) sock.resume();
-          maybeEnd();
-        });
-      }
-    });
-  });
-  tcp.maxConnections = opts.maxTcpConnections ?? 512;
+  const tcpDns = createTcpDnsServer((msg) => handle(msg, true), { maxConnections: opts.maxTcpConnections, idleMs: opts.tcpIdleMs, messageMs: opts.tcpMessageMs });
+  const tcp = tcpDns.server;
 
   // UDP first, then TCP on the port UDP got; with port 0 (tests) a clash on the TCP side picks another.
   let udp: UdpSocket;
   for (let attempt = 0; ; attempt++) {
-    udp = createSocket({ type: isIP(opts.host) === 6 ? 'udp6' : 'udp4' });
+    udp = createSocket({ type: isIP(opts.host) === 6 ? 'udp6' : 'udp4', recvBufferSize: opts.udpReceiveBufferBytes ?? 4 * 1024 * 1024 });
     const u = udp;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -295,7 +189,10 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
       } catch {
         /* not bound */
       }
-      if (opts.port !== 0 || attempt >= 20) throw err;
+      if (opts.port !== 0 || attempt >= 20) {
+        tcpDns.close();
+        throw err;
+      }
     }
   }
   udp.on('error', (err) => log.warn(`udp socket error: ${err.message}`));
@@ -307,10 +204,11 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
   return {
     port,
     stats,
+    tcpConnections: () => tcpDns.connections(),
     async close() {
       if (closed) return;
       closed = true;
-      for (const s of sockets) s.destroy();
+      tcpDns.close();
       await Promise.all([new Promise<void>((r) => udpSocket.close(() => r())), new Promise<void>((r) => tcp.close(() => r()))]);
     },
   };

@@ -16,6 +16,7 @@ import { status } from '@grpc/grpc-js';
 import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import { asTyped, type Resource, type ResourceStore } from '@ursa/core';
 import { describeNode, isNodeProblem, type ProxyKind } from './generate/node-kind.js';
+import { quote } from './limits.js';
 import { XdsStreamError, type StreamContext } from './stream.js';
 import type { DataplaneTokens } from './tokens.js';
 
@@ -99,7 +100,7 @@ export function createAdmission(deps: AdmissionDeps): (node: Node | undefined, c
       if (!token) {
         throw new XdsStreamError(
           status.UNAUTHENTICATED,
-          `xds: node ${JSON.stringify(id)}: a dataplane token is required: send it as gRPC metadata "authorization: Bearer <token>" or as node.metadata["${NODE_TOKEN_KEY}"] (issue one with POST /tokens/dataplane on the zone API)`,
+          `xds: node ${quote(id)}: a dataplane token is required: send it as gRPC metadata "authorization: Bearer <token>" or as node.metadata["${NODE_TOKEN_KEY}"] (issue one with POST /tokens/dataplane on the zone API)`,
         );
       }
       const check = await deps.tokens.verify(token, { ...proxy, type: ingress ? 'ingress' : 'dataplane' });
@@ -112,8 +113,8 @@ export function createAdmission(deps: AdmissionDeps): (node: Node | undefined, c
       throw new XdsStreamError(
         status.NOT_FOUND,
         ingress
-          ? `xds: node.id ${JSON.stringify(id)}: no ZoneIngress ${JSON.stringify(proxy.name)} in zone ${deps.zone}; register the ZoneIngress first (node.id is ".<zoneingress-name>")`
-          : `xds: node.id ${JSON.stringify(id)}: no Dataplane ${JSON.stringify(proxy.name)} in mesh ${JSON.stringify(proxy.mesh)} in zone ${deps.zone}; register the Dataplane first (node.id is "<mesh>.<dataplane-name>")`,
+          ? `xds: node.id ${quote(id)}: no ZoneIngress ${quote(proxy.name)} in zone ${deps.zone}; register the ZoneIngress first (node.id is ".<zoneingress-name>")`
+          : `xds: node.id ${quote(id)}: no Dataplane ${quote(proxy.name)} in mesh ${quote(proxy.mesh)} in zone ${deps.zone}; register the Dataplane first (node.id is "<mesh>.<dataplane-name>")`,
       );
     }
     if (deps.tokens && token && tagBound) {
@@ -126,5 +127,5 @@ export function createAdmission(deps: AdmissionDeps): (node: Node | undefined, c
 }
 
 function refusal(id: string, code: 'unauthenticated' | 'forbidden', message: string): XdsStreamError {
-  return new XdsStreamError(code === 'unauthenticated' ? status.UNAUTHENTICATED : status.PERMISSION_DENIED, `xds: node ${JSON.stringify(id)}: ${message}`);
+  return new XdsStreamError(code === 'unauthenticated' ? status.UNAUTHENTICATED : status.PERMISSION_DENIED, `xds: node ${quote(id)}: ${message}`);
 }

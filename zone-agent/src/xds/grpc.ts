@@ -9,6 +9,7 @@
 import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
 import { AggregatedDiscoveryServiceService, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse } from '@ursa/proto/xds';
 import type { SnapshotCache } from './cache.js';
+import { cut, XDS_LIMITS } from './limits.js';
 import { DeltaStream } from './server-delta.js';
 import { SotwStream } from './server-sotw.js';
 import type { StreamBase, StreamContext, StreamOptions, StreamOut, XdsCallbacks } from './stream.js';
@@ -44,7 +45,7 @@ export interface AdsServerOptions extends StreamOptions {
   readonly port: number;
   readonly cache: SnapshotCache;
   readonly callbacks: XdsCallbacks;
-  /** Largest request accepted (default 4 MiB, gRPC's default). */
+  /** Largest request accepted (default `XDS_LIMITS.maxRequestBytes`, 4 MiB, gRPC's default): larger ones end the stream with RESOURCE_EXHAUSTED. */
   readonly maxReceiveBytes?: number;
 }
 
@@ -58,7 +59,7 @@ export interface AdsServer {
 
 export async function startAdsServer(opts: AdsServerOptions): Promise<AdsServer> {
   const server = new Server({
-    'grpc.max_receive_message_length': opts.maxReceiveBytes ?? 4 * 1024 * 1024,
+    'grpc.max_receive_message_length': opts.maxReceiveBytes ?? XDS_LIMITS.maxRequestBytes,
     // Streams live long; let dead peers go.
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
@@ -75,7 +76,9 @@ export async function startAdsServer(opts: AdsServerOptions): Promise<AdsServer>
       fail: (code, message) => {
         if (ended) return;
         ended = true;
-        call.emit('error', { code, details: message });
+        // The status travels in HTTP/2 trailers: a long one never reaches the client, whose stream then
+        // hangs without a status. Messages quote short prefixes already (`limits.ts`); this is the backstop.
+        call.emit('error', { code, details: cut(message, XDS_LIMITS.statusMessage) });
       },
     };
     const auth = call.metadata.get('authorization')[0];

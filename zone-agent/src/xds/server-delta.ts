@@ -14,13 +14,15 @@
  *   rejected versions are not resent until they change (the client keeps its last good config);
  * - one response per type in flight: the next watch opens on the client's next request for the type.
  */
+import { status } from '@grpc/grpc-js';
 import { Resource as DeltaResource } from '@ursa/proto/gen/envoy/service/discovery/v3/discovery.js';
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from '@ursa/proto/xds';
 import type { DeltaWatchResponse, SnapshotCache } from './cache.js';
 import { KnownVersions } from './known.js';
 import type { TypeSet } from './snapshot.js';
 import { shortType } from './snapshot.js';
-import { StreamBase, type StreamContext, type StreamOut, type StreamOptions, type XdsCallbacks } from './stream.js';
+import { checkDeltaRequest, cut, XDS_LIMITS } from './limits.js';
+import { StreamBase, XdsStreamError, type StreamContext, type StreamOut, type StreamOptions, type XdsCallbacks } from './stream.js';
 
 interface TypeState {
   wildcard: boolean;
@@ -48,6 +50,10 @@ export class DeltaStream extends StreamBase<DeltaDiscoveryRequest, DeltaDiscover
     return this.types.get(typeUrl);
   }
 
+  protected check(req: DeltaDiscoveryRequest): string | undefined {
+    return checkDeltaRequest(req);
+  }
+
   protected process(req: DeltaDiscoveryRequest, nodeId: string): void {
     const typeUrl = req.typeUrl;
     let st = this.types.get(typeUrl);
@@ -72,6 +78,10 @@ export class DeltaStream extends StreamBase<DeltaDiscoveryRequest, DeltaDiscover
         st.known.delete(name);
       }
     }
+    // Each request is bounded (`limits.ts`); so is what they add up to.
+    if (st.subscribed.size > XDS_LIMITS.resourceNames) {
+      throw new XdsStreamError(status.INVALID_ARGUMENT, `xds: the subscription to ${shortType(typeUrl)} holds ${st.subscribed.size} names, over the limit of ${XDS_LIMITS.resourceNames}`);
+    }
     if (resubscribed && !st.wildcard) {
       // Names no longer subscribed (after a wildcard unsubscribe) are the client's to drop.
       for (const name of [...st.known.keys()]) if (!st.subscribed.has(name)) st.known.delete(name);
@@ -82,9 +92,10 @@ export class DeltaStream extends StreamBase<DeltaDiscoveryRequest, DeltaDiscover
         this.stats.staleNonces++;
       } else if (req.errorDetail) {
         this.stats.nacks++;
-        st.lastNack = { nonce: req.responseNonce, message: req.errorDetail.message };
-        this.opts.log?.warn(`${nodeId} rejected delta ${shortType(typeUrl)} (nonce ${req.responseNonce}): ${req.errorDetail.message}`);
-        this.callbacks.onNack?.({ nodeId, streamId: this.ctx.streamId, variant: 'delta', typeUrl, nonce: req.responseNonce, version: '', message: req.errorDetail.message });
+        const message = cut(req.errorDetail.message, XDS_LIMITS.errorMessageKept);
+        st.lastNack = { nonce: req.responseNonce, message };
+        this.opts.log?.warn(`${nodeId} rejected delta ${shortType(typeUrl)} (nonce ${req.responseNonce}): ${message}`);
+        this.callbacks.onNack?.({ nodeId, streamId: this.ctx.streamId, variant: 'delta', typeUrl, nonce: req.responseNonce, version: '', message });
       } else {
         this.stats.acks++;
         this.callbacks.onAck?.({ nodeId, streamId: this.ctx.streamId, variant: 'delta', typeUrl, nonce: req.responseNonce, version: '' });

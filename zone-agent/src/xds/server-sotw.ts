@@ -23,6 +23,7 @@
 import { CLUSTER_TYPE_URL, LISTENER_TYPE_URL, type DiscoveryRequest, type DiscoveryResponse } from '@ursa/proto/xds';
 import { namesKey, type SotwWatchResponse } from './cache.js';
 import { shortType, type TypeSet } from './snapshot.js';
+import { checkSotwRequest, cut, XDS_LIMITS } from './limits.js';
 
 /** Types whose every SotW response must hold the whole set (xDS: absence from LDS/CDS is deletion). */
 const FULL_STATE_TYPES: ReadonlySet<string> = new Set([LISTENER_TYPE_URL, CLUSTER_TYPE_URL]);
@@ -58,6 +59,10 @@ export class SotwStream extends StreamBase<DiscoveryRequest, DiscoveryResponse> 
     return this.types.get(typeUrl);
   }
 
+  protected check(req: DiscoveryRequest): string | undefined {
+    return checkSotwRequest(req);
+  }
+
   protected process(req: DiscoveryRequest, nodeId: string): void {
     const typeUrl = req.typeUrl;
     let st = this.types.get(typeUrl);
@@ -72,11 +77,12 @@ export class SotwStream extends StreamBase<DiscoveryRequest, DiscoveryResponse> 
       }
       if (req.errorDetail) {
         this.stats.nacks++;
-        st.lastNack = { version: req.versionInfo, nonce: req.responseNonce, message: req.errorDetail.message };
+        const message = cut(req.errorDetail.message, XDS_LIMITS.errorMessageKept);
+        st.lastNack = { version: req.versionInfo, nonce: req.responseNonce, message };
         // It kept its last good config, not what we sent: the next response must be whole again.
         st.base = undefined;
-        this.opts.log?.warn(`${nodeId} rejected ${shortType(typeUrl)} version ${st.sentVersion} (nonce ${req.responseNonce}), keeps ${req.versionInfo || 'nothing'}: ${req.errorDetail.message}`);
-        this.callbacks.onNack?.({ nodeId, streamId: this.ctx.streamId, variant: 'sotw', typeUrl, nonce: req.responseNonce, version: req.versionInfo, message: req.errorDetail.message });
+        this.opts.log?.warn(`${nodeId} rejected ${shortType(typeUrl)} version ${st.sentVersion} (nonce ${req.responseNonce}), keeps ${req.versionInfo || 'nothing'}: ${message}`);
+        this.callbacks.onNack?.({ nodeId, streamId: this.ctx.streamId, variant: 'sotw', typeUrl, nonce: req.responseNonce, version: req.versionInfo, message });
       } else {
         this.stats.acks++;
         st.ackedVersion = req.versionInfo;

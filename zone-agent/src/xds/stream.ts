@@ -10,6 +10,7 @@ import { status } from '@grpc/grpc-js';
 import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL, SECRET_TYPE_URL } from '@ursa/proto/xds';
 import type { Cancel, SnapshotCache } from './cache.js';
+import { quote, XDS_LIMITS } from './limits.js';
 import type { Logger } from '@ursa/core';
 
 /**
@@ -106,6 +107,8 @@ export abstract class StreamBase<Req extends { readonly node?: Node | undefined;
   protected readonly watches = new Map<string, Cancel>();
   readonly stats: StreamStats = { responses: 0, acks: 0, nacks: 0, staleNonces: 0 };
   private queue: Promise<void> = Promise.resolve();
+  /** Requests received and not yet handled. */
+  private queued = 0;
   private closed = false;
   private nonceSeq = 0;
 
@@ -118,9 +121,23 @@ export abstract class StreamBase<Req extends { readonly node?: Node | undefined;
     protected readonly ctx: StreamContext,
   ) {}
 
-  /** Queues a request; requests are handled one at a time, in order. */
+  /**
+   * Queues a request; requests are handled one at a time, in order. A request over a bound (`limits.ts`)
+   * ends the stream at once, without waiting for the requests before it (admission may be reading a token).
+   */
   receive(req: Req): void {
-    this.queue = this.queue.then(() => this.step(req)).catch((err: unknown) => this.failWith(err));
+    if (this.closed) return;
+    const problem = this.check(req);
+    if (problem !== undefined) return this.failWith(new XdsStreamError(status.INVALID_ARGUMENT, `xds: invalid ${this.requestType}: ${problem}`));
+    if (++this.queued > XDS_LIMITS.queuedRequests) {
+      return this.failWith(new XdsStreamError(status.RESOURCE_EXHAUSTED, `xds: more than ${XDS_LIMITS.queuedRequests} requests waiting on this stream: wait for responses before sending more`));
+    }
+    this.queue = this.queue
+      .then(() => {
+        this.queued--;
+        return this.step(req);
+      })
+      .catch((err: unknown) => this.failWith(err));
   }
 
   /** The stream ended (client gone, server stopping): cancels watches and releases the node. */
@@ -138,6 +155,13 @@ export abstract class StreamBase<Req extends { readonly node?: Node | undefined;
   }
 
   protected abstract process(req: Req, nodeId: string): void;
+
+  /** What is wrong with a request's fields (`limits.ts`), if anything; checked before it is queued. */
+  protected abstract check(req: Req): string | undefined;
+
+  private get requestType(): string {
+    return this.variant === 'sotw' ? 'DiscoveryRequest' : 'DeltaDiscoveryRequest';
+  }
 
   /** Counts a response for the node's insight; call once per response sent. */
   protected responded(typeUrl: string): void {
@@ -182,7 +206,7 @@ export abstract class StreamBase<Req extends { readonly node?: Node | undefined;
     if (!req.typeUrl) throw new XdsStreamError(status.INVALID_ARGUMENT, 'type_url is required on every request of an aggregated (ADS) stream');
     const served = this.opts.servedTypes ?? SERVED_TYPE_URLS;
     if (!served.has(req.typeUrl)) {
-      throw new XdsStreamError(status.INVALID_ARGUMENT, `type_url ${JSON.stringify(req.typeUrl)} is not served by this control plane (it serves ${[...served].join(', ')})`);
+      throw new XdsStreamError(status.INVALID_ARGUMENT, `type_url ${quote(req.typeUrl)} is not served by this control plane (it serves ${[...served].join(', ')})`);
     }
     this.process(req, this.nodeId);
   }

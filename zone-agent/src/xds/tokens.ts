@@ -14,6 +14,7 @@
 import { decodeJwt, importSigningKey, newSigningKey, randomB64, signJwt } from '@ursa/core';
 import type { CryptoKey } from '@ursa/proto';
 import { dataplaneOf, tagValues, type DataplaneResource } from '../model/dataplane.js';
+import { quote } from './limits.js';
 
 /** Where signing keys live: `KdsStore`'s key table (the zone's database). */
 export interface SigningKeyStore {
@@ -104,10 +105,10 @@ export class DataplaneTokens {
     const claims: DataplaneClaims = { type, mesh: c.mesh, name: c.name as string | undefined, tags: c.tags as DataplaneClaims['tags'], jti: c.jti, exp: c.exp };
     const what = (t: ProxyTokenType) => (t === 'ingress' ? 'a zone ingress' : 'a dataplane');
     if (claims.type !== proxy.type) return fail('forbidden', `the token is for ${what(claims.type)}, and this proxy is ${what(proxy.type)}`);
-    if (claims.mesh !== proxy.mesh) return fail('forbidden', `the dataplane token is for mesh ${JSON.stringify(claims.mesh)}, not ${JSON.stringify(proxy.mesh)}`);
+    if (claims.mesh !== proxy.mesh) return fail('forbidden', `the dataplane token is for mesh ${quote(claims.mesh)}, not ${quote(proxy.mesh)}`);
     if (claims.name !== undefined && claims.name !== proxy.name) {
       const what = proxy.type === 'ingress' ? 'ZoneIngress' : 'Dataplane';
-      return fail('forbidden', `the dataplane token is for ${what} ${JSON.stringify(claims.name)}, not ${JSON.stringify(proxy.name)}`);
+      return fail('forbidden', `the dataplane token is for ${what} ${quote(claims.name)}, not ${quote(proxy.name)}`);
     }
     if (claims.tags && proxy.dataplane) {
       const problem = tagProblem(claims.tags, tagValues(dataplaneOf(proxy.dataplane)));

@@ -14,6 +14,7 @@
  *   test clients and custom Envoy builds).
  */
 import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
+import { quote } from '../limits.js';
 
 export type ProxyKind = 'sidecar' | 'proxyless' | 'ingress';
 
@@ -41,12 +42,12 @@ export function proxyKindOf(node: Node | undefined): ProxyKind | NodeProblem {
   const override = metaString(node, 'ursa.io/proxy-type');
   if (override !== undefined) {
     if ((KINDS as readonly string[]).includes(override)) return override as ProxyKind;
-    return { error: `node.metadata["ursa.io/proxy-type"] is ${JSON.stringify(override)}: expected one of ${KINDS.join(', ')}` };
+    return { error: `node.metadata["ursa.io/proxy-type"] is ${quote(override)}: expected one of ${KINDS.join(', ')}` };
   }
   const kuma = metaString(node, 'dataplane.proxyType');
   if (kuma !== undefined) {
     const kind = KUMA_PROXY_TYPES[kuma];
-    if (!kind) return { error: `node.metadata["dataplane.proxyType"] is ${JSON.stringify(kuma)}: this zone serves "dataplane" and "ingress" proxies (zone egress is not supported yet)` };
+    if (!kind) return { error: `node.metadata["dataplane.proxyType"] is ${quote(kuma)}: this zone serves "dataplane" and "ingress" proxies (zone egress is not supported yet)` };
     return kind;
   }
   if ((node?.id ?? '').startsWith('.')) return 'ingress';
@@ -61,11 +62,11 @@ export function describeNode(node: Node | undefined): NodeIdentity | NodeProblem
   const id = node?.id ?? '';
   if (kind === 'ingress') {
     const name = id.startsWith('.') ? id.slice(1) : id;
-    if (name === '') return { error: `node.id ${JSON.stringify(id)} of a zone ingress must be ".<zoneingress-name>"` };
+    if (name === '') return { error: `node.id ${quote(id)} of a zone ingress must be ".<zoneingress-name>"` };
     return { kind, mesh: '', name };
   }
   const i = id.indexOf('.');
-  if (i <= 0 || i === id.length - 1) return { error: `node.id ${JSON.stringify(id)} is not "<mesh>.<dataplane-name>"` };
+  if (i <= 0 || i === id.length - 1) return { error: `node.id ${quote(id)} is not "<mesh>.<dataplane-name>"` };
   return { kind, mesh: id.slice(0, i), name: id.slice(i + 1) };
 }
 
