@@ -138,7 +138,7 @@ async function main(): Promise<void> {
 
     // State to restart from: a mesh and two services, written through a standalone agent (the global is down).
     const standalone = start(process.execPath, [AGENT, '--zone', ZONE, '--data-dir', dataDir, '--api-port', String(setup.apiPort), '--dns-port', String(setup.dnsPort), '--xds-port', '0', '--dns-upstream', '127.0.0.1:9'], { env: cleanEnv() });
-    await waitFor('standalone agent', () => getJson(`${url}/ready`), 60_000, standalone);
+    await waitFor('standalone agent', () => getJson(`${url}/ready`), 300_000, standalone);
     await call(url, 'PUT', '/meshes/default', { body: { type: 'Mesh', name: 'default' } });
     for (const [name, service] of [['backend-1', 'backend'], ['web-1', 'web']] as const) {
       const res = await call(url, 'PUT', `/meshes/default/dataplanes/${name}`, { body: { type: 'Dataplane', mesh: 'default', name, networking: { address: '10.0.0.9', inbound: [{ port: 8080, tags: { 'kuma.io/service': service } }] } } });
@@ -152,14 +152,14 @@ async function main(): Promise<void> {
     for (let i = 0; i < RESTARTS; i++) {
       const load = loadavg().map((l) => l.toFixed(1)).join(' ');
       const { child, spawnedAt } = spawnAgent(setup);
-      const ready = waitFor('/ready', () => getJson(`${url}/ready`), 60_000, child);
+      const ready = waitFor('/ready', () => getJson(`${url}/ready`), 120_000, child);
       const [[dnsMs, dnsCpuMs, stallMs], [apiMs, apiCpuMs]] = await Promise.all([
-        firstUdpAnswer(setup.dnsPort, 'backend.mesh', ip, 30_000).then(async (t) => [t - spawnedAt, cpuTimeMs(child.proc.pid!), await worstLatencyUntil(setup.dnsPort, 'backend.mesh', ready)]),
+        firstUdpAnswer(setup.dnsPort, 'backend.mesh', ip, 120_000).then(async (t) => [t - spawnedAt, cpuTimeMs(child.proc.pid!), await worstLatencyUntil(setup.dnsPort, 'backend.mesh', ready)]),
         waitFor('API', async () => {
           const res = await fetch(`${url}/meshes/default/dataplanes?size=100`).catch(() => undefined);
           if (!res?.ok) return undefined;
           return ((await res.json()) as { total: number }).total === 2 ? [Date.now() - spawnedAt, cpuTimeMs(child.proc.pid!)] : undefined;
-        }, 30_000, child),
+        }, 120_000, child),
       ]);
       await ready;
       rows.push({ dnsMs: dnsMs!, apiMs: apiMs!, dnsCpuMs: dnsCpuMs!, apiCpuMs: apiCpuMs!, stallMs: stallMs! });

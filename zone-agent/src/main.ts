@@ -3,12 +3,13 @@
  * gracefully.
  *
  * Start-up order matters: a restarted agent must answer DNS within 2 s of its spawn, also during a global
- * outage (`test/zone-outage.test.ts`). Loading the agent's modules and opening its database take most of
- * that on a small host (2-vCPU VM: ~1.5 s of CPU to load the modules alone, then PGlite), so DNS does not
- * wait for them: this entry loads only the options, the logger and the resolver (no third-party module but
- * `dns-packet`; `build.ts` fails the build otherwise), answers from the answers the last run persisted
- * (`dns/answers-file.ts`), and only then loads the rest (`agent.ts`), which opens the database, serves the
- * API and hands DNS over to the live table after its first rebuild. `/ready` says which phase it is in.
+ * outage (`test/zone-outage.test.ts`). Loading the agent's modules and opening its database take more than
+ * that on a small host (2-vCPU VM: over a second of CPU for the modules, as much again for PGlite), so DNS
+ * does not wait for them: this entry loads only the options, the logger and the resolver (no third-party
+ * module but `dns-packet`; `build.ts` fails the build otherwise), starts the resolver's thread on the
+ * answers the last run persisted (`dns/answers-file.ts`, `dns/resolver.ts`), and only then loads the rest
+ * (`agent.ts`), which opens the database, serves the API and hands DNS over to the live table after its
+ * first rebuild. `/ready` says which phase it is in.
  */
 import { randomBytes } from 'node:crypto';
 import { access, constants } from 'node:fs/promises';
