@@ -62,7 +62,8 @@ for (const backend of backends()) {
     });
 
     it('an expired API token is refused from its expiry on, although its check was cached', async () => {
-      const t = await issue(1);
+      // Two seconds: time for both replicas to check (and cache) it first, well within the old 5 s cache.
+      const t = await issue(2);
       expect((await call(a.url, 'GET', '/meshes', { token: t.secret })).status).toBe(200);
       expect((await call(b.url, 'GET', '/meshes', { token: t.secret })).status).toBe(200);
       await until(Date.parse(t.expirationTime!));
@@ -102,7 +103,8 @@ for (const backend of backends()) {
       });
 
       it('an expired zone token is refused at once', async () => {
-        const t = await a.stores.zoneTokens.issue('default', 'zone-e', 1);
+        // Expiry is in whole seconds (`exp`): 3 s leaves at least 2 s for the first poll.
+        const t = await a.stores.zoneTokens.issue('default', 'zone-e', 3);
         expect((await poll(b.url, 'zone-e', t.token)).status).toBe(200);
         await until(t.expiresAt.getTime());
         const r = await poll(b.url, 'zone-e', t.token);
