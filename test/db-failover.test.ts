@@ -192,16 +192,25 @@ describe.skipIf(!DATABASE_URL)('global on PostgreSQL whose connections are dropp
         expect(r.status, `GET ${name}`).toBe(404);
       }
     }
-    await eventually(
-      'zone-1 holds every acknowledged policy and none acknowledged deleted',
-      async () => {
-        for (const [name, k] of decided) {
-          const r = await zone!.store.get('local', { kind: 'MeshTimeout', mesh: 'default', name });
-          if (k.state === 'present' ? JSON.stringify(r?.spec).includes(`"${k.timeout}"`) !== true : r !== undefined) return false;
-        }
-        return true;
-      },
-      30_000,
-    );
+    /** Policies on which the zone differs from what was acknowledged. */
+    const zoneDiffers = async () => {
+      const off: string[] = [];
+      for (const [name, k] of decided) {
+        const r = await zone!.store.get('local', { kind: 'MeshTimeout', mesh: 'default', name });
+        const timeout = (r?.spec as { to?: { default?: { http?: { requestTimeout?: string } } }[] } | undefined)?.to?.[0]?.default?.http?.requestTimeout;
+        if (k.state === 'present' ? timeout !== k.timeout : r !== undefined) off.push(`${name}: zone has ${r ? timeout : 'none'}, acknowledged ${k.state === 'present' ? k.timeout : 'deleted'}`);
+      }
+      return off;
+    };
+    try {
+      await eventually('zone-1 holds every acknowledged policy and none acknowledged deleted', async () => (await zoneDiffers()).length === 0, 30_000);
+    } catch (err) {
+      const revision = (await call(global.url, 'GET', '/meshes/default/meshtimeouts?size=1')).headers.get('etag');
+      throw new Error(`${err}
+${(await zoneDiffers()).join('\n')}
+zone KDS status: ${JSON.stringify(zone!.client.status)} (global etag ${revision})
+--- global output ---
+${global.child.output().slice(-4000)}`);
+    }
   }, 240_000);
 });
