@@ -3,18 +3,29 @@
  * change wakes 1,000 sessions, the database answers one `changesSince` instead of 1,000, and each change is
  * encoded for the wire once. It is only a cache of the database: a session whose cursor is older than what
  * the cache holds reads the database itself, and a cache lost with its process costs nothing.
+ *
+ * It answers exactly as `ResourceStore.changesSince` would: each key once, in its latest state. The cache
+ * appends pages as they come, so a key written again leaves its older entry behind; that entry is
+ * superseded and never served (a zone resuming from before both gets only the newer one). Serving it would
+ * replay history, and a superseded version that cannot be delivered (too large) would be served forever.
  */
 import { sentToZones } from '@ursa/proto';
 import type { Change, ChangesPage, ResourceStore, Waker } from '@ursa/core';
 
 /** Changes kept per tenant; older cursors fall back to the database. */
 const MAX_CHANGES = 50_000;
+/** Superseded entries are dropped once they are this many and at least as many as the live ones. */
+const MIN_COMPACT = 1024;
 /** Even without a wake-up, a read at most this old is refreshed (a missed NOTIFY costs this much). */
 const MAX_STALE_MS = 1_000;
 
 interface TenantFeed {
-  /** Changes with revision in (from, to], ascending. */
+  /** Changes with revision in (from, to], ascending; some superseded by a later entry of the same key. */
   changes: Change[];
+  /** Key -> revision of its latest entry in `changes`: an entry is live iff it is its key's latest. */
+  latest: Map<string, number>;
+  /** Superseded entries still in `changes`. */
+  dead: number;
   from: number;
   to: number;
   /** Bumped by every wake-up; a refresh started at generation g covers all changes rung before g. */
@@ -30,21 +41,32 @@ interface TenantFeed {
   unsubscribe: () => void;
 }
 
+const keyOf = (c: Change): string => {
+  const k = c.op === 'upsert' ? c.resource : c.key;
+  return `${k.kind}\u0000${k.mesh}\u0000${k.name}`;
+};
+
 export class FeedCache {
   #tenants = new Map<string, TenantFeed>();
   readonly kinds: string[];
+  readonly #maxChanges: number;
+  readonly #minCompact: number;
 
+  /** `maxChanges` and `minCompact` default to MAX_CHANGES and MIN_COMPACT; tests make them small. */
   constructor(
     private readonly store: ResourceStore,
     private readonly waker: Waker,
+    opts: { maxChanges?: number; minCompact?: number } = {},
   ) {
     this.kinds = sentToZones().map((d) => d.kind);
+    this.#maxChanges = opts.maxChanges ?? MAX_CHANGES;
+    this.#minCompact = opts.minCompact ?? MIN_COMPACT;
   }
 
   #feed(tenant: string): TenantFeed {
     let t = this.#tenants.get(tenant);
     if (!t) {
-      t = { changes: [], from: -1, to: -1, dirty: 1, fetched: 0, fetchedAt: 0, zonesGen: 0, unsubscribe: () => {} };
+      t = { changes: [], latest: new Map(), dead: 0, from: -1, to: -1, dirty: 1, fetched: 0, fetchedAt: 0, zonesGen: 0, unsubscribe: () => {} };
       const feed = t;
       feed.unsubscribe = this.waker.subscribe(tenant, (kind) => {
         if (kind === '*' || this.kinds.includes(kind)) feed.dirty++;
@@ -72,18 +94,21 @@ export class FeedCache {
         const page = await this.store.changesSince(tenant, t.to, { limit: 5000, kinds: this.kinds });
         if (page.resyncRequired) {
           t.changes = [];
+          t.latest.clear();
+          t.dead = 0;
           t.to = t.from = await this.store.currentRevision(tenant);
           break;
         }
-        t.changes.push(...page.changes);
+        for (const c of page.changes) {
+          const key = keyOf(c);
+          if (t.latest.has(key)) t.dead++;
+          t.latest.set(key, c.revision);
+          t.changes.push(c);
+        }
         t.to = page.revision;
         if (!page.more) break;
       }
-      if (t.changes.length > MAX_CHANGES) {
-        const drop = t.changes.length - MAX_CHANGES;
-        t.from = t.changes[drop - 1]!.revision;
-        t.changes = t.changes.slice(drop);
-      }
+      this.#compact(t);
       t.fetched = gen;
       t.fetchedAt = Date.now();
     })().finally(() => {
@@ -92,7 +117,29 @@ export class FeedCache {
     await t.refreshing;
   }
 
-  /** Same contract as `ResourceStore.changesSince`, for the KDS kinds. */
+  /** Drops superseded entries once they are many, then the oldest entries beyond the cap. */
+  #compact(t: TenantFeed): void {
+    if (t.dead >= this.#minCompact && t.dead * 2 >= t.changes.length) {
+      t.changes = t.changes.filter((c) => t.latest.get(keyOf(c)) === c.revision);
+      t.dead = 0;
+    }
+    const live = t.changes.length - t.dead;
+    if (live <= this.#maxChanges) return;
+    // Drop from the front until at most the cap of live entries remain; cursors before `from` go to the store.
+    let drop = 0;
+    for (let dropLive = live - this.#maxChanges; dropLive > 0; drop++) {
+      const c = t.changes[drop]!;
+      const key = keyOf(c);
+      if (t.latest.get(key) === c.revision) {
+        t.latest.delete(key);
+        dropLive--;
+      } else t.dead--;
+    }
+    t.from = t.changes[drop - 1]!.revision;
+    t.changes = t.changes.slice(drop);
+  }
+
+  /** Same contract (and answers) as `ResourceStore.changesSince`, for the KDS kinds. */
   async changesSince(tenant: string, cursor: number, limit: number): Promise<ChangesPage> {
     const t = this.#feed(tenant);
     await this.#refresh(tenant, t);
@@ -105,8 +152,18 @@ export class FeedCache {
       if (t.changes[mid]!.revision <= cursor) lo = mid + 1;
       else hi = mid;
     }
-    const page = t.changes.slice(lo, lo + limit);
-    const more = lo + limit < t.changes.length;
+    // Live entries only, as the store has one row per key at its latest revision.
+    const page: Change[] = [];
+    let more = false;
+    for (let i = lo; i < t.changes.length; i++) {
+      const c = t.changes[i]!;
+      if (t.latest.get(keyOf(c)) !== c.revision) continue;
+      if (page.length === limit) {
+        more = true;
+        break;
+      }
+      page.push(c);
+    }
     return { changes: page, revision: more ? page[page.length - 1]!.revision : t.to, more, resyncRequired: false };
   }
 
