@@ -75,7 +75,6 @@ export const apiTokens = pgTable(
   ],
 );
 
-export type ApiTokenRow = typeof apiTokens.$inferSelect;
 
 /**
  * One row per zone that ever connected: its sync cursors and its liveness lease. A zone is Online while

@@ -39,9 +39,6 @@ export const percentage = () =>
     { error: 'must be in inclusive range [0.0, 100.0]' },
   );
 
-export const nonEmptyString = (what = 'value') =>
-  z.string({ error: `${what} must be a string` }).min(1, { error: 'must not be empty' });
-
 /** Label keys follow k8s qualified names: optional DNS prefix + "/" + name (≤ 63, alnum at both ends). */
 const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

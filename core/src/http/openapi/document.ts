@@ -18,12 +18,7 @@ type Obj = Record<string, unknown>;
 
 let cached: { doc: Obj; text: string } | undefined;
 
-/** The document, built on first use and kept for the life of the process. */
-export function openApiDocument(): Obj {
-  return (cached ??= build()).doc;
-}
-
-/** The document serialised once, for `GET /openapi.json`. */
+/** The document, built on first use and kept for the life of the process, serialised once for `GET /openapi.json`. */
 export function openApiText(): string {
   return (cached ??= build()).text;
 }

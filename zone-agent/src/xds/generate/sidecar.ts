@@ -57,13 +57,6 @@ const defaultRoute = (cluster: string): Route[] => [
   { match: { pathSpecifier: { $case: 'prefix', value: '/' } }, action: { $case: 'route', value: { clusterSpecifier: { $case: 'cluster', value: cluster } } } } as Route,
 ];
 
-export const identityOutbound = (service: string): OutboundHooks => ({
-  decorateCluster: (c) => c,
-  httpRoutes: (clusterFor) => defaultRoute(clusterFor(service)),
-  tcpClusterSpecifier: (clusterFor) => ({ $case: 'cluster', value: clusterFor(service) }),
-  backendServices: [],
-});
-
 export const IDENTITY_INBOUND: InboundHooks = { httpFilters: () => [], networkFilters: () => [], decorateHcm: (h) => h };
 
 // ---- outbound --------------------------------------------------------------------------------------------
