@@ -15,8 +15,10 @@
  *   evicts the slowest connection when all slots are taken (`tcp.ts`);
  * - throughput: the usual query (one question, at most an OPT record) is read in place and a local answer
  *   written into one buffer from a per-VIP cached record (`wire.ts`), synchronously, with no promise per
- *   packet; a 4 MiB UDP receive buffer absorbs bursts. Beyond what one core answers, the kernel drops
- *   the excess datagrams (clients retry), and the agent keeps answering at its full rate.
+ *   packet; a packet whose section counts cannot fit its length is FORMERR without the full decoder. A
+ *   1 MiB UDP receive buffer absorbs bursts (Linux's default, ~200 KiB, overflows in milliseconds at these
+ *   rates) while keeping what waits in it to roughly a tenth of a second of work: beyond what one core answers, the
+ *   kernel drops the excess datagrams (clients retry), and the agent keeps answering at its full rate.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { isIP } from 'node:net';
@@ -24,7 +26,7 @@ import * as dnsPacket from 'dns-packet';
 import { DNS_TTL } from './ttl.js';
 import type { Forwarder } from './forward.js';
 import { createTcpDnsServer } from './tcp.js';
-import { CLASS_IN, errorAnswer, firstQuestion, localAnswer, plainQuery, QR, RCODE, TYPE_A, TYPE_AAAA } from './wire.js';
+import { CLASS_IN, countsFit, errorAnswer, firstQuestion, localAnswer, plainQuery, QR, RCODE, TYPE_A, TYPE_AAAA } from './wire.js';
 import { type Logger, silentLogger } from '@ursa/core/base';
 
 export { errorAnswer, firstQuestion, localAnswer } from './wire.js';
@@ -44,7 +46,7 @@ export interface DnsServerOptions {
   readonly tcpIdleMs?: number;
   /** A TCP message must arrive whole within this of its first byte (default 3 s). */
   readonly tcpMessageMs?: number;
-  /** The UDP socket's kernel receive buffer (default 4 MiB, capped by net.core.rmem_max): absorbs bursts. */
+  /** The UDP socket's kernel receive buffer (default 1 MiB, capped by net.core.rmem_max): absorbs bursts. */
   readonly udpReceiveBufferBytes?: number;
 }
 
@@ -106,6 +108,7 @@ export function createHandler(opts: Pick<DnsServerOptions, 'lookup' | 'forwarder
       } else {
         let packet: dnsPacket.DecodedPacket;
         try {
+          if (!countsFit(msg)) throw new Error('section counts exceed the message');
           packet = dnsPacket.decode(msg);
         } catch {
           stats.formerr++;
@@ -165,7 +168,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
   // UDP first, then TCP on the port UDP got; with port 0 (tests) a clash on the TCP side picks another.
   let udp: UdpSocket;
   for (let attempt = 0; ; attempt++) {
-    udp = createSocket({ type: isIP(opts.host) === 6 ? 'udp6' : 'udp4', recvBufferSize: opts.udpReceiveBufferBytes ?? 4 * 1024 * 1024 });
+    udp = createSocket({ type: isIP(opts.host) === 6 ? 'udp6' : 'udp4', recvBufferSize: opts.udpReceiveBufferBytes ?? 1024 * 1024 });
     const u = udp;
     try {
       await new Promise<void>((resolve, reject) => {

@@ -89,6 +89,18 @@ export function plainQuery(msg: Buffer): PlainQuery | undefined {
   return o === msg.length ? { q, ednsUdpSize: udpSize } : undefined;
 }
 
+/**
+ * Whether the header's section counts could fit the message at all (a question takes at least 5 bytes, a
+ * record 11). The full decoder allocates an array per section sized by these counts before reading
+ * anything, so a 12-byte packet claiming 65,535 of each would cost it megabytes: such a packet is malformed
+ * on its face and never reaches it.
+ */
+export function countsFit(msg: Buffer): boolean {
+  if (msg.length < 12) return false;
+  const records = msg.readUInt16BE(6) + msg.readUInt16BE(8) + msg.readUInt16BE(10);
+  return msg.readUInt16BE(4) * 5 + records * 11 <= msg.length - 12;
+}
+
 /** The flags of a response: QR, the query's opcode and RD, RA (we recurse, through the upstream), `extra`. */
 function responseFlags(query: Buffer, extra: number): number {
   const qf = query.readUInt16BE(2);
