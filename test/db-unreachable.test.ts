@@ -6,7 +6,7 @@
  * Hyperdrive connection looks like. The database is a real socket on 127.0.0.1 that refuses, resets, or accepts
  * and hangs up; no PostgreSQL is needed.
  */
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, createStores, decodeFrames, encodeFrame, openPostgres, type Stores, UNAVAILABLE_DETAIL, type Waker } from '@ursa/core';
 import { startupGuardedSockets } from '@ursa/core/node';
@@ -29,10 +29,22 @@ type Mode = 'refuses' | 'resets' | 'hangs up';
 /** A "database" on 127.0.0.1 that refuses connections (nothing listens), resets them, or accepts and closes them. */
 async function deadDatabase(mode: Mode): Promise<{ url: string; close: () => Promise<void> }> {
   if (mode === 'refuses') return { url: `postgres://postgres@127.0.0.1:${await freePort()}/ursa`, close: async () => {} };
-  const server: Server = createServer((s) => (mode === 'resets' ? s.resetAndDestroy() : s.end()));
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((s) => {
+    sockets.add(s.once('close', () => sockets.delete(s)));
+    if (mode === 'resets') s.resetAndDestroy();
+    else s.end();
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const { port } = server.address() as { port: number };
-  return { url: `postgres://postgres@127.0.0.1:${port}/ursa`, close: () => new Promise((r) => server.close(() => r())) };
+  // `server.close` waits for every connection to end; a client that never reads our FIN (a pool socket
+  // postgres.js has paused) would hold it open and the suite's hook would time out, so ours are destroyed.
+  const close = () =>
+    new Promise<void>((r) => {
+      server.close(() => r());
+      for (const s of sockets) s.destroy();
+    });
+  return { url: `postgres://postgres@127.0.0.1:${port}/ursa`, close };
 }
 
 const clients = {

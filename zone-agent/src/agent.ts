@@ -7,8 +7,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import type { Logger } from '@ursa/core';
+import type { Database, Logger } from '@ursa/core';
 import type { ZoneConfig } from './config.js';
+import { sinceStart } from './store/open.js';
 import type { Stop } from './component.js';
 import { createResolver, type Resolver } from './dns/resolver.js';
 import type { KdsClient as KdsClientType } from './kds/client.js';
@@ -41,6 +42,8 @@ export interface AgentStart {
   readonly persistedText?: string;
   /** The resolver thread's entry (see `ResolverOptions.workerUrl`). */
   readonly dnsWorker: URL;
+  /** The zone's database, opening since the process started (`store/open.ts`). */
+  readonly database: Promise<Database>;
 }
 
 /**
@@ -51,15 +54,9 @@ type Phase = 'starting' | 'ready';
 
 export async function runAgent(start: AgentStart): Promise<void> {
   const { config, log, instanceId } = start;
-  const openDatabase = async () => {
-    const { migrate, openPglite } = await import('@ursa/core/node');
-    const db = await openPglite(`${config.dataDir}/db`);
-    await migrate(db);
-    return db;
-  };
   const [database, [{ serve }, { getConnInfo }, { createApp, notifyWaker, createStores, ApiError, VERSION }, { startDns }, { startIngressBookkeeping }, { KdsClient }, { LOCAL, ZoneSyncState }, { mountXdsRoutes }, { DataplaneTokens }]] = await Promise.all([
-    openDatabase(),
-    loadServingParts(),
+    start.database,
+    loadServingParts().then((m) => (log.debug(`modules loaded at ${sinceStart()} ms`), m)),
   ]);
   const stores = createStores(database.db);
   const waker = await notifyWaker(database);
@@ -125,7 +122,7 @@ export async function runAgent(start: AgentStart): Promise<void> {
       });
     },
   });
-  const server = serve({ fetch: app.fetch, hostname: config.apiHost, port: config.apiPort }, (info) => log.info(`zone API listening on http://${config.apiHost}:${info.port}`));
+  const server = serve({ fetch: app.fetch, hostname: config.apiHost, port: config.apiPort }, (info) => log.info(`zone API listening on http://${config.apiHost}:${info.port} (${sinceStart()} ms after start)`));
   // Local parts first: they serve from the persisted state whether or not the global is reachable.
   const deps = { config, store: stores.resources, waker, log, db: database.db };
   const stops: Stop[] = [];
@@ -135,6 +132,7 @@ export async function runAgent(start: AgentStart): Promise<void> {
   const { startXds } = await import('./xds/component.js');
   stops.push(await startXds(deps, { tokens: dataplaneTokens, instanceId, onReady: (h) => (xdsHandle = h) }));
   phase = 'ready';
+  log.debug(`ready at ${sinceStart()} ms`);
   client?.start();
 
   let stopping = false;

@@ -8,8 +8,9 @@
  * does not wait for them: this entry loads only the options, the logger and the resolver (no third-party
  * module but `dns-packet`; `build.ts` fails the build otherwise), starts the resolver's thread on the
  * answers the last run persisted (`dns/answers-file.ts`, `dns/resolver.ts`), and only then loads the rest
- * (`agent.ts`), which opens the database, serves the API and hands DNS over to the live table after its
- * first rebuild. `/ready` says which phase it is in.
+ * (`agent.ts`), which serves the API once the database is open (it opens from the first moment:
+ * `store/open.ts`) and hands DNS over to the live table after its first rebuild. `/ready` says which phase
+ * it is in.
  */
 import { randomBytes } from 'node:crypto';
 import { access, constants } from 'node:fs/promises';
@@ -53,7 +54,13 @@ async function main(): Promise<void> {
   const instanceId = `${hostname()}-${randomBytes(2).toString('hex')}`;
   log.info(`starting ${VERSION} (${instanceId}), ${config.globalUrl ? `federated with ${config.globalUrl} over ${config.transport}` : 'standalone'}, data in ${config.dataDir}`);
 
-  // DNS first, from the last run's answers: the database and the rest of the agent follow.
+  // The database opens first (its wasm compiles on background threads), the agent's modules load beside it,
+  // and DNS answers from the last run's answers meanwhile, on its own thread.
+  const database = import('./store/open.js').then((m) => m.openZoneDatabase(config.dataDir, log));
+  // `runAgent` awaits it; until then a failure must not count as an unhandled rejection.
+  database.catch(() => {});
+  const agent = import('./agent.js');
+  agent.catch(() => {});
   let resolver: Resolver | undefined;
   let persistedText: string | undefined;
   if (config.dnsPort !== 0) {
@@ -65,8 +72,8 @@ async function main(): Promise<void> {
       persistedText = persisted.text;
     }
   }
-  const { runAgent } = await import('./agent.js');
-  await runAgent({ config, log, instanceId, resolver, persistedText, dnsWorker: DNS_WORKER });
+  const { runAgent } = await agent;
+  await runAgent({ config, log, instanceId, resolver, persistedText, dnsWorker: DNS_WORKER, database });
 }
 
 main().catch((err) => {
