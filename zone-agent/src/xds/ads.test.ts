@@ -101,10 +101,14 @@ describe('ADS over gRPC (scripted client)', () => {
       port: 0,
       cache,
       identifier: 'test-cp',
+      firstRequestMs: 1000,
       callbacks: {
         openStream: async (n, _variant, ctx) => {
           contexts.push(ctx);
           if (!n?.id) throw new XdsStreamError(grpc.status.INVALID_ARGUMENT, 'node.id is required');
+          // Failures that are not the client's: their text must stay on the server.
+          if (n.id === 'db-lost') throw Object.assign(new Error('write ECONNRESET 127.0.0.1:5432'), { code: 'ECONNRESET' });
+          if (n.id === 'bug') throw new Error('Failed query: select * from resources where name = $1 params: secret');
           if (n.id !== NODE) throw new XdsStreamError(grpc.status.NOT_FOUND, `no Dataplane for ${n.id}`);
           open.set(n.id, (open.get(n.id) ?? 0) + 1);
           return n.id;
@@ -447,6 +451,29 @@ describe('ADS over gRPC (scripted client)', () => {
       d.send(deltaReq({ node: node(NODE), typeUrl: 'nonsense' }));
       expect((await d.ended)?.code).toBe(grpc.status.INVALID_ARGUMENT);
       await stillServed();
+    });
+
+    it('a failure that is not the client\'s: UNAVAILABLE for a lost database, INTERNAL otherwise, no server text', async () => {
+      const stillServed = await bystander();
+      const lost = sotw();
+      lost.send(sotwReq({ node: node('db-lost'), typeUrl: CDS }));
+      const e1 = await lost.ended;
+      expect(e1?.code).toBe(grpc.status.UNAVAILABLE);
+      const bug = delta();
+      bug.send(deltaReq({ node: node('bug'), typeUrl: CDS }));
+      const e2 = await bug.ended;
+      expect(e2?.code).toBe(grpc.status.INTERNAL);
+      for (const e of [e1, e2]) expect(e?.details).not.toMatch(/ECONNRESET|5432|select|params|secret/i);
+      await stillServed();
+    });
+
+    it('a stream that sends no request is ended with DEADLINE_EXCEEDED after firstRequestMs', async () => {
+      const silent = sotw();
+      const opened = Date.now();
+      const err = await silent.ended;
+      expect(err?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+      expect(err?.details).toMatch(/no DiscoveryRequest within 1000 ms/);
+      expect(Date.now() - opened).toBeGreaterThanOrEqual(900);
     });
 
     it('bytes that are no DiscoveryRequest: INVALID_ARGUMENT, not INTERNAL', async () => {

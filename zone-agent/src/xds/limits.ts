@@ -44,6 +44,8 @@ export const XDS_LIMITS = {
   errorMessageKept: 4096,
   /** Requests of one stream waiting to be handled (a client that does not wait for answers). */
   queuedRequests: 1000,
+  /** Milliseconds a new stream may wait before its first request (then DEADLINE_EXCEEDED). */
+  firstRequestMs: 10_000,
   /** A status message (it travels in HTTP/2 trailers; `quote` keeps refusals well under this). */
   statusMessage: 1024,
 } as const;

@@ -11,7 +11,7 @@ import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL, SECRET_TYPE_URL } from '@ursa/proto/xds';
 import type { Cancel, SnapshotCache } from './cache.js';
 import { quote, XDS_LIMITS } from './limits.js';
-import type { Logger } from '@ursa/core';
+import { asUnavailable, type Logger } from '@ursa/core';
 
 /**
  * Type URLs this control plane serves. A request for any other type ends the stream with
@@ -90,6 +90,8 @@ export interface StreamOptions {
   readonly identifier?: string;
   /** Type URLs a request may name (default `SERVED_TYPE_URLS`). */
   readonly servedTypes?: ReadonlySet<string>;
+  /** How long a new stream may stay silent before its first request (default `XDS_LIMITS.firstRequestMs`). */
+  readonly firstRequestMs?: number;
   readonly log?: Logger;
 }
 
@@ -119,7 +121,16 @@ export abstract class StreamBase<Req extends { readonly node?: Node | undefined;
     protected readonly opts: StreamOptions,
     private readonly variant: Variant,
     protected readonly ctx: StreamContext,
-  ) {}
+  ) {
+    // Envoy, kuma-dp and gRPC clients send their first request at once; a stream that never does would
+    // hold a slot and its HTTP/2 state for as long as the connection lives.
+    const ms = opts.firstRequestMs ?? XDS_LIMITS.firstRequestMs;
+    this.silence = setTimeout(() => this.failWith(new XdsStreamError(status.DEADLINE_EXCEEDED, `xds: no ${this.requestType} within ${ms} ms of opening the stream`)), ms);
+    this.silence.unref?.();
+  }
+
+  /** Ends a stream whose first request does not come (cleared by the first request or the end). */
+  private silence: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * Queues a request; requests are handled one at a time, in order. A request over a bound (`limits.ts`)
@@ -127,6 +138,7 @@ export abstract class StreamBase<Req extends { readonly node?: Node | undefined;
    */
   receive(req: Req): void {
     if (this.closed) return;
+    clearTimeout(this.silence);
     const problem = this.check(req);
     if (problem !== undefined) return this.failWith(new XdsStreamError(status.INVALID_ARGUMENT, `xds: invalid ${this.requestType}: ${problem}`));
     if (++this.queued > XDS_LIMITS.queuedRequests) {
@@ -144,6 +156,7 @@ export abstract class StreamBase<Req extends { readonly node?: Node | undefined;
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.silence);
     for (const cancel of this.watches.values()) cancel();
     this.watches.clear();
     if (this.nodeId !== undefined) this.callbacks.closeStream(this.nodeId, this.ctx);
@@ -211,10 +224,19 @@ export abstract class StreamBase<Req extends { readonly node?: Node | undefined;
     this.process(req, this.nodeId);
   }
 
+  /**
+   * The status for an error that is not the client's: its text (a database error, a stack) stays in the log
+   * and the proxy gets a status it can act on. A lost database is UNAVAILABLE (Envoy retries the stream).
+   */
+  private unexpected(err: unknown): XdsStreamError {
+    if (asUnavailable(err)) return new XdsStreamError(status.UNAVAILABLE, 'xds: the zone control plane cannot read its state right now; retry');
+    return new XdsStreamError(status.INTERNAL, `xds: internal error on stream ${this.ctx.streamId}; the zone agent's log has the details`);
+  }
+
   private failWith(err: unknown): void {
     if (this.closed) return;
-    const e = err instanceof XdsStreamError ? err : new XdsStreamError(status.INTERNAL, `xds: ${err instanceof Error ? err.message : String(err)}`);
-    if (!(err instanceof XdsStreamError)) this.opts.log?.warn(`stream of ${this.nodeId ?? 'an unadmitted node'} failed: ${e.message}`);
+    const e = err instanceof XdsStreamError ? err : this.unexpected(err);
+    if (!(err instanceof XdsStreamError)) this.opts.log?.warn(`stream ${this.ctx.streamId} of ${this.nodeId ?? 'an unadmitted node'} failed: ${err instanceof Error ? err.message : String(err)}`);
     this.out.fail(e.code, e.message);
     this.close();
   }
