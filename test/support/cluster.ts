@@ -71,13 +71,13 @@ export interface ZoneProc {
   kill(): void;
 }
 
-export async function startZoneAgent(opts: { name: string; globalUrl: string; token: string; transport: 'ws' | 'poll'; dataDir?: string; port?: number }): Promise<ZoneProc> {
+export async function startZoneAgent(opts: { name: string; globalUrl: string; token: string; transport: 'ws' | 'poll'; dataDir?: string; port?: number; xdsPort?: number }): Promise<ZoneProc> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), `ursa-${opts.name}-`)));
   const tokenFile = join(dataDir, 'token');
   await writeFile(tokenFile, opts.token);
   const port = opts.port ?? (await freePort());
   const dnsPort = await freePort();
-  const child = start(process.execPath, [ZONE, '--zone', opts.name, '--global-url', opts.globalUrl, '--token-file', tokenFile, '--data-dir', dataDir, '--api-port', String(port), '--dns-port', String(dnsPort), '--transport', opts.transport, '--xds-port', '0', '--reconnect-max-ms', '1000'], { env: cleanEnv({}) });
+  const child = start(process.execPath, [ZONE, '--zone', opts.name, '--global-url', opts.globalUrl, '--token-file', tokenFile, '--data-dir', dataDir, '--api-port', String(port), '--dns-port', String(dnsPort), '--transport', opts.transport, '--xds-port', String(opts.xdsPort ?? 0), '--reconnect-max-ms', '1000'], { env: cleanEnv({}) });
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitFor(`${opts.name} GET /ready`, () => getJson(`${url}/ready`), 60_000, child);

@@ -67,6 +67,8 @@ export interface XdsHandle {
   readonly insights: InsightRecorder;
   /** Node ids with an open stream. */
   readonly connected: () => string[];
+  /** The kind of a connected node (`generate/node-kind.ts`). */
+  readonly kindOf: (nodeId: string) => ProxyKind | undefined;
 }
 
 interface Connected extends ProxyId {
@@ -204,7 +206,7 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
     return async () => {};
   }
   log.info(`ADS (state of the world and incremental) on ${host}:${server.port}`);
-  opts.onReady?.({ cache, insights, connected: () => [...nodes.keys()] });
+  opts.onReady?.({ cache, insights, connected: () => [...nodes.keys()], kindOf: (id) => (nodes.has(id) ? (nodes.get(id)!.kind ?? 'proxyless') : undefined) });
 
   return async () => {
     if (renewTimer) clearTimeout(renewTimer);

@@ -196,7 +196,7 @@ describe('generated configuration (golden files)', () => {
     checkGolden('zone-ingress', snaps.get('.ingress-1')!);
   });
 
-  it('proxyless gRPC client: api_listener per service, plaintext, remote zones included', async () => {
+  it('proxyless gRPC client: api_listener per service, plaintext, only this zone\'s instances (other zones\' ingresses withheld)', async () => {
     const resources = [meshRes('default', false), ...localServices('default'), dp('default', 'client', '10.0.0.9', { inbound: [inbound('client', 9000)] }), remoteIngress('zone-2', '192.0.2.2', 10001, [{ mesh: 'default', service: 'backend', instances: 2 }])];
     const gen = new XdsGenerator({ certs: new WorkloadCertificates() });
     const snaps = await generate(gen, input(resources), [{ id: 'default.client', kind: 'proxyless', mesh: 'default', name: 'client' }]);

@@ -29,6 +29,7 @@ import { dataplaneOf as modelOf, SERVICE_TAG } from '../model/dataplane.js';
 import { ResourcesByKind } from '../model/resources.js';
 import { readLocalKinds } from '../rebuild-loop.js';
 import type { XdsHandle } from './component.js';
+import { PROXYLESS_NOTE } from './generate/proxyless-snapshot.js';
 import { matchPolicies } from './policy/index.js';
 import { PUSH_ORDER, shortType } from './snapshot.js';
 
@@ -115,7 +116,8 @@ export async function inspectConfig(c: Context<AppEnv>, deps: InspectDeps, mesh:
       items: [...set.items.values()].map((r) => ({ name: r.name, version: r.version, resource: anyToJson(r.body.typeUrl, r.body.value) })),
     };
   }
-  return c.json({ mesh, name, nodeId, connected: xds.connected().includes(nodeId), resources });
+  const kind = xds.kindOf(nodeId);
+  return c.json({ mesh, name, nodeId, connected: kind !== undefined, ...(kind ? { proxyType: kind } : {}), ...(kind === 'proxyless' ? { notes: [PROXYLESS_NOTE] } : {}), resources });
 }
 
 /** `GET /meshes/{mesh}/dataplanes/{name}/_policies`. */

@@ -20,6 +20,10 @@ import type { OutboundHooks } from './sidecar.js';
 
 const PROTOCOL_FOR_PROXYLESS: Protocol = 'grpc';
 
+/** What `_config` tells about a proxyless client's endpoints. */
+export const PROXYLESS_NOTE =
+  "proxyless gRPC client: endpoints are this zone's instances only. Other zones are reached through their zone ingress, which accepts only mesh mTLS routed by SNI; a gRPC xDS client cannot speak it, so those endpoints are withheld (a service with no instance in this zone answers UNAVAILABLE). Use a sidecar for cross-zone calls.";
+
 export class ProxylessSnapshots {
   private readonly prev = new Map<string, { key: VersionedResource[]; snapshot: Snapshot }>();
 
@@ -43,14 +47,17 @@ export class ProxylessSnapshots {
     const listeners: VersionedResource[] = [];
     const routes: VersionedResource[] = [];
     for (const service of mesh.services.keys()) {
-      // Proxyless clients cannot do mesh mTLS, so remote zones are reached in plaintext (the deliberate
-      // difference from sidecars, which reach them only with mTLS).
+      // This zone's instances only: another zone is reached through its ingress, which accepts nothing but
+      // mesh mTLS routed by SNI (it passes TLS through, `ingress.ts`). A gRPC client speaks neither, so an
+      // ingress endpoint would be a connection the ingress closes: calls would fail, and a failover to another
+      // zone would fail silently. A service with no instance here has no endpoint for them (UNAVAILABLE).
+      // `_config` says so (`PROXYLESS_NOTE`).
       const hooks = g.policies.outbound(service);
       const loc = g.policies.locality(service);
       clusters.push(this.memo.get(CDS, `pl\u0000${gk}\u0000${service}`, Cluster, service, () => hooks.decorateCluster(proxylessCluster(service), PROTOCOL_FOR_PROXYLESS)));
       clas.push(
         this.memo.get(EDS, `pl\u0000${mesh.model.name}\u0000${service}\u0000${loc.key === 'flat' || loc.key === 'local-first' ? loc.key : `${loc.key}\u0000${mesh.epoch}`}\u0000${mesh.endpointKeys.get(service)}`, ClusterLoadAssignment, service, () =>
-          loadAssignmentFor(service, mesh.services.get(service), { localZone: zone, includeRemote: true, priorityOf: loc.priorityOf }),
+          loadAssignmentFor(service, mesh.services.get(service), { localZone: zone, includeRemote: false, priorityOf: loc.priorityOf }),
         ),
       );
       listeners.push(this.memo.get(LDS, `pl\u0000${service}`, Listener, service, () => apiListener(service)));
