@@ -54,24 +54,27 @@ async function main(): Promise<void> {
   const instanceId = `${hostname()}-${randomBytes(2).toString('hex')}`;
   log.info(`starting ${VERSION} (${instanceId}), ${config.globalUrl ? `federated with ${config.globalUrl} over ${config.transport}` : 'standalone'}, data in ${config.dataDir}`);
 
-  // The database opens first (its wasm compiles on background threads), the agent's modules load beside it,
-  // and DNS answers from the last run's answers meanwhile, on its own thread.
-  const database = import('./store/open.js').then((m) => m.openZoneDatabase(config.dataDir, log));
-  // `runAgent` awaits it; until then a failure must not count as an unhandled rejection.
-  database.catch(() => {});
-  const agent = import('./agent.js');
-  agent.catch(() => {});
+  // DNS first, from the last run's answers, on its own thread. The database starts opening as soon as the
+  // resolver thread has its answers to load (PGlite compiles its wasm on background threads; its modules load
+  // on this one, so not before the thread is spawned), and the agent's modules load beside it.
   let resolver: Resolver | undefined;
   let persistedText: string | undefined;
+  let served: Promise<void> | undefined;
   if (config.dnsPort !== 0) {
     const dnsLog = log.child('dns');
     const persisted = await readAnswers(config.dataDir, dnsLog);
     if (persisted) {
       resolver = await createResolver(config, dnsLog, { workerUrl: DNS_WORKER });
-      await resolver.serve(persisted.records, 'persisted');
+      served = resolver.serve(persisted.records, 'persisted');
       persistedText = persisted.text;
     }
   }
+  const database = import('./store/open.js').then((m) => m.openZoneDatabase(config.dataDir, log));
+  // `runAgent` awaits it; until then a failure must not count as an unhandled rejection.
+  database.catch(() => {});
+  const agent = import('./agent.js');
+  agent.catch(() => {});
+  await served;
   const { runAgent } = await agent;
   await runAgent({ config, log, instanceId, resolver, persistedText, dnsWorker: DNS_WORKER, database });
 }

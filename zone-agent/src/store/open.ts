@@ -1,8 +1,9 @@
 /**
  * Opens the zone's embedded database (PGlite under `<data-dir>/db`) and brings its schema up to date.
- * `main.ts` starts this before anything else: PGlite compiles its wasm on background threads, so the compile
- * overlaps the resolver's start and the loading of the agent's modules instead of following them (a restarted
- * agent serves its API about 0.3 s sooner on a 2-vCPU VM). Imported dynamically: the start-up path stays light.
+ * `main.ts` starts this as soon as the resolver thread is spawned: PGlite compiles its wasm on background
+ * threads, so the compile overlaps the resolver's start and the loading of the agent's modules instead of
+ * following them (a restarted agent serves its API about 0.3 s sooner on a 2-vCPU VM). Imported dynamically:
+ * the start-up path stays light.
  */
 import type { Database, Logger } from '@ursa/core';
 
