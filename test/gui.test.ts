@@ -10,6 +10,7 @@
 import { mkdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { parse as parseYaml } from 'yaml';
 import { call } from '@ursa/test-support/api.js';
 import { scratchDatabase } from '@ursa/test-support/backends.js';
 import { meshTimeoutBody } from '@ursa/test-support/fixtures.js';
@@ -172,6 +173,8 @@ describe('web dashboard in headless Chromium', () => {
       expect(yaml).toContain('type: MeshAccessLog');
       expect(yaml).toContain('path: /tmp/audit.log');
       expect(yaml).toContain(JSON.stringify(XSS));
+      // The YAML is the API's resource, exactly: what kumactl get -o yaml would print, read back.
+      expect(parseYaml(yaml)).toEqual((await call(global.url, 'GET', '/meshes/default/meshaccesslogs/audit-log')).body);
       if (SHOTS) await page.screenshot({ path: `${SHOTS}policy.png`, fullPage: true });
       expect(await page.locator('pre.yaml img').count()).toBe(0);
       expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined();
@@ -182,6 +185,15 @@ describe('web dashboard in headless Chromium', () => {
   }, 30_000);
 
   it('the zone agent serves the dashboard too, with a dataplane\'s matched policies', async () => {
+    for (const [path, text] of [['/gui', 'Dataplanes online'], ['/gui/zoneingresses', '192.0.2.9:10001'], ['/gui/dataplanes', 'ledger-1'], ['/gui/policies/meshtimeouts', 'slow-api']] as const) {
+      const { page, errors } = await open(zone.url, path);
+      try {
+        await shows(page, text);
+        expect(errors, `console errors on the zone's ${path}`).toEqual([]);
+      } finally {
+        await page.close();
+      }
+    }
     const { page, errors } = await open(zone.url, '/gui/meshes/default/dataplanes/web-1');
     try {
       await shows(page, 'Dataplane web-1');
