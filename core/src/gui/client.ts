@@ -106,7 +106,9 @@ function api(path) {
     });
   });
 }
-function items(path) { return api(path + PAGE).then(function (b) { return b.items || []; }); }
+// A list page reads the first 1000 (the API's largest page); more() says when there are more than that.
+function items(path) { return api(path + PAGE).then(function (b) { var list = b.items || []; list.total = b.total; return list; }); }
+function more(list, what) { return list.total > list.length ? el('p', { class: 'muted' }, 'Read the first ' + list.length + ' of ' + list.total + ' ' + (what || 'items') + '.') : null; }
 function all(obj) {
   var keys = Object.keys(obj);
   return Promise.all(keys.map(function (k) { return obj[k]; })).then(function (vals) { var o = {}; keys.forEach(function (k, i) { o[k] = vals[i]; }); return o; });
@@ -153,7 +155,7 @@ page('/zones', GLOBAL ? 'Zones' : null, { title: 'Zones',
       var ss = subs(z.zoneInsight), s = last(ss) || {}, st = s.zoneState || {};
       return [link('/zones/' + enc(z.name), z.name), badge(zoneStatus(z)), ago(s.connectTime), ago((s.status && s.status.lastUpdateTime) || st.reportedTime),
         (s.version && s.version.kumaCp && s.version.kumaCp.version) || '-', st.appliedRevision || '-', String(ss.length), st.lastError || ''];
-    }), 'No zone has connected yet.')];
+    }), 'No zone has connected yet.'), more(zones)];
   } });
 
 page('/zones/:name', null, { title: 'Zone',
@@ -185,10 +187,10 @@ function proxyTable(list, field) {
 }
 page('/zoneingresses', 'Zone ingresses', { title: 'Zone ingresses',
   load: function () { return items('/zoneingresses/_overview'); },
-  view: function (list) { return [el('h1', null, 'Zone ingresses'), proxyTable(list, 'zoneIngress')]; } });
+  view: function (list) { return [el('h1', null, 'Zone ingresses'), proxyTable(list, 'zoneIngress'), more(list)]; } });
 page('/zoneegresses', 'Zone egresses', { title: 'Zone egresses',
   load: function () { return items('/zoneegresses/_overview'); },
-  view: function (list) { return [el('h1', null, 'Zone egresses'), proxyTable(list, 'zoneEgress')]; } });
+  view: function (list) { return [el('h1', null, 'Zone egresses'), proxyTable(list, 'zoneEgress'), more(list)]; } });
 
 page('/meshes', 'Meshes', { title: 'Meshes',
   load: function () { return all({ meshes: items('/meshes'), dps: items('/dataplanes/_overview') }); },
@@ -198,7 +200,7 @@ page('/meshes', 'Meshes', { title: 'Meshes',
       mine.forEach(function (x) { servicesOf(x).forEach(function (s) { svc[s] = 1; }); });
       var online = mine.filter(function (x) { return proxyStatus(x.dataplaneInsight) === 'Online'; }).length;
       return [link('/meshes/' + enc(m.name), m.name), (m.mtls && m.mtls.enabledBackend) || 'off', online + ' / ' + mine.length, String(Object.keys(svc).length), ago(m.creationTime)];
-    }), 'No mesh yet.')];
+    }), 'No mesh yet.'), more(d.meshes, 'meshes'), more(d.dps, 'dataplanes')];
   } });
 page('/meshes/:mesh', null, { title: 'Mesh',
   load: function (p) { return api('/meshes/' + enc(p[0])); },
@@ -220,7 +222,7 @@ page('/services', 'Services', { title: 'Services',
       var e = by[k], st = e.online === e.total ? 'Online' : e.online === 0 ? 'Offline' : 'Partially degraded';
       return [e.name, e.mesh, badge(st), e.online + ' / ' + e.total, Object.keys(e.zones).sort().join(', ') || '-'];
     });
-    return [el('h1', null, 'Services'), el('p', { class: 'muted' }, 'From the dataplanes\u2019 kuma.io/service tags (Kuma\u2019s ServiceInsight).'), table(['Service', 'Mesh', 'Status', 'Dataplanes online', 'Zones'], rows, 'No service yet.')];
+    return [el('h1', null, 'Services'), el('p', { class: 'muted' }, 'From the dataplanes\u2019 kuma.io/service tags (Kuma\u2019s ServiceInsight).'), table(['Service', 'Mesh', 'Status', 'Dataplanes online', 'Zones'], rows, 'No service yet.'), more(dps, 'dataplanes')];
   } });
 
 page('/dataplanes', 'Dataplanes', { title: 'Dataplanes',
@@ -230,7 +232,7 @@ page('/dataplanes', 'Dataplanes', { title: 'Dataplanes',
       var s = last(subs(dp.dataplaneInsight)) || {}, v = s.version || {};
       return [link('/meshes/' + enc(dp.mesh) + '/dataplanes/' + enc(dp.name), displayName(dp)), dp.mesh, zoneOf(dp) || '-', badge(proxyStatus(dp.dataplaneInsight)),
         (dp.dataplane && dp.dataplane.networking && dp.dataplane.networking.address) || '-', servicesOf(dp).join(', '), (v.envoy && v.envoy.version) || '-', ago(s.connectTime)];
-    }), 'No dataplane yet.')];
+    }), 'No dataplane yet.'), more(dps)];
   } });
 
 page('/meshes/:mesh/dataplanes/:name', null, { title: 'Dataplane',
@@ -281,7 +283,7 @@ page('/policies/:path', null, { title: 'Policies',
   view: function (list, p) {
     return [el('h1', null, decodeURIComponent(p[0])), table(['Name', 'Mesh', 'Origin', 'Zone', 'Modified'], meshFilter(list).map(function (r) {
       return [link('/meshes/' + enc(r.mesh) + '/policies/' + p[0] + '/' + enc(r.name), r.name), r.mesh, (r.labels && r.labels['kuma.io/origin']) || '-', zoneOf(r) || '-', ago(r.modificationTime)];
-    }), 'None of this type.')];
+    }), 'None of this type.'), more(list)];
   } });
 
 page('/meshes/:mesh/policies/:path/:name', null, { title: 'Policy',
