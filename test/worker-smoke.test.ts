@@ -16,4 +16,15 @@ describe('global plane in workerd', () => {
     expect(index).toMatchObject({ product: 'Ursa', version: pkg.version, hostname: 'workerd' });
     expect(index.instanceId).toMatch(/^workerd-[0-9a-f]{4}$/);
   });
+
+  it('serves the dashboard: its shell on any /gui path, and its script', async () => {
+    workerd ??= await startWorkerd();
+    const shell = await fetch(`${workerd.url}/gui/zones`);
+    expect(shell.status).toBe(200);
+    expect(shell.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(await shell.text()).toContain('<script src="/gui/assets/app.js" defer></script>');
+    const script = await fetch(`${workerd.url}/gui/assets/app.js`);
+    expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(await script.text()).toContain("getElementById('ursa-config')");
+  });
 });

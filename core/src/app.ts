@@ -11,6 +11,7 @@ import type { AppEnv, Stores } from './http/env.js';
 import { ApiError, toErrorResponse } from './http/errors.js';
 import { mountIndexRoute, mountMetaRoutes } from './http/routes/meta.js';
 import { mountGlobalInsightRoute } from './http/routes/global-insight.js';
+import { mountGuiRoutes } from './http/routes/gui.js';
 import { mountOpenApiRoute } from './http/routes/openapi.js';
 import { mountOverviewRoutes } from './http/routes/overviews.js';
 import { mountResourceRoutes, type Plane } from './http/routes/resources.js';
@@ -73,6 +74,8 @@ export function createApp(deps: AppDeps) {
   app.all('/envoy.service.*', (c) =>
     toErrorResponse(c, new ApiError(400, 'Bad Request', 'the global control plane does not serve data plane proxies (xDS): connect Envoy to its zone agent'), 'Bad Request'),
   );
+  // The dashboard's shell holds no data: the page authenticates its API calls as any client does.
+  mountGuiRoutes(app, { mode: deps.plane?.kind === 'zone' ? 'zone' : 'global' });
   deps.publicRoutes?.(app);
   app.use('*', authenticate(deps.auth, deps.defaultTenant));
   mountMetaRoutes(app, meta);

@@ -24,7 +24,7 @@ export function mountIndexRoute(app: Hono<AppEnv>, opts: MetaOptions): void {
       basedOnKuma: BASED_ON_KUMA,
       instanceId: opts.instanceId,
       clusterId: c.var.tenant,
-      gui: 'The gui is not available in Ursa yet',
+      gui: 'The gui is available at /gui',
     }),
   );
 }
