@@ -7,6 +7,7 @@
  *   offline per `kuma.io/service`, instances, zones, `addressPort`, the `name` and `type` filters, paging;
  * - a mesh that does not exist is a 404; a bad `type` a 400 naming it;
  * - types Ursa does not model list empty; `/who-am-i`;
+ * - a dataplane's `_layout` (Kuma's schema), only in a mesh with `meshServices.mode: Exclusive`, as Kuma;
  * - CORS (`corsOrigins`): a configured origin gets its preflight answered and CORS headers, another none,
  *   and without the option no CORS header at all.
  * Each response is checked against Ursa's `/openapi.json` (Kuma's 2.14.3 document has no schema for them).
@@ -15,7 +16,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startApi, type ApiServer } from '@ursa/test-support/api.js';
 import { backends } from '@ursa/test-support/backends.js';
 import { meshTimeoutBody } from '@ursa/test-support/fixtures.js';
-import { openApiValidators, problems, type OpenApiValidators } from '@ursa/test-support/kuma-openapi.js';
+import { loadKumaOpenApi, openApiValidators, problems, type OpenApiValidators } from '@ursa/test-support/kuma-openapi.js';
+
+const kuma = loadKumaOpenApi();
 
 const sub = (online: boolean, kumaDp = '2.14.3', envoy = '1.34.1') => ({
   id: `s-${Math.random()}`,
@@ -133,6 +136,34 @@ describe.each(backends().map((b) => [b.name, b] as const))('mesh and service ins
     const all = await call(api.url, 'GET', '/service-insights');
     expect(all.body.total).toBe(5);
     expect(problems(ours.schema('ServiceInsightList'), all.body)).toBe('');
+  });
+
+  it("a dataplane's _layout: inbounds and listeners with their KRIs, in a MeshService-exclusive mesh only", async () => {
+    expect((await call(api.url, 'PUT', '/meshes/excl', { body: { type: 'Mesh', name: 'excl', meshServices: { mode: 'Exclusive' } } })).status).toBe(201);
+    await api.resources.create('default', {
+      kind: 'Dataplane',
+      mesh: 'excl',
+      name: 'app-1',
+      labels: { 'kuma.io/zone': 'east' },
+      spec: { networking: { address: '10.0.0.9', inbound: [{ port: 8080, name: 'http', tags: { 'kuma.io/service': 'app', 'kuma.io/protocol': 'http' } }, { port: 9090, protocol: 'grpc', tags: { 'kuma.io/service': 'app-grpc' } }] } },
+    });
+    const r = await call(api.url, 'GET', '/meshes/excl/dataplanes/app-1/_layout');
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(problems(kuma.response('DataplaneNetworkingLayoutResponse'), r.body)).toBe('');
+    expect(r.body).toEqual({
+      kri: 'kri_dp_excl_east__app-1_',
+      labels: { 'kuma.io/zone': 'east' },
+      inbounds: [
+        { kri: 'kri_dp_excl_east__app-1_http', port: 8080, protocol: 'http', proxyResourceName: 'self_inbound_dp_http' },
+        { kri: 'kri_dp_excl_east__app-1_9090', port: 9090, protocol: 'grpc', proxyResourceName: 'self_inbound_dp_9090' },
+      ],
+      outbounds: [],
+      listeners: [],
+    });
+    const notExclusive = await call(api.url, 'GET', '/meshes/shop/dataplanes/web-1/_layout');
+    expect(notExclusive.status).toBe(400);
+    expect(notExclusive.body.detail).toBe("can't use _layout endpoint without meshService enabled");
+    expect((await call(api.url, 'GET', '/meshes/excl/dataplanes/nope/_layout')).status).toBe(404);
   });
 
   it('types Ursa does not model list empty; a named one is 404; who-am-i names the caller', async () => {

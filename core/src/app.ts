@@ -18,6 +18,7 @@ import { mountResourceRoutes, type Plane } from './http/routes/resources.js';
 import { mountTokenRoutes } from './http/routes/tokens.js';
 import { mountMeshInsightRoutes } from './http/routes/mesh-insights.js';
 import { mountUnmodelledRoutes } from './http/routes/unmodelled.js';
+import { mountDataplaneLayoutRoute } from './http/routes/dataplane-layout.js';
 
 export type { AppEnv, Stores };
 
@@ -99,6 +100,7 @@ export function createApp(deps: AppDeps) {
   // Kuma's computed insights and the types Ursa does not model, before the generic routes for the same reason.
   mountMeshInsightRoutes(app);
   mountUnmodelledRoutes(app);
+  mountDataplaneLayoutRoute(app);
   mountResourceRoutes(app, { meshDefaults: deps.meshDefaults, plane: deps.plane ?? { kind: 'global' } });
   return app;
 }

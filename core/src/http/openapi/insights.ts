@@ -1,7 +1,7 @@
 /**
  * The OpenAPI description of Kuma's computed insights and GUI helpers (`routes/mesh-insights.ts`,
- * `routes/unmodelled.ts`): MeshInsight, ServiceInsight, `/who-am-i` and the empty lists of the types Ursa does
- * not model. Kuma's own 2.14.3 document has no schema for these; the shapes are Kuma's protojson output
+ * `routes/unmodelled.ts`, `routes/dataplane-layout.ts`): MeshInsight, ServiceInsight, `/who-am-i`, a
+ * dataplane's `_layout`, and the empty lists of the types Ursa does not model. Kuma's own 2.14.3 document has no schema for these; the shapes are Kuma's protojson output
  * (`api/mesh/v1alpha1/mesh_insight.proto`, `service_insight.proto`, its API-server golden files).
  */
 import { UNMODELLED_GLOBAL_PATHS, UNMODELLED_MESH_PATHS } from '../routes/unmodelled.js';
@@ -68,6 +68,21 @@ export function insightSchemas(): Record<string, JsonSchema> {
       },
     },
     ServiceInsightList: page('ServiceInsight'),
+    DataplaneLayout: {
+      type: 'object',
+      description: "Kuma's DataplaneNetworkingLayout. `outbounds` is empty: they are MeshServices, which Ursa does not model.",
+      required: ['kri', 'labels', 'inbounds', 'outbounds', 'listeners'],
+      properties: {
+        kri: str,
+        labels: { type: 'object', additionalProperties: str },
+        inbounds: { type: 'array', items: { type: 'object', required: ['kri', 'port', 'protocol', 'proxyResourceName'], properties: { kri: str, port: int, protocol: str, proxyResourceName: str } } },
+        outbounds: { type: 'array', items: { type: 'object', required: ['kri', 'port', 'protocol', 'proxyResourceName'], properties: { kri: str, port: int, protocol: str, proxyResourceName: str } } },
+        listeners: {
+          type: 'array',
+          items: { type: 'object', required: ['kri', 'type', 'port', 'proxyResourceName'], properties: { kri: str, type: { enum: ['ZoneIngress', 'ZoneEgress'] }, port: int, proxyResourceName: str } },
+        },
+      },
+    },
     WhoAmI: { type: 'object', required: ['name', 'groups'], properties: { name: str, groups: { type: 'array', items: str } } },
     EmptyList: { type: 'object', required: ['total', 'items', 'next'], properties: { total: { const: 0 }, items: { type: 'array', maxItems: 0 }, next: { type: 'null' } } },
   };
@@ -94,6 +109,7 @@ export function insightPaths(helpers: { ok: (d: string, s: JsonSchema) => Obj; r
     '/meshes/{mesh}/service-insights': get('listMeshServiceInsights', "A mesh's services", ref('ServiceInsightList'), [mesh, ...serviceFilters], true),
     '/meshes/{mesh}/service-insights/{name}': get('getServiceInsight', 'One service (empty numbers when it has no instance)', ref('ServiceInsight'), [mesh, name], true),
     '/who-am-i': get('whoAmI', 'The caller and its groups', ref('WhoAmI')),
+    '/meshes/{mesh}/dataplanes/{name}/_layout': get('getDataplaneLayout', "A dataplane's inbounds and listeners (meshes with meshServices.mode Exclusive; 400 otherwise)", ref('DataplaneLayout'), [mesh, name], true),
   };
   const unmodelled = (path: string, inMesh: boolean): void => {
     const id = path.replace(/(^|-)(\w)/g, (_, __, ch: string) => ch.toUpperCase());
