@@ -28,7 +28,7 @@ export interface GlobalConfig {
   readonly corsOrigins: readonly string[];
 }
 
-import { bad, bool, LOG_LEVELS, type LogLevel, describeOptions, dnsLabel, helpText as optionsHelp, intIn, maskedOptions, parseOptions, type OptionSpec, type Parsed } from '@ursa/core';
+import { bad, bool, originList, LOG_LEVELS, type LogLevel, describeOptions, dnsLabel, helpText as optionsHelp, intIn, maskedOptions, parseOptions, type OptionSpec, type Parsed } from '@ursa/core';
 
 export { ConfigError, maskSecret } from '@ursa/core';
 
@@ -84,32 +84,13 @@ export const OPTIONS: readonly OptionSpec<keyof GlobalConfig>[] = [
     env: ['URSA_CORS_ORIGINS'],
     default: '',
     help: 'comma-separated browser origins allowed to call the API (CORS), e.g. https://gui.example.com; empty: none',
-    parse: corsOrigins,
+    parse: originList,
   },
   { key: 'meshDefaults', flag: '--mesh-defaults', env: ['URSA_MESH_DEFAULTS'], default: 'true', help: "create Kuma's default policies with every new Mesh", parse: bool },
 ];
 
 export type ParseResult = Parsed<GlobalConfig>;
 
-/** `https://a.example, http://localhost:5681` -> its origins; each must be scheme://host[:port] (or `*`). */
-function corsOrigins(v: string): readonly string[] | { error: string } {
-  const out: string[] = [];
-  for (const o of v.split(',').map((x) => x.trim()).filter(Boolean)) {
-    if (o === '*') {
-      out.push(o);
-      continue;
-    }
-    let origin: string | undefined;
-    try {
-      origin = new URL(o).origin;
-    } catch {
-      /* not a URL */
-    }
-    if (!origin || origin === 'null' || origin !== o.replace(/\/$/, '')) return bad(`${JSON.stringify(o)} is not an origin (scheme://host[:port], no path)`);
-    out.push(origin);
-  }
-  return out;
-}
 
 /** Parses argv (without node and script) and env; throws ConfigError naming the flag or variable. */
 export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParseResult {
