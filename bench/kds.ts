@@ -77,7 +77,7 @@ async function main() {
     await waitFor('global', async () => (await fetch(`${base}/`).catch(() => undefined))?.ok === true, 20_000);
     await put(base, '/meshes/default', { type: 'Mesh', name: 'default' });
     const token = async (zone: string) => {
-      const res = await fetch(`${base}/tokens/zone`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ zone, validFor: 3600 }) });
+      const res = await fetch(`${base}/tokens/zone`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ zone, validFor: 3600 }) });
       return ((await res.json()) as { token: string }).token;
     };
 

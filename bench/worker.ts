@@ -42,7 +42,7 @@ interface Global {
 }
 
 async function request(g: Global, method: string, path: string, body: unknown): Promise<unknown> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...(g.token ? { authorization: `Bearer ${g.token}` } : {}) };
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', ...(g.token ? { authorization: `Bearer ${g.token}` } : {}) };
   const send = () => fetch(`${g.url}${path}`, { method, headers, body: JSON.stringify(body) });
   // A kept-alive connection the server closed just as a request went out fails with "other side closed"
   // (seen once behind wrangler dev's proxy): send again once. PUTs are idempotent; a zone token issued twice is harmless.

@@ -117,7 +117,7 @@ async function main(): Promise<void> {
     });
     console.log(`registered ${PROXIES} dataplanes in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const tok = await api(base, 'POST', '/tokens/dataplane', { mesh: 'default', validFor: '1h' });
-    if (tok.status !== 201) throw new Error(`token: ${tok.status} ${tok.text}`);
+    if (tok.status !== 200) throw new Error(`token: ${tok.status} ${tok.text}`);
     await sleep(2000);
     const heapBefore = await heapAfterGc(inspectPort);
     const rssBefore = await rssMb(agent.proc.pid!);

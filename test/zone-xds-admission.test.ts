@@ -97,8 +97,9 @@ describe('xDS admission with dataplane tokens, DataplaneInsight and inspect (rea
   };
 
   const issue = async (body: Record<string, unknown>): Promise<string> => {
-    const res = await call(url, 'POST', '/tokens/dataplane', { body });
-    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    // As kumactl asks (no Accept): Kuma's answer, the token alone as text/plain with 200.
+    const res = await call(url, 'POST', '/tokens/dataplane', { body, headers: { accept: '*/*' } });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     return res.body as string;
   };

@@ -58,7 +58,7 @@ describe('DataplaneInsight from a zone agent reaches the global (real processes)
   it('shows the proxy Online on the global while its stream is up, Offline after', async () => {
     const dp = { type: 'Dataplane', mesh: 'default', name: 'web-1', networking: { address: '127.0.0.1', inbound: [{ port: 7100, tags: { 'kuma.io/service': 'web' } }] } };
     expect((await call(zoneUrl, 'PUT', '/meshes/default/dataplanes/web-1', { body: dp })).status).toBe(201);
-    const token = (await call(zoneUrl, 'POST', '/tokens/dataplane', { body: { mesh: 'default', name: 'web-1' } })).body as string;
+    const token = (await call(zoneUrl, 'POST', '/tokens/dataplane', { body: { mesh: 'default', name: 'web-1' } })).body.token as string;
 
     const client = new AggregatedDiscoveryServiceClient(`127.0.0.1:${xdsPort}`, grpc.credentials.createInsecure());
     const meta = new grpc.Metadata();

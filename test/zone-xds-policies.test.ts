@@ -84,7 +84,7 @@ describe('policies through xDS with real gRPC xDS clients, global + 2 zones', ()
       30_000,
     );
 
-    await registerXdsClient({ xdsPort, nodeId: 'default.client', zone: 'zone-1', token: issued.body as string });
+    await registerXdsClient({ xdsPort, nodeId: 'default.client', zone: 'zone-1', token: issued.body.token as string });
   }, 180_000);
 
   afterAll(async () => {

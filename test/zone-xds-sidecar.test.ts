@@ -93,7 +93,7 @@ describe('zone agent xDS: Envoy sidecars and zone ingresses', () => {
   const token = async (body: Record<string, unknown>): Promise<string> => {
     const r = await call(url, 'POST', '/tokens/dataplane', { body: { validFor: '1h', ...body } });
     expect(r.status).toBe(201);
-    return r.body as string;
+    return r.body.token as string;
   };
   const connect = async (node: Partial<Node>, tok: string) => {
     const c = new DeltaClient(ads, Node.fromPartial({ userAgentName: 'envoy', ...node }), tok);

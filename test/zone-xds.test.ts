@@ -49,8 +49,8 @@ describe('zone agent xDS server with a real gRPC xDS client (grpc-js-xds)', () =
     expect((await call(url, 'PUT', '/meshes/default/dataplanes/client', { body: echoDataplane('client', 'echo-client', clientPort) })).status).toBeLessThan(300);
     const issued = await call(url, 'POST', '/tokens/dataplane', { body: { mesh: 'default', name: 'client', validFor: '1h' } });
     expect(issued.status).toBe(201);
-    const clientToken = issued.body as string;
-    nobodyToken = (await call(url, 'POST', '/tokens/dataplane', { body: { mesh: 'default', name: 'nobody' } })).body as string;
+    const clientToken = issued.body.token as string;
+    nobodyToken = (await call(url, 'POST', '/tokens/dataplane', { body: { mesh: 'default', name: 'nobody' } })).body.token as string;
 
     await registerXdsClient({ xdsPort, nodeId: 'default.client', zone: ZONE_NAME, token: clientToken });
   }, 90_000);

@@ -5,6 +5,7 @@
  * and xDS inspection) is plugged in by that plane through `publicRoutes` and `planeRoutes`.
  */
 import { Hono } from 'hono';
+import { cors } from 'hono/cors';
 import { authenticate, type AuthOptions } from './http/auth.js';
 import { createLogger, type Logger } from './log.js';
 import type { AppEnv, Stores } from './http/env.js';
@@ -16,6 +17,9 @@ import { mountOpenApiRoute } from './http/routes/openapi.js';
 import { mountOverviewRoutes } from './http/routes/overviews.js';
 import { mountResourceRoutes, type Plane } from './http/routes/resources.js';
 import { mountTokenRoutes } from './http/routes/tokens.js';
+import { mountMeshInsightRoutes } from './http/routes/mesh-insights.js';
+import { mountUnmodelledRoutes } from './http/routes/unmodelled.js';
+import { mountDataplaneLayoutRoute } from './http/routes/dataplane-layout.js';
 
 export type { AppEnv, Stores };
 
@@ -50,6 +54,11 @@ export interface AppDeps {
   readonly planeRoutes?: (app: Hono<AppEnv>) => void;
   /** Where the API logs (unexpected errors); by default info and above to the console. */
   readonly log?: Logger;
+  /**
+   * Browser origins allowed to call the API (CORS: preflight answered, headers sent), e.g. a Kuma GUI served
+   * elsewhere. Empty or unset: no CORS headers at all (same-origin only).
+   */
+  readonly corsOrigins?: readonly string[];
 }
 
 export function createApp(deps: AppDeps) {
@@ -66,6 +75,12 @@ export function createApp(deps: AppDeps) {
     c.set('log', log);
     await next();
   });
+
+  // Before everything else: a preflight (OPTIONS, no credentials) must be answered without authentication.
+  if (deps.corsOrigins && deps.corsOrigins.length > 0) {
+    const origins = [...deps.corsOrigins];
+    app.use('*', cors({ origin: (o) => (origins.includes(o) || origins.includes('*') ? o : null), credentials: true, maxAge: 600 }));
+  }
 
   const meta = { instanceId: deps.instanceId, hostname: deps.hostname, config: deps.config };
   // Registered before authentication: Kuma serves its index to anyone.
@@ -85,6 +100,10 @@ export function createApp(deps: AppDeps) {
   mountTokenRoutes(app, deps.auth);
   // Overviews before the generic routes: `/meshes/{mesh}/dataplanes/_overview` must not be read as a name.
   mountOverviewRoutes(app);
+  // Kuma's computed insights and the types Ursa does not model, before the generic routes for the same reason.
+  mountMeshInsightRoutes(app);
+  mountUnmodelledRoutes(app);
+  mountDataplaneLayoutRoute(app);
   mountResourceRoutes(app, { meshDefaults: deps.meshDefaults, plane: deps.plane ?? { kind: 'global' } });
   return app;
 }

@@ -10,6 +10,7 @@ export * from './http/body.js';
 export * from './http/env.js';
 export * from './http/errors.js';
 export * from './http/token-cache.js';
+export * from './http/token-format.js';
 export * from './kds/apply-batch.js';
 export * from './kds/frames.js';
 export * from './kds/mappers.js';

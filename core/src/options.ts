@@ -104,3 +104,23 @@ export function maskSecret(value: string): string {
   }
   return '****';
 }
+
+/** `https://a.example, http://localhost:5681` -> its origins; each must be scheme://host[:port] (or `*`). */
+export function originList(v: string): readonly string[] | { error: string } {
+  const out: string[] = [];
+  for (const o of v.split(',').map((x) => x.trim()).filter(Boolean)) {
+    if (o === '*') {
+      out.push(o);
+      continue;
+    }
+    let origin: string | undefined;
+    try {
+      origin = new URL(o).origin;
+    } catch {
+      /* not a URL */
+    }
+    if (!origin || origin === 'null' || origin !== o.replace(/\/$/, '')) return bad(`${JSON.stringify(o)} is not an origin (scheme://host[:port], no path)`);
+    out.push(origin);
+  }
+  return out;
+}

@@ -28,6 +28,13 @@ describe('global config', () => {
     expect(() => parse(['--port'])).toThrow('flag --port needs a value');
   });
 
+  it('takes CORS origins as a comma-separated list (none by default), refusing anything but an origin', () => {
+    expect(parse([]).corsOrigins).toEqual([]);
+    expect(parse(['--cors-origins', 'https://gui.example.com, http://localhost:5681/'], { URSA_CORS_ORIGINS: 'https://ignored.example' }).corsOrigins).toEqual(['https://gui.example.com', 'http://localhost:5681']);
+    expect(() => parse(['--cors-origins', 'https://gui.example.com/path'])).toThrow('--cors-origins: "https://gui.example.com/path" is not an origin (scheme://host[:port], no path)');
+    expect(() => parse([], { URSA_CORS_ORIGINS: 'gui.example.com' })).toThrow('URSA_CORS_ORIGINS: "gui.example.com" is not an origin');
+  });
+
   it('masks secrets when printing', () => {
     const line = describeConfig(parse([], { DATABASE_URL: 'postgres://ursa:s3cret@db:5432/ursa' }));
     expect(line).toContain('databaseUrl=postgres://ursa:****@db:5432/ursa');

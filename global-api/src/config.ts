@@ -24,9 +24,11 @@ export interface GlobalConfig {
   readonly kdsHeartbeatMs: number;
   /** A zone is Online while its lease, renewed on every heartbeat, has not run out. */
   readonly zoneLeaseMs: number;
+  /** Browser origins allowed to call the API (CORS); empty: none. */
+  readonly corsOrigins: readonly string[];
 }
 
-import { bad, bool, LOG_LEVELS, type LogLevel, describeOptions, dnsLabel, helpText as optionsHelp, intIn, maskedOptions, parseOptions, type OptionSpec, type Parsed } from '@ursa/core';
+import { bad, bool, originList, LOG_LEVELS, type LogLevel, describeOptions, dnsLabel, helpText as optionsHelp, intIn, maskedOptions, parseOptions, type OptionSpec, type Parsed } from '@ursa/core';
 
 export { ConfigError, maskSecret } from '@ursa/core';
 
@@ -76,10 +78,19 @@ export const OPTIONS: readonly OptionSpec<keyof GlobalConfig>[] = [
   },
   { key: 'kdsHeartbeatMs', flag: '--kds-heartbeat-ms', env: ['URSA_KDS_HEARTBEAT_MS'], default: '5000', help: 'KDS heartbeat interval in ms', parse: (v) => intIn(v, 100, 60_000) },
   { key: 'zoneLeaseMs', flag: '--zone-lease-ms', env: ['URSA_ZONE_LEASE_MS'], default: '15000', help: 'how long a zone stays Online after its last heartbeat, in ms', parse: (v) => intIn(v, 300, 300_000) },
+  {
+    key: 'corsOrigins',
+    flag: '--cors-origins',
+    env: ['URSA_CORS_ORIGINS'],
+    default: '',
+    help: 'comma-separated browser origins allowed to call the API (CORS), e.g. https://gui.example.com; empty: none',
+    parse: originList,
+  },
   { key: 'meshDefaults', flag: '--mesh-defaults', env: ['URSA_MESH_DEFAULTS'], default: 'true', help: "create Kuma's default policies with every new Mesh", parse: bool },
 ];
 
 export type ParseResult = Parsed<GlobalConfig>;
+
 
 /** Parses argv (without node and script) and env; throws ConfigError naming the flag or variable. */
 export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParseResult {

@@ -49,6 +49,7 @@ async function main(): Promise<void> {
     // A token revoked on another replica stops working here within a heartbeat (at most TOKEN_CACHE_MS).
     auth: { loopbackAdmin: config.loopbackAdmin, operatorToken: config.operatorToken, isLoopback: (c) => isLoopback(getConnInfo(c).remote.address), tokenCacheMs: Math.min(TOKEN_CACHE_MS, config.kdsHeartbeatMs) },
     meshDefaults: config.meshDefaults,
+    corsOrigins: config.corsOrigins,
     log,
     config: maskedConfig(config),
     kds: {

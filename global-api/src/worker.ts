@@ -52,6 +52,7 @@ function buildApp(env: WorkerEnv) {
     // A Worker has no loopback clients: every request needs a token.
     auth: { loopbackAdmin: false, operatorToken: settings.operatorToken, isLoopback: () => false, tokenCacheMs: Math.min(TOKEN_CACHE_MS, settings.kdsHeartbeatMs) },
     meshDefaults: settings.meshDefaults,
+    corsOrigins: settings.corsOrigins,
     config: maskedSettings(settings),
     log: createLogger({ level: settings.logLevel, name: 'global' }),
     kds: {

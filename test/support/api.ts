@@ -84,14 +84,18 @@ function shared(database: Database, own: boolean): { database: Database; dispose
   return { database: mine, dispose: () => mine.close() };
 }
 
-/** fetch with a JSON (or raw string) body and optional bearer token; returns status, headers and parsed body. */
+/**
+ * fetch with a JSON (or raw string) body and optional bearer token; returns status, headers and parsed body.
+ * Sends `Accept: application/json` unless `headers.accept` says otherwise: the token endpoints answer Kuma's
+ * plain-text token to clients that do not ask for JSON (pass `headers: { accept: '*\/*' }` for that).
+ */
 export async function call(
   base: string,
   method: string,
   path: string,
   opts: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; body: any; headers: Headers }> {
-  const headers: Record<string, string> = { ...opts.headers };
+  const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   let body: string | undefined;
   if (opts.body !== undefined) {

@@ -74,7 +74,18 @@ export async function runAgent(start: AgentStart): Promise<void> {
       state,
       instanceId,
       agentVersion: VERSION,
-      configJson: JSON.stringify({ zone: config.zone, transport: config.transport, apiPort: config.apiPort }),
+      // Kuma's zone CP sends its whole config; the GUI reads `environment`, `store.type` and
+      // `dpServer.authn.dpProxy.type` from it (the zone detail page). PGlite is PostgreSQL, so `postgres`.
+      configJson: JSON.stringify({
+        environment: 'universal',
+        mode: 'zone',
+        multizone: { zone: { name: config.zone } },
+        store: { type: 'postgres' },
+        dpServer: { authn: { dpProxy: { type: config.dataplaneAuth ? 'dpToken' : 'none' } } },
+        zone: config.zone,
+        transport: config.transport,
+        apiPort: config.apiPort,
+      }),
       onLocalChange: (l) => waker.subscribe(LOCAL, () => l()),
       backoff: { baseMs: Math.min(500, config.reconnectMaxMs), maxMs: config.reconnectMaxMs },
       // The embedded database aborted: this process can no longer be trusted with it. Exit; a restart

@@ -46,7 +46,7 @@ const ZONE_EGRESS = 'ZoneEgress';
 const DATAPLANE = 'Dataplane';
 const SERVICE_TAG = 'kuma.io/service';
 
-function insightKindOf(kind: string): string {
+export function insightKindOf(kind: string): string {
   if (!descriptorFor(kind)) throw new Error(`insight-queries: unknown kind ${kind}`);
   const insight = RESOURCES.find((d) => d.insightOf === kind);
   if (!insight) throw new Error(`insight-queries: no insight kind describes ${kind}`);
@@ -100,7 +100,7 @@ export function zoneOnlineSql(zone: { tenant: SQL; name: SQL; spec: SQL }): SQL 
  *   no counted inbound at all, as Kuma does) is offline, some of them is partially degraded, none is online.
  * Needs `net` (the networking object) and `proxy_online` (boolean) in scope.
  */
-const DATAPLANE_STATUS = sql`case
+export const DATAPLANE_STATUS = sql`case
     when not proxy_online then 'offline'
     when net -> 'gateway' is not null then 'online'
     when ib.not_ready = ib.total then 'offline'
@@ -109,21 +109,30 @@ const DATAPLANE_STATUS = sql`case
   end`;
 
 /** `standard`, or by `networking.gateway.type` (default DELEGATED, as in Kuma's proto). */
-const DATAPLANE_CATEGORY = sql`case
+export const DATAPLANE_CATEGORY = sql`case
     when net -> 'gateway' is null then 'standard'
     when net -> 'gateway' ->> 'type' = 'BUILTIN' then 'gatewayBuiltin'
     else 'gatewayDelegated'
   end`;
 
 /** `net -> 'inbound'` as a jsonb array (an empty one when absent). */
-const INBOUNDS = sql`case when jsonb_typeof(net -> 'inbound') = 'array' then net -> 'inbound' else '[]'::jsonb end`;
+export const INBOUNDS = sql`case when jsonb_typeof(net -> 'inbound') = 'array' then net -> 'inbound' else '[]'::jsonb end`;
+
+/** `ib(total, not_ready)` over `net`'s counted inbounds, for `DATAPLANE_STATUS` (a lateral subquery). */
+export const INBOUND_READINESS = sql`(
+    select count(*) as total,
+           count(*) filter (where (x -> 'health' is not null and coalesce(x -> 'health' ->> 'ready', 'false') <> 'true')
+                               or x ->> 'state' = 'NotReady') as not_ready
+    from jsonb_array_elements(${INBOUNDS}) x
+    where coalesce(x ->> 'state', '') <> 'Ignored'
+  )`;
 
 // ---------------------------------------------------------------------------------------------------------------------
 
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 /** Rows of `execute`: postgres.js returns an array, PGlite an object with `rows`. */
-function rowsOf<T>(result: unknown): T[] {
+export function rowsOf<T>(result: unknown): T[] {
   if (Array.isArray(result)) return result as T[];
   return ((result as { rows?: T[] }).rows ?? []) as T[];
 }
@@ -198,13 +207,7 @@ export class InsightQueries {
         ),
         classified as (
           select dp.mesh, dp.net, ${DATAPLANE_CATEGORY} as category, ${DATAPLANE_STATUS} as status
-          from dp cross join lateral (
-            select count(*) as total,
-                   count(*) filter (where (x -> 'health' is not null and coalesce(x -> 'health' ->> 'ready', 'false') <> 'true')
-                                       or x ->> 'state' = 'NotReady') as not_ready
-            from jsonb_array_elements(${INBOUNDS}) x
-            where coalesce(x ->> 'state', '') <> 'Ignored'
-          ) ib
+          from dp cross join lateral ${INBOUND_READINESS} ib
         ),
         instances as (
           select c.mesh, case when c.category = 'standard' then 'internal' else c.category end as category, s.service, c.status

@@ -16,6 +16,10 @@ export interface ZoneClaims {
   readonly exp: number;
 }
 
+/** Kuma's zone token scopes: `cp` lets a zone control plane connect over KDS; `ingress`/`egress` are for zone proxies. */
+export const ZONE_TOKEN_SCOPES = ['cp', 'ingress', 'egress'] as const;
+export type ZoneTokenScope = (typeof ZONE_TOKEN_SCOPES)[number];
+
 export type TokenCheck = { ok: true; claims: ZoneClaims } | { ok: false; code: 'unauthenticated' | 'forbidden'; message: string };
 
 const KEY_CACHE_MS = 5_000;
@@ -27,7 +31,7 @@ export class ZoneTokens {
   constructor(private readonly store: KdsStore) {}
 
   /** Issues a token for `zone`; creates the tenant's first signing key if it has none. */
-  async issue(tenant: string, zone: string, validForSeconds: number, now = Date.now()): Promise<{ token: string; jti: string; expiresAt: Date }> {
+  async issue(tenant: string, zone: string, validForSeconds: number, now = Date.now(), scopes: readonly ZoneTokenScope[] = ZONE_TOKEN_SCOPES): Promise<{ token: string; jti: string; expiresAt: Date }> {
     let keys = await this.store.activeKeys(tenant);
     if (keys.length === 0) {
       await this.store.addKey(tenant, newKid(), randomB64(32));
@@ -36,7 +40,7 @@ export class ZoneTokens {
     const key = keys[keys.length - 1]!;
     const jti = randomB64(12);
     const exp = Math.floor(now / 1000) + validForSeconds;
-    const token = await signJwt(key, { iss: 'ursa', scope: 'zone', tenant, zone, sub: zone, jti, iat: Math.floor(now / 1000), exp });
+    const token = await signJwt(key, { iss: 'ursa', scope: 'zone', scopes, tenant, zone, sub: zone, jti, iat: Math.floor(now / 1000), exp });
     await this.store.recordZoneToken({ jti, tenant, zone, kid: key.kid, expiresAt: new Date(exp * 1000) });
     this.#keys.delete(tenant);
     return { token, jti, expiresAt: new Date(exp * 1000) };
@@ -67,7 +71,7 @@ export class ZoneTokens {
   async verify(token: string, expect: { zone: string; tenant?: string }, now = Date.now()): Promise<TokenCheck> {
     const jwt = decodeJwt(token);
     if (!jwt) return fail('unauthenticated', 'the zone token is malformed');
-    const claims = jwt.claims as Partial<ZoneClaims & { scope: string }>;
+    const claims = jwt.claims as Partial<ZoneClaims & { scope: string; scopes: unknown }>;
     if (typeof claims.tenant !== 'string' || typeof claims.zone !== 'string' || typeof claims.jti !== 'string' || typeof claims.exp !== 'number' || claims.scope !== 'zone') {
       return fail('unauthenticated', 'the zone token lacks its tenant, zone, id or expiry');
     }
@@ -75,6 +79,10 @@ export class ZoneTokens {
       return fail('unauthenticated', 'the zone token signature is not valid (unknown or retired signing key?)');
     }
     if (claims.exp * 1000 <= now) return fail('unauthenticated', `the zone token expired at ${new Date(claims.exp * 1000).toISOString()}`);
+    // Tokens issued before scopes existed carry none and keep working (they were all for the zone CP).
+    if (Array.isArray(claims.scopes) && !claims.scopes.includes('cp')) {
+      return fail('forbidden', `the zone token's scope (${claims.scopes.join(', ') || 'none'}) does not include "cp", which a zone control plane needs`);
+    }
     if (claims.zone !== expect.zone) return fail('forbidden', `the zone token is for zone "${claims.zone}", not "${expect.zone}"`);
     if (expect.tenant !== undefined && expect.tenant !== '' && claims.tenant !== expect.tenant) {
       return fail('forbidden', `the zone token is for another tenant`);

@@ -3,7 +3,19 @@
  * records each session as a Kuma `KDSSubscription` (connect/disconnect time, instances, agent version,
  * config, counters). Liveness itself is the lease in `zone_sessions`, not these records.
  */
-import type { ResourceStore } from '@ursa/core';
+import { type ResourceStore, VERSION } from '@ursa/core';
+
+/**
+ * Kuma's `DeploymentVersionCompatible` (`pkg/version/compatibility.go`): same major version and minor
+ * versions at most 2 apart. A version that is not `x.y[.z]` (a dev build) is taken as compatible, as Kuma does.
+ */
+export function versionsCompatible(zone: string, global: string): boolean {
+  const parse = (v: string) => /^v?(\d+)\.(\d+)/.exec(v);
+  const z = parse(zone);
+  const g = parse(global);
+  if (!z || !g) return true;
+  return z[1] === g[1] && Math.abs(Number(z[2]) - Number(g[2])) <= 2;
+}
 
 /** Kuma's `metrics.zone.subscriptionLimit`: the newest subscriptions kept per zone. */
 const SUBSCRIPTION_LIMIT = 10;
@@ -69,7 +81,8 @@ export async function recordConnect(store: ResourceStore, tenant: string, zone: 
       zoneInstanceId: s.zoneInstanceId,
       connectTime: now.toISOString(),
       status: { lastUpdateTime: now.toISOString(), total: { responsesSent: '0', responsesAcknowledged: '0', responsesRejected: '0' }, stat: {} },
-      version: { kumaCp: { version: s.agentVersion } },
+      // The GUI warns on a zone whose `kumaCpGlobalCompatible` is false (Kuma: same major, minor within 2).
+      version: { kumaCp: { version: s.agentVersion, kumaCpGlobalCompatible: versionsCompatible(s.agentVersion, VERSION) } },
       config: s.config,
       authTokenProvided: true,
       zoneState: zoneStateOf({ appliedRevision: s.zoneRevision, lastError: s.zoneLastError }, now),

@@ -1,28 +1,41 @@
 /**
  * Zone tokens over the API (admin role): issue, list, revoke, and rotate or retire signing keys.
- * Kuma issues zone tokens at `POST /tokens/zone`; so do we.
+ * Kuma issues zone tokens at `POST /tokens/zone`; so do we, in Kuma's format (plain-text token, Go duration
+ * `validFor`, `scope`), with Ursa's JSON answer (id, expiry) for `Accept: application/json`.
  */
 import type { Hono } from 'hono';
-import { ApiError, type AppEnv, badRequest, isDnsLabel, readBody, requireAdmin } from '@ursa/core';
+import { ApiError, type AppEnv, badRequest, isDnsLabel, parseGoDuration, plainToken, readBody, requireAdmin, validForProblem, wantsJson, ZONE_TOKEN_SCOPES, type ZoneTokenScope } from '@ursa/core';
 
 const DEFAULT_VALID_FOR = 365 * 24 * 3600;
 const MAX_VALID_FOR = 10 * 365 * 24 * 3600;
 
 export function mountZoneTokenRoutes(app: Hono<AppEnv>): void {
+  // Kuma's request: `{zone, scope: ["cp" | "ingress" | "egress"], validFor: "24h"}`. Ursa also takes
+  // `validFor` in whole seconds, and a missing scope means all three (Kuma refuses it).
   app.post('/tokens/zone', async (c) => {
     requireAdmin(c);
-    const body = (await readBody(c)) as { zone?: unknown; validFor?: unknown } | null;
-    const violations = [];
-    if (typeof body?.zone !== 'string' || !isDnsLabel(body.zone)) {
-      violations.push({ field: 'zone', reason: 'must be a zone name (a lowercase DNS label of at most 63 characters)', source: 'body' as const });
+    const body = (await readBody(c)) as { zone?: unknown; validFor?: unknown; scope?: unknown } | null;
+    const violations: { field: string; reason: string; source: 'body' }[] = [];
+    const bad = (field: string, reason: string) => violations.push({ field, reason, source: 'body' });
+    if (typeof body?.zone !== 'string' || !isDnsLabel(body.zone)) bad('zone', 'must be a zone name (a lowercase DNS label of at most 63 characters)');
+    let scopes: ZoneTokenScope[] | undefined;
+    if (body?.scope !== undefined && body.scope !== null) {
+      if (!Array.isArray(body.scope) || body.scope.length === 0) bad('scope', `must be a non-empty list of: ${ZONE_TOKEN_SCOPES.join(', ')}`);
+      else {
+        body.scope.forEach((s, i) => {
+          if (!ZONE_TOKEN_SCOPES.includes(s as ZoneTokenScope)) bad(`scope[${i}]`, `must be one of: ${ZONE_TOKEN_SCOPES.join(', ')}`);
+        });
+        scopes = [...new Set(body.scope as ZoneTokenScope[])];
+      }
     }
-    const validFor = body?.validFor ?? DEFAULT_VALID_FOR;
-    if (typeof validFor !== 'number' || !Number.isInteger(validFor) || validFor <= 0 || validFor > MAX_VALID_FOR) {
-      violations.push({ field: 'validFor', reason: `must be a whole number of seconds between 1 and ${MAX_VALID_FOR}`, source: 'body' as const });
-    }
-    if (violations.length > 0) throw badRequest('Zone token request is not valid', violations);
-    const issued = await c.var.stores().zoneTokens.issue(c.var.tenant, body!.zone as string, validFor as number);
-    return c.json({ id: issued.jti, zone: body!.zone, expirationTime: issued.expiresAt.toISOString(), token: issued.token }, 201);
+    const raw = body?.validFor;
+    const validFor = raw === undefined || raw === '' ? DEFAULT_VALID_FOR : parseGoDuration(raw);
+    const validForBad = validForProblem(raw, validFor, MAX_VALID_FOR);
+    if (validForBad) bad('validFor', validForBad);
+    if (violations.length > 0) throw badRequest('Resource is not valid', violations, 'Invalid request');
+    const issued = await c.var.stores().zoneTokens.issue(c.var.tenant, body!.zone as string, validFor!, Date.now(), scopes);
+    if (!wantsJson(c)) return plainToken(c, issued.token);
+    return c.json({ id: issued.jti, zone: body!.zone, scope: scopes ?? ZONE_TOKEN_SCOPES, expirationTime: issued.expiresAt.toISOString(), token: issued.token }, 201);
   });
 
   app.get('/tokens/zone', async (c) => {

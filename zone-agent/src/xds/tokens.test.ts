@@ -9,7 +9,6 @@ import { KdsStore, ZoneTokens } from '@ursa/core';
 import { backends } from '@ursa/test-support/backends.js';
 import { stored } from '../model/testing.js';
 import { DataplaneTokens } from './tokens.js';
-import { parseValidFor } from './tokens-routes.js';
 
 const dataplane = (service: string) =>
   stored('Dataplane', {
@@ -83,10 +82,3 @@ for (const backend of backends()) {
     });
   });
 }
-
-describe('validFor', () => {
-  it('takes Go durations (what kumactl sends) and whole seconds', () => {
-    expect(['24h', '1h30m', '90s', '24h0m0s', '1500ms', 3600].map(parseValidFor)).toEqual([86400, 5400, 90, 86400, 1, 3600]);
-    expect(['forever', '', '1d', '-5s', 1.5].map(parseValidFor)).toEqual([undefined, undefined, undefined, undefined, undefined]);
-  });
-});

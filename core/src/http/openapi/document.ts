@@ -12,6 +12,7 @@ import { BASED_ON_KUMA, PRODUCT, VERSION } from '../../version.js';
 import { GLOBAL_READ_ONLY_MESSAGE } from '../errors.js';
 import { DNS_LABEL } from '../../text.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../list-query.js';
+import { insightPaths, insightSchemas } from './insights.js';
 import { itemSchema, listSchema, overviewSchema, ref, schemaNames, specSchema, type JsonSchema } from './schemas.js';
 
 type Obj = Record<string, unknown>;
@@ -37,12 +38,13 @@ const ok = (description: string, schema: JsonSchema) => ({ description, content:
 const AUTH_ERRORS = { '401': resp('Unauthorized'), '500': resp('Internal') };
 
 export function buildOpenApiDocument(): Obj {
-  const schemas: Record<string, JsonSchema> = { ...fixedSchemas() };
-  const paths: Record<string, Obj> = { ...fixedPaths() };
+  const schemas: Record<string, JsonSchema> = { ...fixedSchemas(), ...insightSchemas() };
+  const paths: Record<string, Obj> = { ...fixedPaths(), ...insightPaths({ ok, resp, param, errors: AUTH_ERRORS }) };
   const tags: Obj[] = [
     { name: 'Meta', description: 'The index and what this control plane serves.' },
     { name: 'Tokens', description: "The tenant's API tokens." },
     { name: 'Operator', description: 'Tenants of the hosted plane (operator token only).' },
+    { name: 'Insights', description: "Kuma's computed MeshInsight and ServiceInsight, and the lists of types not modelled yet (always empty)." },
   ];
 
   for (const desc of RESOURCES) {
