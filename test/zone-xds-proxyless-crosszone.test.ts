@@ -59,7 +59,7 @@ describe('proxyless gRPC client across zones (real processes, grpc-js-xds)', () 
       const remote = items.find((i) => i.labels?.['kuma.io/zone'] === 'zone-1');
       return new Set((remote?.availableServices ?? []).map((a) => a.tags['kuma.io/service'])).size === 2;
     }, 30_000);
-    const token = (await call(z2, 'POST', '/tokens/dataplane', { body: { mesh: 'default', name: 'client', validFor: '1h' } })).body as string;
+    const token = (await call(z2, 'POST', '/tokens/dataplane', { body: { mesh: 'default', name: 'client', validFor: '1h' } })).body.token as string;
     await registerXdsClient({ xdsPort, nodeId: 'default.client', zone: 'zone-2', token });
   }, 150_000);
 
