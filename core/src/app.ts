@@ -8,7 +8,7 @@ import { Hono } from 'hono';
 import { authenticate, type AuthOptions } from './http/auth.js';
 import { createLogger, type Logger } from './log.js';
 import type { AppEnv, Stores } from './http/env.js';
-import { ApiError, toErrorResponse } from './http/errors.js';
+import { ApiError, newTraceId, toErrorResponse } from './http/errors.js';
 import { mountIndexRoute, mountMetaRoutes } from './http/routes/meta.js';
 import { mountGlobalInsightRoute } from './http/routes/global-insight.js';
 import { mountOpenApiRoute } from './http/routes/openapi.js';
@@ -63,7 +63,14 @@ export function createApp(deps: AppDeps) {
     c.set('stores', () => (stores ??= deps.openStores(c.env)));
     c.set('tenant', deps.defaultTenant);
     c.set('log', log);
+    const traceId = newTraceId();
+    c.set('traceId', traceId);
+    const started = Date.now();
     await next();
+    // Every request at debug, with the trace id its error body carries as `instance`. Not info: zones long-poll
+    // and probes hit the API all the time, and info is what a default start shows (zones, start-up, failures);
+    // a failed request (5xx) is logged at error anyway, under the same trace id.
+    if (log.enabled('debug')) log.debug('request', { method: c.req.method, path: c.req.path, status: c.res.status, durationMs: Date.now() - started, traceId, tenant: c.var.tenant });
   });
 
   const meta = { instanceId: deps.instanceId, hostname: deps.hostname, config: deps.config };

@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     return;
   }
   const config = parsed.config;
-  const log = createLogger({ level: config.logLevel, name: 'global' });
+  const log = createLogger({ level: config.logLevel, format: config.logFormat, name: 'global' });
   const kdsLog = log.child('kds');
   const instanceId = `${hostname()}-${randomBytes(2).toString('hex')}`;
   const tracker = new StreamTracker();

@@ -53,7 +53,7 @@ function buildApp(env: WorkerEnv) {
     auth: { loopbackAdmin: false, operatorToken: settings.operatorToken, isLoopback: () => false, tokenCacheMs: Math.min(TOKEN_CACHE_MS, settings.kdsHeartbeatMs) },
     meshDefaults: settings.meshDefaults,
     config: maskedSettings(settings),
-    log: createLogger({ level: settings.logLevel, name: 'global' }),
+    log: createLogger({ level: settings.logLevel, format: settings.logFormat, name: 'global' }),
     kds: {
       waker: requestWaker({ intervalMs: settings.kdsPollIntervalMs, kinds: ZoneSession.interest() }),
       heartbeatMs: settings.kdsHeartbeatMs,

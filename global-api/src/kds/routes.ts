@@ -52,6 +52,7 @@ function sessionDeps(c: Context<AppEnv>, instanceId: string, opts: KdsOptions): 
     feed: opts.feed,
     keeper: opts.keeper,
     progressFlushMs: opts.progressFlushMs,
+    log: opts.log,
   };
 }
 

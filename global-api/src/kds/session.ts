@@ -6,7 +6,7 @@
  */
 import type { Delta, Hello, Rejection, Resource, ResourceKey, Welcome } from '@ursa/proto/gen/kds.js';
 import { descriptorFor, type ResourceDescriptor, sentToZones } from '@ursa/proto';
-import { CHUNK_BYTES, isDnsLabel, KdsError, type KdsStore, type OwnershipRule, planBatch, replaceOwnedOps, type Resource as StoredResource, type ResourceStore, toWire, toZone, upwardRule, visibleTo, wireSize, type ZoneClaims, type ZoneTokens } from '@ursa/core';
+import { CHUNK_BYTES, isDnsLabel, KdsError, type KdsStore, type OwnershipRule, planBatch, replaceOwnedOps, type Resource as StoredResource, type ResourceStore, toWire, toZone, upwardRule, visibleTo, wireSize, type ZoneClaims, type Logger, type ZoneTokens } from '@ursa/core';
 import { ensureZone, newCounters, recordConnect, recordDisconnect, recordProgress, type Counters, type ZoneState } from './registry.js';
 import type { FeedCache } from './feed-cache.js';
 import type { LeaseKeeper } from './keeper.js';
@@ -29,6 +29,8 @@ export interface SessionDeps {
   readonly keeper?: LeaseKeeper;
   /** How often a live session's zone state reaches its ZoneInsight at most (default `PROGRESS_FLUSH_MS`). */
   readonly progressFlushMs?: number;
+  /** Where sessions opening and closing are logged (zone, transport, session id), at info. */
+  readonly log?: Logger;
 }
 
 /** Resources per snapshot page read from the store (then chunked by bytes). */
@@ -87,6 +89,7 @@ export class ZoneSession {
       await deps.kds.renew(tenant, hello.zone, sessionId, deps.leaseTtlMs);
     } else {
       await deps.kds.openSession(tenant, hello.zone, { sessionId, globalInstanceId: deps.instanceId, ttlMs: deps.leaseTtlMs });
+      deps.log?.info('zone session opened', { zone: hello.zone, tenant, transport, session: sessionId, zoneInstance: hello.instanceId, zoneRevision: hello.lastRevision });
       await recordConnect(deps.resources, tenant, hello.zone, {
         id: sessionId,
         globalInstanceId: deps.instanceId,
@@ -321,6 +324,7 @@ export class ZoneSession {
     if (this.transport === 'ws') {
       if (!keepLease) await this.deps.kds.closeSession(this.tenant, this.zone, this.sessionId);
       await recordDisconnect(this.deps.resources, this.tenant, this.zone, this.sessionId, this.counters, this.#zoneState);
+      this.deps.log?.info('zone session closed', { zone: this.zone, tenant: this.tenant, transport: this.transport, session: this.sessionId, appliedRevision: this.#zoneState.appliedRevision });
     }
   }
 
