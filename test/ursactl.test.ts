@@ -155,6 +155,8 @@ describe.each(backendNames)('ursactl against a real global and zone agent (%s)',
     expect(updated.stdout.trim()).toBe('MeshTimeout "timeouts" in mesh cli updated');
     expect(parse((await run(['get', 'meshtimeouts', 'timeouts', '-m', 'cli', '-o', 'yaml'])).stdout)).toMatchObject({ spec: { to: [{ default: { connectionTimeout: '7s' } }] } });
 
+    // Kuma's short name names the type too.
+    expect(JSON.parse((await run(['get', 'mt', 'timeouts', '-m', 'cli', '-o', 'json'])).stdout)).toMatchObject({ type: 'MeshTimeout', name: 'timeouts' });
     const table = await run(['get', 'meshtimeouts', '--mesh', 'cli']);
     expect(table.stdout.split('\n')[0]).toMatch(/^MESH\s+NAME\s+TYPE\s+TARGETREF KIND\s+TARGETREF NAME\s+AGE$/);
     expect(table.stdout).toMatch(/\ncli\s+timeouts\s+MeshTimeout\s+Mesh\s/);

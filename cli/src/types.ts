@@ -1,7 +1,8 @@
 /**
  * Resource types as the command line names them, derived from the descriptor table in @ursa/proto: the REST
  * path (`meshtimeouts`), its other paths (`zone-ingresses`), the kind (`MeshTimeout`, any case), singular or
- * plural (`meshtimeout`, `meshretry`), as kumactl accepts `get meshtimeouts` and `get meshtimeout NAME`.
+ * plural (`meshtimeout`, `meshretry`), as kumactl accepts `get meshtimeouts` and `get meshtimeout NAME`, or Kuma's
+ * short name (`mt`, `mtp`).
  */
 import { RESOURCES, type ResourceDescriptor } from '@ursa/proto';
 import { UsageError } from './errors.js';
@@ -16,6 +17,8 @@ for (const d of RESOURCES) {
   }
   byName.set(d.kind.toLowerCase(), d);
 }
+// Kuma's short names (`mt`, `mtp`, `dp`) last: a path or kind of the same spelling wins.
+for (const d of RESOURCES) if (!byName.has(d.shortName)) byName.set(d.shortName, d);
 
 export function resolveType(name: string): ResourceDescriptor {
   const d = byName.get(name.toLowerCase());
