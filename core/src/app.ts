@@ -7,6 +7,7 @@
 import { Hono } from 'hono';
 import { authenticate, type AuthOptions } from './http/auth.js';
 import { createLogger, type Logger } from './log.js';
+import type { Metrics } from './metrics.js';
 import type { AppEnv, Stores } from './http/env.js';
 import { ApiError, newTraceId, toErrorResponse } from './http/errors.js';
 import { mountIndexRoute, mountMetaRoutes } from './http/routes/meta.js';
@@ -49,6 +50,8 @@ export interface AppDeps {
   readonly planeRoutes?: (app: Hono<AppEnv>) => void;
   /** Where the API logs (unexpected errors); by default info and above to the console. */
   readonly log?: Logger;
+  /** Counts requests (`api_server_http_*` on Node's `/metrics`); none on Workers. */
+  readonly metrics?: Metrics;
 }
 
 export function createApp(deps: AppDeps) {
@@ -70,6 +73,7 @@ export function createApp(deps: AppDeps) {
     // Every request at debug, with the trace id its error body carries as `instance`. Not info: zones long-poll
     // and probes hit the API all the time, and info is what a default start shows (zones, start-up, failures);
     // a failed request (5xx) is logged at error anyway, under the same trace id.
+    deps.metrics?.httpRequest(c.req.method, c.req.routePath, c.res.status, (Date.now() - started) / 1000);
     if (log.enabled('debug')) log.debug('request', { method: c.req.method, path: c.req.path, status: c.res.status, durationMs: Date.now() - started, traceId, tenant: c.var.tenant });
   });
 
