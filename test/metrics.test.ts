@@ -1,5 +1,5 @@
 /**
- * `/metrics` on the global's Node entry (real process, real zone agent over WebSocket): Prometheus text that a
+ * `/metrics` on the global's Node entry and the zone agent (real processes, the zone over WebSocket): Prometheus text that a
  * parser reads, Kuma's families (`cp_info`, `api_server_http_*`, `kds_delta_*`) and Ursa's (feed revision, per
  * zone applied revision and revisions behind); a policy write moves the KDS counter and the feed/lag gauges.
  */
@@ -23,7 +23,7 @@ const value = (f: Families, name: string, labels: Record<string, string> = {}): 
   return s?.value === undefined ? undefined : Number(s.value);
 };
 
-describe('global /metrics (Node entry)', () => {
+describe('/metrics on the global (Node entry) and the zone agent', () => {
   let global: GlobalProc;
   let zone: ZoneProc;
   const dirs: string[] = [];
@@ -74,5 +74,22 @@ describe('global /metrics (Node entry)', () => {
       30_000,
     );
     expect(value(after, 'ursa_zone_applied_revision', { zone_name: 'east' })).toBeGreaterThan(feedBefore);
+
+    // The zone agent's own /metrics: cp_info, its API requests, its KDS client's state and applied revision.
+    expect((await call(zone.url, 'GET', '/meshes/default/meshtimeouts/m1')).status).toBe(200);
+    const z = await waitFor(
+      'the zone applied the policy (zone /metrics)',
+      async () => {
+        const f = await scrape(zone.url);
+        return value(f, 'ursa_zone_applied_revision')! >= value(after, 'ursa_zone_applied_revision', { zone_name: 'east' })! ? f : undefined;
+      },
+      30_000,
+    );
+    expect(z.find((f) => f.name === 'cp_info')?.metrics[0]?.labels).toMatchObject({ product: 'Ursa', mode: 'zone', zone: 'east' });
+    expect(value(z, 'ursa_kds_connected', { transport: 'ws' })).toBe(1);
+    expect(value(z, 'ursa_kds_sessions', { transport: 'ws' })).toBeGreaterThanOrEqual(1);
+    // Counted from the first scrape on: the request after it is there.
+    expect((await call(zone.url, 'GET', '/meshes/default/meshtimeouts/m1')).status).toBe(200);
+    expect(value(await scrape(zone.url), 'api_server_http_requests_total', { method: 'GET', handler: '/meshes/:mesh/meshtimeouts/:name', code: '200' })).toBeGreaterThanOrEqual(1);
   }, 120_000);
 });
