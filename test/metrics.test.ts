@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { call } from '@ursa/test-support/api.js';
+import { scratchDatabase, type ScratchDatabase } from '@ursa/test-support/backends.js';
 import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from '@ursa/test-support/cluster.js';
 import { waitFor } from '@ursa/test-support/process.js';
 
@@ -26,10 +27,13 @@ const value = (f: Families, name: string, labels: Record<string, string> = {}): 
 describe('/metrics on the global (Node entry) and the zone agent', () => {
   let global: GlobalProc;
   let zone: ZoneProc;
+  let scratch: ScratchDatabase | undefined;
   const dirs: string[] = [];
 
   beforeAll(async () => {
-    global = await startGlobal({ heartbeatMs: 300, leaseMs: 1500 });
+    // On PostgreSQL when DATABASE_URL is set (the feed revision is read from the store at scrape), else PGlite.
+    scratch = process.env.DATABASE_URL ? await scratchDatabase(process.env.DATABASE_URL, 'ursa_metrics') : undefined;
+    global = await startGlobal({ databaseUrl: scratch?.url, heartbeatMs: 300, leaseMs: 1500 });
     dirs.push(global.dataDir);
     expect((await call(global.url, 'PUT', '/meshes/default', { body: { type: 'Mesh', name: 'default' } })).status).toBe(201);
     const token = (await call(global.url, 'POST', '/tokens/zone', { body: { zone: 'east' } })).body.token as string;
@@ -40,6 +44,7 @@ describe('/metrics on the global (Node entry) and the zone agent', () => {
   afterAll(async () => {
     await zone?.stop();
     await global?.stop();
+    await scratch?.drop();
     await removeDirs(dirs);
   });
 
