@@ -279,7 +279,9 @@ for (const backend of backends()) {
         meshes: { total: 1 },
       });
       expect(r.body.resources).toMatchObject({ Zone: { total: 4 }, ZoneInsight: { total: 3 }, Dataplane: { total: 6 }, MeshTimeout: { total: 1 }, MeshRetry: { total: 0 } });
-      expect(Object.keys(r.body).sort()).toEqual(['createdAt', 'dataplanes', 'meshes', 'policies', 'resources', 'services', 'zones']);
+      expect(Object.keys(r.body).sort()).toEqual(['createdAt', 'dataplanes', 'meshes', 'policies', 'resources', 'revision', 'services', 'zones']);
+      // Ursa's: the tenant's change-feed revision, what zones' applied revisions are compared with.
+      expect(r.body.revision).toBe(await api.resources.currentRevision('default'));
 
       // Dataplanes stay insight-based: api-1 disconnects.
       await api.resources.update('default', dpInsight('api-1', false));

@@ -17,6 +17,7 @@ const PACKAGES: Record<string, { name: string; mayImport: readonly string[] }> =
   core: { name: '@ursa/core', mayImport: ['@ursa/proto'] },
   'global-api': { name: '@ursa/global-api', mayImport: ['@ursa/proto', '@ursa/core'] },
   'zone-agent': { name: '@ursa/zone-agent', mayImport: ['@ursa/proto', '@ursa/core', '@ursa/test-support'] },
+  cli: { name: '@ursa/cli', mayImport: ['@ursa/proto'] },
   'test/support': { name: '@ursa/test-support', mayImport: ['@ursa/proto', '@ursa/core', '@ursa/global-api', '@ursa/zone-agent'] },
 };
 const SKIP_DIRS = new Set(['node_modules', 'gen', 'dist', '.wrangler', 'testdata', 'fixtures']);

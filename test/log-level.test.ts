@@ -2,7 +2,7 @@
  * `--log-level` on both planes, as real processes: lines look like kuma-cp's (tab-separated time, LEVEL,
  * logger name, message), `warn` hides the info lines a default start writes, `debug` adds debug lines.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -71,4 +71,67 @@ describe('--log-level', () => {
     expect(await bad.exited).toBe(2);
     expect(bad.output()).toContain('--log-level');
   });
+});
+
+/**
+ * `--log-format json` on both planes: every line one JSON object (time, level, logger, msg, fields); requests
+ * logged at debug with the trace id their error body carries as `instance`; KDS sessions with zone and transport.
+ */
+describe('--log-format json', () => {
+  const children: Child[] = [];
+  const dirs: string[] = [];
+  afterAll(async () => {
+    await Promise.all(children.map((c) => c.stop()));
+    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  });
+
+  const jsonLines = (out: string) =>
+    out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  it('global and zone agent: JSON lines; requests with their trace id; zone sessions with zone and transport', async () => {
+    const gDir = await mkdtemp(join(tmpdir(), 'ursa-logjson-'));
+    dirs.push(gDir);
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const global = start(TSX, [GLOBAL, '--port', String(port), '--data-dir', gDir, '--log-format', 'json', '--log-level', 'debug'], { env: cleanEnv() });
+    children.push(global);
+    await waitFor('GET /', () => getJson(`${url}/`), 60_000, global);
+
+    const missing = await fetch(`${url}/meshes/default/meshtimeouts/nope`);
+    expect(missing.status).toBe(404);
+    const instance = ((await missing.json()) as { instance: string }).instance;
+    expect(instance).toMatch(/^ursa:trace:[0-9a-f]{32}$/);
+    const request = await waitFor('the request log line', async () => jsonLines(global.output()).find((l) => l.msg === 'request' && l.traceId === instance), 10_000, global);
+    expect(request).toMatchObject({ level: 'debug', logger: 'global.api', method: 'GET', path: '/meshes/default/meshtimeouts/nope', status: 404 });
+    expect(typeof request.durationMs).toBe('number');
+    expect(Date.parse(request.time as string)).not.toBeNaN();
+
+    expect((await fetch(`${url}/meshes/default`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'Mesh', name: 'default' }) })).status).toBe(201);
+    const token = ((await (await fetch(`${url}/tokens/zone`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ zone: 'logs' }) })).json()) as { token: string }).token;
+    const zDir = await mkdtemp(join(tmpdir(), 'ursa-logjson-zone-'));
+    dirs.push(zDir);
+    await writeFile(join(zDir, 'token'), token);
+    const zonePort = await freePort();
+    const zone = start(
+      process.execPath,
+      [ZONE, '--zone', 'logs', '--global-url', url, '--token-file', join(zDir, 'token'), '--data-dir', zDir, '--api-port', String(zonePort), '--dns-port', '0', '--xds-port', '0', '--transport', 'ws', '--log-format', 'json'],
+      { env: cleanEnv() },
+    );
+    children.push(zone);
+    const opened = await waitFor('zone session opened (global)', async () => jsonLines(global.output()).find((l) => l.msg === 'zone session opened'), 60_000, global);
+    expect(opened).toMatchObject({ level: 'info', logger: 'global.kds', zone: 'logs', transport: 'ws', tenant: 'default' });
+    const connected = await waitFor('connected (zone)', async () => jsonLines(zone.output()).find((l) => String(l.msg).startsWith('connected to')), 60_000, zone);
+    expect(connected).toMatchObject({ level: 'info', logger: 'zone-agent[logs].kds', zone: 'logs', transport: 'ws' });
+    await zone.stop();
+    await global.stop();
+    // Every line either plane wrote is one JSON object with the four keys.
+    for (const out of [global.output(), zone.output()]) {
+      const lines = out.split('\n').filter((l) => l.trim() !== '');
+      expect(lines.length).toBeGreaterThan(2);
+      for (const l of lines) expect(Object.keys(JSON.parse(l) as object).slice(0, 4)).toEqual(['time', 'level', 'logger', 'msg']);
+    }
+  }, 180_000);
 });

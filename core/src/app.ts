@@ -8,8 +8,9 @@ import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { authenticate, type AuthOptions } from './http/auth.js';
 import { createLogger, type Logger } from './log.js';
+import type { Metrics } from './metrics.js';
 import type { AppEnv, Stores } from './http/env.js';
-import { ApiError, toErrorResponse } from './http/errors.js';
+import { ApiError, newTraceId, toErrorResponse } from './http/errors.js';
 import { mountIndexRoute, mountMetaRoutes } from './http/routes/meta.js';
 import { mountGlobalInsightRoute } from './http/routes/global-insight.js';
 import { mountGuiRoutes } from './http/routes/gui.js';
@@ -59,6 +60,8 @@ export interface AppDeps {
    * elsewhere. Empty or unset: no CORS headers at all (same-origin only).
    */
   readonly corsOrigins?: readonly string[];
+  /** Counts requests (`api_server_http_*` on Node's `/metrics`); none on Workers. */
+  readonly metrics?: Metrics;
 }
 
 export function createApp(deps: AppDeps) {
@@ -73,7 +76,15 @@ export function createApp(deps: AppDeps) {
     c.set('stores', () => (stores ??= deps.openStores(c.env)));
     c.set('tenant', deps.defaultTenant);
     c.set('log', log);
+    const traceId = newTraceId();
+    c.set('traceId', traceId);
+    const started = Date.now();
     await next();
+    // Every request at debug, with the trace id its error body carries as `instance`. Not info: zones long-poll
+    // and probes hit the API all the time, and info is what a default start shows (zones, start-up, failures);
+    // a failed request (5xx) is logged at error anyway, under the same trace id.
+    deps.metrics?.httpRequest(c.req.method, c.req.routePath, c.res.status, (Date.now() - started) / 1000);
+    if (log.enabled('debug')) log.debug('request', { method: c.req.method, path: c.req.path, status: c.res.status, durationMs: Date.now() - started, traceId, tenant: c.var.tenant });
   });
 
   // Before everything else: a preflight (OPTIONS, no credentials) must be answered without authentication.

@@ -31,3 +31,4 @@ export * from './text.js';
 export * from './tokens/zone-tokens.js';
 export * from './version.js';
 export * from './log.js';
+export * from './metrics.js';

@@ -14,6 +14,7 @@ export interface GlobalConfig {
   readonly databaseUrl: string | undefined;
   readonly defaultTenant: string;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   /** Requests from loopback without a token act as admin of the default tenant (Kuma's localhost admin). */
   readonly loopbackAdmin: boolean;
   /** Bearer token for the operator routes (`/_operator/*`). */
@@ -28,7 +29,7 @@ export interface GlobalConfig {
   readonly corsOrigins: readonly string[];
 }
 
-import { bad, bool, originList, LOG_LEVELS, type LogLevel, describeOptions, dnsLabel, helpText as optionsHelp, intIn, maskedOptions, parseOptions, type OptionSpec, type Parsed } from '@ursa/core';
+import { bad, bool, originList, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel, oneOf, describeOptions, dnsLabel, helpText as optionsHelp, intIn, maskedOptions, parseOptions, type OptionSpec, type Parsed } from '@ursa/core';
 
 export { ConfigError, maskSecret } from '@ursa/core';
 
@@ -60,6 +61,7 @@ export const OPTIONS: readonly OptionSpec<keyof GlobalConfig>[] = [
     help: 'debug | info | warn | error | off (least severe level written)',
     parse: (v) => ((LOG_LEVELS as readonly string[]).includes(v) ? v : bad(`must be one of: ${LOG_LEVELS.join(', ')}`)),
   },
+  { key: 'logFormat', flag: '--log-format', env: ['URSA_LOG_FORMAT'], default: 'console', help: "console (kuma-cp's tab-separated lines) | json (one object per line)", parse: oneOf(...LOG_FORMATS) },
   {
     key: 'loopbackAdmin',
     flag: '--loopback-admin',

@@ -14,6 +14,7 @@ import { migrate, openPglite, startupGuardedSockets } from '@ursa/core/node';
 import { StreamTracker } from './kds/ws.js';
 import { FeedCache } from './kds/feed-cache.js';
 import { keeperIntervalMs, LeaseKeeper } from './kds/keeper.js';
+import { createGlobalMetrics } from './metrics.js';
 
 async function main(): Promise<void> {
   let parsed;
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
     return;
   }
   const config = parsed.config;
-  const log = createLogger({ level: config.logLevel, name: 'global' });
+  const log = createLogger({ level: config.logLevel, format: config.logFormat, name: 'global' });
   const kdsLog = log.child('kds');
   const instanceId = `${hostname()}-${randomBytes(2).toString('hex')}`;
   const tracker = new StreamTracker();
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
   const database: Database = config.databaseUrl ? openPostgres(config.databaseUrl, { socket: startupGuardedSockets() }) : await openPglite(`${config.dataDir}/db`);
   await migrate(database);
   const stores = createStores(database.db);
+  const metrics = createGlobalMetrics({ instanceId, defaultTenant: config.defaultTenant, resources: stores.resources });
   const waker = await notifyWaker(database);
   const app = createGlobalApp({
     instanceId,
@@ -51,6 +53,7 @@ async function main(): Promise<void> {
     meshDefaults: config.meshDefaults,
     corsOrigins: config.corsOrigins,
     log,
+    metrics,
     config: maskedConfig(config),
     kds: {
       // LISTEN/NOTIFY: every replica on PostgreSQL, in-process on PGlite.
@@ -64,11 +67,20 @@ async function main(): Promise<void> {
       tracker,
       onEnd: (e) => kdsLog.info('session ended', { zone: e.zone ?? '(before hello)', code: e.code, message: e.message }),
       log: kdsLog,
+      metrics,
     },
   });
+  // `/metrics` (Prometheus text) beside the app, without a token, as kuma-cp serves it on its diagnostics port.
+  const fetch = async (req: Request, env: unknown) => {
+    if (req.method === 'GET' && new URL(req.url).pathname === '/metrics') {
+      const m = await metrics.render();
+      return new Response(m.body, { headers: { 'content-type': m.contentType } });
+    }
+    return app.fetch(req, env);
+  };
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
-  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, websocket: { server: wss } }, (info) => {
+  const server = serve({ fetch, hostname: config.host, port: config.port, websocket: { server: wss } }, (info) => {
     log.info(`${PRODUCT} global API listening on http://${config.host}:${info.port} (store: ${database.backend})`);
   });
 

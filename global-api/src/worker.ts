@@ -54,7 +54,7 @@ function buildApp(env: WorkerEnv) {
     meshDefaults: settings.meshDefaults,
     corsOrigins: settings.corsOrigins,
     config: maskedSettings(settings),
-    log: createLogger({ level: settings.logLevel, name: 'global' }),
+    log: createLogger({ level: settings.logLevel, format: settings.logFormat, name: 'global' }),
     kds: {
       waker: requestWaker({ intervalMs: settings.kdsPollIntervalMs, kinds: ZoneSession.interest() }),
       heartbeatMs: settings.kdsHeartbeatMs,

@@ -14,6 +14,7 @@ import type { Stop } from './component.js';
 import { createResolver, type Resolver } from './dns/resolver.js';
 import type { KdsClient as KdsClientType } from './kds/client.js';
 import type { XdsHandle } from './xds/component.js';
+import type { ZoneMetrics } from './metrics.js';
 
 /**
  * Loaded while PGlite opens (its wasm compiles off the main thread, so the two overlap). xDS (the Envoy
@@ -108,7 +109,10 @@ export async function runAgent(start: AgentStart): Promise<void> {
   const dataplaneTokens = new DataplaneTokens(stores.kds, LOCAL);
   /** Set once the xDS server is up (the inspect endpoints read its snapshot cache). */
   let xdsHandle: XdsHandle | undefined;
+  /** Loaded on the first `GET /metrics` (prom-client is not on the start-up path). */
+  let metrics: ZoneMetrics | undefined;
   const app = createApp({
+    metrics: { httpRequest: (...a) => metrics?.httpRequest(...a), kdsStream() {}, kdsResponseSent() {}, zoneApplied() {} },
     instanceId,
     hostname: hostname(),
     defaultTenant: LOCAL,
@@ -123,6 +127,11 @@ export async function runAgent(start: AgentStart): Promise<void> {
       // last run's answers), the ingress bookkeeping and xDS.
       r.get('/ready', (c) => c.json({ ready: phase === 'ready', phase, zone: config.zone, dns: dnsSource(), kds: kds() }, phase === 'ready' ? 200 : 503));
       r.get('/healthz', (c) => c.json({ ok: true }));
+      r.get('/metrics', async (c) => {
+        metrics ??= (await import('./metrics.js')).createZoneMetrics({ instanceId, zone: config.zone, kds: () => client?.status });
+        const m = await metrics.render();
+        return c.body(m.body, 200, { 'content-type': m.contentType });
+      });
       mountXdsRoutes(r, { auth, tenant: LOCAL, zone: config.zone, store: stores.resources, tokens: dataplaneTokens, xds: () => xdsHandle });
     },
     // Zone tokens belong to the global. Here they would also reach the zone's own signing keys (its

@@ -3,7 +3,7 @@
  * the agent runs standalone (Kuma's standalone mode): it accepts meshes and policies locally.
  */
 import { isAbsolute, resolve } from 'node:path';
-import { bool, ConfigError, LOG_LEVELS, type LogLevel, dnsLabel, intIn, helpText as optionsHelp, nonEmpty, oneOf, parseOptions, port, type OptionSpec, type Parsed } from '@ursa/core/base';
+import { bool, ConfigError, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel, dnsLabel, intIn, helpText as optionsHelp, nonEmpty, oneOf, parseOptions, port, type OptionSpec, type Parsed } from '@ursa/core/base';
 
 export interface ZoneConfig {
   readonly globalUrl: string | undefined;
@@ -15,6 +15,7 @@ export interface ZoneConfig {
   readonly apiPort: number;
   readonly transport: 'ws' | 'poll';
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   /** Ceiling of the reconnect backoff. */
   readonly reconnectMaxMs: number;
   /** `.mesh` DNS resolver (UDP and TCP); 0 turns it off. */
@@ -93,6 +94,7 @@ export const OPTIONS: readonly OptionSpec<keyof ZoneConfig>[] = [
     help: 'how often ACK/NACK counters are written to DataplaneInsights (connects and disconnects: at once)',
     parse: (v) => intIn(v, 100, 600_000),
   },
+  { key: 'logFormat', flag: '--log-format', env: ['URSA_ZONE_LOG_FORMAT'], default: 'console', help: "console (kuma-cp's tab-separated lines) | json (one object per line)", parse: oneOf(...LOG_FORMATS) },
   { key: 'logLevel', flag: '--log-level', env: ['URSA_ZONE_LOG_LEVEL'], default: 'info', help: 'debug | info | warn | error | off (least severe level written)', parse: oneOf(...LOG_LEVELS) },
 ];
 

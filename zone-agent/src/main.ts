@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     }
   }
   // zap-console lines like kuma-cp's, the zone named in every one (several agents may share a terminal or a log).
-  const log = createLogger({ level: config.logLevel, name: `zone-agent[${config.zone}]` });
+  const log = createLogger({ level: config.logLevel, format: config.logFormat, name: `zone-agent[${config.zone}]` });
   const instanceId = `${hostname()}-${randomBytes(2).toString('hex')}`;
   log.info(`starting ${VERSION} (${instanceId}), ${config.globalUrl ? `federated with ${config.globalUrl} over ${config.transport}` : 'standalone'}, data in ${config.dataDir}`);
 

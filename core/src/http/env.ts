@@ -23,6 +23,8 @@ export type AppEnv = {
     stores: () => Stores;
     /** The API's logger. */
     log: Logger;
+    /** This request's trace id (`ursa:trace:<32 hex>`): its log line's `traceId`, the `instance` of its error body. */
+    traceId: string;
     /** Kuma's error title for the operation in progress. */
     errorTitle: string;
   };

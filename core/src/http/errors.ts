@@ -48,7 +48,8 @@ export const TITLES = {
 export function toErrorResponse(c: Context, err: unknown, title: string): Response {
   const apiError = asApiError(err, title);
   const e = apiError ?? new ApiError(500, 'Internal Server Error', 'Internal Server Error');
-  const instance = `ursa:trace:${crypto.randomUUID().replace(/-/g, '')}`;
+  // The request's trace id, so the error body's `instance` finds the request's log line.
+  const instance = (c.get('traceId') as string | undefined) ?? newTraceId();
   if (!apiError) {
     // The client gets an opaque 500 with a trace id; the log gets what happened, under the same id.
     const fields = { method: c.req.method, path: c.req.path, instance, error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
@@ -70,6 +71,8 @@ export function toErrorResponse(c: Context, err: unknown, title: string): Respon
     e.status,
   );
 }
+
+export const newTraceId = (): string => `ursa:trace:${crypto.randomUUID().replace(/-/g, '')}`;
 
 /** What a client is told when the database is unavailable: retry, and nothing of the database itself. */
 export const UNAVAILABLE_DETAIL = 'the database is unavailable, retry';

@@ -11,7 +11,7 @@
 import type { Context, Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
 import type { Frame } from '@ursa/proto/gen/kds.js';
-import { type AppEnv, decodePoll, decodePush, encodeFrames, errorText, KdsError, type Logger, MAX_FRAME_BYTES, readBytes, type Waker } from '@ursa/core';
+import { type AppEnv, decodePoll, decodePush, encodeFrames, errorText, KdsError, type Logger, MAX_FRAME_BYTES, type Metrics, readBytes, type Waker } from '@ursa/core';
 import { ZoneSession, type SessionDeps } from './session.js';
 import { StreamDriver, type StreamTracker } from './ws.js';
 import type { FeedCache } from './feed-cache.js';
@@ -35,6 +35,8 @@ export interface KdsOptions {
   readonly progressFlushMs?: number;
   /** The KDS server's logger (session ends at debug, failures at error). */
   readonly log?: Logger;
+  /** Streams, frames sent, zones' applied revisions (`/metrics` on Node). */
+  readonly metrics?: Metrics;
 }
 
 const DEFAULT_WAIT_S = 25;
@@ -52,6 +54,8 @@ function sessionDeps(c: Context<AppEnv>, instanceId: string, opts: KdsOptions): 
     feed: opts.feed,
     keeper: opts.keeper,
     progressFlushMs: opts.progressFlushMs,
+    log: opts.log,
+    metrics: opts.metrics,
   };
 }
 

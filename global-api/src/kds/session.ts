@@ -6,7 +6,7 @@
  */
 import type { Delta, Hello, Rejection, Resource, ResourceKey, Welcome } from '@ursa/proto/gen/kds.js';
 import { descriptorFor, type ResourceDescriptor, sentToZones } from '@ursa/proto';
-import { CHUNK_BYTES, isDnsLabel, KdsError, type KdsStore, type OwnershipRule, planBatch, replaceOwnedOps, type Resource as StoredResource, type ResourceStore, toWire, toZone, upwardRule, visibleTo, wireSize, type ZoneClaims, type ZoneTokens } from '@ursa/core';
+import { CHUNK_BYTES, isDnsLabel, KdsError, type KdsStore, type OwnershipRule, planBatch, replaceOwnedOps, type Resource as StoredResource, type ResourceStore, toWire, toZone, upwardRule, visibleTo, wireSize, type ZoneClaims, type Logger, type Metrics, type ZoneTokens } from '@ursa/core';
 import { ensureZone, newCounters, recordConnect, recordDisconnect, recordProgress, type Counters, type ZoneState } from './registry.js';
 import type { FeedCache } from './feed-cache.js';
 import type { LeaseKeeper } from './keeper.js';
@@ -29,6 +29,10 @@ export interface SessionDeps {
   readonly keeper?: LeaseKeeper;
   /** How often a live session's zone state reaches its ZoneInsight at most (default `PROGRESS_FLUSH_MS`). */
   readonly progressFlushMs?: number;
+  /** Where sessions opening and closing are logged (zone, transport, session id), at info. */
+  readonly log?: Logger;
+  /** Streams, frames sent and applied revisions, for `/metrics` (Node). */
+  readonly metrics?: Metrics;
 }
 
 /** Resources per snapshot page read from the store (then chunked by bytes). */
@@ -87,6 +91,8 @@ export class ZoneSession {
       await deps.kds.renew(tenant, hello.zone, sessionId, deps.leaseTtlMs);
     } else {
       await deps.kds.openSession(tenant, hello.zone, { sessionId, globalInstanceId: deps.instanceId, ttlMs: deps.leaseTtlMs });
+      if (transport === 'ws') deps.metrics?.kdsStream(transport, 1);
+      deps.log?.info('zone session opened', { zone: hello.zone, tenant, transport, session: sessionId, zoneInstance: hello.instanceId, zoneRevision: hello.lastRevision });
       await recordConnect(deps.resources, tenant, hello.zone, {
         id: sessionId,
         globalInstanceId: deps.instanceId,
@@ -121,6 +127,7 @@ export class ZoneSession {
     if (snapshot) s.snapshot = { revision };
     s.#zoneState = { appliedRevision: hello.lastRevision, lastError: hello.lastError };
     s.#flushed = { at: Date.now(), revision: hello.lastRevision };
+    deps.metrics?.zoneApplied(tenant, hello.zone, hello.lastRevision);
     // Long-poll sessions live one request each: their hello is the zone's report, stored at most every flush interval.
     if (resuming) await recordProgress(deps.resources, tenant, hello.zone, sessionId, s.#zoneState, { minAgeMs: deps.progressFlushMs ?? PROGRESS_FLUSH_MS });
     return s;
@@ -221,6 +228,7 @@ export class ZoneSession {
   }
 
   #delta(d: Omit<Delta, 'seq'>): Delta {
+    this.deps.metrics?.kdsResponseSent(this.tenant, this.zone);
     this.#downSeq += 1;
     this.counters.sent += 1;
     return { seq: this.#downSeq, ...d };
@@ -240,6 +248,7 @@ export class ZoneSession {
   /** The zone said it has applied up to `revision` (an ack or a heartbeat). */
   zoneReported(revision: number): void {
     if (revision > this.#zoneState.appliedRevision) this.#zoneState = { ...this.#zoneState, appliedRevision: revision };
+    this.deps.metrics?.zoneApplied(this.tenant, this.zone, this.#zoneState.appliedRevision);
   }
 
   /** Stores the zone's state in its subscription when it moved and the last flush is old enough. */
@@ -321,6 +330,8 @@ export class ZoneSession {
     if (this.transport === 'ws') {
       if (!keepLease) await this.deps.kds.closeSession(this.tenant, this.zone, this.sessionId);
       await recordDisconnect(this.deps.resources, this.tenant, this.zone, this.sessionId, this.counters, this.#zoneState);
+      this.deps.metrics?.kdsStream(this.transport, -1);
+      this.deps.log?.info('zone session closed', { zone: this.zone, tenant: this.tenant, transport: this.transport, session: this.sessionId, appliedRevision: this.#zoneState.appliedRevision });
     }
   }
 

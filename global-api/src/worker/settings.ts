@@ -3,7 +3,7 @@
  * secret `URSA_OPERATOR_TOKEN`). Described like the Node entry's options (`options.ts`), so values are
  * checked the same way and a bad one names its variable. No Node module here: it runs in workerd.
  */
-import { bool, ConfigError, originList, LOG_LEVELS, type LogLevel, oneOf, dnsLabel, intIn, maskedOptions, parseOptions, type OptionSpec } from '@ursa/core';
+import { bool, ConfigError, originList, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel, oneOf, dnsLabel, intIn, maskedOptions, parseOptions, type OptionSpec } from '@ursa/core';
 
 export interface WorkerSettings {
   readonly defaultTenant: string;
@@ -19,6 +19,7 @@ export interface WorkerSettings {
   readonly logLevel: LogLevel;
   /** Browser origins allowed to call the API (CORS); empty: none. */
   readonly corsOrigins: readonly string[];
+  readonly logFormat: LogFormat;
 }
 
 /** `flag` is unused by a Worker (no command line); the variable names are what errors and docs show. */
@@ -34,6 +35,7 @@ const OPTIONS: readonly OptionSpec<keyof WorkerSettings>[] = [
   },
   { key: 'meshDefaults', flag: 'MESH_DEFAULTS', env: ['MESH_DEFAULTS'], default: 'true', help: "create Kuma's default policies with every new Mesh", parse: bool },
   { key: 'corsOrigins', flag: 'CORS_ORIGINS', env: ['CORS_ORIGINS'], default: '', help: 'comma-separated browser origins allowed to call the API (CORS); empty: none', parse: originList },
+  { key: 'logFormat', flag: 'LOG_FORMAT', env: ['LOG_FORMAT'], default: 'console', help: 'console | json', parse: oneOf(...LOG_FORMATS) },
   { key: 'logLevel', flag: 'LOG_LEVEL', env: ['LOG_LEVEL'], default: 'info', help: 'debug | info | warn | error | off', parse: oneOf(...LOG_LEVELS) },
   { key: 'kdsHeartbeatMs', flag: 'KDS_HEARTBEAT_MS', env: ['KDS_HEARTBEAT_MS'], default: '5000', help: 'KDS heartbeat interval in ms', parse: (v) => intIn(v, 100, 60_000) },
   { key: 'zoneLeaseMs', flag: 'ZONE_LEASE_MS', env: ['ZONE_LEASE_MS'], default: '15000', help: 'how long a zone stays Online after its last renewal, in ms', parse: (v) => intIn(v, 300, 300_000) },

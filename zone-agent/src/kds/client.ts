@@ -160,7 +160,12 @@ export class KdsClient {
       this.status.sessionId = w.sessionId;
       this.status.connectedAt = new Date().toISOString();
       this.status.lastError = undefined;
-      this.o.log?.info(`connected to ${w.globalInstanceId} (${this.#transport.name}, ${w.snapshot ? 'snapshot' : 'resume'}, inventory from ${w.inventoryRevision})`);
+      this.o.log?.info(`connected to ${w.globalInstanceId} (${this.#transport.name}, ${w.snapshot ? 'snapshot' : 'resume'}, inventory from ${w.inventoryRevision})`, {
+        zone: this.o.zone,
+        transport: this.#transport.name,
+        session: w.sessionId,
+        globalInstance: w.globalInstanceId,
+      });
     },
     applied: (revision: number) => {
       this.status.lastRevision = revision;
@@ -179,7 +184,7 @@ export class KdsClient {
   #ended(err: unknown): boolean {
     this.status.connected = false;
     this.status.lastError = err instanceof Error ? err.message : String(err);
-    if (!this.#stopped) this.o.log?.warn(`session ended: ${this.status.lastError}`);
+    if (!this.#stopped) this.o.log?.warn(`session ended: ${this.status.lastError}`, { zone: this.o.zone, transport: this.#transport.name, session: this.status.sessionId });
     if (!isDatabaseAbort(err)) return false;
     // PGlite aborted mid-transaction (e.g. a PANIC at commit). The instance may still answer queries, but
     // from a state that no longer matches its files: syncing on would apply and acknowledge changes on top

@@ -434,6 +434,7 @@ function fixedSchemas(): Record<string, JsonSchema> {
       required: ['createdAt', 'services', 'zones', 'dataplanes', 'policies', 'meshes', 'resources'],
       properties: {
         createdAt: time,
+        revision: { ...int, description: "Ursa: the tenant's change-feed revision; a zone's subscription reports the revision it applied (zoneState.appliedRevision)." },
         services: {
           type: 'object',
           required: ['total', 'internal', 'external', 'gatewayBuiltin', 'gatewayDelegated'],

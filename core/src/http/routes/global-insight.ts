@@ -9,6 +9,8 @@
  *   is also enabled, as kumactl shows it; zone ingresses / egresses count the objects, online by their insights.
  * - `services.external.total` is 0: Ursa has no ExternalService type yet.
  * - `services.total` (required by Kuma's schema, absent from its Go output) is the sum of the four categories.
+ * - `revision` (Ursa's): the tenant's change-feed revision, what each zone's applied revision is compared with
+ *   (`ursactl inspect zones` shows how many revisions a zone is behind).
  */
 import type { Hono } from 'hono';
 import { RESOURCES } from '@ursa/proto';
@@ -19,7 +21,7 @@ export function mountGlobalInsightRoute(app: Hono<AppEnv>): void {
   app.get('/global-insight', async (c) => {
     c.set('errorTitle', 'Could not retrieve global insight');
     const createdAt = new Date().toISOString();
-    const counts = await new InsightQueries(c.var.stores().db).counts(c.var.tenant);
+    const [counts, revision] = await Promise.all([new InsightQueries(c.var.stores().db).counts(c.var.tenant), c.var.stores().resources.currentRevision(c.var.tenant)]);
     const sum = (pred: (d: (typeof RESOURCES)[number]) => boolean) =>
       RESOURCES.filter(pred).reduce((n, d) => n + (counts.byKind.get(d.kind) ?? 0), 0);
     const { internal, gatewayBuiltin, gatewayDelegated } = counts.services;
@@ -38,6 +40,7 @@ export function mountGlobalInsightRoute(app: Hono<AppEnv>): void {
       policies: { total: sum((d) => d.isPolicy) },
       meshes: { total: sum((d) => d.isMeshDefinition) },
       resources: Object.fromEntries(RESOURCES.map((d) => [d.kind, { total: counts.byKind.get(d.kind) ?? 0 }])),
+      revision,
     });
   });
 }
