@@ -149,12 +149,14 @@ page('', 'Overview', { title: 'Overview',
   } });
 
 page('/zones', GLOBAL ? 'Zones' : null, { title: 'Zones',
-  load: function () { return items('/zones/_overview'); },
-  view: function (zones) {
-    return [el('h1', null, 'Zones'), table(['Name', 'Status', 'Last connected', 'Last seen', 'Version', 'Applied revision', 'Subscriptions', 'Last error'], zones.map(function (z) {
+  // The tenant's latest revision (from /global-insight) beside each zone's applied one: how far behind it is.
+  load: function () { return all({ zones: items('/zones/_overview'), insight: api('/global-insight') }); },
+  view: function (d) {
+    var zones = d.zones, latest = d.insight && d.insight.revision;
+    return [el('h1', null, 'Zones'), table(['Name', 'Status', 'Last connected', 'Last seen', 'Version', 'Applied / latest revision', 'Subscriptions', 'Last error'], zones.map(function (z) {
       var ss = subs(z.zoneInsight), s = last(ss) || {}, st = s.zoneState || {};
       return [link('/zones/' + enc(z.name), z.name), badge(zoneStatus(z)), ago(s.connectTime), ago((s.status && s.status.lastUpdateTime) || st.reportedTime),
-        (s.version && s.version.kumaCp && s.version.kumaCp.version) || '-', st.appliedRevision || '-', String(ss.length), st.lastError || ''];
+        (s.version && s.version.kumaCp && s.version.kumaCp.version) || '-', (st.appliedRevision || '-') + ' / ' + (latest === undefined ? '-' : latest), String(ss.length), st.lastError || ''];
     }), 'No zone has connected yet.'), more(zones)];
   } });
 
