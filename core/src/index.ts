@@ -13,6 +13,7 @@ export * from './http/token-cache.js';
 export * from './kds/apply-batch.js';
 export * from './kds/frames.js';
 export * from './kds/mappers.js';
+export * from './kds/packer.js';
 export * from './kds/waker.js';
 export * from './limits.js';
 export * from './options.js';

@@ -123,7 +123,7 @@ const INBOUNDS = sql`case when jsonb_typeof(net -> 'inbound') = 'array' then net
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 /** Rows of `execute`: postgres.js returns an array, PGlite an object with `rows`. */
-function rowsOf<T>(result: unknown): T[] {
+export function rowsOf<T>(result: unknown): T[] {
   if (Array.isArray(result)) return result as T[];
   return ((result as { rows?: T[] }).rows ?? []) as T[];
 }

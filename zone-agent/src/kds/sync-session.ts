@@ -81,7 +81,7 @@ export class SyncSession {
       first = await this.#inbox.next(left);
     }
     const body = first.body;
-    if (body?.$case === 'error') throw new SessionEnded(`global refused the session: ${body.value.code}: ${body.value.message}`);
+    if (body?.$case === 'error') throw new SessionEnded(`global refused the session: ${body.value.code}: ${body.value.message}`, body.value.code);
     if (body?.$case !== 'welcome') throw new SessionEnded(`expected welcome, got ${body?.$case}`);
     return body.value;
   }
@@ -102,6 +102,8 @@ export class SyncSession {
     let downSnapshot = false;
     let upSeq = 0;
     let awaitingUp = 0;
+    /** The frame in flight ends its batch: its Ack moves the inventory cursor. */
+    let awaitingComplete = false;
     let localChanged = true;
     const cursor: UpCursor = { acked: welcome.inventoryRevision, revision: welcome.inventoryRevision, snapshot: welcome.inventoryRevision === 0 };
     let batches: AsyncGenerator<Omit<Delta, 'seq'>> | undefined;
@@ -125,6 +127,7 @@ export class SyncSession {
           }
           upSeq += 1;
           awaitingUp = upSeq;
+          awaitingComplete = n.value.complete;
           send({ body: { $case: 'delta', value: { seq: upSeq, ...n.value } } });
         }
 
@@ -160,7 +163,8 @@ export class SyncSession {
             const ack = body.value;
             if (ack.seq !== awaitingUp) break;
             awaitingUp = 0;
-            if (!cursor.snapshot) {
+            // The first frames of a batch split by size leave the cursor where the batch starts.
+            if (!cursor.snapshot && awaitingComplete) {
               cursor.acked = ack.revision;
               cursor.revision = ack.revision;
             }
@@ -176,7 +180,7 @@ export class SyncSession {
             report.advanced(body.value.revision);
             break;
           case 'error':
-            throw new SessionEnded(`global ended the session: ${body.value.code}: ${body.value.message}`);
+            throw new SessionEnded(`global ended the session: ${body.value.code}: ${body.value.message}`, body.value.code);
           default:
             throw new SessionEnded(`unexpected ${body.$case} frame from the global`);
         }
