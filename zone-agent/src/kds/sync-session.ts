@@ -3,8 +3,9 @@
  * both directions at once until the session ends.
  * - Down: the global's Deltas are applied to the local state (a snapshot replaces it once complete) and
  *   acknowledged with the per-resource rejections; they must arrive numbered 1, 2, ...
- * - Up: the zone's inventory changes go up one batch at a time, each waiting for the global's Ack (whose
- *   rejections are logged: the rest of the batch was applied, and sync goes on).
+ * - Up: the zone's inventory changes go up one frame at a time, each waiting for the global's Ack (whose
+ *   rejections are logged: the rest of the batch was applied, and sync goes on); a batch too large for one
+ *   frame goes as several (`upward.ts`), and only the Ack of its `complete` frame moves the cursor.
  * - Heartbeats: an idle zone sends one every interval the Welcome names; the global's move the zone's cursor.
  * - Silence: a global heard nothing from for three heartbeat intervals of waiting (or the transport's longer
  *   bound: a long poll is answered only when its wait ends) is gone. It is checked at least once a second,
