@@ -15,10 +15,13 @@ import { CHUNK_BYTES, MAX_FRAME_BYTES } from './frames.js';
 import { MAX_RESOURCE_BYTES } from '../limits.js';
 
 /**
- * What one batch carries at most before the sender waits (or a long-poll answer ends): half the frame limit,
- * so the last frame's overshoot (one CHUNK_BYTES frame plus one resource) and the answer's envelope fit.
+ * What one batch carries at most before the sender waits for the Ack (or a long-poll answer ends): four
+ * frames. Far under the frame limit, overshoot included (the last frame's CHUNK_BYTES plus one resource),
+ * and small enough that a zone applies a batch within a heartbeat or two, so the Acks keep coming. Ordinary
+ * resources never reach it: a feed page (1,000 changes) or a snapshot page (500 resources) of them is
+ * smaller.
  */
-export const BATCH_BYTES = MAX_FRAME_BYTES / 2;
+export const BATCH_BYTES = 4 * CHUNK_BYTES;
 
 // The bound above holds by construction; keep it checked where the numbers are chosen.
 if (BATCH_BYTES + CHUNK_BYTES + 2 * MAX_RESOURCE_BYTES > MAX_FRAME_BYTES) throw new Error('KDS batch bound does not fit in a frame');

@@ -148,7 +148,15 @@ export class SyncSession {
             const d = body.value;
             if (d.seq !== downSeq + 1) throw new SessionEnded(`global frame ${d.seq} out of order (expected ${downSeq + 1})`);
             downSeq = d.seq;
-            const rejections = await state.applyDown(d);
+            // Applying a large batch may outlast three heartbeats on a busy zone: keep saying we are here (with
+            // the revision applied so far), or the global takes the silence for a dead zone and ends the session.
+            const beat = setInterval(() => send({ body: { $case: 'heartbeat', value: { revision: report.revision() } } }), hb);
+            let rejections: Rejection[];
+            try {
+              rejections = await state.applyDown(d);
+            } finally {
+              clearInterval(beat);
+            }
             downSnapshot = d.snapshot && !d.complete;
             if (!downSnapshot) report.applied(d.revision);
             log?.debug(`applied ${d.upserts.length - rejections.length} of ${d.upserts.length} resources and ${d.removals.length} removals from the global`, {

@@ -126,7 +126,16 @@ class PollConnection implements KdsConnection {
       let res: Response;
       let bytes: Uint8Array;
       try {
-        res = await fetch(new URL(path, this.globalUrl), { method: 'POST', body: body as Uint8Array<ArrayBuffer>, headers: { 'content-type': 'application/x-protobuf' }, signal: ctrl.signal });
+        const send = () => fetch(new URL(path, this.globalUrl), { method: 'POST', body: body as Uint8Array<ArrayBuffer>, headers: { 'content-type': 'application/x-protobuf' }, signal: ctrl.signal });
+        try {
+          res = await send();
+        } catch (err) {
+          // A kept-alive connection the global closed while the zone was busy (applying a large batch) is
+          // reset when reused: send once more on a new one. Polls and pushes are idempotent (the Hello names
+          // the cursors; a Delta applied twice writes the same state).
+          if (ctrl.signal.aborted || (err as { cause?: { code?: string } }).cause?.code !== 'ECONNRESET') throw err;
+          res = await send();
+        }
         // An answer is bounded like a WebSocket message (the global packs its frames to fit): a larger one is
         // refused before it is read, not downloaded whole.
         const declared = Number(res.headers.get('content-length') ?? 0);
