@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { serve, upgradeWebSocket } from '@hono/node-server';
 import { WebSocketServer } from 'ws';
-import { createStores, type Database, notifyWaker, openPostgres, type ResourceStore, type Stores, type TokenStore } from '@ursa/core';
+import { createStores, type Database, notifyWaker, openPostgres, type ResourceStore, type StagingLimits, type Stores, type TokenStore } from '@ursa/core';
 import { createGlobalApp, FeedCache, type GlobalAppDeps, LeaseKeeper, StreamTracker } from '@ursa/global-api';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Backend } from './backends.js';
@@ -33,6 +33,9 @@ export interface StartOptions {
   /** How often a live session's zone state is stored at most. */
   readonly progressFlushMs?: number;
   readonly instanceId?: string;
+  /** What one zone may stage, and after how long an abandoned upload is swept (KDS defaults otherwise). */
+  readonly stagingLimits?: StagingLimits;
+  readonly stagingTtlMs?: number;
 }
 
 export async function startApi(backend: Backend, overrides: Partial<GlobalAppDeps> = {}, opts: StartOptions = {}): Promise<ApiServer> {
@@ -52,7 +55,7 @@ export async function startApi(backend: Backend, overrides: Partial<GlobalAppDep
     auth: { loopbackAdmin: true, operatorToken: 'operator-token-for-tests', isLoopback: (c) => /^(127\.|::1$|::ffff:127\.)/.test(getConnInfo(c).remote.address ?? '') },
     meshDefaults: true,
     config: { test: true },
-    kds: { waker, heartbeatMs: opts.heartbeatMs ?? 1000, leaseTtlMs, upgradeWebSocket: upgradeWebSocket as never, tracker, feed, keeper, progressFlushMs: opts.progressFlushMs },
+    kds: { waker, heartbeatMs: opts.heartbeatMs ?? 1000, leaseTtlMs, upgradeWebSocket: upgradeWebSocket as never, tracker, feed, keeper, progressFlushMs: opts.progressFlushMs, stagingLimits: opts.stagingLimits, stagingTtlMs: opts.stagingTtlMs },
     ...overrides,
   });
   const wss = new WebSocketServer({ noServer: true });

@@ -8,10 +8,10 @@ import { asUnavailable } from '../store/unavailable.js';
 
 /** Frames larger than this are refused, whatever the transport (chunking keeps ours far below). */
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
-/** Target size of one Delta frame; a batch larger than this is split into several frames. */
+/** Target size of one Delta frame: frames close once they reach it (`DeltaPacker`, packer.ts). */
 export const CHUNK_BYTES = 512 * 1024;
 
-export type KdsErrorCode = 'unauthenticated' | 'forbidden' | 'zone-disabled' | 'zone-deleted' | 'bad-frame' | 'out-of-order' | 'too-large' | 'unknown-type' | 'superseded' | 'unavailable' | 'internal';
+export type KdsErrorCode = 'unauthenticated' | 'forbidden' | 'zone-disabled' | 'zone-deleted' | 'bad-frame' | 'out-of-order' | 'too-large' | 'limit-exceeded' | 'unknown-type' | 'superseded' | 'unavailable' | 'internal';
 
 /** Ends a session; `code` and `message` go to the peer in an `Error` frame. */
 export class KdsError extends Error {
@@ -80,11 +80,4 @@ export function fromWire(r: Resource): { ok: true; value: WireResource } | { ok:
   }
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) return { ok: false, key, reason: 'spec_json must be a JSON object' };
   return { ok: true, value: { kind: key.kind, mesh: key.mesh, name: key.name, labels: { ...r.labels }, spec: spec as Record<string, unknown> } };
-}
-
-/** Approximate encoded size of a resource, for chunking. */
-export function wireSize(r: Resource): number {
-  let n = r.specJson.byteLength + (r.key?.kind.length ?? 0) + (r.key?.mesh.length ?? 0) + (r.key?.name.length ?? 0) + 16;
-  for (const [k, v] of Object.entries(r.labels)) n += k.length + v.length + 4;
-  return n;
 }

@@ -5,6 +5,31 @@
 import { and, asc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { kdsStaging, signingKeys, tenants, zoneSessions, zoneTokens } from './schema.js';
+import { rowsOf } from './insight-queries.js';
+import { jsonByteLength, STAGING_LIMITS, type StagingLimits } from '../limits.js';
+
+/** One resource of a zone's inventory snapshot in transit, as the global will store it. */
+export interface StagedRow {
+  kind: string;
+  mesh: string;
+  name: string;
+  labels: Record<string, string>;
+  spec: Record<string, unknown>;
+}
+
+/** What the zone has staged after a chunk, or the limit the chunk would have crossed (nothing was kept). */
+export type StageResult =
+  | { ok: true; resources: number; bytes: number }
+  | { ok: false; limit: 'resources' | 'bytes'; max: number; resources: number; bytes: number };
+
+class OverLimit extends Error {
+  constructor(readonly result: Extract<StageResult, { ok: false }>) {
+    super(`staging limit: ${result.limit}`);
+  }
+}
+
+/** Bytes a staged resource counts for: its JSON, as the store measures resources (MAX_RESOURCE_BYTES). */
+const stagedBytes = (r: StagedRow) => jsonByteLength(r.spec) + jsonByteLength(r.labels) + r.kind.length + r.mesh.length + r.name.length;
 
 export type ZoneSessionRow = typeof zoneSessions.$inferSelect;
 
@@ -73,19 +98,62 @@ export class KdsStore {
 
   // --- upward snapshots in transit -------------------------------------------------------------------
 
-  async stage(tenant: string, zone: string, snapshotId: string, rows: { kind: string; mesh: string; name: string; labels: Record<string, string>; spec: Record<string, unknown> }[]): Promise<void> {
-    if (snapshotId === '') return;
-    // Chunks of another (abandoned) snapshot of this zone are dropped: only one can be in transit.
-    await this.db.delete(kdsStaging).where(and(eq(kdsStaging.tenantId, tenant), eq(kdsStaging.zone, zone), ne(kdsStaging.snapshotId, snapshotId)));
-    for (let i = 0; i < rows.length; i += 500) {
-      await this.db
-        .insert(kdsStaging)
-        .values(rows.slice(i, i + 500).map((r) => ({ tenantId: tenant, zone, snapshotId, ...r })))
-        .onConflictDoUpdate({
-          target: [kdsStaging.tenantId, kdsStaging.zone, kdsStaging.snapshotId, kdsStaging.kind, kdsStaging.mesh, kdsStaging.name],
-          set: { labels: sql`excluded.labels`, spec: sql`excluded.spec` },
-        });
+  /**
+   * Stages a chunk of the zone's inventory snapshot `snapshotId`. Only one snapshot per zone is in transit:
+   * chunks of another (older, abandoned) one are dropped. What the zone then has staged must stay within
+   * `limits` (counted after the chunk, so a chunk sent twice counts once); otherwise nothing of the chunk is
+   * kept, the zone's staging is dropped (that snapshot can never complete) and the answer names the limit.
+   */
+  async stage(tenant: string, zone: string, snapshotId: string, rows: StagedRow[], limits: StagingLimits = STAGING_LIMITS): Promise<StageResult> {
+    if (snapshotId === '') return { ok: true, resources: 0, bytes: 0 };
+    try {
+      return await this.db.transaction(async (tx) => {
+        await tx.delete(kdsStaging).where(and(eq(kdsStaging.tenantId, tenant), eq(kdsStaging.zone, zone), ne(kdsStaging.snapshotId, snapshotId)));
+        for (let i = 0; i < rows.length; i += 500) {
+          await tx
+            .insert(kdsStaging)
+            .values(rows.slice(i, i + 500).map((r) => ({ tenantId: tenant, zone, snapshotId, ...r, bytes: stagedBytes(r) })))
+            .onConflictDoUpdate({
+              target: [kdsStaging.tenantId, kdsStaging.zone, kdsStaging.snapshotId, kdsStaging.kind, kdsStaging.mesh, kdsStaging.name],
+              set: { labels: sql`excluded.labels`, spec: sql`excluded.spec`, bytes: sql`excluded.bytes`, stagedAt: sql`excluded.staged_at` },
+            });
+        }
+        const [total] = await tx
+          .select({ resources: sql<number>`count(*)::int`, bytes: sql<number>`coalesce(sum(${kdsStaging.bytes}), 0)::bigint` })
+          .from(kdsStaging)
+          .where(and(eq(kdsStaging.tenantId, tenant), eq(kdsStaging.zone, zone)));
+        const staged = { resources: Number(total?.resources ?? 0), bytes: Number(total?.bytes ?? 0) };
+        // Thrown to roll the chunk back; answered below.
+        if (staged.resources > limits.resources) throw new OverLimit({ ok: false, limit: 'resources', max: limits.resources, ...staged });
+        if (staged.bytes > limits.bytes) throw new OverLimit({ ok: false, limit: 'bytes', max: limits.bytes, ...staged });
+        return { ok: true as const, ...staged };
+      });
+    } catch (err) {
+      if (!(err instanceof OverLimit)) throw err;
+      await this.clearStaging(tenant, zone);
+      return err.result;
     }
+  }
+
+  /**
+   * Drops every staged snapshot that received nothing since `before` (its zone stopped uploading), across
+   * all tenants; returns how many resources were dropped. A live upload is never cut: its last chunk is
+   * recent, and a zone whose session ended starts its upload over in the next one.
+   */
+  async sweepStaging(before: Date): Promise<number> {
+    const result = await this.db.execute(sql`
+      with abandoned as (
+        select ${kdsStaging.tenantId} as tenant_id, ${kdsStaging.zone} as zone, ${kdsStaging.snapshotId} as snapshot_id
+        from ${kdsStaging}
+        group by 1, 2, 3
+        having max(${kdsStaging.stagedAt}) < ${before.toISOString()}::timestamptz
+      ), gone as (
+        delete from ${kdsStaging} s using abandoned a
+        where s.tenant_id = a.tenant_id and s.zone = a.zone and s.snapshot_id = a.snapshot_id
+        returning 1
+      )
+      select count(*)::int as n from gone`);
+    return Number(rowsOf<{ n: number | string }>(result)[0]?.n ?? 0);
   }
 
   async staged(tenant: string, zone: string, snapshotId: string) {

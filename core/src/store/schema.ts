@@ -105,7 +105,8 @@ export const zoneSessions = pgTable(
 /**
  * A zone's full inventory snapshot in transit (zone -> global). Chunks may arrive over several requests
  * and replicas (long-poll), so they wait here until the `complete` frame, which applies them in one
- * transaction and deletes what the zone no longer has.
+ * transaction and deletes what the zone no longer has. Bounded per zone (STAGING_LIMITS); a newer snapshot
+ * of the zone replaces an older one, and one that received nothing for STAGING_TTL_MS is swept away.
  */
 export const kdsStaging = pgTable(
   'kds_staging',
@@ -118,6 +119,8 @@ export const kdsStaging = pgTable(
     name: text('name').notNull(),
     labels: jsonb('labels').$type<Record<string, string>>().notNull(),
     spec: jsonb('spec').$type<Record<string, unknown>>().notNull(),
+    /** The resource's JSON size, summed to bound what one zone may stage (MAX_STAGED_BYTES). */
+    bytes: integer('bytes').notNull().default(0),
     stagedAt: timestamp('staged_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ name: 'kds_staging_pk', columns: [t.tenantId, t.zone, t.snapshotId, t.kind, t.mesh, t.name] })],

@@ -11,7 +11,7 @@
 import type { Context, Hono } from 'hono';
 import type { UpgradeWebSocket } from 'hono/ws';
 import type { Frame } from '@ursa/proto/gen/kds.js';
-import { type AppEnv, decodePoll, decodePush, encodeFrames, errorText, KdsError, type Logger, MAX_FRAME_BYTES, type Metrics, readBytes, type Waker } from '@ursa/core';
+import { type AppEnv, decodePoll, decodePush, encodeFrames, errorText, KdsError, type Logger, MAX_FRAME_BYTES, type Metrics, readBytes, type StagingLimits, type Waker } from '@ursa/core';
 import { ZoneSession, type SessionDeps } from './session.js';
 import { StreamDriver, type StreamTracker } from './ws.js';
 import type { FeedCache } from './feed-cache.js';
@@ -37,6 +37,9 @@ export interface KdsOptions {
   readonly log?: Logger;
   /** Streams, frames sent, zones' applied revisions (`/metrics` on Node). */
   readonly metrics?: Metrics;
+  /** What one zone may stage, and when an abandoned upload is dropped (defaults: STAGING_LIMITS, STAGING_TTL_MS). */
+  readonly stagingLimits?: StagingLimits;
+  readonly stagingTtlMs?: number;
 }
 
 const DEFAULT_WAIT_S = 25;
@@ -56,6 +59,8 @@ function sessionDeps(c: Context<AppEnv>, instanceId: string, opts: KdsOptions): 
     progressFlushMs: opts.progressFlushMs,
     log: opts.log,
     metrics: opts.metrics,
+    stagingLimits: opts.stagingLimits,
+    stagingTtlMs: opts.stagingTtlMs,
   };
 }
 
@@ -168,7 +173,7 @@ async function respond(c: Context<AppEnv>, run: () => Promise<Frame[]>): Promise
     return c.body(encodeFrames(frames) as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/x-protobuf' });
   } catch (err) {
     const e = publicKdsError(err, c.var.log.child('kds'), 'poll failed', { path: c.req.path });
-    const status = e.code === 'internal' ? 500 : e.code === 'unavailable' ? 503 : e.code === 'unauthenticated' ? 401 : e.code === 'forbidden' || e.code === 'zone-disabled' ? 403 : e.code === 'too-large' ? 413 : 400;
+    const status = e.code === 'internal' ? 500 : e.code === 'unavailable' ? 503 : e.code === 'unauthenticated' ? 401 : e.code === 'forbidden' || e.code === 'zone-disabled' ? 403 : e.code === 'too-large' || e.code === 'limit-exceeded' ? 413 : 400;
     return c.body(encodeFrames([{ body: { $case: 'error', value: { code: e.code, message: e.message } } }]) as Uint8Array<ArrayBuffer>, status, {
       'content-type': 'application/x-protobuf',
     });

@@ -6,10 +6,11 @@
  */
 import type { Delta, Hello, Rejection, Resource, ResourceKey, Welcome } from '@ursa/proto/gen/kds.js';
 import { descriptorFor, type ResourceDescriptor, sentToZones } from '@ursa/proto';
-import { CHUNK_BYTES, isDnsLabel, KdsError, type KdsStore, type OwnershipRule, planBatch, replaceOwnedOps, type Resource as StoredResource, type ResourceStore, toWire, toZone, upwardRule, visibleTo, wireSize, type ZoneClaims, type Logger, type Metrics, type ZoneTokens } from '@ursa/core';
+import { DeltaPacker, formatBytes, isDnsLabel, MAX_STAGED_BYTES, MAX_STAGED_RESOURCES, type StagingLimits, STAGING_TTL_MS, KdsError, type KdsStore, type OwnershipRule, planBatch, replaceOwnedOps, type Resource as StoredResource, type ResourceStore, toWire, toZone, upwardRule, visibleTo, type ZoneClaims, type Logger, type Metrics, type ZoneTokens } from '@ursa/core';
 import { ensureZone, newCounters, recordConnect, recordDisconnect, recordProgress, type Counters, type ZoneState } from './registry.js';
 import type { FeedCache } from './feed-cache.js';
 import type { LeaseKeeper } from './keeper.js';
+import { sweepStagingNow } from './staging-sweep.js';
 
 /** Features this global speaks; a zone gets the intersection with what it announced. */
 export const FEATURES = ['resume-v1', 'snapshot-complete', 'chunked-deltas', 'hash-suffix'] as const;
@@ -33,9 +34,13 @@ export interface SessionDeps {
   readonly log?: Logger;
   /** Streams, frames sent and applied revisions, for `/metrics` (Node). */
   readonly metrics?: Metrics;
+  /** What one zone may stage of an inventory snapshot (default STAGING_LIMITS; tests lower them). */
+  readonly stagingLimits?: StagingLimits;
+  /** After how long without a chunk a staged snapshot is dropped (default STAGING_TTL_MS). */
+  readonly stagingTtlMs?: number;
 }
 
-/** Resources per snapshot page read from the store (then chunked by bytes). */
+/** Resources per snapshot page read from the store (then packed into frames by bytes: `DeltaPacker`). */
 const SNAPSHOT_PAGE = 500;
 /** How often a live session's zone state reaches its ZoneInsight at most (Kuma flushes insights every 10 s). */
 export const PROGRESS_FLUSH_MS = 10_000;
@@ -85,6 +90,8 @@ export class ZoneSession {
       throw new KdsError('zone-disabled', `zone ${hello.zone} is disabled on the global (enabled: false)`);
     }
 
+    // Abandoned inventory uploads (any zone's) go here, at most once a minute per process.
+    await sweepStagingNow(deps.kds, deps.stagingTtlMs ?? STAGING_TTL_MS);
     const existing = await deps.kds.session(tenant, hello.zone);
     const resuming = transport === 'poll' && existing?.sessionId === sessionId && (existing.leaseExpiresAt?.getTime() ?? 0) > Date.now();
     if (resuming) {
@@ -160,66 +167,76 @@ export class ZoneSession {
     }
     await this.#checkOwnZone(page.changes.some((c) => (c.op === 'upsert' ? c.resource.kind : c.key.kind) === 'Zone'));
     const enabled = await this.#zoneEnabledMap();
-    const frames: Delta[] = [];
-    let current: { upserts: Resource[]; removals: ResourceKey[]; bytes: number; revision: number } | undefined;
-    let base = this.cursor;
-    const flush = () => {
-      if (!current || (current.upserts.length === 0 && current.removals.length === 0)) return;
-      frames.push(this.#delta({ upserts: current.upserts, removals: current.removals, revision: current.revision, baseRevision: base, snapshot: false, complete: true }));
-      base = current.revision;
-      current = undefined;
-    };
+    // Frames end at change boundaries (each change has its own revision), so every frame's revision is a
+    // position the zone can resume from, and a batch cut short by its byte budget resumes after its last change.
+    const packer = new DeltaPacker<number>();
+    let consumed = this.cursor;
+    let cut = false;
     for (const change of page.changes) {
       const kind = change.op === 'upsert' ? change.resource.kind : change.key.kind;
       const desc = descriptorFor(kind)!;
       if (desc.kds === 'none') continue;
-      current ??= { upserts: [], removals: [], bytes: 0, revision: change.revision };
       if (change.op === 'upsert' && visibleTo(desc, change.resource, this.zone, (z) => enabled.get(z) ?? true)) {
-        const w = toWire(toZone(change.resource));
-        current.upserts.push(w);
-        current.bytes += wireSize(w);
+        packer.upsert(toWire(toZone(change.resource)));
         this.#count(kind, 'sent');
       } else {
         // Deleted, or no longer visible (its zone was disabled): the zone drops it (a no-op if it never had it).
-        const key = change.op === 'upsert' ? { kind, mesh: change.resource.mesh, name: change.resource.name } : change.key;
-        current.removals.push(key);
-        current.bytes += key.name.length + key.mesh.length + key.kind.length + 8;
+        packer.remove(change.op === 'upsert' ? { kind, mesh: change.resource.mesh, name: change.resource.name } : change.key);
       }
-      current.revision = change.revision;
-      if (current.bytes >= CHUNK_BYTES) flush();
+      consumed = change.revision;
+      if (packer.frameFull || packer.batchFull) {
+        packer.close(consumed);
+        if (packer.batchFull) {
+          cut = true;
+          break;
+        }
+      }
     }
-    flush();
-    // Changes that concerned nobody here still move the cursor; heartbeats tell the zone.
-    this.cursor = page.revision;
+    packer.close(consumed);
+    let base = this.cursor;
+    const frames = packer.frames.map((f) => {
+      const d = this.#delta({ upserts: f.upserts, removals: f.removals, revision: f.meta, baseRevision: base, snapshot: false, complete: true });
+      base = f.meta;
+      return d;
+    });
+    // Changes that concerned nobody here still move the cursor (heartbeats tell the zone); a batch cut short
+    // continues after its last change.
+    this.cursor = cut ? consumed : page.revision;
     return frames;
   }
 
+  /**
+   * The next snapshot frames: from where the snapshot stands, packed by bytes up to one batch. Every frame
+   * names the last key it covers (`snapshot_after`), so a zone that received only some of them (a long-poll
+   * answer, a dropped connection) resumes right after the last one it applied.
+   */
   async #snapshotFrames(): Promise<Delta[]> {
     const snap = this.snapshot!;
     const enabled = await this.#zoneEnabledMap();
     const { resources: rows } = await this.deps.resources.snapshotPage(this.tenant, { kinds: downKinds(), after: snap.after, limit: SNAPSHOT_PAGE });
-    const last = rows.length < SNAPSHOT_PAGE;
-    const frames: Delta[] = [];
-    let upserts: Resource[] = [];
-    let bytes = 0;
+    const packer = new DeltaPacker<ResourceKey | undefined>();
+    let position = snap.after;
+    let consumed = 0;
     for (const r of rows) {
+      consumed += 1;
+      position = { kind: r.kind, mesh: r.mesh, name: r.name };
       const desc = descriptorFor(r.kind)!;
       if (!visibleTo(desc, r, this.zone, (z) => enabled.get(z) ?? true)) continue;
-      const w = toWire(toZone(r));
-      upserts.push(w);
-      bytes += wireSize(w);
+      packer.upsert(toWire(toZone(r)));
       this.#count(r.kind, 'sent');
-      if (bytes >= CHUNK_BYTES) {
-        frames.push(this.#delta({ upserts, removals: [], revision: snap.revision, baseRevision: 0, snapshot: true, complete: false }));
-        upserts = [];
-        bytes = 0;
+      if (packer.frameFull || packer.batchFull) {
+        packer.close(position);
+        if (packer.batchFull) break;
       }
     }
-    if (rows.length > 0) snap.after = { kind: rows[rows.length - 1]!.kind, mesh: rows[rows.length - 1]!.mesh, name: rows[rows.length - 1]!.name };
-    if (upserts.length > 0 || last || frames.length === 0) {
-      frames.push(this.#delta({ upserts, removals: [], revision: snap.revision, baseRevision: 0, snapshot: true, complete: last }));
-    }
-    for (const f of frames) f.snapshotAfter = snap.after;
+    packer.close(position);
+    snap.after = position;
+    const last = consumed === rows.length && rows.length < SNAPSHOT_PAGE;
+    const frames = packer.frames.map((f, i, all) =>
+      this.#delta({ upserts: f.upserts, removals: [], revision: snap.revision, baseRevision: 0, snapshot: true, complete: last && i === all.length - 1, snapshotAfter: f.meta }),
+    );
+    // Nothing visible on this page: one empty frame still tells the zone where the snapshot stands (or that it is complete).
+    if (frames.length === 0) frames.push(this.#delta({ upserts: [], removals: [], revision: snap.revision, baseRevision: 0, snapshot: true, complete: last, snapshotAfter: position }));
     if (last) {
       this.cursor = snap.revision;
       this.snapshot = undefined;
@@ -276,7 +293,11 @@ export class ZoneSession {
     const plan = planBatch(delta, rule);
     if (delta.snapshot) {
       const id = String(delta.revision);
-      await this.deps.kds.stage(this.tenant, this.zone, id, plan.accepted);
+      const staged = await this.deps.kds.stage(this.tenant, this.zone, id, plan.accepted, this.deps.stagingLimits);
+      if (!staged.ok) {
+        const named = staged.limit === 'resources' ? `${staged.max} resources (MAX_STAGED_RESOURCES, default ${MAX_STAGED_RESOURCES})` : `${formatBytes(staged.max)} (MAX_STAGED_BYTES, default ${formatBytes(MAX_STAGED_BYTES)})`;
+        throw new KdsError('limit-exceeded', `the inventory snapshot of zone ${this.zone} exceeds the global's staging limit of ${named}: it was dropped; a zone this large needs the global's limit raised`);
+      }
       if (delta.complete) await this.#replaceInventory(rule, id, delta.revision);
     } else {
       // Writes only inside the zone's slice: names are hashed with the zone, removals need its labels.

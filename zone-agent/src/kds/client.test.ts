@@ -4,7 +4,8 @@
  * waker. Transport-specific behaviour is covered end to end by test/kds-*.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createLogger, type Database, notifyWaker, ResourceStore, toWire, type Waker, type WireResource } from '@ursa/core';
+import { CHUNK_BYTES, createLogger, type Database, MAX_RESOURCE_BYTES, notifyWaker, ResourceStore, toWire, type Waker, type WireResource } from '@ursa/core';
+import { type Delta, Frame } from '@ursa/proto/gen/kds.js';
 import { migrate, openPglite } from '@ursa/core/node';
 import { meshTimeout } from '@ursa/test-support/fixtures.js';
 import { backoffDelay, KdsClient, type KdsClientOptions } from './client.js';
@@ -221,6 +222,60 @@ describe('KdsClient session loop (in-memory global)', () => {
     // The global applied up1.revision: a long-poll push starting anywhere else is refused (out-of-order).
     expect(up2).toMatchObject({ snapshot: false, baseRevision: up1.revision, revision: await store.currentRevision(LOCAL) });
     expect(up2.upserts.map((r) => r.key?.name)).toEqual(['web-1']);
+  });
+
+  it('an inventory larger than a frame goes up packed by bytes: snapshot and changes as several frames, only the last complete moving the cursor', async () => {
+    // 20 Dataplanes of ~45 KB (650 inbounds): ~900 KB, two frames or more at 512 KiB each.
+    const big = (name: string, address: string) => ({
+      ...dataplane(name),
+      spec: { networking: { address, inbound: Array.from({ length: 650 }, (_, i) => ({ port: 1000 + i, tags: { 'kuma.io/service': `svc-${i}`, version: 'v1' } })) } },
+    });
+    await store.apply(LOCAL, Array.from({ length: 20 }, (_, i) => ({ op: 'create' as const, resource: big(`dp-${i}`, '10.0.0.1') })));
+    const global = new FakeGlobal();
+    client(global);
+    const { conn } = await global.connection(1);
+    conn.welcome({ inventoryRevision: 0 });
+    /** Acknowledges every frame of one batch from the `from`th on, until its complete one. */
+    const batch = async (from: number) => {
+      const frames: Delta[] = [];
+      for (let n = from; ; n++) {
+        const d = await conn.nth('delta', n);
+        frames.push(d);
+        expect(Frame.encode({ body: { $case: 'delta', value: d } }).finish().byteLength).toBeLessThan(CHUNK_BYTES + MAX_RESOURCE_BYTES);
+        conn.ack(n, d.revision);
+        if (d.complete) return frames;
+      }
+    };
+    const snap = await batch(1);
+    expect(snap.length).toBeGreaterThan(1);
+    expect(snap.every((d) => d.snapshot && d.revision === snap[0]!.revision)).toBe(true);
+    expect(snap.map((d) => d.complete)).toEqual([...snap.slice(1).map(() => false), true]);
+    expect(snap.flatMap((d) => d.upserts.map((r) => r.key?.name)).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `dp-${i}`).sort());
+
+    // Every Dataplane changes: one batch of changes, split by size, all frames starting where the global stands.
+    await store.apply(LOCAL, Array.from({ length: 20 }, (_, i) => ({ op: 'upsert' as const, resource: big(`dp-${i}`, '10.0.0.2') })));
+    const changes = await batch(snap.length + 1);
+    expect(changes.length).toBeGreaterThan(1);
+    for (const d of changes) expect(d).toMatchObject({ snapshot: false, baseRevision: snap[0]!.revision, revision: changes[0]!.revision });
+    expect(changes.flatMap((d) => d.upserts)).toHaveLength(20);
+    // Only the complete frame's Ack moved the cursor: the next batch starts after it.
+    await store.create(LOCAL, dataplane('small'));
+    const next = await conn.nth('delta', snap.length + changes.length + 1);
+    expect(next).toMatchObject({ snapshot: false, complete: true, baseRevision: changes[0]!.revision });
+  });
+
+  it('a limit of the global the zone crossed is logged as an error, and retried only after the longest backoff', async () => {
+    const global = new FakeGlobal();
+    const c = client(global, { backoff: { baseMs: 20, maxMs: 1000 } });
+    const one = await global.connection(1);
+    one.conn.welcome({ inventoryRevision: 1 });
+    await until('connected', () => c.status.connected);
+    const at = Date.now();
+    one.conn.error('limit-exceeded', "the inventory snapshot of zone zone-1 exceeds the global's staging limit of 5 resources");
+    const two = await global.connection(2);
+    expect(two.conn.openedAt - at).toBeGreaterThanOrEqual(950);
+    expect(two.hello.lastError).toMatch(/^global ended the session: limit-exceeded: .*staging limit of 5 resources$/);
+    expect(logged(/\tERROR\t.*session ended: .*staging limit of 5 resources \(retrying every 1 s\)/)).toHaveLength(1);
   });
 
   it('ends a session whose global went silent for three heartbeats, within the documented bound, and reconnects', async () => {

@@ -9,7 +9,7 @@ import type { Hello, Welcome } from '@ursa/proto/gen/kds.js';
 import type { Logger } from '@ursa/core';
 import type { SyncState } from './state.js';
 import { SyncSession } from './sync-session.js';
-import type { KdsTransport } from './transport.js';
+import { type KdsTransport, SessionEnded } from './transport.js';
 import { pollTransport } from './transport-poll.js';
 import { wsTransport } from './transport-ws.js';
 
@@ -53,12 +53,16 @@ export interface KdsStatus {
   /** Bytes received from / sent to the global since the process began (KDS frames). */
   bytesIn: number;
   bytesOut: number;
+  /** The largest message received (a WebSocket frame, a long-poll answer), in bytes: bounded by MAX_FRAME_BYTES. */
+  largestIn: number;
   /** Set when sync stopped for good because the zone's database failed (see `onFatal`). */
   fatal?: string;
 }
 
 export const CLIENT_FEATURES = ['resume-v1', 'snapshot-complete', 'chunked-deltas', 'hash-suffix'];
 const DEFAULT_BACKOFF = { baseMs: 500, maxMs: 30_000 };
+/** Error codes that say the zone crossed a limit of the global's: retrying soon would only cross it again. */
+const OVER_LIMIT_CODES = new Set(['limit-exceeded', 'too-large']);
 
 /**
  * Wait before the next session after `failures` sessions in a row ended early: uniformly random up to
@@ -81,9 +85,11 @@ export class KdsClient {
   #session?: SyncSession;
   #wakeBackoff?: () => void;
   #loop?: Promise<void>;
+  /** The last session ended on a limit of the global's (`limit-exceeded`, `too-large`). */
+  #overLimit = false;
 
   constructor(private readonly o: KdsClientOptions) {
-    this.status = { connected: false, transport: o.transport, lastRevision: 0, sessions: 0, bytesIn: 0, bytesOut: 0 };
+    this.status = { connected: false, transport: o.transport, lastRevision: 0, sessions: 0, bytesIn: 0, bytesOut: 0, largestIn: 0 };
     this.#transport = o.connect ?? (o.transport === 'ws' ? wsTransport(o.globalUrl) : pollTransport(o.globalUrl, o.pollWaitS ?? 25));
   }
 
@@ -123,7 +129,9 @@ export class KdsClient {
       if (this.#stopped) break;
       // A session that lived long was healthy: start the backoff over.
       failures = Date.now() - began > backoff.maxMs ? 1 : failures + 1;
-      await this.#sleep(backoffDelay(failures, backoff));
+      // A limit the zone crossed (e.g. its inventory is larger than the global may stage) will be crossed
+      // again: wait the longest backoff, not the short one a session that ran a while would get.
+      await this.#sleep(this.#overLimit ? backoff.maxMs : backoffDelay(failures, backoff));
     }
   }
 
@@ -175,8 +183,10 @@ export class KdsClient {
     },
     revision: () => this.status.lastRevision,
     bytes: (direction: 'in' | 'out', n: number) => {
-      if (direction === 'in') this.status.bytesIn += n;
-      else this.status.bytesOut += n;
+      if (direction === 'in') {
+        this.status.bytesIn += n;
+        if (n > this.status.largestIn) this.status.largestIn = n;
+      } else this.status.bytesOut += n;
     },
   };
 
@@ -184,7 +194,12 @@ export class KdsClient {
   #ended(err: unknown): boolean {
     this.status.connected = false;
     this.status.lastError = err instanceof Error ? err.message : String(err);
-    if (!this.#stopped) this.o.log?.warn(`session ended: ${this.status.lastError}`, { zone: this.o.zone, transport: this.#transport.name, session: this.status.sessionId });
+    this.#overLimit = err instanceof SessionEnded && OVER_LIMIT_CODES.has(err.code ?? '');
+    if (!this.#stopped) {
+      const fields = { zone: this.o.zone, transport: this.#transport.name, session: this.status.sessionId };
+      if (this.#overLimit) this.o.log?.error(`session ended: ${this.status.lastError} (retrying every ${Math.round((this.o.backoff ?? DEFAULT_BACKOFF).maxMs / 1000)} s)`, fields);
+      else this.o.log?.warn(`session ended: ${this.status.lastError}`, fields);
+    }
     if (!isDatabaseAbort(err)) return false;
     // PGlite aborted mid-transaction (e.g. a PANIC at commit). The instance may still answer queries, but
     // from a state that no longer matches its files: syncing on would apply and acknowledge changes on top

@@ -3,8 +3,9 @@
  * both directions at once until the session ends.
  * - Down: the global's Deltas are applied to the local state (a snapshot replaces it once complete) and
  *   acknowledged with the per-resource rejections; they must arrive numbered 1, 2, ...
- * - Up: the zone's inventory changes go up one batch at a time, each waiting for the global's Ack (whose
- *   rejections are logged: the rest of the batch was applied, and sync goes on).
+ * - Up: the zone's inventory changes go up one frame at a time, each waiting for the global's Ack (whose
+ *   rejections are logged: the rest of the batch was applied, and sync goes on); a batch too large for one
+ *   frame goes as several (`upward.ts`), and only the Ack of its `complete` frame moves the cursor.
  * - Heartbeats: an idle zone sends one every interval the Welcome names; the global's move the zone's cursor.
  * - Silence: a global heard nothing from for three heartbeat intervals of waiting (or the transport's longer
  *   bound: a long poll is answered only when its wait ends) is gone. It is checked at least once a second,
@@ -81,7 +82,7 @@ export class SyncSession {
       first = await this.#inbox.next(left);
     }
     const body = first.body;
-    if (body?.$case === 'error') throw new SessionEnded(`global refused the session: ${body.value.code}: ${body.value.message}`);
+    if (body?.$case === 'error') throw new SessionEnded(`global refused the session: ${body.value.code}: ${body.value.message}`, body.value.code);
     if (body?.$case !== 'welcome') throw new SessionEnded(`expected welcome, got ${body?.$case}`);
     return body.value;
   }
@@ -102,6 +103,8 @@ export class SyncSession {
     let downSnapshot = false;
     let upSeq = 0;
     let awaitingUp = 0;
+    /** The frame in flight ends its batch: its Ack moves the inventory cursor. */
+    let awaitingComplete = false;
     let localChanged = true;
     const cursor: UpCursor = { acked: welcome.inventoryRevision, revision: welcome.inventoryRevision, snapshot: welcome.inventoryRevision === 0 };
     let batches: AsyncGenerator<Omit<Delta, 'seq'>> | undefined;
@@ -125,6 +128,7 @@ export class SyncSession {
           }
           upSeq += 1;
           awaitingUp = upSeq;
+          awaitingComplete = n.value.complete;
           send({ body: { $case: 'delta', value: { seq: upSeq, ...n.value } } });
         }
 
@@ -144,7 +148,15 @@ export class SyncSession {
             const d = body.value;
             if (d.seq !== downSeq + 1) throw new SessionEnded(`global frame ${d.seq} out of order (expected ${downSeq + 1})`);
             downSeq = d.seq;
-            const rejections = await state.applyDown(d);
+            // Applying a large batch may outlast three heartbeats on a busy zone: keep saying we are here (with
+            // the revision applied so far), or the global takes the silence for a dead zone and ends the session.
+            const beat = setInterval(() => send({ body: { $case: 'heartbeat', value: { revision: report.revision() } } }), hb);
+            let rejections: Rejection[];
+            try {
+              rejections = await state.applyDown(d);
+            } finally {
+              clearInterval(beat);
+            }
             downSnapshot = d.snapshot && !d.complete;
             if (!downSnapshot) report.applied(d.revision);
             log?.debug(`applied ${d.upserts.length - rejections.length} of ${d.upserts.length} resources and ${d.removals.length} removals from the global`, {
@@ -160,7 +172,8 @@ export class SyncSession {
             const ack = body.value;
             if (ack.seq !== awaitingUp) break;
             awaitingUp = 0;
-            if (!cursor.snapshot) {
+            // The first frames of a batch split by size leave the cursor where the batch starts.
+            if (!cursor.snapshot && awaitingComplete) {
               cursor.acked = ack.revision;
               cursor.revision = ack.revision;
             }
@@ -176,7 +189,7 @@ export class SyncSession {
             report.advanced(body.value.revision);
             break;
           case 'error':
-            throw new SessionEnded(`global ended the session: ${body.value.code}: ${body.value.message}`);
+            throw new SessionEnded(`global ended the session: ${body.value.code}: ${body.value.message}`, body.value.code);
           default:
             throw new SessionEnded(`unexpected ${body.$case} frame from the global`);
         }

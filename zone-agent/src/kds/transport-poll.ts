@@ -13,6 +13,7 @@
  * replicas.
  */
 import { Frame, Frames, PollRequest, PushRequest, type Delta, type Hello, type Rejection, type ResourceKey } from '@ursa/proto/gen/kds.js';
+import { MAX_FRAME_BYTES } from '@ursa/core';
 import { type FrameSink, type KdsConnection, type KdsTransport, SessionEnded } from './transport.js';
 
 /** How long a push may take to be acknowledged. */
@@ -125,9 +126,26 @@ class PollConnection implements KdsConnection {
       let res: Response;
       let bytes: Uint8Array;
       try {
-        res = await fetch(new URL(path, this.globalUrl), { method: 'POST', body: body as Uint8Array<ArrayBuffer>, headers: { 'content-type': 'application/x-protobuf' }, signal: ctrl.signal });
+        const send = () => fetch(new URL(path, this.globalUrl), { method: 'POST', body: body as Uint8Array<ArrayBuffer>, headers: { 'content-type': 'application/x-protobuf' }, signal: ctrl.signal });
+        try {
+          res = await send();
+        } catch (err) {
+          // A kept-alive connection the global closed while the zone was busy (applying a large batch) is
+          // reset when reused: send once more on a new one. Polls and pushes are idempotent (the Hello names
+          // the cursors; a Delta applied twice writes the same state).
+          if (ctrl.signal.aborted || (err as { cause?: { code?: string } }).cause?.code !== 'ECONNRESET') throw err;
+          res = await send();
+        }
+        // An answer is bounded like a WebSocket message (the global packs its frames to fit): a larger one is
+        // refused before it is read, not downloaded whole.
+        const declared = Number(res.headers.get('content-length') ?? 0);
+        if (declared > MAX_FRAME_BYTES) {
+          ctrl.abort();
+          throw new SessionEnded(`global answered ${path.split('?')[0]} with ${declared} bytes, over the ${MAX_FRAME_BYTES}-byte frame limit`);
+        }
         bytes = new Uint8Array(await res.arrayBuffer());
       } catch (err) {
+        if (err instanceof SessionEnded) throw err;
         if (timedOut) throw new SessionEnded(`no answer to ${path.split('?')[0]} from the global within ${Math.round(timeoutMs / 1000)} s`);
         // fetch says only "fetch failed"; why is in its cause (ECONNREFUSED, a reset, a connect timeout...).
         const cause = (err as { cause?: { code?: string; message?: string } }).cause;
@@ -135,6 +153,7 @@ class PollConnection implements KdsConnection {
         throw err;
       }
       this.sink.bytes('in', bytes.byteLength);
+      if (bytes.byteLength > MAX_FRAME_BYTES) throw new SessionEnded(`global answered ${path.split('?')[0]} with ${bytes.byteLength} bytes, over the ${MAX_FRAME_BYTES}-byte frame limit`);
       let frames: Frame[];
       try {
         frames = Frames.decode(bytes).frames;
@@ -142,7 +161,7 @@ class PollConnection implements KdsConnection {
         throw new SessionEnded(`global answered ${res.status} with a body that is not KDS frames`);
       }
       const err = frames.find((f) => f.body?.$case === 'error');
-      if (err?.body?.$case === 'error') throw new SessionEnded(`global refused: ${err.body.value.code}: ${err.body.value.message}`);
+      if (err?.body?.$case === 'error') throw new SessionEnded(`global refused: ${err.body.value.code}: ${err.body.value.message}`, err.body.value.code);
       return frames;
     } finally {
       clearTimeout(t);

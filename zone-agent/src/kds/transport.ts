@@ -10,8 +10,18 @@
  */
 import type { Frame, Hello } from '@ursa/proto/gen/kds.js';
 
-/** Why a session ended, as the zone logs it (`session ended: <message>`) and reports it in its next Hello. */
-export class SessionEnded extends Error {}
+/**
+ * Why a session ended, as the zone logs it (`session ended: <message>`) and reports it in its next Hello;
+ * `code`: the KDS error code when the global ended it with an Error frame.
+ */
+export class SessionEnded extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
 
 /** Where a connection delivers what comes from the global. */
 export interface FrameSink {

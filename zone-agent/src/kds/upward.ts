@@ -4,7 +4,7 @@
  * global has nothing yet).
  */
 import type { Delta, ResourceKey } from '@ursa/proto/gen/kds.js';
-import { toWire } from '@ursa/core';
+import { packFrames, toWire } from '@ursa/core';
 import type { SyncState } from './state.js';
 
 /** Resources per inventory page read from the local store. */
@@ -24,9 +24,14 @@ export interface UpCursor {
 }
 
 /**
- * The zone's next inventory batch(es) after `cursor`: a full snapshot (all frames carry its revision, the
- * last `complete`) or the changes since. Nothing when there is nothing to send. The caller asks for the next
- * batch only once the previous one was acknowledged, and moves `acked` and `revision` to each incremental Ack.
+ * The zone's next inventory frames after `cursor`: a full snapshot (all frames carry its revision, the
+ * last `complete`) or the changes since. Nothing when there is nothing to send. Each page is packed into
+ * frames by bytes (`packFrames`, the rule the global follows downstream), so no frame nears MAX_FRAME_BYTES
+ * whatever the Dataplanes; the changes of one page split over several frames go up as frames of one batch:
+ * all carry the page's revision and the same base, and only the last is `complete` (the global moves the
+ * zone's inventory revision then; a batch resent after a dropped connection only rewrites the same state).
+ * The caller asks for the next frame only once the previous one was acknowledged, and moves `acked` and
+ * `revision` to each Ack of a `complete` incremental frame.
  * A batch's base is `acked`, not `revision`: what lies between holds nothing for the global, and the global
  * checks that a batch starts where it stands (long-poll pushes).
  */
@@ -38,7 +43,11 @@ export async function* inventoryBatches(state: SyncState, cursor: UpCursor): Asy
         cursor.revision = page.revision;
         return;
       }
-      yield { upserts: page.upserts.map(toWire), removals: page.removals, revision: page.revision, baseRevision: cursor.acked, snapshot: false, complete: true };
+      const base = cursor.acked;
+      const frames = packFrames(page.upserts.map(toWire), page.removals);
+      for (const [i, f] of frames.entries()) {
+        yield { upserts: f.upserts, removals: f.removals, revision: page.revision, baseRevision: base, snapshot: false, complete: i === frames.length - 1 };
+      }
       return;
     }
     cursor.snapshot = true;
@@ -48,7 +57,13 @@ export async function* inventoryBatches(state: SyncState, cursor: UpCursor): Asy
   for (;;) {
     const page = await state.inventoryPage(after, PAGE);
     after = page.last;
-    yield { upserts: page.resources.map(toWire), removals: [], revision, baseRevision: 0, snapshot: true, complete: page.done, snapshotAfter: after };
+    const frames = packFrames(page.resources.map(toWire), []);
+    if (frames.length === 0) frames.push({ upserts: [], removals: [] });
+    for (const [i, f] of frames.entries()) {
+      const final = i === frames.length - 1;
+      const lastKey = f.upserts.at(-1)?.key;
+      yield { upserts: f.upserts, removals: [], revision, baseRevision: 0, snapshot: true, complete: page.done && final, snapshotAfter: final || !lastKey ? after : lastKey };
+    }
     if (page.done) break;
   }
   // Only reached once the last frame was acknowledged (the caller waits for each Ack before asking again).

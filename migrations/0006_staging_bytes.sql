@@ -1,0 +1,1 @@
+ALTER TABLE "kds_staging" ADD COLUMN "bytes" integer DEFAULT 0 NOT NULL;
