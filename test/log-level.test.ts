@@ -110,7 +110,8 @@ describe('--log-format json', () => {
     expect(Date.parse(request.time as string)).not.toBeNaN();
 
     expect((await fetch(`${url}/meshes/default`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'Mesh', name: 'default' }) })).status).toBe(201);
-    const token = ((await (await fetch(`${url}/tokens/zone`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ zone: 'logs' }) })).json()) as { token: string }).token;
+    // Kuma's format: the token alone, as text.
+    const token = (await (await fetch(`${url}/tokens/zone`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ zone: 'logs' }) })).text()).trim();
     const zDir = await mkdtemp(join(tmpdir(), 'ursa-logjson-zone-'));
     dirs.push(zDir);
     await writeFile(join(zDir, 'token'), token);

@@ -1,8 +1,10 @@
 /**
  * `/metrics` on the global's Node entry and the zone agent (real processes, the zone over WebSocket): Prometheus text that a
  * parser reads, Kuma's families (`cp_info`, `api_server_http_*`, `kds_delta_*`) and Ursa's (feed revision, per
- * zone applied revision and revisions behind); a policy write moves the KDS counter and the feed/lag gauges.
+ * zone applied revision and revisions behind); a policy write moves the KDS counter and the feed/lag gauges; a DNS
+ * query moves the zone resolver's counters (the zone's xds_* families: test/zone-xds.test.ts).
  */
+import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { call } from '@ursa/test-support/api.js';
@@ -96,5 +98,23 @@ describe('/metrics on the global (Node entry) and the zone agent', () => {
     // Counted from the first scrape on: the request after it is there.
     expect((await call(zone.url, 'GET', '/meshes/default/meshtimeouts/m1')).status).toBe(200);
     expect(value(await scrape(zone.url), 'api_server_http_requests_total', { method: 'GET', handler: '/meshes/:mesh/meshtimeouts/:name', code: '200' })).toBeGreaterThanOrEqual(1);
+
+    // The resolver's counters (its own thread, read at scrape).
+    const before = value(await scrape(zone.url), 'ursa_dns_queries_total') ?? 0;
+    const query = Buffer.from('00010100000100000000000007756e6b6e6f776e046d6573680000010001', 'hex'); // A unknown.mesh
+    const sock = createSocket('udp4');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        sock.once('message', () => resolve());
+        sock.once('error', reject);
+        sock.send(query, zone.dnsPort, '127.0.0.1');
+      });
+    } finally {
+      sock.close();
+    }
+    const d = await scrape(zone.url);
+    expect(value(d, 'ursa_dns_queries_total')).toBe(before + 1);
+    // Not a .mesh name the zone has: forwarded upstream (answered, or SERVFAIL when this host has no resolver).
+    expect((value(d, 'ursa_dns_answers_total', { outcome: 'forwarded' }) ?? 0) + (value(d, 'ursa_dns_answers_total', { outcome: 'servfail' }) ?? 0)).toBe(1);
   }, 120_000);
 });

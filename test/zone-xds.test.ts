@@ -41,6 +41,8 @@ describe('zone agent xDS server with a real gRPC xDS client (grpc-js-xds)', () =
     url = `http://127.0.0.1:${apiPort}`;
     await waitFor('zone agent GET /ready', () => getJson(`${url}/ready`), 30_000, agent);
     await waitFor('xds server up', async () => (agent!.output().includes('.xds\tADS (') ? true : undefined), 10_000, agent);
+    // The zone counts from its first scrape on (prom-client loads with it), as Prometheus would scrape it.
+    expect((await fetch(`${url}/metrics`)).status).toBe(200);
 
     echoes.push(await startEcho('echo-1'), await startEcho('echo-2'));
     expect((await call(url, 'PUT', '/meshes/default', { body: { type: 'Mesh', name: 'default' } })).status).toBeLessThan(300);
@@ -111,5 +113,16 @@ describe('zone agent xDS server with a real gRPC xDS client (grpc-js-xds)', () =
     // The client accepted everything it was sent.
     expect(agent!.output()).not.toMatch(/rejected/);
     expect(agent!.output()).toMatch(/\.xds\tdefault\.client connected \(state of the world/);
+
+    // Kuma's xds_* families on the zone's /metrics moved with it.
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const sample = (name: string, labels = '') => {
+      const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}` : ''}`) && (labels || /^[a-z_]+ /.test(l)));
+      return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    expect(sample('xds_streams_active')).toBeGreaterThanOrEqual(1);
+    expect(sample('xds_responses_sent', 'type_url="ClusterLoadAssignment"')).toBeGreaterThan(0);
+    expect(sample('xds_requests_received', 'confirmation="ACK",type_url="ClusterLoadAssignment"')).toBeGreaterThan(0);
+    expect(sample('xds_generation_count', 'result="success"')).toBeGreaterThan(0);
   });
 });

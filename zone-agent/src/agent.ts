@@ -128,7 +128,7 @@ export async function runAgent(start: AgentStart): Promise<void> {
       r.get('/ready', (c) => c.json({ ready: phase === 'ready', phase, zone: config.zone, dns: dnsSource(), kds: kds() }, phase === 'ready' ? 200 : 503));
       r.get('/healthz', (c) => c.json({ ok: true }));
       r.get('/metrics', async (c) => {
-        metrics ??= (await import('./metrics.js')).createZoneMetrics({ instanceId, zone: config.zone, kds: () => client?.status });
+        metrics ??= (await import('./metrics.js')).createZoneMetrics({ instanceId, zone: config.zone, kds: () => client?.status, xdsStreams: () => xdsHandle?.streams() ?? 0, dnsStats: async () => resolver?.stats() });
         const m = await metrics.render();
         return c.body(m.body, 200, { 'content-type': m.contentType });
       });
@@ -150,7 +150,9 @@ export async function runAgent(start: AgentStart): Promise<void> {
   stops.push(await startIngressBookkeeping(deps));
   // xDS (the Envoy protos: the largest module graph) loads only now: neither DNS nor the API needs it.
   const { startXds } = await import('./xds/component.js');
-  stops.push(await startXds(deps, { tokens: dataplaneTokens, instanceId, onReady: (h) => (xdsHandle = h) }));
+  // Counted from the first scrape on, like the API's requests (prom-client loads with it).
+  const xdsMetrics = { response: (t: string) => metrics?.response(t), request: (c: 'ACK' | 'NACK', t: string) => metrics?.request(c, t), generation: (ms: number, ok: boolean) => metrics?.generation(ms, ok) };
+  stops.push(await startXds(deps, { tokens: dataplaneTokens, instanceId, onReady: (h) => (xdsHandle = h), metrics: xdsMetrics }));
   phase = 'ready';
   log.debug(`ready at ${sinceStart()} ms`);
   client?.start();

@@ -6,6 +6,8 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { BASED_ON_KUMA, type Metrics, PRODUCT, VERSION } from '@ursa/core';
+import type { DnsStats } from './dns/server.js';
+import type { XdsMetrics } from './xds/component.js';
 
 export interface KdsStatusView {
   readonly connected: boolean;
@@ -14,11 +16,14 @@ export interface KdsStatusView {
   readonly sessions: number;
 }
 
-export interface ZoneMetrics extends Pick<Metrics, 'httpRequest'> {
+export interface ZoneMetrics extends Pick<Metrics, 'httpRequest'>, XdsMetrics {
   render(): Promise<{ contentType: string; body: string }>;
 }
 
-export function createZoneMetrics(opts: { instanceId: string; zone: string; kds: () => KdsStatusView | undefined }): ZoneMetrics {
+/** Short type names in labels (`Cluster`, not the whole type URL): bounded and readable. */
+const shortType = (typeUrl: string) => typeUrl.slice(typeUrl.lastIndexOf('.') + 1);
+
+export function createZoneMetrics(opts: { instanceId: string; zone: string; kds: () => KdsStatusView | undefined; xdsStreams: () => number; dnsStats: () => Promise<DnsStats | undefined> }): ZoneMetrics {
   const registry = new Registry();
   new Gauge({ name: 'cp_info', help: 'Control plane build and instance', labelNames: ['instance_id', 'product', 'version', 'based_on_kuma', 'mode', 'zone'], registers: [registry] })
     .labels(opts.instanceId, PRODUCT, VERSION, BASED_ON_KUMA, 'zone', opts.zone)
@@ -28,12 +33,39 @@ export function createZoneMetrics(opts: { instanceId: string; zone: string; kds:
   const connected = new Gauge({ name: 'ursa_kds_connected', help: 'Whether the zone has a KDS session with the global (1) or not (0)', labelNames: ['transport'], registers: [registry] });
   const sessions = new Gauge({ name: 'ursa_kds_sessions', help: 'KDS sessions started since the agent started', labelNames: ['transport'], registers: [registry] });
   const applied = new Gauge({ name: 'ursa_zone_applied_revision', help: 'The global revision this zone has applied', registers: [registry] });
+  // Kuma's xDS families (pkg/util/xds/stats_callbacks.go, pkg/xds/server): streams, responses, ACK/NACK requests,
+  // and the generation time in milliseconds (Kuma observes milliseconds too).
+  new Gauge({ name: 'xds_streams_active', help: 'Open ADS streams', registers: [registry], collect() { this.set(opts.xdsStreams()); } });
+  const responses = new Counter({ name: 'xds_responses_sent', help: 'xDS responses sent, by resource type', labelNames: ['type_url'], registers: [registry] });
+  const xdsRequests = new Counter({ name: 'xds_requests_received', help: 'xDS requests that answered a response, by confirmation (ACK, NACK) and type', labelNames: ['confirmation', 'type_url'], registers: [registry] });
+  const generation = new Histogram({ name: 'xds_generation', help: 'Time of one xDS generation pass over the connected proxies, in milliseconds', labelNames: ['result'], buckets: [1, 5, 10, 25, 50, 100, 200, 500, 1000, 5000], registers: [registry] });
+  const generationErrors = new Counter({ name: 'xds_generation_errors', help: 'xDS generation passes that failed', registers: [registry] });
+  // The resolver runs on its own thread and counts there; its totals are read at scrape.
+  const dnsQueries = new Counter({ name: 'ursa_dns_queries_total', help: 'DNS queries the zone resolver received (UDP and TCP)', registers: [registry] });
+  const dnsAnswers = new Counter({ name: 'ursa_dns_answers_total', help: 'DNS queries by outcome: local (.mesh), forwarded, servfail, formerr, notimp, dropped, error', labelNames: ['outcome'], registers: [registry] });
   return {
     httpRequest(method, handler, status, seconds) {
       requests.labels(method, handler, String(status)).inc();
       duration.labels(method, handler).observe(seconds);
     },
+    response(typeUrl) {
+      responses.labels(shortType(typeUrl)).inc();
+    },
+    request(confirmation, typeUrl) {
+      xdsRequests.labels(confirmation, shortType(typeUrl)).inc();
+    },
+    generation(ms, ok) {
+      generation.labels(ok ? 'success' : 'error').observe(ms);
+      if (!ok) generationErrors.inc();
+    },
     async render() {
+      const dns = await opts.dnsStats();
+      if (dns) {
+        dnsQueries.reset();
+        dnsQueries.inc(dns.queries);
+        dnsAnswers.reset();
+        for (const [outcome, n] of [['local', dns.local], ['forwarded', dns.forwarded], ['servfail', dns.servfail], ['formerr', dns.formerr], ['notimp', dns.notimp], ['dropped', dns.dropped], ['error', dns.errors]] as const) dnsAnswers.labels(outcome).inc(n);
+      }
       const s = opts.kds();
       if (s) {
         connected.labels(s.transport).set(s.connected ? 1 : 0);

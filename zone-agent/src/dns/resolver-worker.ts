@@ -44,6 +44,8 @@ port.on('message', (m: ToWorker) => {
       () => post({ type: 'served', port: server!.port }),
       (err: Error) => post({ type: 'error', message: err.message }),
     );
+  } else if (m.type === 'stats') {
+    post({ type: 'stats', stats: server ? { ...server.stats } : undefined });
   } else if (m.type === 'close') {
     void (async () => {
       await opening?.catch(() => {});

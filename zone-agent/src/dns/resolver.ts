@@ -12,6 +12,7 @@ import type { Logger, LogFields } from '@ursa/core/base';
 import type { ZoneConfig } from '../config.js';
 import type { PersistedRecord } from './answers-file.js';
 import { resolveUpstream, type Upstream } from './resolv.js';
+import type { DnsStats } from './server.js';
 
 /** Where the answers come from: the file of the last run, or the table built from the database. */
 export type AnswerSource = 'persisted' | 'live';
@@ -25,6 +26,8 @@ export interface Resolver {
   readonly port: number | undefined;
   /** Answers from `answers` from now on; opens the sockets on the first call (and fails if they cannot). */
   serve(answers: readonly Answer[], source: AnswerSource): Promise<void>;
+  /** The resolver thread's counters since it started (`/metrics`); undefined before the sockets open or after. */
+  stats(): Promise<DnsStats | undefined>;
   close(): Promise<void>;
 }
 
@@ -45,12 +48,14 @@ export interface ResolverWorkerData {
   readonly upstream: Upstream;
   readonly upstreamTimeoutMs?: number;
 }
-export type ToWorker = { type: 'serve'; records: readonly Answer[] } | { type: 'close' };
+export type ToWorker = { type: 'serve'; records: readonly Answer[] } | { type: 'stats' } | { type: 'close' };
 export type FromWorker =
   /** A `serve` is in effect (acknowledged in order); the sockets are open on `port`. */
   | { type: 'served'; port: number }
   | { type: 'error'; message: string }
   | { type: 'closed' }
+  /** The server's counters (answers a `stats`; absent before the sockets open). */
+  | { type: 'stats'; stats?: DnsStats }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string; fields?: LogFields };
 
 const SOURCE_WORKER = new URL('./resolver-worker.ts', import.meta.url);
@@ -113,6 +118,11 @@ export async function createResolver(config: Pick<ZoneConfig, 'dnsHost' | 'dnsPo
       }
       port = r.port;
       source = from;
+    },
+    async stats() {
+      if (closed || failed) return undefined;
+      const r = await ask({ type: 'stats' });
+      return r.type === 'stats' ? r.stats : undefined;
     },
     async close() {
       if (closed) return;

@@ -46,6 +46,14 @@ const REBUILD_DELAY_MS = 20;
 /** Retry delay when services still lack a VIP (the DNS component allocates them on its own loop). */
 const VIP_RETRY_MS = 300;
 
+/** What the xDS server counts, for `/metrics` (`metrics.ts`: Kuma's `xds_*` families). */
+export interface XdsMetrics {
+  response(typeUrl: string): void;
+  request(confirmation: 'ACK' | 'NACK', typeUrl: string): void;
+  /** One generation pass over the connected proxies; `ok` false when it threw. */
+  generation(ms: number, ok: boolean): void;
+}
+
 export interface XdsOptions {
   /** Coalescing delay after a doorbell (default 20 ms). */
   readonly rebuildDelayMs?: number;
@@ -59,6 +67,8 @@ export interface XdsOptions {
   readonly insightFlushMs?: number;
   /** Receives what the inspect endpoints read, once the server is up. */
   readonly onReady?: (handle: XdsHandle) => void;
+  /** Counts responses, ACKs/NACKs and generations (`/metrics`); nothing by default. */
+  readonly metrics?: XdsMetrics;
 }
 
 /** What the zone API's inspect endpoints read (`inspect.ts`). */
@@ -67,6 +77,8 @@ export interface XdsHandle {
   readonly insights: InsightRecorder;
   /** Node ids with an open stream. */
   readonly connected: () => string[];
+  /** Open ADS streams (a node may hold more than one). */
+  readonly streams: () => number;
   /** The kind of a connected node (`generate/node-kind.ts`). */
   readonly kindOf: (nodeId: string) => ProxyKind | undefined;
 }
@@ -115,6 +127,16 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
 
   const rebuild = async () => {
     if (nodes.size === 0) return;
+    const started = performance.now();
+    try {
+      await generate();
+      opts.metrics?.generation(performance.now() - started, true);
+    } catch (err) {
+      opts.metrics?.generation(performance.now() - started, false);
+      throw err;
+    }
+  };
+  const generate = async () => {
     const all = await view.read();
     const vips = deps.db ? await readVips(deps.db) : new Map<string, Map<string, string>>();
     const list: ConnectedNode[] = [...nodes].map(([id, n]) => ({ id, kind: n.kind ?? 'proxyless', mesh: n.mesh, name: n.name }));
@@ -191,9 +213,18 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
       cache.clearSnapshot(id);
       log.info(`${id} disconnected`);
     },
-    onResponse: (e) => insights.response(e.streamId, e.typeUrl),
-    onAck: (e) => insights.ack(e.streamId, e.typeUrl),
-    onNack: (e) => insights.nack(e.streamId, e.typeUrl),
+    onResponse: (e) => {
+      insights.response(e.streamId, e.typeUrl);
+      opts.metrics?.response(e.typeUrl);
+    },
+    onAck: (e) => {
+      insights.ack(e.streamId, e.typeUrl);
+      opts.metrics?.request('ACK', e.typeUrl);
+    },
+    onNack: (e) => {
+      insights.nack(e.streamId, e.typeUrl);
+      opts.metrics?.request('NACK', e.typeUrl);
+    },
   };
 
   let server;
@@ -206,7 +237,7 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
     return async () => {};
   }
   log.info(`ADS (state of the world and incremental) on ${host}:${server.port}`);
-  opts.onReady?.({ cache, insights, connected: () => [...nodes.keys()], kindOf: (id) => (nodes.has(id) ? (nodes.get(id)!.kind ?? 'proxyless') : undefined) });
+  opts.onReady?.({ cache, insights, connected: () => [...nodes.keys()], streams: () => [...nodes.values()].reduce((n, c) => n + c.streams, 0), kindOf: (id) => (nodes.has(id) ? (nodes.get(id)!.kind ?? 'proxyless') : undefined) });
 
   return async () => {
     if (renewTimer) clearTimeout(renewTimer);
