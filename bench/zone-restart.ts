@@ -19,6 +19,7 @@ import { query } from '@ursa/zone-agent';
 import { call } from '@ursa/test-support/api.js';
 import type { AgentSetup } from '@ursa/test-support/cluster.js';
 import { cleanEnv, freePort, getJson, groupGone, start, waitFor } from '@ursa/test-support/process.js';
+import { firstUdpAnswer } from '@ursa/test-support/dns-probe.js';
 
 const RESTARTS = Number(process.env.BENCH_RESTARTS ?? 10);
 const ZONE = 'restart-zone';
@@ -38,30 +39,6 @@ function spawnAgent(s: AgentSetup) {
     { env: cleanEnv() },
   );
   return { child, spawnedAt };
-}
-
-/** The time of the first UDP answer carrying `ip` for `name` (one query every 20 ms from one socket). */
-function firstUdpAnswer(port: number, name: string, ip: string, timeoutMs: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const sock = createSocket('udp4');
-    const finish = (err?: Error) => {
-      clearInterval(tick);
-      clearTimeout(timer);
-      sock.close();
-      if (err) reject(err);
-      else resolve(Date.now());
-    };
-    sock.on('error', () => {});
-    sock.on('message', (msg) => {
-      try {
-        if ((dnsPacket.decode(msg).answers ?? []).some((a) => a.type === 'A' && a.data === ip)) finish();
-      } catch {
-        /* not for us */
-      }
-    });
-    const tick = setInterval(() => sock.send(query(name), port, '127.0.0.1'), 20);
-    const timer = setTimeout(() => finish(new Error(`no DNS answer ${name} -> ${ip} within ${timeoutMs} ms`)), timeoutMs);
-  });
 }
 
 /**

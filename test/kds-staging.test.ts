@@ -13,7 +13,7 @@ import { Frame, Frames, PushRequest, type Delta, type Hello, type Resource } fro
 import { MAX_STAGED_BYTES, MAX_STAGED_RESOURCES } from '@ursa/core';
 import { call, startApi, type ApiServer } from '@ursa/test-support/api.js';
 import { backends } from '@ursa/test-support/backends.js';
-import { rawHello } from '@ursa/test-support/kds-hello.js';
+import { errorOf, postFrames, rawHello } from '@ursa/test-support/kds-hello.js';
 import { eventually } from '@ursa/test-support/zone.js';
 
 const TTL_MS = 1500;
@@ -25,21 +25,12 @@ const dp = (name: string, inbounds = 1): Resource => {
 };
 const snapshot = (revision: number, upserts: Resource[], complete: boolean, seq = 1): Delta => ({ seq, upserts, removals: [], revision, baseRevision: 0, snapshot: true, complete });
 
-async function post(url: string, path: string, body: Uint8Array): Promise<{ status: number; frames: Frame[] }> {
-  const res = await fetch(`${url}${path}`, { method: 'POST', body: body as Uint8Array<ArrayBuffer>, headers: { 'content-type': 'application/x-protobuf' } });
-  return { status: res.status, frames: Frames.decode(new Uint8Array(await res.arrayBuffer())).frames };
-}
-const errorOf = (frames: Frame[]) => {
-  const f = frames.find((x) => x.body?.$case === 'error');
-  return f?.body?.$case === 'error' ? f.body.value : undefined;
-};
-
 for (const backend of backends()) {
   describe(`KDS staging limits on ${backend.name}`, () => {
     let api: ApiServer;
     const tokens = new Map<string, string>();
     const hello = (zone: string, h: Partial<Hello> = {}) => rawHello({ zone, token: tokens.get(zone)!, instanceId: `${zone}-raw`, ...h });
-    const push = (zone: string, delta: Delta) => post(api.url, '/kds/v1/push', PushRequest.encode({ hello: hello(zone), delta }).finish());
+    const push = (zone: string, delta: Delta) => postFrames(api.url, '/kds/v1/push', PushRequest.encode({ hello: hello(zone), delta }).finish());
     const staged = (zone: string, revision: number) => api.stores.kds.staged('default', zone, String(revision));
     const zoneDataplanes = async (zone: string) =>
       ((await call(api.url, 'GET', '/meshes/default/dataplanes')).body.items as { labels: Record<string, string> }[]).filter((d) => d.labels['kuma.io/zone'] === zone).map((d) => d.labels['kuma.io/display-name']).sort();
@@ -112,7 +103,7 @@ for (const backend of backends()) {
       // zone-old goes away mid-upload. Any zone's next hello after the expiry sweeps it.
       await new Promise((r) => setTimeout(r, TTL_MS + 200));
       await eventually('the abandoned snapshot swept', async () => {
-        await post(api.url, '/kds/v1/push', PushRequest.encode({ hello: hello('zone-ok'), delta: snapshot(50, [dp('a')], false) }).finish());
+        await postFrames(api.url, '/kds/v1/push', PushRequest.encode({ hello: hello('zone-ok'), delta: snapshot(50, [dp('a')], false) }).finish());
         return (await staged('zone-old', 41)).length === 0;
       });
       // A live upload is not: zone-ok's chunk was just staged.

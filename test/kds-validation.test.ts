@@ -11,23 +11,13 @@ import { Frame, Frames, PollRequest, PushRequest, type Delta, type Hello, type R
 import { type KdsStore, MAX_RESOURCE_BYTES } from '@ursa/core';
 import { call, startApi, type ApiServer } from '@ursa/test-support/api.js';
 import { backends } from '@ursa/test-support/backends.js';
-import { rawHello } from '@ursa/test-support/kds-hello.js';
+import { errorOf, postFrames, rawHello } from '@ursa/test-support/kds-hello.js';
 
 /** What a leaked database error looks like: drizzle's "Failed query", SQL keywords, bind parameters. */
 const SQL_TEXT = /failed query|\bselect\b|\binsert\b|\bupdate\b|\bfrom "|\$[0-9]|params:|invalid byte sequence/i;
 
 const wire = (kind: string, mesh: string, name: string, spec: unknown): Resource => ({ key: { kind, mesh, name }, labels: {}, specJson: Buffer.from(JSON.stringify(spec)) });
 const emptyDelta = (d: Partial<Delta> = {}): Delta => ({ seq: 1, upserts: [], removals: [], revision: 1, snapshot: false, complete: false, baseRevision: 0, ...d });
-
-async function post(url: string, path: string, body: Uint8Array): Promise<{ status: number; frames: Frame[] }> {
-  const res = await fetch(`${url}${path}`, { method: 'POST', body: body as Uint8Array<ArrayBuffer>, headers: { 'content-type': 'application/x-protobuf' } });
-  return { status: res.status, frames: Frames.decode(new Uint8Array(await res.arrayBuffer())).frames };
-}
-
-const errorOf = (frames: Frame[]) => {
-  const f = frames.find((x) => x.body?.$case === 'error');
-  return f?.body?.$case === 'error' ? f.body.value : undefined;
-};
 
 /** A WebSocket session: hello, then `frames`; resolves with every frame received and the close code. */
 async function wsSession(url: string, hello: Hello, frames: Frame[], until: (got: Frame[]) => boolean): Promise<{ got: Frame[]; close?: number }> {
@@ -62,7 +52,7 @@ for (const backend of backends()) {
     let api: ApiServer;
     let token: string;
     const hello = (h: Partial<Hello> = {}) => rawHello({ zone: 'zone-v', token, instanceId: 'validator-0001', ...h });
-    const poll = (req: Partial<PollRequest>, query = '?wait=0') => post(api.url, `/kds/v1/poll${query}`, PollRequest.encode({ hello: hello(), rejections: [], snapshotRevision: 0, ...req }).finish());
+    const poll = (req: Partial<PollRequest>, query = '?wait=0') => postFrames(api.url, `/kds/v1/poll${query}`, PollRequest.encode({ hello: hello(), rejections: [], snapshotRevision: 0, ...req }).finish());
 
     /** A 400 whose one Error frame is `bad-frame` with `message`, and no SQL. */
     async function refused(res: Promise<{ status: number; frames: Frame[] }>, message: string | RegExp, status = 400) {
@@ -129,7 +119,7 @@ for (const backend of backends()) {
     });
 
     it('push: removal keys and upsert keys are checked; an oversized resource is a rejection, the rest applies', async () => {
-      const push = (delta: Delta, h: Partial<Hello> = {}) => post(api.url, '/kds/v1/push', PushRequest.encode({ hello: hello({ instanceId: 'validator-push', ...h }), delta }).finish());
+      const push = (delta: Delta, h: Partial<Hello> = {}) => postFrames(api.url, '/kds/v1/push', PushRequest.encode({ hello: hello({ instanceId: 'validator-push', ...h }), delta }).finish());
       await refused(push(emptyDelta({ snapshot: true, removals: [{ kind: 'Dataplane', mesh: 'default', name: 'dp\u0000' }] })), 'delta.removals[0].name must not contain NUL (U+0000) characters');
       await refused(push(emptyDelta({ snapshot: true, upserts: [{ labels: {}, specJson: Buffer.from('{}') }] })), 'delta.upserts[0].key is missing');
       // A Dataplane of 1.1 MB (many inbounds) next to a small one: one rejection naming the limit.
@@ -186,7 +176,7 @@ for (const backend of backends()) {
       afterAll(async () => broken?.close());
 
       it('long-poll: a 500 whose Error frame says internal with a trace id, not the error text', async () => {
-        const r = await post(broken.url, '/kds/v1/poll?wait=0', PollRequest.encode({ hello: hello(), rejections: [], snapshotRevision: 0 }).finish());
+        const r = await postFrames(broken.url, '/kds/v1/poll?wait=0', PollRequest.encode({ hello: hello(), rejections: [], snapshotRevision: 0 }).finish());
         const err = errorOf(r.frames);
         expect(r.status).toBe(500);
         expect(err?.code).toBe('internal');

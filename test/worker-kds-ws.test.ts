@@ -18,7 +18,7 @@ import { call } from '@ursa/test-support/api.js';
 import { postgresBackend } from '@ursa/test-support/backends.js';
 import { removeDirs, startZoneAgent, type ZoneProc } from '@ursa/test-support/cluster.js';
 import { meshTimeoutBody as mt } from '@ursa/test-support/fixtures.js';
-import { rawHello } from '@ursa/test-support/kds-hello.js';
+import { errorOf, rawHello } from '@ursa/test-support/kds-hello.js';
 import { freePort } from '@ursa/test-support/process.js';
 import { startWorkerd, type Workerd } from '@ursa/test-support/workerd.js';
 import { kdsReady, onlineZones, snapshotBytes as snapshotSize, webDataplane as dataplane, welcomes as welcomesOf, zoneHasTimeout } from '@ursa/test-support/worker-kds.js';
@@ -62,11 +62,6 @@ async function closedWithin(s: RawSession, ms: number): Promise<{ code: number; 
     clearTimeout(timer);
   }
 }
-
-const errorOf = (frames: Frame[]) => {
-  const f = frames.find((x) => x.body?.$case === 'error');
-  return f?.body?.$case === 'error' ? f.body.value : undefined;
-};
 
 /** A stream session that sends `first` and is refused: the Error frame, then the close. */
 async function refusedStream(url: string, first: Uint8Array | string): Promise<{ code: string; message: string; close: number }> {

@@ -5,7 +5,6 @@
  * `/ready` says ready, DNS answers from the database, which never had those names, and the file follows
  * the live table.
  */
-import { createSocket } from 'node:dgram';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,37 +14,10 @@ import { call } from '@ursa/test-support/api.js';
 import { removeDirs } from '@ursa/test-support/cluster.js';
 import { dig, requireDig } from '@ursa/test-support/dig.js';
 import { cleanEnv, freePort, start, waitFor, type Child } from '@ursa/test-support/process.js';
+import { firstUdpAnswer } from '@ursa/test-support/dns-probe.js';
 
 const ZONE = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
 const status = (out: string) => /status: ([A-Z]+)/.exec(out)?.[1];
-
-/**
- * When the resolver first answers `name` with `ip`: one UDP socket asks every 10 ms (a refused query, while
- * nothing listens, costs nothing). A dig per probe would itself load the 2 CPUs the agent starts on (its
- * process start is tens of ms), so dig confirms the answer once the probe has it.
- */
-function firstAnswer(port: number, name: string, ip: string, timeoutMs: number): Promise<number> {
-  const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
-  const query = Buffer.concat([Buffer.from([0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels, Buffer.from([0, 0, 1, 0, 1])]);
-  const wanted = Buffer.from(ip.split('.').map(Number));
-  return new Promise((resolve, reject) => {
-    const sock = createSocket('udp4');
-    const finish = (err?: Error) => {
-      clearInterval(tick);
-      clearTimeout(timer);
-      sock.close();
-      if (err) reject(err);
-      else resolve(Date.now());
-    };
-    sock.on('error', () => {}); // refused while nothing listens: keep asking
-    // The answer's last 4 bytes are the A record's address (one answer, no additional records).
-    sock.on('message', (msg) => {
-      if (msg.length >= 16 && msg.readUInt16BE(6) === 1 && msg.subarray(msg.length - 4).equals(wanted)) finish();
-    });
-    const tick = setInterval(() => sock.send(query, port, '127.0.0.1'), 10);
-    const timer = setTimeout(() => finish(new Error(`no answer ${name} -> ${ip} within ${timeoutMs} ms`)), timeoutMs);
-  });
-}
 
 describe('zone agent DNS from persisted answers (real process, real dig)', () => {
   let upstream: FakeUpstream;
@@ -124,7 +96,7 @@ describe('zone agent DNS from persisted answers (real process, real dig)', () =>
       await agent!.stop();
       const spawnedAt = Date.now();
       agent = start(process.execPath, [ZONE, '--zone', 'persisted-zone', '--data-dir', dataDir, '--api-port', String(apiPort), '--dns-port', String(dnsPort), '--xds-port', '0', '--dns-upstream', `127.0.0.1:${upstream.port}`], { env: cleanEnv() });
-      times.push((await firstAnswer(dnsPort, 'web.mesh', webIp!, 30_000)) - spawnedAt);
+      times.push((await firstUdpAnswer(dnsPort, 'web.mesh', webIp!, 30_000)) - spawnedAt);
       expect(await dig(dnsPort, 'web.mesh', '+short'), 'dig, once the probe had its answer').toBe(webIp);
       await waitFor('/ready 200 after the restart', async () => ((await fetch(`http://127.0.0.1:${apiPort}/ready`).catch(() => undefined))?.ok ? true : undefined), 60_000, agent);
     }

@@ -20,18 +20,16 @@
  * reconnect by itself, the dataplane registered meanwhile must reach the global (display-name label), and
  * a policy update made on the global once it is back must reach the zone.
  */
-import { createSocket } from 'node:dgram';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as dnsPacket from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query } from '@ursa/zone-agent';
 import { call } from '@ursa/test-support/api.js';
 import { removeDirs, spawnZoneAgent, startGlobal, type AgentSetup, type GlobalProc } from '@ursa/test-support/cluster.js';
 import { digShort, requireDig } from '@ursa/test-support/dig.js';
 import { freePort, getJson, groupGone, killGroup, waitFor, type Child } from '@ursa/test-support/process.js';
+import { firstUdpAnswer } from '@ursa/test-support/dns-probe.js';
 
 const ZONE = 'outage-zone';
 const OUTAGE_MS = 60_000;
@@ -58,35 +56,6 @@ function spawnAgent(s: AgentSetup): Agent {
 }
 
 // --- probes ----------------------------------------------------------------------------------------------
-
-/**
- * Resolves with the time of the first UDP answer carrying `ip` for `name`, sending one query every 20 ms from
- * one socket. Used to time a restart: spawning `dig` 20 times a second would take CPU from the agent being
- * timed on a small host (the answer is then confirmed with `dig`).
- */
-function firstUdpAnswer(port: number, name: string, ip: string, timeoutMs: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const sock = createSocket('udp4');
-    const finish = (err?: Error) => {
-      clearInterval(tick);
-      clearTimeout(timer);
-      sock.close();
-      if (err) reject(err);
-      else resolve(Date.now());
-    };
-    sock.on('error', () => {}); // refused while nothing listens: keep asking
-    sock.on('message', (msg) => {
-      try {
-        const answers = dnsPacket.decode(msg).answers ?? [];
-        if (answers.some((a) => a.type === 'A' && a.data === ip)) finish();
-      } catch {
-        /* not for us */
-      }
-    });
-    const tick = setInterval(() => sock.send(query(name), port, '127.0.0.1'), 20);
-    const timer = setTimeout(() => finish(new Error(`no DNS answer ${name} -> ${ip} within ${timeoutMs} ms`)), timeoutMs);
-  });
-}
 
 /** CPU time (user + system, all threads) a process has used so far, from /proc (Linux). */
 function cpuTimeMs(pid: number): number {

@@ -52,6 +52,16 @@ export async function inspect(client: Client, target: InspectTarget, opts: { mes
 
 type Inspector = (client: Client, mesh: string) => Promise<[string[], unknown[][], unknown[]]>;
 
+/** Zone ingresses and egresses: the same columns over their `_overview` (`key`: the resource, `insight`: its insight). */
+async function zoneProxies(client: Client, path: string, key: string, insight: string): ReturnType<Inspector> {
+  const items = await listAll(client, path);
+  const rows = items.map((z) => {
+    const s = subscriptionColumns(z[insight]);
+    return [z.name, obj(z[key]).zone, s.online ? 'Online' : 'Offline', s.lastConnected, s.lastUpdated, s.updates, s.errors];
+  });
+  return [['NAME', 'ZONE', 'STATUS', 'LAST CONNECTED AGO', 'LAST UPDATED AGO', 'TOTAL UPDATES', 'TOTAL ERRORS'], rows, items];
+}
+
 const INSPECTORS: Record<InspectTarget, Inspector> = {
   async zones(client) {
     const [items, insight] = await Promise.all([listAll(client, '/zones/_overview'), client.get<Item>('/global-insight')]);
@@ -83,23 +93,9 @@ const INSPECTORS: Record<InspectTarget, Inspector> = {
     return [['NAME', 'STATUS', 'LAST CONNECTED AGO', 'LAST UPDATED AGO', 'TOTAL UPDATES', 'TOTAL ERRORS', 'ZONE-CP VERSION', 'BACKEND', 'APPLIED REVISION', 'REVISIONS BEHIND'], rows, items];
   },
 
-  async zoneingresses(client) {
-    const items = await listAll(client, '/zoneingresses/_overview');
-    const rows = items.map((z) => {
-      const s = subscriptionColumns(z.zoneIngressInsight);
-      return [z.name, obj(z.zoneIngress).zone, s.online ? 'Online' : 'Offline', s.lastConnected, s.lastUpdated, s.updates, s.errors];
-    });
-    return [['NAME', 'ZONE', 'STATUS', 'LAST CONNECTED AGO', 'LAST UPDATED AGO', 'TOTAL UPDATES', 'TOTAL ERRORS'], rows, items];
-  },
+  zoneingresses: (client) => zoneProxies(client, '/zoneingresses/_overview', 'zoneIngress', 'zoneIngressInsight'),
 
-  async zoneegresses(client) {
-    const items = await listAll(client, '/zoneegresses/_overview');
-    const rows = items.map((z) => {
-      const s = subscriptionColumns(z.zoneEgressInsight);
-      return [z.name, obj(z.zoneEgress).zone, s.online ? 'Online' : 'Offline', s.lastConnected, s.lastUpdated, s.updates, s.errors];
-    });
-    return [['NAME', 'ZONE', 'STATUS', 'LAST CONNECTED AGO', 'LAST UPDATED AGO', 'TOTAL UPDATES', 'TOTAL ERRORS'], rows, items];
-  },
+  zoneegresses: (client) => zoneProxies(client, '/zoneegresses/_overview', 'zoneEgress', 'zoneEgressInsight'),
 
   async dataplanes(client, mesh) {
     const items = await listAll(client, `/meshes/${encodeURIComponent(mesh)}/dataplanes/_overview`);
