@@ -5,6 +5,7 @@
  * query moves the zone resolver's counters (the zone's xds_* families: test/zone-xds.test.ts).
  */
 import { createSocket } from 'node:dgram';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { call } from '@ursa/test-support/api.js';
@@ -81,6 +82,13 @@ describe('/metrics on the global (Node entry) and the zone agent', () => {
       30_000,
     );
     expect(value(after, 'ursa_zone_applied_revision', { zone_name: 'east' })).toBeGreaterThan(feedBefore);
+    expect(value(after, 'ursa_zone_lag_seconds', { zone_name: 'east' })).toBe(0);
+    // Kuma's store summary: the PUT that created the policy, timed by operation and type.
+    // (Read from the text: the parser drops the labels of labelled summaries.)
+    expect(after.find((f) => f.name === 'store')?.type).toBe('SUMMARY');
+    const text = await (await fetch(`${global.url}/metrics`)).text();
+    expect(text).toContain('store_count{operation="create",resource_type="MeshTimeout"} 1\n');
+    expect(text).toMatch(/^store_count\{operation="get",resource_type="Mesh"\} \d+$/m);
 
     // The zone agent's own /metrics: cp_info, its API requests, its KDS client's state and applied revision.
     expect((await call(zone.url, 'GET', '/meshes/default/meshtimeouts/m1')).status).toBe(200);
@@ -114,7 +122,33 @@ describe('/metrics on the global (Node entry) and the zone agent', () => {
     }
     const d = await scrape(zone.url);
     expect(value(d, 'ursa_dns_queries_total')).toBe(before + 1);
+
+    // Every family the Grafana dashboards in docs/ query is one these planes serve.
+    const served = new Set<string>();
+    for (const text of [await (await fetch(`${global.url}/metrics`)).text(), await (await fetch(`${zone.url}/metrics`)).text()]) {
+      for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+        served.add(m[1]!);
+        for (const suffix of ['_bucket', '_sum', '_count']) served.add(m[1]! + suffix);
+      }
+    }
+    for (const file of ['ursa-global.json', 'ursa-zone.json']) {
+      const dashboard = JSON.parse(await readFile(new URL(`../docs/grafana/${file}`, import.meta.url), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+      const names = dashboard.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/\b(?:cp_|kds_|xds_|ursa_|api_server_|store)[a-z0-9_]*/g) ?? []));
+      expect(names.length, file).toBeGreaterThan(5);
+      for (const n of names) expect(served.has(n), `${file} queries ${n}`).toBe(true);
+    }
     // Not a .mesh name the zone has: forwarded upstream (answered, or SERVFAIL when this host has no resolver).
     expect((value(d, 'ursa_dns_answers_total', { outcome: 'forwarded' }) ?? 0) + (value(d, 'ursa_dns_answers_total', { outcome: 'servfail' }) ?? 0)).toBe(1);
   }, 120_000);
+
+  it('a zone that stops applying shows its lag in revisions and in seconds, growing', async () => {
+    await zone.stop();
+    const policy = { type: 'MeshTimeout', name: 'm2', mesh: 'default', spec: { targetRef: { kind: 'Mesh' }, to: [{ targetRef: { kind: 'Mesh' }, default: { connectionTimeout: '3s' } }] } };
+    expect((await call(global.url, 'PUT', '/meshes/default/meshtimeouts/m2', { body: policy })).status).toBe(201);
+    const first = await scrape(global.url);
+    expect(value(first, 'ursa_zone_revisions_behind', { zone_name: 'east' })).toBeGreaterThanOrEqual(1);
+    const lag = value(first, 'ursa_zone_lag_seconds', { zone_name: 'east' })!;
+    expect(lag).toBeGreaterThanOrEqual(0);
+    await waitFor('the lag in seconds grows while the zone is away', async () => ((value(await scrape(global.url), 'ursa_zone_lag_seconds', { zone_name: 'east' }) ?? 0) >= lag + 1 ? true : undefined), 10_000);
+  }, 60_000);
 });

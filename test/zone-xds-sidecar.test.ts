@@ -170,6 +170,12 @@ describe('zone agent xDS: Envoy sidecars and zone ingresses', () => {
     expect(Math.abs(new Date(mtls.certificateExpirationTime).getTime() - new Date(leaf.validTo).getTime())).toBeLessThan(1000);
     expect(mtls.certificateRegenerations).toBeGreaterThanOrEqual(1);
     expect(new Date(mtls.lastCertificateRegeneration).getTime()).toBeLessThanOrEqual(Date.now());
+    // Kuma's expiry gauge on the zone's /metrics: the mesh's first-expiring certificate, at most this one's expiry.
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const expiry = metrics.split('\n').find((l) => l.startsWith('xds_cert_expiration_timestamp_seconds{mesh="default"}'));
+    expect(expiry, 'xds_cert_expiration_timestamp_seconds for mesh default').toBeDefined();
+    expect(Number(expiry!.split(' ')[1])).toBeLessThanOrEqual(Math.floor(new Date(leaf.validTo).getTime() / 1000));
+    expect(Number(expiry!.split(' ')[1])).toBeGreaterThan(Date.now() / 1000 + 23 * 3600);
 
     // The certificates are good for real mutual TLS: api's sidecar as server, web's as client.
     const apiProxy = await connect({ id: 'default.api-1' }, await token({ mesh: 'default', name: 'api-1' }));

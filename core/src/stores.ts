@@ -3,10 +3,11 @@ import type { Stores } from './http/env.js';
 import { ZoneTokens } from './tokens/zone-tokens.js';
 import type { Db } from './store/db.js';
 import { KdsStore } from './store/kds-store.js';
-import { ResourceStore } from './store/resource-store.js';
+import { ResourceStore, type StoreHooks } from './store/resource-store.js';
 import { TokenStore } from './store/token-store.js';
 
-export function createStores(db: Db): Stores {
+/** `hooks.observe` times every resource-store call (the entries feed it to `store{operation,resource_type}`). */
+export function createStores(db: Db, hooks: StoreHooks = {}): Stores {
   const kds = new KdsStore(db);
-  return { db, resources: new ResourceStore(db), tokens: new TokenStore(db), kds, zoneTokens: new ZoneTokens(kds) };
+  return { db, resources: new ResourceStore(db, hooks), tokens: new TokenStore(db), kds, zoneTokens: new ZoneTokens(kds) };
 }

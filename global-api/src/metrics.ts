@@ -4,11 +4,13 @@
  * revision and, per zone, the revision it applied and how many it is behind. The feed revision is read from
  * the store at scrape time, for each tenant a zone of this process reported from (and the default tenant).
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
 import { BASED_ON_KUMA, type Metrics, PRODUCT, type ResourceStore, VERSION } from '@ursa/core';
 
 export interface GlobalMetrics extends Metrics {
   readonly registry: Registry;
+  /** One resource-store call (the store's `observe` hook). */
+  storeOperation(operation: string, resourceType: string, seconds: number): void;
   /** The Prometheus text (`GET /metrics`). */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -39,8 +41,28 @@ export function createGlobalMetrics(opts: { instanceId: string; defaultTenant: s
     registers: [registry],
   });
 
+  const lagSeconds = new Gauge({
+    name: 'ursa_zone_lag_seconds',
+    help: 'How long ago the oldest change a zone has not applied was written (0 when the zone is up to date)',
+    labelNames: ['tenant', 'zone_name'],
+    registers: [registry],
+  });
+  // Kuma's store summary (pkg/core/resources/store/metered_store.go): seconds per call, by operation and type.
+  const store = new Summary({
+    name: 'store',
+    help: 'Summary of Store operations',
+    labelNames: ['operation', 'resource_type'],
+    percentiles: [0.5, 0.9, 0.99],
+    maxAgeSeconds: 600,
+    ageBuckets: 5,
+    registers: [registry],
+  });
+
   return {
     registry,
+    storeOperation(operation, resourceType, seconds) {
+      store.labels(operation, resourceType).observe(seconds);
+    },
     httpRequest(method, handler, status, seconds) {
       requests.labels(method, handler, String(status)).inc();
       duration.labels(method, handler).observe(seconds);
@@ -65,9 +87,21 @@ export function createGlobalMetrics(opts: { instanceId: string; defaultTenant: s
         revisions.set(t, r);
         feed.labels(t).set(r);
       }
+      // Zones at the same revision share one lookup of the first change they miss.
+      const since = new Map<string, Promise<Date | undefined>>();
+      const now = Date.now();
       for (const a of applied.values()) {
         const r = revisions.get(a.tenant);
-        if (r !== undefined) behind.labels(a.tenant, a.zone).set(Math.max(0, r - a.revision));
+        if (r === undefined) continue;
+        behind.labels(a.tenant, a.zone).set(Math.max(0, r - a.revision));
+        if (a.revision >= r) {
+          lagSeconds.labels(a.tenant, a.zone).set(0);
+          continue;
+        }
+        const key = `${a.tenant} ${a.revision}`;
+        if (!since.has(key)) since.set(key, opts.resources.firstChangeAfter(a.tenant, a.revision).catch(() => undefined));
+        const at = await since.get(key)!;
+        if (at) lagSeconds.labels(a.tenant, a.zone).set(Math.max(0, (now - at.getTime()) / 1000));
       }
       return { contentType: registry.contentType, body: await registry.metrics() };
     },

@@ -40,8 +40,10 @@ async function main(): Promise<void> {
 
   const database: Database = config.databaseUrl ? openPostgres(config.databaseUrl, { socket: startupGuardedSockets() }) : await openPglite(`${config.dataDir}/db`);
   await migrate(database);
-  const stores = createStores(database.db);
-  const metrics = createGlobalMetrics({ instanceId, defaultTenant: config.defaultTenant, resources: stores.resources });
+  // The store reports its calls to the metrics, which read the feed revision from the store: late-bound.
+  let metrics: ReturnType<typeof createGlobalMetrics> | undefined;
+  const stores = createStores(database.db, { observe: (op, kind, s) => metrics?.storeOperation(op, kind, s) });
+  metrics = createGlobalMetrics({ instanceId, defaultTenant: config.defaultTenant, resources: stores.resources });
   const waker = await notifyWaker(database);
   const app = createGlobalApp({
     instanceId,

@@ -59,7 +59,9 @@ export async function runAgent(start: AgentStart): Promise<void> {
     start.database,
     loadServingParts().then((m) => (log.debug(`modules loaded at ${sinceStart()} ms`), m)),
   ]);
-  const stores = createStores(database.db);
+  // Store calls are timed from the first scrape on, like requests (`metrics` loads then).
+  let metrics: ZoneMetrics | undefined;
+  const stores = createStores(database.db, { observe: (op, kind, s) => metrics?.storeOperation(op, kind, s) });
   const waker = await notifyWaker(database);
   const state = new ZoneSyncState(stores.resources);
 
@@ -110,7 +112,6 @@ export async function runAgent(start: AgentStart): Promise<void> {
   /** Set once the xDS server is up (the inspect endpoints read its snapshot cache). */
   let xdsHandle: XdsHandle | undefined;
   /** Loaded on the first `GET /metrics` (prom-client is not on the start-up path). */
-  let metrics: ZoneMetrics | undefined;
   const app = createApp({
     metrics: { httpRequest: (...a) => metrics?.httpRequest(...a), kdsStream() {}, kdsResponseSent() {}, zoneApplied() {} },
     instanceId,
@@ -128,7 +129,7 @@ export async function runAgent(start: AgentStart): Promise<void> {
       r.get('/ready', (c) => c.json({ ready: phase === 'ready', phase, zone: config.zone, dns: dnsSource(), kds: kds() }, phase === 'ready' ? 200 : 503));
       r.get('/healthz', (c) => c.json({ ok: true }));
       r.get('/metrics', async (c) => {
-        metrics ??= (await import('./metrics.js')).createZoneMetrics({ instanceId, zone: config.zone, kds: () => client?.status, xdsStreams: () => xdsHandle?.streams() ?? 0, dnsStats: async () => resolver?.stats() });
+        metrics ??= (await import('./metrics.js')).createZoneMetrics({ instanceId, zone: config.zone, kds: () => client?.status, xdsStreams: () => xdsHandle?.streams() ?? 0, certExpiry: () => xdsHandle?.certExpiry() ?? new Map(), dnsStats: async () => resolver?.stats() });
         const m = await metrics.render();
         return c.body(m.body, 200, { 'content-type': m.contentType });
       });

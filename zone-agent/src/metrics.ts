@@ -4,7 +4,7 @@
  * revision). Loaded on the first scrape (`agent.ts`), so prom-client stays off the start-up path; requests
  * are counted from then on (Prometheus scrapes from the start, so that is the agent's first seconds).
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
 import { BASED_ON_KUMA, type Metrics, PRODUCT, VERSION } from '@ursa/core';
 import type { DnsStats } from './dns/server.js';
 import type { XdsMetrics } from './xds/component.js';
@@ -17,13 +17,15 @@ export interface KdsStatusView {
 }
 
 export interface ZoneMetrics extends Pick<Metrics, 'httpRequest'>, XdsMetrics {
+  /** One resource-store call (the store's `observe` hook). */
+  storeOperation(operation: string, resourceType: string, seconds: number): void;
   render(): Promise<{ contentType: string; body: string }>;
 }
 
 /** Short type names in labels (`Cluster`, not the whole type URL): bounded and readable. */
 const shortType = (typeUrl: string) => typeUrl.slice(typeUrl.lastIndexOf('.') + 1);
 
-export function createZoneMetrics(opts: { instanceId: string; zone: string; kds: () => KdsStatusView | undefined; xdsStreams: () => number; dnsStats: () => Promise<DnsStats | undefined> }): ZoneMetrics {
+export function createZoneMetrics(opts: { instanceId: string; zone: string; kds: () => KdsStatusView | undefined; xdsStreams: () => number; certExpiry: () => Map<string, Date>; dnsStats: () => Promise<DnsStats | undefined> }): ZoneMetrics {
   const registry = new Registry();
   new Gauge({ name: 'cp_info', help: 'Control plane build and instance', labelNames: ['instance_id', 'product', 'version', 'based_on_kuma', 'mode', 'zone'], registers: [registry] })
     .labels(opts.instanceId, PRODUCT, VERSION, BASED_ON_KUMA, 'zone', opts.zone)
@@ -43,7 +45,31 @@ export function createZoneMetrics(opts: { instanceId: string; zone: string; kds:
   // The resolver runs on its own thread and counts there; its totals are read at scrape.
   const dnsQueries = new Counter({ name: 'ursa_dns_queries_total', help: 'DNS queries the zone resolver received (UDP and TCP)', registers: [registry] });
   const dnsAnswers = new Counter({ name: 'ursa_dns_answers_total', help: 'DNS queries by outcome: local (.mesh), forwarded, servfail, formerr, notimp, dropped, error', labelNames: ['outcome'], registers: [registry] });
+  // Kuma's name and label (pkg/xds/metrics): remaining lifetime is `xds_cert_expiration_timestamp_seconds - time()`.
+  const certExpiry = new Gauge({
+    name: 'xds_cert_expiration_timestamp_seconds',
+    help: "Unix time (seconds) when the mesh's first-expiring workload certificate held by this agent expires",
+    labelNames: ['mesh'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [mesh, at] of opts.certExpiry()) this.labels(mesh).set(Math.floor(at.getTime() / 1000));
+    },
+  });
+  void certExpiry;
+  const store = new Summary({
+    name: 'store',
+    help: 'Summary of Store operations',
+    labelNames: ['operation', 'resource_type'],
+    percentiles: [0.5, 0.9, 0.99],
+    maxAgeSeconds: 600,
+    ageBuckets: 5,
+    registers: [registry],
+  });
   return {
+    storeOperation(operation, resourceType, seconds) {
+      store.labels(operation, resourceType).observe(seconds);
+    },
     httpRequest(method, handler, status, seconds) {
       requests.labels(method, handler, String(status)).inc();
       duration.labels(method, handler).observe(seconds);

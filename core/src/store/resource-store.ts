@@ -109,6 +109,22 @@ export type WriteResult =
 const DEFAULT_PAGE = 100;
 const DEFAULT_FEED_PAGE = 1000;
 
+/** The resource type a write is about, for `store{resource_type}` (cascades: `Mesh` / the first kind). */
+function opKind(op: WriteOp): string {
+  switch (op.op) {
+    case 'create':
+    case 'update':
+    case 'upsert':
+      return op.resource.kind;
+    case 'delete':
+      return op.key.kind;
+    case 'cascade-mesh':
+      return 'Mesh';
+    default:
+      return op.kinds[0] ?? 'none';
+  }
+}
+
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 export interface StoreHooks {
@@ -117,6 +133,12 @@ export interface StoreHooks {
    * hold a transaction open (a slow writer) and show that the feed still has no gaps.
    */
   beforeCommit?: (tenant: string, revisions: readonly number[]) => Promise<void>;
+  /**
+   * Every read and write call, timed (Kuma's `store{operation,resource_type}`): `operation` is get, list,
+   * create, update, delete or, for a batch of several writes, apply; `resourceType` the kind (for a batch, each
+   * kind in it).
+   */
+  observe?: (operation: string, resourceType: string, seconds: number) => void;
 }
 
 export class ResourceStore {
@@ -125,7 +147,24 @@ export class ResourceStore {
     private readonly hooks: StoreHooks = {},
   ) {}
 
+  /** Runs `fn`, reporting its duration to `hooks.observe` (whether it succeeded or threw). */
+  private async timed<T>(operation: string, kinds: readonly string[], fn: () => Promise<T>): Promise<T> {
+    const observe = this.hooks.observe;
+    if (!observe) return fn();
+    const start = performance.now();
+    try {
+      return await fn();
+    } finally {
+      const seconds = (performance.now() - start) / 1000;
+      for (const kind of new Set(kinds)) observe(operation, kind, seconds);
+    }
+  }
+
   async get(tenant: string, key: { kind: string; mesh?: string; name: string }): Promise<Resource | undefined> {
+    return this.timed('get', [key.kind], () => this.getUntimed(tenant, key));
+  }
+
+  private async getUntimed(tenant: string, key: { kind: string; mesh?: string; name: string }): Promise<Resource | undefined> {
     const k = checkKey(key);
     if (unstorable(k.mesh, k.name)) return undefined;
     const rows = await this.db
@@ -138,6 +177,10 @@ export class ResourceStore {
 
   /** A page of live resources of one kind, ordered by (mesh, name), and the total that match. */
   async list(tenant: string, kind: string, opts: ListOptions = {}): Promise<{ items: Resource[]; total: number }> {
+    return this.timed('list', [kind], () => this.listUntimed(tenant, kind, opts));
+  }
+
+  private async listUntimed(tenant: string, kind: string, opts: ListOptions): Promise<{ items: Resource[]; total: number }> {
     checkKind(kind);
     const filterTexts = [opts.mesh, opts.nameContains, ...Object.entries(opts.labels ?? {}).flat(), ...(opts.tags ?? []).flatMap((t) => [t.key, t.value])];
     if (unstorable(...filterTexts)) return { items: [], total: 0 };
@@ -205,6 +248,22 @@ export class ResourceStore {
    */
   async apply(tenant: string, ops: readonly WriteOp[], preconditions: Preconditions = {}, opts: { cursor?: { name: string; value: number } } = {}): Promise<WriteResult[]> {
     if (ops.length === 0 && !opts.cursor) return [];
+    const observe = this.hooks.observe;
+    if (!observe || ops.length === 0) return this.applyUntimed(tenant, ops, preconditions, opts);
+    const start = performance.now();
+    let results: WriteResult[] | undefined;
+    try {
+      return (results = await this.applyUntimed(tenant, ops, preconditions, opts));
+    } finally {
+      // Kuma's operation names: an upsert is the create or update it turned out to be.
+      const first = ops[0]!;
+      const operation = ops.length > 1 ? 'apply' : first.op !== 'upsert' ? first.op : results?.[0] && 'created' in results[0] && results[0].created ? 'create' : 'update';
+      const seconds = (performance.now() - start) / 1000;
+      for (const kind of new Set(ops.map(opKind))) observe(operation, kind, seconds);
+    }
+  }
+
+  private async applyUntimed(tenant: string, ops: readonly WriteOp[], preconditions: Preconditions, opts: { cursor?: { name: string; value: number } }): Promise<WriteResult[]> {
     const prepared = prepareOps(ops);
     return this.db.transaction(async (tx) => {
       let expanded: PreparedOp[];
@@ -294,6 +353,21 @@ export class ResourceStore {
 
   async setCursor(tenant: string, name: string, value: number): Promise<void> {
     await this.db.transaction((tx) => setCursor(tx, tenant, name, value));
+  }
+
+  /**
+   * When the oldest change after `revision` that the feed still holds was written: how long a reader at
+   * `revision` has been behind. A key written again since keeps only its latest time, so this can be younger
+   * than the reader's true lag, never older. Undefined when nothing came after `revision`.
+   */
+  async firstChangeAfter(tenant: string, revision: number): Promise<Date | undefined> {
+    const rows = await this.db
+      .select({ at: resources.modificationTime })
+      .from(resources)
+      .where(and(eq(resources.tenantId, tenant), gt(resources.revision, revision)))
+      .orderBy(asc(resources.revision))
+      .limit(1);
+    return rows[0]?.at;
   }
 
   /** The tenant's current revision (0 for a tenant that never wrote). */

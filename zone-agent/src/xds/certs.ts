@@ -114,6 +114,17 @@ export class WorkloadCertificates {
     return min === undefined ? undefined : new Date(min);
   }
 
+  /** Per mesh, when its first-expiring held certificate expires (Kuma's `xds_cert_expiration_timestamp_seconds`). */
+  earliestExpiryByMesh(): Map<string, Date> {
+    const out = new Map<string, Date>();
+    for (const [id, { cert }] of this.held) {
+      const mesh = id.slice(0, id.indexOf('/'));
+      const seen = out.get(mesh);
+      if (!seen || cert.notAfter.getTime() < seen.getTime()) out.set(mesh, cert.notAfter);
+    }
+    return out;
+  }
+
   /** Drops the certificates of Dataplanes `keep` rejects (gone, disconnected, mTLS off). */
   retain(keep: (mesh: string, name: string) => boolean): void {
     for (const id of this.held.keys()) {

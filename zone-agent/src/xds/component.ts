@@ -81,6 +81,8 @@ export interface XdsHandle {
   readonly streams: () => number;
   /** The kind of a connected node (`generate/node-kind.ts`). */
   readonly kindOf: (nodeId: string) => ProxyKind | undefined;
+  /** Per mesh, the expiry of its first-expiring workload certificate held by this agent. */
+  readonly certExpiry: () => Map<string, Date>;
 }
 
 interface Connected extends ProxyId {
@@ -237,7 +239,7 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
     return async () => {};
   }
   log.info(`ADS (state of the world and incremental) on ${host}:${server.port}`);
-  opts.onReady?.({ cache, insights, connected: () => [...nodes.keys()], streams: () => [...nodes.values()].reduce((n, c) => n + c.streams, 0), kindOf: (id) => (nodes.has(id) ? (nodes.get(id)!.kind ?? 'proxyless') : undefined) });
+  opts.onReady?.({ cache, insights, connected: () => [...nodes.keys()], streams: () => [...nodes.values()].reduce((n, c) => n + c.streams, 0), kindOf: (id) => (nodes.has(id) ? (nodes.get(id)!.kind ?? 'proxyless') : undefined), certExpiry: () => certs.earliestExpiryByMesh() });
 
   return async () => {
     if (renewTimer) clearTimeout(renewTimer);
