@@ -3,7 +3,7 @@
  * processes: a global (Node entry, PGlite, or a scratch PostgreSQL database when DATABASE_URL is set) and a
  * zone agent with dataplanes in two meshes and a zone ingress. Each page must show its data without a
  * console error; the zones page must turn a killed zone Offline without a reload; a policy must be findable
- * by name and its YAML readable, with user data shown as text, never as markup.
+ * by name and its YAML and affected proxies readable, with user data shown as text, never as markup.
  *
  * `URSA_SCREENSHOTS=1` also writes the main pages to docs/screenshots/*.png (the README's pictures).
  */
@@ -175,6 +175,12 @@ describe('web dashboard in headless Chromium', () => {
       expect(yaml).toContain(JSON.stringify(XSS));
       // The YAML is the API's resource, exactly: what kumactl get -o yaml would print, read back.
       expect(parseYaml(yaml)).toEqual((await call(global.url, 'GET', '/meshes/default/meshaccesslogs/audit-log')).body);
+      // Its affected proxies: a Mesh-wide policy selects both of mesh default's dataplanes (not payments' ledger-1).
+      await shows(page, 'Affected proxies');
+      await shows(page, 'api-1');
+      const affected = await page.locator('td a').allTextContents();
+      expect(affected).toEqual(['api-1', 'web-1']);
+      expect(await rowOf(page, 'web-1').locator('td').nth(1).textContent()).toBe('zone-1');
       if (SHOTS) await page.screenshot({ path: `${SHOTS}policy.png`, fullPage: true });
       expect(await page.locator('pre.yaml img').count()).toBe(0);
       expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined();

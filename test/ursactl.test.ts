@@ -4,7 +4,6 @@
  * configuration, get/apply/delete round trip in YAML, a zone token from `generate zone-token` that starts a
  * zone agent, `inspect zones` Online then Offline once the agent is killed, one-line errors and exit codes.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,28 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { scratchDatabase, type ScratchDatabase } from '@ursa/test-support/backends.js';
 import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from '@ursa/test-support/cluster.js';
-import { cleanEnv, waitFor } from '@ursa/test-support/process.js';
-
-const BIN = new URL('../cli/bin/ursactl.js', import.meta.url).pathname;
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function ursactl(config: string, args: readonly string[], stdin?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [BIN, ...args], { env: cleanEnv({ URSACTL_CONFIG: config }), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d) => (stdout += d));
-    proc.stderr.on('data', (d) => (stderr += d));
-    proc.on('error', reject);
-    proc.on('exit', (code) => resolve({ code, stdout, stderr }));
-    proc.stdin.end(stdin ?? '');
-  });
-}
+import { waitFor } from '@ursa/test-support/process.js';
+import { ursactl } from '@ursa/test-support/ursactl.js';
 
 const MESH_AND_POLICY = `
 type: Mesh
@@ -175,6 +154,41 @@ describe.each(backendNames)('ursactl against a real global and zone agent (%s)',
     expect(gone.code).toBe(1);
     expect(gone.stderr.trim()).toBe('Error: Could not retrieve a resource: Not found');
   }, 120_000);
+
+  it('tenants and API tokens of a hosted global: tenants create|list, tokens create|list|revoke, zone-token scopes', async () => {
+    const created = await run(['tenants', 'create', `acme-${backend}`]);
+    expect(created.code, created.stderr).toBe(0);
+    const secret = created.stdout.split('\n')[0]!;
+    expect(created.stdout).toContain(`tenant acme-${backend} created`);
+    expect((await run(['tenants', 'list'])).stdout).toMatch(new RegExp(`\\nacme-${backend}\\s+\\d+\\s+\\d{4}-`));
+    expect((await run(['tenants', 'create', 'Not A Label'])).stderr.trim()).toMatch(/^Error: .*\(name: must be a lowercase DNS label/);
+
+    // As the tenant's admin: its own tokens; operator routes are refused.
+    expect((await run(['config', 'control-planes', 'add', '--name', 'acme', '--address', global.url, '--auth-token', secret])).code).toBe(0);
+    try {
+      const ci = await run(['tokens', 'create', '--name', 'ci', '--role', 'read-only', '-o', 'json']);
+      expect(ci.code, ci.stderr).toBe(0);
+      const issued = JSON.parse(ci.stdout) as { id: string; role: string; secret: string };
+      expect(issued.role).toBe('read-only');
+      const listed = await run(['tokens', 'list']);
+      expect(listed.stdout).toMatch(new RegExp(`\\n${issued.id}\\s+ci\\s+read-only\\s.*\\sactive\\s*\\n`));
+      expect((await run(['tokens', 'revoke', issued.id])).stdout.trim()).toBe(`revoked token ${issued.id}`);
+      expect((await run(['tokens', 'list'])).stdout).toMatch(new RegExp(`\\n${issued.id}\\s+ci\\s+read-only\\s.*\\srevoked\\s*\\n`));
+      const refused = await run(['tenants', 'list']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr.trim()).toBe('Error: Access Denied: operator routes need the operator token');
+      expect((await run(['tokens', 'create', '--name', 'x', '--role', 'root'])).code).toBe(2);
+    } finally {
+      expect((await run(['config', 'control-planes', 'switch', '--name', 'global'])).code).toBe(0);
+    }
+
+    // kumactl's --scope: a token for zone proxies only (not for a zone control plane).
+    const scoped = await run(['generate', 'zone-token', '--zone', 'edge', '--scope', 'ingress', '--scope', 'egress']);
+    expect(scoped.code, scoped.stderr).toBe(0);
+    const claims = JSON.parse(Buffer.from(scoped.stdout.trim().split('.')[1]!, 'base64url').toString()) as { scopes?: string[] };
+    expect(claims.scopes).toEqual(['ingress', 'egress']);
+    expect((await run(['generate', 'zone-token', '--zone', 'edge', '--scope', 'everything'])).code).toBe(2);
+  }, 60_000);
 
   it('a token from `generate zone-token` starts a zone agent; inspect zones shows it Online, then Offline once killed', async () => {
     const token = await run(['generate', 'zone-token', '--zone', 'east', '--valid-for', '24h']);

@@ -8,11 +8,16 @@
  * request is refused before any store is opened), so the file is never empty; with DATABASE_URL the Worker
  * is pointed at a fresh, migrated database and the whole suite runs.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { type Database, TokenStore } from '@ursa/core';
 import { call } from '@ursa/test-support/api.js';
 import { postgresBackend } from '@ursa/test-support/backends.js';
 import { startWorkerd, type Workerd } from '@ursa/test-support/workerd.js';
+import { ursactl } from '@ursa/test-support/ursactl.js';
 
 const DATABASE_URL = process.env.DATABASE_URL;
 
@@ -64,6 +69,31 @@ describe('global plane HTTP API in workerd', () => {
 
   if (DATABASE_URL) {
     describe('on PostgreSQL through Hyperdrive', () => {
+      it('ursactl (the real binary) against the Worker: apply YAML, get, inspect, delete, with a tenant token', async () => {
+        const dir = await mkdtemp(join(tmpdir(), 'ursactl-worker-'));
+        const config = join(dir, 'config.yaml');
+        try {
+          const run = (args: readonly string[], stdin?: string) => ursactl(config, args, stdin);
+          expect((await run(['config', 'control-planes', 'add', '--name', 'worker', '--address', workerd.url, '--auth-token', tokens.admin])).code).toBe(0);
+          const version = await run(['version']);
+          expect(version.stdout).toMatch(/^Client: Ursa \S+\nServer: Ursa \S+ \(Kuma 2\.14\.\d+ API\)/);
+          const applied = await run(['apply', '-f', '-'], 'type: Mesh\nname: cli-w\n---\n' + JSON.stringify(mt('cli-timeout', 'cli-w', '9s')));
+          expect(applied.code, applied.stderr).toBe(0);
+          expect(applied.stdout).toBe('Mesh "cli-w" created\nMeshTimeout "cli-timeout" in mesh cli-w created\n');
+          const got = parse((await run(['get', 'meshtimeout', 'cli-timeout', '--mesh', 'cli-w', '-o', 'yaml'])).stdout) as ReturnType<typeof mt>;
+          expect(got.spec.to[0]!.default.http.requestTimeout).toBe('9s');
+          expect((await run(['inspect', 'meshes'])).stdout).toMatch(/\ncli-w\s/);
+          expect((await run(['delete', 'meshtimeout', 'cli-timeout', '--mesh', 'cli-w'])).stdout.trim()).toBe('deleted MeshTimeout "cli-timeout" in mesh cli-w');
+          const gone = await run(['get', 'meshtimeout', 'cli-timeout', '--mesh', 'cli-w']);
+          expect([gone.code, gone.stderr.trim()]).toEqual([1, 'Error: Could not retrieve a resource: Not found']);
+          // Another tenant's token sees none of it.
+          expect((await run(['config', 'control-planes', 'add', '--name', 'globex', '--address', workerd.url, '--auth-token', tokens.otherAdmin])).code).toBe(0);
+          expect((await run(['get', 'mesh', 'cli-w'])).code).toBe(1);
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      });
+
       it('PUT a Mesh is 201 and creates Kuma default policies', async () => {
         const r = await call(workerd.url, 'PUT', '/meshes/m1', { body: { type: 'Mesh', name: 'm1' }, token: tokens.admin });
         expect(r.status).toBe(201);

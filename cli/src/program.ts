@@ -7,7 +7,7 @@ import { RemoteError, UsageError } from './errors.js';
 import { inspect, inspectDataplane, inspectTarget } from './inspect.js';
 import { FORMATS, type Format, table } from './output.js';
 import { apply, get, parseVars, remove } from './resources.js';
-import { dataplaneToken, listTokens, revokeToken, zoneToken } from './tokens.js';
+import { createTenant, createToken, dataplaneToken, listTenants, listTokens, revokeToken, zoneToken } from './tokens.js';
 
 export interface Io {
   out(text: string): void;
@@ -90,8 +90,9 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     .command('zone-token')
     .description('a zone token for a zone agent (on the global)')
     .requiredOption('--zone <zone>', 'the zone the token is for')
+    .option('--scope <scope>', 'cp, ingress or egress (repeatable; default: all three)', collect, [])
     .option('--valid-for <duration>', 'validity, e.g. 8760h (default: one year)')
-    .action(async (o: { zone: string; validFor?: string }) => io.out(await zoneToken(await client(), o.zone, o.validFor)));
+    .action(async (o: { zone: string; scope: string[]; validFor?: string }) => io.out(await zoneToken(await client(), o.zone, o.validFor, o.scope)));
   generate
     .command('dataplane-token')
     .description('a dataplane token for a proxy (on a zone agent)')
@@ -110,9 +111,29 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     .addOption(outputOption())
     .action(async (o: { output: Format }) => io.out(await listTokens(await client(), o.output)));
   tokens
+    .command('create')
+    .description('a new API token (its secret is printed once)')
+    .requiredOption('--name <name>', 'what the token is for')
+    .addOption(new Option('--role <role>', 'what it may do').choices(['admin', 'editor', 'read-only']).makeOptionMandatory())
+    .option('--valid-for <duration>', 'validity, e.g. 720h (default: no expiry)')
+    .addOption(outputOption())
+    .action(async (o: { name: string; role: string; validFor?: string; output: Format }) => io.out(await createToken(await client(), o, o.output)));
+  tokens
     .command('revoke')
     .argument('<id>', 'token id (from tokens list)')
     .action(async (id: string) => io.out(await revokeToken(await client(), id)));
+
+  const tenants = program.command('tenants').description('tenants of a hosted global (operator token)');
+  tenants
+    .command('list')
+    .addOption(outputOption())
+    .action(async (o: { output: Format }) => io.out(await listTenants(await client(), o.output)));
+  tenants
+    .command('create')
+    .argument('<name>', 'the tenant (a lowercase DNS label)')
+    .description("a tenant and its initial admin token (the token's secret is printed once)")
+    .addOption(outputOption())
+    .action(async (name: string, o: { output: Format }) => io.out(await createTenant(await client(), name, o.output)));
 
   const planes = program.command('config').description(`ursactl's configuration (${configPath()})`).command('control-planes').description('the control planes ursactl talks to');
   planes

@@ -13,8 +13,12 @@ export function parseDuration(v: string): number {
   return Math.floor(total);
 }
 
-export async function zoneToken(client: Client, zone: string, validFor?: string): Promise<string> {
-  const body = { zone, ...(validFor ? { validFor: parseDuration(validFor) } : {}) };
+const SCOPES = ['cp', 'ingress', 'egress'];
+
+/** kumactl's `generate zone-token --scope cp|ingress|egress` (repeatable; none means all three). */
+export async function zoneToken(client: Client, zone: string, validFor?: string, scopes: readonly string[] = []): Promise<string> {
+  for (const s of scopes) if (!SCOPES.includes(s)) throw new UsageError(`--scope: "${s}" is not one of ${SCOPES.join(', ')}`);
+  const body = { zone, ...(scopes.length > 0 ? { scope: [...new Set(scopes)] } : {}), ...(validFor ? { validFor: parseDuration(validFor) } : {}) };
   const res = await client.request<{ token: string }>('POST', '/tokens/zone', body);
   return res.body.token;
 }
@@ -57,4 +61,35 @@ export async function listTokens(client: Client, output: Format): Promise<string
 export async function revokeToken(client: Client, id: string): Promise<string> {
   await client.request('DELETE', `/tokens/${encodeURIComponent(id)}`);
   return `revoked token ${id}`;
+}
+
+const ROLES = ['admin', 'editor', 'read-only'];
+
+/** `tokens create`: a new API token of this tenant; its secret is shown once. */
+export async function createToken(client: Client, opts: { name: string; role: string; validFor?: string }, output: Format): Promise<string> {
+  if (!ROLES.includes(opts.role)) throw new UsageError(`--role: "${opts.role}" is not one of ${ROLES.join(', ')}`);
+  const body = { name: opts.name, role: opts.role, ...(opts.validFor ? { validFor: parseDuration(opts.validFor) } : {}) };
+  const res = await client.request<ApiToken & { secret: string }>('POST', '/tokens', body);
+  if (output !== 'table') return document(res.body, output);
+  return `${res.body.secret}\n(token ${res.body.id}, role ${res.body.role}; the secret is shown only once)`;
+}
+
+interface Tenant {
+  name: string;
+  revision: number;
+  creationTime: string;
+}
+
+/** `tenants list` (operator token): the tenants of a hosted global. */
+export async function listTenants(client: Client, output: Format): Promise<string> {
+  const list = await client.get<List<Tenant>>('/_operator/tenants');
+  if (output !== 'table') return document(list, output);
+  return table(['NAME', 'REVISION', 'CREATED'], list.items.map((t) => [t.name, String(t.revision), t.creationTime]));
+}
+
+/** `tenants create NAME` (operator token): a tenant and its initial admin token, whose secret is shown once. */
+export async function createTenant(client: Client, name: string, output: Format): Promise<string> {
+  const res = await client.request<{ tenant: string; token: ApiToken; secret: string }>('POST', '/_operator/tenants', { name });
+  if (output !== 'table') return document(res.body, output);
+  return `${res.body.secret}\n(tenant ${res.body.tenant} created; this is its initial admin token, shown only once)`;
 }

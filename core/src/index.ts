@@ -18,6 +18,7 @@ export * from './kds/packer.js';
 export * from './kds/waker.js';
 export * from './limits.js';
 export * from './options.js';
+export * from './policy/select.js';
 export * from './store/db.js';
 export * from './store/errors.js';
 export * from './store/kds-store.js';

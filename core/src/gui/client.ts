@@ -288,9 +288,21 @@ page('/policies/:path', null, { title: 'Policies',
     }), 'None of this type.'), more(list)];
   } });
 
+// A policy, its YAML and the proxies its top-level targetRef selects (its affected proxies, first 100).
 page('/meshes/:mesh/policies/:path/:name', null, { title: 'Policy',
-  load: function (p) { return api('/meshes/' + p[0] + '/' + p[1] + '/' + p[2]); },
-  view: function (r) { return [el('h1', null, r.type + ' ', r.name), kv([['Mesh', r.mesh], ['Modified', ago(r.modificationTime)]]), yamlBlock(r)]; } });
+  load: function (p) {
+    var base = '/meshes/' + enc(p[0]) + '/' + enc(p[1]) + '/' + enc(p[2]);
+    return all({ policy: api(base), affected: api(base + '/_resources/dataplanes?size=100') });
+  },
+  view: function (d, p) {
+    var r = d.policy, a = d.affected;
+    return [el('h1', null, r.type + ' ', r.name), kv([['Mesh', r.mesh], ['Modified', ago(r.modificationTime)], ['Affected proxies', String(a.total)]]), yamlBlock(r),
+      el('h2', null, 'Affected proxies'), table(['Dataplane', 'Zone'], a.items.map(function (dp) {
+        // On the global a synced proxy's name carries a hash; the zone's name is its display name.
+        var shown = (dp.labels && dp.labels['kuma.io/display-name']) || dp.name;
+        return [link('/meshes/' + enc(dp.mesh) + '/dataplanes/' + enc(dp.name), shown), (dp.labels && dp.labels['kuma.io/zone']) || '-'];
+      }), 'No proxy is selected by this policy.'), a.total > a.items.length ? el('p', null, 'and ' + (a.total - a.items.length) + ' more') : null];
+  } });
 
 page('/tokens', GLOBAL ? 'Tokens' : null, { title: 'API tokens',
   load: function () { return api('/tokens'); },

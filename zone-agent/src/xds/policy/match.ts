@@ -3,7 +3,7 @@
  * `core/matchers/dataplane.go`, `core/rules/{inbound,outbound,merge}`).
  *
  * 1. Keep the policies of the mesh whose kind this engine applies and whose top-level targetRef selects the
- *    proxy (`select.ts`); a policy selects inbounds (inbound traffic) and the proxy (outbound traffic).
+ *    proxy (`core/src/policy/select.ts`); a policy selects inbounds (inbound traffic) and the proxy (outbound traffic).
  * 2. Outbound, per destination service: every `to[]` entry aimed at it (`Mesh`, or `MeshService` by name),
  *    sorted by the policy's attributes (top-level kind, Dataplane specificity, origin, role), then the entry's
  *    kind (Mesh < MeshService), then display name reversed; a stable sort keeps entry order within a policy.
@@ -27,7 +27,7 @@ import {
   selects,
   type InboundInfo,
   type TargetRef,
-} from './select.js';
+} from '@ursa/core';
 import type {
   HttpRouteRule,
   InboundPolicies,

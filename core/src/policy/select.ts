@@ -1,10 +1,11 @@
 /**
  * Which proxies and inbounds a policy's top-level targetRef selects, and the precedence order of policies
  * (Kuma v2.14 `pkg/plugins/policies/core/matchers/dataplane.go` and `rules/sort/sort.go`, `kuma-multizone.md`
- * §9.2 and §9.4). Pure functions over typed specs and the Dataplane model (`model/dataplane.ts`).
+ * §9.2 and §9.4). Pure functions over typed specs and inbounds: the zone agent's policy engine ranks and
+ * selects with them, and both planes' `_resources/dataplanes` (a policy's affected proxies) select with them.
  */
 import { TARGET_REF_KINDS, type TargetRefSpec } from '@ursa/proto';
-import type { Inbound } from '../../model/dataplane.js';
+import { DISPLAY_NAME_LABEL, ORIGIN_LABEL, ZONE_LABEL } from '../kds/mappers.js';
 
 /** What selection and precedence read of a resource (a policy, a Dataplane or its model). */
 interface Named {
@@ -12,10 +13,7 @@ interface Named {
   readonly labels: Readonly<Record<string, string>>;
 }
 
-export const ORIGIN_LABEL = 'kuma.io/origin';
-export const ZONE_LABEL = 'kuma.io/zone';
 export const ROLE_LABEL = 'kuma.io/policy-role';
-export const DISPLAY_NAME_LABEL = 'kuma.io/display-name';
 
 /** A targetRef as the engine reads it; a missing top-level targetRef means `Mesh`. */
 export interface TargetRef {
@@ -37,8 +35,15 @@ export function readRef(raw: TargetRefSpec | undefined): TargetRef {
   return ref;
 }
 
-/** One inbound of a Dataplane, as policies see it (every inbound of the model, `Ignored` ones included). */
-export type InboundInfo = Pick<Inbound, 'port' | 'name' | 'service' | 'tags'>;
+/** One inbound of a Dataplane, as policies see it (every inbound, `Ignored` ones included). */
+export interface InboundInfo {
+  /** `inbound.name` (`''` when unnamed): a policy's `sectionName` may name it. */
+  readonly name: string;
+  readonly port: number;
+  /** `kuma.io/service` (`''` when absent). */
+  readonly service: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
 
 const hasTags = (have: Readonly<Record<string, string>>, want: Readonly<Record<string, string>> | undefined) =>
   Object.entries(want ?? {}).every(([k, v]) => have[k] === v);
