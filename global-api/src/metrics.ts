@@ -4,7 +4,7 @@
  * revision and, per zone, the revision it applied and how many it is behind. The feed revision is read from
  * the store at scrape time, for each tenant a zone of this process reported from (and the default tenant).
  */
-import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
 import { BASED_ON_KUMA, type Metrics, PRODUCT, type ResourceStore, VERSION } from '@ursa/core';
 
 export interface GlobalMetrics extends Metrics {
@@ -17,6 +17,8 @@ export interface GlobalMetrics extends Metrics {
 
 export function createGlobalMetrics(opts: { instanceId: string; defaultTenant: string; resources: ResourceStore }): GlobalMetrics {
   const registry = new Registry();
+  // The process's own (`process_resident_memory_bytes`, `nodejs_heap_size_used_bytes`, event-loop lag, GC), as kuma-cp exposes Go's.
+  collectDefaultMetrics({ register: registry });
   new Gauge({ name: 'cp_info', help: 'Control plane build and instance', labelNames: ['instance_id', 'product', 'version', 'based_on_kuma', 'mode'], registers: [registry] })
     .labels(opts.instanceId, PRODUCT, VERSION, BASED_ON_KUMA, 'global')
     .set(1);

@@ -4,7 +4,7 @@
  * revision). Loaded on the first scrape (`agent.ts`), so prom-client stays off the start-up path; requests
  * are counted from then on (Prometheus scrapes from the start, so that is the agent's first seconds).
  */
-import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
 import { BASED_ON_KUMA, type Metrics, PRODUCT, VERSION } from '@ursa/core';
 import type { DnsStats } from './dns/server.js';
 import type { XdsMetrics } from './xds/component.js';
@@ -27,6 +27,8 @@ const shortType = (typeUrl: string) => typeUrl.slice(typeUrl.lastIndexOf('.') + 
 
 export function createZoneMetrics(opts: { instanceId: string; zone: string; kds: () => KdsStatusView | undefined; xdsStreams: () => number; certExpiry: () => Map<string, Date>; dnsStats: () => Promise<DnsStats | undefined> }): ZoneMetrics {
   const registry = new Registry();
+  // The process's own (`process_resident_memory_bytes`, `nodejs_heap_size_used_bytes`, event-loop lag, GC), as kuma-cp exposes Go's.
+  collectDefaultMetrics({ register: registry });
   new Gauge({ name: 'cp_info', help: 'Control plane build and instance', labelNames: ['instance_id', 'product', 'version', 'based_on_kuma', 'mode', 'zone'], registers: [registry] })
     .labels(opts.instanceId, PRODUCT, VERSION, BASED_ON_KUMA, 'zone', opts.zone)
     .set(1);

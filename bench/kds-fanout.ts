@@ -1,0 +1,158 @@
+/**
+ * KDS at scale: N zones of one tenant (default 10,000) on ONE global Node process, as real KDS clients over
+ * WebSocket spread over P client processes (default 4; in-memory zone state, so the global is what is
+ * measured). Figures: time to connect and sync them; one policy change to all of them (per-zone latency
+ * p50/p99 over 5 changes, from just before the PUT to the zone applying it); the global's RSS and heap per
+ * connected zone. Goals (issue 15): p99 <= 500 ms, <= 50 KB RSS per zone.
+ *
+ * Run: `npx tsx bench/kds-fanout.ts [--zones 10000] [--procs 4]` (PostgreSQL from DATABASE_URL, default
+ * postgres://postgres@127.0.0.1:5432/test).
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { openPostgres } from '@ursa/core';
+import { migrate } from '@ursa/core/node';
+import { scratchDatabase } from '@ursa/test-support/backends.js';
+import { freePort } from '@ursa/test-support/process.js';
+import { ms, pct } from './support/stats.js';
+import { waitFor } from './support/wait.js';
+
+const { values: args } = parseArgs({ options: { zones: { type: 'string', default: '10000' }, procs: { type: 'string', default: '4' }, rounds: { type: 'string', default: '5' } } });
+const ZONES = Number(args.zones);
+const PROCS = Number(args.procs);
+const ROUNDS = Number(args.rounds);
+const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const GOAL_P99_MS = 500;
+const GOAL_KB_PER_ZONE = 50;
+
+const wall = () => performance.timeOrigin + performance.now();
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+
+const policy = (name: string) => ({
+  type: 'MeshTimeout',
+  mesh: 'default',
+  name,
+  spec: { targetRef: { kind: 'Mesh' }, to: [{ targetRef: { kind: 'Mesh' }, default: { http: { requestTimeout: '5s' } } }] },
+});
+
+async function put(base: string, path: string, body: unknown): Promise<void> {
+  const res = await fetch(`${base}${path}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (res.status >= 300) throw new Error(`PUT ${path}: ${res.status} ${await res.text()}`);
+}
+
+/** The global's used heap (`nodejs_heap_size_used_bytes` on its /metrics; garbage not yet collected included). */
+async function heapMb(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const used = /^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1];
+  return used === undefined ? NaN : Number(used) / 1024 / 1024;
+}
+
+async function main() {
+  const scratch = await scratchDatabase(ADMIN_URL, 'ursa_bench_fanout');
+  const db = openPostgres(scratch.url, { max: 2 });
+  await migrate(db);
+  await db.close();
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const env = { ...process.env, DATABASE_URL: scratch.url, URSA_PORT: String(port), URSA_LOG_LEVEL: 'warn' };
+  const global = spawn(process.execPath, ['--import', 'tsx', new URL('../global-api/src/node.ts', import.meta.url).pathname], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const procs: ChildProcess[] = [];
+  try {
+    await waitFor('global', async () => (await fetch(`${base}/`).catch(() => undefined))?.ok === true, 30_000);
+    await put(base, '/meshes/default', { type: 'Mesh', name: 'default' });
+    await new Promise((r) => setTimeout(r, 1000));
+    const rssBefore = rssMb(global.pid!);
+    const heapBefore = await heapMb(base);
+
+    // Connect: each client process takes a contiguous share of the zone names.
+    const t0 = performance.now();
+    const synced = new Array<number>(PROCS).fill(0);
+    let lastReport = 0;
+    await Promise.all(
+      Array.from({ length: PROCS }, (_, p) => {
+        const names = Array.from({ length: ZONES }, (_, i) => `zone-${i}`).filter((_, i) => i % PROCS === p);
+        const child = fork(new URL('./support/kds-zone-proc.ts', import.meta.url).pathname, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        procs.push(child);
+        child.send({ base, names });
+        return new Promise<void>((resolve, reject) => {
+          child.once('exit', (code) => reject(new Error(`client process ${p} exited (${code})`)));
+          child.on('message', (m: { type: string; synced?: number; count?: number }) => {
+            if (m.type === 'progress') synced[p] = m.synced!;
+            if (m.type === 'synced') {
+              synced[p] = m.count!;
+              resolve();
+            }
+            const total = synced.reduce((a, b) => a + b, 0);
+            if (total - lastReport >= 1000) {
+              lastReport = total;
+              console.log(`  ${total} zones synced after ${ms(performance.now() - t0)}`);
+            }
+          });
+        });
+      }),
+    );
+    const connectMs = performance.now() - t0;
+    console.log(`connected and synced ${ZONES} zones over ${PROCS} client processes in ${ms(connectMs)}`);
+    await new Promise((r) => setTimeout(r, 3000)); // a few heartbeats: sessions reach their steady state
+    const rssAfter = rssMb(global.pid!);
+    const heapAfter = await heapMb(base);
+    const rssKb = ((rssAfter - rssBefore) * 1024) / ZONES;
+    const heapKb = ((heapAfter - heapBefore) * 1024) / ZONES;
+    console.log(`global RSS ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MB (${rssKb.toFixed(1)} KB per zone), heap ${heapBefore.toFixed(0)} -> ${heapAfter.toFixed(0)} MB (${heapKb.toFixed(1)} KB per zone)`);
+
+    // One change to all zones, ROUNDS times.
+    const lat: number[] = [];
+    const lasts: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const name = `fanout-${round}`;
+      const arrivals: number[] = [];
+      await Promise.all(procs.map((c) => new Promise<void>((resolve) => {
+        const on = (m: { type: string; name?: string }) => {
+          if (m.type === 'watching' && m.name === name) {
+            c.off('message', on);
+            resolve();
+          }
+        };
+        c.on('message', on);
+        c.send({ type: 'watch', name });
+      })));
+      const all = Promise.all(procs.map((c) => new Promise<void>((resolve) => {
+        const on = (m: { type: string; name?: string; arrivals?: number[] }) => {
+          if (m.type === 'arrivals' && m.name === name) {
+            c.off('message', on);
+            arrivals.push(...m.arrivals!);
+            resolve();
+          }
+        };
+        c.on('message', on);
+      })));
+      const start = wall();
+      await put(base, `/meshes/default/meshtimeouts/${name}`, policy(name));
+      await Promise.race([all, new Promise((_, reject) => setTimeout(() => reject(new Error(`round ${round}: not every zone applied the change within 60 s`)), 60_000))]);
+      const these = arrivals.map((a) => a - start);
+      lat.push(...these);
+      lasts.push(Math.max(...these));
+      console.log(`  change ${round}: p50 ${ms(pct(these, 50))}, p99 ${ms(pct(these, 99))}, last zone ${ms(Math.max(...these))}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const p99 = pct(lat, 99);
+    console.log(
+      `kds-fanout: ${ZONES} zones on one global process: one change p50 ${ms(pct(lat, 50))}, p99 ${ms(p99)} (goal <= ${GOAL_P99_MS} ms, x${(p99 / GOAL_P99_MS).toFixed(2)} of it), last zone ${ms(pct(lasts, 50))} median | ${rssKb.toFixed(1)} KB RSS and ${heapKb.toFixed(1)} KB heap per zone (goal <= ${GOAL_KB_PER_ZONE} KB RSS, x${(rssKb / GOAL_KB_PER_ZONE).toFixed(2)}) | connect+sync ${(connectMs / 1000).toFixed(1)} s`,
+    );
+  } finally {
+    for (const c of procs) {
+      c.removeAllListeners('exit');
+      c.send({ type: 'stop' });
+    }
+    await Promise.all(procs.map((c) => new Promise((r) => (c.exitCode !== null ? r(undefined) : c.once('exit', r)))));
+    global.kill('SIGTERM');
+    await new Promise((r) => global.once('exit', r));
+    await scratch.drop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
