@@ -112,6 +112,8 @@ export class SidecarSnapshots {
       add(listeners, own(LDS, Listener, l.name, l));
     }
     for (const d of destinations) add(clusters, d.cluster);
+    // Telemetry collectors of MeshTrace / MeshAccessLog backends.
+    for (const c of policies.collectorClusters()) add(clusters, own(CDS, Cluster, c.name, c));
     for (const ob of model.outbounds) {
       const protocol = mesh.protocols.get(ob.service) ?? 'tcp';
       const hooks = destinations.find((d) => d.service === ob.service)?.hooks ?? g.policies.outbound(ob.service);
