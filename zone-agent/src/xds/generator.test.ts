@@ -108,9 +108,11 @@ describe('XdsGenerator sharing', () => {
     const first = await run(gen, input, nodes);
     expect(first.skipped.size).toBe(0);
     const [a, b, c] = nodes.map((n) => first.snaps.get(n.id)!);
-    // 50 destinations: a cluster, endpoints and two VIP listeners each (port 8080 and 80), plus own listeners.
+    // 50 destinations: a cluster, endpoints and two VIP listeners each (port 8080 and 80), plus own listeners
+    // (inbound, two passthrough, and the DNS-in-the-proxy dynamic config listener, shared by the mesh's sidecars).
     expect(a!.get(EDS).items.size).toBe(50);
-    expect(a!.get(LDS).items.size).toBe(50 * 2 + 1 + 2);
+    expect(a!.get(LDS).items.size).toBe(50 * 2 + 1 + 2 + 1);
+    expect(a!.get(LDS).items.get('_kuma:dynamicconfig')).toBe(b!.get(LDS).items.get('_kuma:dynamicconfig'));
     expect(a!.get(EDS)).toBe(b!.get(EDS));
     expect(a!.get(CDS).items.get('svc-7')).toBe(c!.get(CDS).items.get('svc-7'));
     expect(a!.get(LDS).items.get('outbound:240.0.0.8:80')).toBe(b!.get(LDS).items.get('outbound:240.0.0.8:80'));

@@ -20,6 +20,7 @@ import { sameList } from './same.js';
 import type { SharedOutbounds } from './shared-outbounds.js';
 import { inboundListener, localCluster, outboundListener, passthrough, type OutboundHooks } from './sidecar.js';
 import { caSecret, identitySecret } from './tls.js';
+import { proxyDns, type ProxyDns } from './proxy-dns.js';
 import type { ConnectedNode } from './types.js';
 
 /** What a node's last generation used, so an unchanged node costs a string comparison. */
@@ -60,10 +61,12 @@ export class SidecarSnapshots {
     const declared = tp ? [] : [...new Set(model.outbounds.flatMap((o) => [o.service, ...g.policies.outbound(o.service).backendServices]))].sort();
     const destinations = declared.map((s) => ({ service: s, ...this.shared.destination(mesh, g, zone, s, mesh.model.mtls !== undefined) }));
 
-    const ownKey = `${g.policies.outboundKey}\u0000${cert?.certPem ?? ''}\u0000${tp ? 'tp' : destinations.map((d) => d.cluster.version).join(',')}`;
+    // DNS in the proxy: its mesh's VIP table (transparent proxying only, as in Kuma).
+    const dns = tp ? proxyDns(mesh.vips, mesh.model.name, state.dp.labels, node.workDir) : undefined;
+    const ownKey = `${g.policies.outboundKey}\u0000${cert?.certPem ?? ''}\u0000${tp ? `tp\u0000${dns!.key}` : destinations.map((d) => d.cluster.version).join(',')}`;
     const rebuilt = state.ownKey !== ownKey;
     if (rebuilt) {
-      state.own = this.ownSets(mesh, g, state.policies, model, cert, destinations);
+      state.own = this.ownSets(mesh, g, state.policies, model, cert, destinations, dns);
       state.ownKey = ownKey;
     }
     const own = state.own;
@@ -97,6 +100,7 @@ export class SidecarSnapshots {
     model: ProxyModel,
     cert: WorkloadCertificate | undefined,
     destinations: readonly { service: string; cluster: VersionedResource; hooks: OutboundHooks }[],
+    dns: ProxyDns | undefined,
   ): NodeState['own'] {
     const bind = model.transparentProxy === undefined;
     const clusters = new Map<string, VersionedResource>();
@@ -131,6 +135,7 @@ export class SidecarSnapshots {
         add(listeners, this.memo.get(LDS, `pt\u0000${dir}\u0000${port}`, Listener, p.listener.name, () => p.listener));
       }
     }
+    if (dns) add(listeners, this.memo.get(LDS, `dns\u0000${dns.key}`, Listener, dns.name, dns.listener));
     const secrets: VersionedResource[] = [];
     if (cert) {
       const id = identitySecret(mesh.model.name, cert.certPem, cert.keyPem);
