@@ -21,7 +21,7 @@ import { call } from '@ursa/test-support/api.js';
 import { removeDirs } from '@ursa/test-support/cluster.js';
 import { DeltaClient } from '@ursa/test-support/delta-ads.js';
 import { cleanEnv, freePort, getJson, start, waitFor, type Child } from '@ursa/test-support/process.js';
-import { envoyJson, roundTripProblems } from '../zone-agent/src/xds/generate/roundtrip.js';
+import { envoyJson, roundTripProblems } from '@ursa/zone-agent';
 
 const ZONE_BIN = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
 const tp = { redirectPortInbound: 15006, redirectPortOutbound: 15001 };
