@@ -136,6 +136,16 @@ describe('XdsGenerator sharing', () => {
     const cla = ClusterLoadAssignment.decode(a2.get(EDS).items.get('svc-7')!.body.value);
     expect(cla.endpoints[0]!.lbEndpoints).toHaveLength(3);
     for (const s of names.filter((n) => n !== 'svc-7')) expect(a2.get(EDS).items.get(s)).toBe(a!.get(EDS).items.get(s));
+
+    // A new service with its VIP: every sidecar's DNS-in-the-proxy listener says so; no node's own sets are rebuilt.
+    const vips = new Map(input.vips.get('default'));
+    vips.set('fresh', '240.0.9.9');
+    const grown: GenerationInput = { ...changed, dataplanes: [...changed.dataplanes, instance('fresh', 1, true)], vips: new Map([['default', vips]]) };
+    const later = await run(gen, grown, nodes);
+    expect(later.stats.rebuilt).toBe(0);
+    const dnsOf = (s: Snapshot) => Buffer.from(s.get(LDS).items.get('_kuma:dynamicconfig')!.body.value).toString('latin1');
+    for (const n of nodes) expect(dnsOf(later.snaps.get(n.id)!)).toContain('{"name":"fresh.mesh","ips":["240.0.9.9"]}');
+    expect(dnsOf(a2)).not.toContain('fresh.mesh');
   });
 
   it('gives a sidecar without transparent proxying only its declared outbounds', async () => {

@@ -35,6 +35,8 @@ export interface NodeState {
   /** Everything its own sets depend on. */
   ownKey: string;
   own: { cds: TypeSet; lds: TypeSet; sds: TypeSet };
+  /** Its DNS-in-the-proxy listener over its own listeners (`withDns`). */
+  dns?: { key: string; lds: TypeSet; listener: VersionedResource; set: TypeSet };
   /** The last snapshot and the sets it was composed from. */
   composed?: { parts: readonly TypeSet[]; snapshot: Snapshot };
 }
@@ -61,19 +63,19 @@ export class SidecarSnapshots {
     const declared = tp ? [] : [...new Set(model.outbounds.flatMap((o) => [o.service, ...g.policies.outbound(o.service).backendServices]))].sort();
     const destinations = declared.map((s) => ({ service: s, ...this.shared.destination(mesh, g, zone, s, mesh.model.mtls !== undefined) }));
 
-    // DNS in the proxy: its mesh's VIP table (transparent proxying only, as in Kuma).
-    const dns = tp ? proxyDns(mesh.vips, mesh.model.name, state.dp.labels, node.workDir) : undefined;
-    const ownKey = `${g.policies.outboundKey}\u0000${cert?.certPem ?? ''}\u0000${tp ? `tp\u0000${dns!.key}` : destinations.map((d) => d.cluster.version).join(',')}`;
+    const ownKey = `${g.policies.outboundKey}\u0000${cert?.certPem ?? ''}\u0000${tp ? 'tp' : destinations.map((d) => d.cluster.version).join(',')}`;
     const rebuilt = state.ownKey !== ownKey;
     if (rebuilt) {
-      state.own = this.ownSets(mesh, g, state.policies, model, cert, destinations, dns);
+      state.own = this.ownSets(mesh, g, state.policies, model, cert, destinations);
       state.ownKey = ownKey;
     }
     const own = state.own;
     let parts: TypeSet[];
     if (tp) {
       const shared = this.shared.sets(mesh, g, zone);
-      parts = [shared.cds, own.cds, shared.eds, shared.lds, own.lds, own.sds];
+      // DNS in the proxy (its mesh's VIP table, as in Kuma only with transparent proxying): a layer of its own
+      // over the node's listeners, so a new VIP rebuilds one listener, not the node's own sets.
+      parts = [shared.cds, own.cds, shared.eds, shared.lds, this.withDns(state, own.lds, proxyDns(mesh.vips, mesh.model.name, state.dp.labels, node.workDir)), own.sds];
     } else {
       const prevEds = state.composed?.parts[2];
       const clas = destinations.map((d) => d.cla);
@@ -93,6 +95,16 @@ export class SidecarSnapshots {
     return { snapshot, rebuilt };
   }
 
+  /** The node's own listeners with its DNS listener on top; the same set while neither changed. */
+  private withDns(state: NodeState, lds: TypeSet, dns: ProxyDns): TypeSet {
+    const prev = state.dns;
+    if (prev && prev.key === dns.key && prev.lds === lds) return prev.set;
+    const listener = prev && prev.key === dns.key ? prev.listener : this.memo.get(LDS, `dns\u0000${dns.key}`, Listener, dns.name, dns.listener);
+    const set = layeredTypeSet(lds, typeSetOf(LDS, [listener]));
+    state.dns = { key: dns.key, lds, listener, set };
+    return set;
+  }
+
   private ownSets(
     mesh: MeshInputs,
     g: Group,
@@ -100,7 +112,6 @@ export class SidecarSnapshots {
     model: ProxyModel,
     cert: WorkloadCertificate | undefined,
     destinations: readonly { service: string; cluster: VersionedResource; hooks: OutboundHooks }[],
-    dns: ProxyDns | undefined,
   ): NodeState['own'] {
     const bind = model.transparentProxy === undefined;
     const clusters = new Map<string, VersionedResource>();
@@ -135,7 +146,6 @@ export class SidecarSnapshots {
         add(listeners, this.memo.get(LDS, `pt\u0000${dir}\u0000${port}`, Listener, p.listener.name, () => p.listener));
       }
     }
-    if (dns) add(listeners, this.memo.get(LDS, `dns\u0000${dns.key}`, Listener, dns.name, dns.listener));
     const secrets: VersionedResource[] = [];
     if (cert) {
       const id = identitySecret(mesh.model.name, cert.certPem, cert.keyPem);
