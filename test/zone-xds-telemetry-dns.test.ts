@@ -137,6 +137,13 @@ describe('zone agent xDS: fault injection, rate limit, access log, trace and DNS
     expect(json(CDS, clusters.get('meshtrace:zipkin')).loadAssignment.endpoints[0].lbEndpoints[0].endpoint.address.socketAddress).toEqual({ address: 'zipkin.observability', portValue: 9411 });
     expect(json(CDS, clusters.get('meshaccesslog:opentelemetry:otel-collector:4317')).type).toBe('STRICT_DNS');
 
+    // _config shows the new typed configs decoded, as Envoy's config dump would.
+    const config = await call(url, 'GET', '/meshes/default/dataplanes/web-1/_config');
+    expect(config.status).toBe(200);
+    const shown = config.body.resources.LDS.items.find((i: Json) => i.name === 'inbound:127.0.0.11:8080').resource;
+    expect(hcmOf(shown).httpFilters[0].typedConfig).toMatchObject({ '@type': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault', abort: { httpStatus: 503 } });
+    expect(hcmOf(shown).tracing.provider.typedConfig['@type']).toBe('type.googleapis.com/envoy.config.trace.v3.ZipkinConfig');
+
     // _policies shows what matched web-1, and that api-1 (not selected) got none of it.
     const inspected = await call(url, 'GET', '/meshes/default/dataplanes/web-1/_policies');
     expect(inspected.status).toBe(200);
