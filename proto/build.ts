@@ -64,6 +64,16 @@ const ENVOY_ENTRIES = [
   'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
   'envoy/extensions/filters/network/rbac/v3/rbac.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  // MeshFaultInjection, MeshRateLimit, MeshAccessLog, MeshTrace (zone-agent/src/xds/policy/fragments/).
+  'envoy/extensions/filters/http/fault/v3/fault.proto',
+  'envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto',
+  'envoy/extensions/filters/network/local_ratelimit/v3/local_rate_limit.proto',
+  'envoy/extensions/access_loggers/file/v3/file.proto',
+  // Imports opentelemetry/proto/common/v1/common.proto, which the bundle lacks: see proto/opentelemetry/.
+  'envoy/extensions/access_loggers/open_telemetry/v3/logs_service.proto',
+  'envoy/config/trace/v3/zipkin.proto',
+  'envoy/config/trace/v3/datadog.proto',
+  'envoy/config/trace/v3/opentelemetry.proto',
 ];
 
 /**

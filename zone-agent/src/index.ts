@@ -4,3 +4,4 @@ export * from './dns/testing.js';
 export * from './kds/client.js';
 export * from './kds/state.js';
 export { fuzzXds, startXdsFixture, type XdsFixture } from './xds/testing.js';
+export { envoyJson, roundTripProblems } from './xds/generate/roundtrip.js';

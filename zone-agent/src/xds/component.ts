@@ -88,6 +88,8 @@ export interface XdsHandle {
 interface Connected extends ProxyId {
   /** From `generate/node-kind.ts` (absent = proxyless). */
   readonly kind?: ProxyKind;
+  /** kuma-dp's work dir (node metadata `workdir`). */
+  readonly workDir?: string;
   streams: number;
 }
 
@@ -141,7 +143,7 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
   const generate = async () => {
     const all = await view.read();
     const vips = deps.db ? await readVips(deps.db) : new Map<string, Map<string, string>>();
-    const list: ConnectedNode[] = [...nodes].map(([id, n]) => ({ id, kind: n.kind ?? 'proxyless', mesh: n.mesh, name: n.name }));
+    const list: ConnectedNode[] = [...nodes].map(([id, n]) => ({ id, kind: n.kind ?? 'proxyless', mesh: n.mesh, name: n.name, workDir: n.workDir }));
     let pushed = 0;
     const stats = await generator.generate(
       {
@@ -201,7 +203,7 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
       insights.connected({ ...proxy, resourceKind: resource.kind as 'Dataplane' | 'ZoneIngress' }, ctx.streamId, node, variant);
       const seen = nodes.get(id);
       if (seen) seen.streams++;
-      else nodes.set(id, { ...proxy, kind, streams: 1 });
+      else nodes.set(id, { ...proxy, kind, workDir: typeof node?.metadata?.workdir === 'string' ? node.metadata.workdir : undefined, streams: 1 });
       log.info(`${id} connected (${variant === 'sotw' ? 'state of the world' : 'incremental'}${node?.userAgentName ? `, ${node.userAgentName}` : ''})`);
       if (!cache.getSnapshot(id)) await loop.runNow();
       return id;

@@ -108,9 +108,11 @@ describe('XdsGenerator sharing', () => {
     const first = await run(gen, input, nodes);
     expect(first.skipped.size).toBe(0);
     const [a, b, c] = nodes.map((n) => first.snaps.get(n.id)!);
-    // 50 destinations: a cluster, endpoints and two VIP listeners each (port 8080 and 80), plus own listeners.
+    // 50 destinations: a cluster, endpoints and two VIP listeners each (port 8080 and 80), plus own listeners
+    // (inbound, two passthrough, and the DNS-in-the-proxy dynamic config listener, shared by the mesh's sidecars).
     expect(a!.get(EDS).items.size).toBe(50);
-    expect(a!.get(LDS).items.size).toBe(50 * 2 + 1 + 2);
+    expect(a!.get(LDS).items.size).toBe(50 * 2 + 1 + 2 + 1);
+    expect(a!.get(LDS).items.get('_kuma:dynamicconfig')).toBe(b!.get(LDS).items.get('_kuma:dynamicconfig'));
     expect(a!.get(EDS)).toBe(b!.get(EDS));
     expect(a!.get(CDS).items.get('svc-7')).toBe(c!.get(CDS).items.get('svc-7'));
     expect(a!.get(LDS).items.get('outbound:240.0.0.8:80')).toBe(b!.get(LDS).items.get('outbound:240.0.0.8:80'));
@@ -134,6 +136,16 @@ describe('XdsGenerator sharing', () => {
     const cla = ClusterLoadAssignment.decode(a2.get(EDS).items.get('svc-7')!.body.value);
     expect(cla.endpoints[0]!.lbEndpoints).toHaveLength(3);
     for (const s of names.filter((n) => n !== 'svc-7')) expect(a2.get(EDS).items.get(s)).toBe(a!.get(EDS).items.get(s));
+
+    // A new service with its VIP: every sidecar's DNS-in-the-proxy listener says so; no node's own sets are rebuilt.
+    const vips = new Map(input.vips.get('default'));
+    vips.set('fresh', '240.0.9.9');
+    const grown: GenerationInput = { ...changed, dataplanes: [...changed.dataplanes, instance('fresh', 1, true)], vips: new Map([['default', vips]]) };
+    const later = await run(gen, grown, nodes);
+    expect(later.stats.rebuilt).toBe(0);
+    const dnsOf = (s: Snapshot) => Buffer.from(s.get(LDS).items.get('_kuma:dynamicconfig')!.body.value).toString('latin1');
+    for (const n of nodes) expect(dnsOf(later.snaps.get(n.id)!)).toContain('{"name":"fresh.mesh","ips":["240.0.9.9"]}');
+    expect(dnsOf(a2)).not.toContain('fresh.mesh');
   });
 
   it('gives a sidecar without transparent proxying only its declared outbounds', async () => {

@@ -16,6 +16,14 @@ import { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
 import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
 import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
 import { RouteConfiguration } from '@ursa/proto/gen/envoy/config/route/v3/route.js';
+import { DatadogConfig } from '@ursa/proto/gen/envoy/config/trace/v3/datadog.js';
+import { OpenTelemetryConfig } from '@ursa/proto/gen/envoy/config/trace/v3/opentelemetry.js';
+import { ZipkinConfig } from '@ursa/proto/gen/envoy/config/trace/v3/zipkin.js';
+import { FileAccessLog } from '@ursa/proto/gen/envoy/extensions/access_loggers/file/v3/file.js';
+import { OpenTelemetryAccessLogConfig } from '@ursa/proto/gen/envoy/extensions/access_loggers/open_telemetry/v3/logs_service.js';
+import { HTTPFault } from '@ursa/proto/gen/envoy/extensions/filters/http/fault/v3/fault.js';
+import { LocalRateLimit as HttpLocalRateLimit } from '@ursa/proto/gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.js';
+import { LocalRateLimit as NetworkLocalRateLimit } from '@ursa/proto/gen/envoy/extensions/filters/network/local_ratelimit/v3/local_rate_limit.js';
 import { RBAC as HttpRbac } from '@ursa/proto/gen/envoy/extensions/filters/http/rbac/v3/rbac.js';
 import { Router } from '@ursa/proto/gen/envoy/extensions/filters/http/router/v3/router.js';
 import { HttpConnectionManager } from '@ursa/proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
@@ -32,6 +40,16 @@ import type { XdsHandle } from './component.js';
 import { PROXYLESS_NOTE } from './generate/proxyless-snapshot.js';
 import { matchPolicies } from './policy/index.js';
 import { PUSH_ORDER, shortType } from './snapshot.js';
+import {
+  DATADOG_TYPE_URL,
+  FAULT_TYPE_URL,
+  FILE_ACCESS_LOG_TYPE_URL,
+  HTTP_LOCAL_RATE_LIMIT_TYPE_URL,
+  NETWORK_LOCAL_RATE_LIMIT_TYPE_URL,
+  OTEL_ACCESS_LOG_TYPE_URL,
+  OTEL_TRACE_TYPE_URL,
+  ZIPKIN_TYPE_URL,
+} from './type-urls.js';
 
 interface Codec {
   decode(bytes: Uint8Array): unknown;
@@ -53,6 +71,14 @@ const CODECS: ReadonlyMap<string, Codec> = new Map<string, Codec>([
   [`${T}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`, UpstreamTlsContext],
   [`${T}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`, DownstreamTlsContext],
   [SECRET_TYPE_URL, Secret],
+  [FAULT_TYPE_URL, HTTPFault],
+  [HTTP_LOCAL_RATE_LIMIT_TYPE_URL, HttpLocalRateLimit],
+  [NETWORK_LOCAL_RATE_LIMIT_TYPE_URL, NetworkLocalRateLimit],
+  [FILE_ACCESS_LOG_TYPE_URL, FileAccessLog],
+  [OTEL_ACCESS_LOG_TYPE_URL, OpenTelemetryAccessLogConfig],
+  [ZIPKIN_TYPE_URL, ZipkinConfig],
+  [DATADOG_TYPE_URL, DatadogConfig],
+  [OTEL_TRACE_TYPE_URL, OpenTelemetryConfig],
 ]);
 
 /** One `Any` as Envoy's config dump shows it: `{"@type": ..., ...fields}`; unknown types stay base64. */

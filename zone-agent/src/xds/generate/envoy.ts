@@ -30,8 +30,8 @@ export const socketAddress = (address: string, port: number): Address =>
 
 export const typedFilter = (name: string, typeUrl: string, value: Buffer): Filter => ({ name, configType: { $case: 'typedConfig', value: { typeUrl, value } } });
 
-export function tcpProxyFilter(statPrefix: string, clusterSpecifier: TcpProxy['clusterSpecifier']): Filter {
-  const tcp = TcpProxy.fromPartial({ statPrefix, clusterSpecifier });
+export function tcpProxyFilter(statPrefix: string, clusterSpecifier: TcpProxy['clusterSpecifier'], decorate: (tcp: TcpProxy) => TcpProxy = (t) => t): Filter {
+  const tcp = decorate(TcpProxy.fromPartial({ statPrefix, clusterSpecifier }));
   const any = packAny(TCP_PROXY_TYPE_URL, TcpProxy, tcp);
   return typedFilter('envoy.filters.network.tcp_proxy', any.typeUrl, any.value as Buffer);
 }

@@ -7,9 +7,31 @@
  * configuration, so the generator builds each destination's cluster, endpoints and VIP listeners once per
  * group (with only default policies: once per mesh), not once per proxy.
  */
-import { applyHcmTimeouts, decorateCluster, httpRoutes, inboundNetworkRbacFilters, inboundRbacFilters, localityPlan, matchPolicies, tcpClusterSpecifier } from '../policy/index.js';
+import type { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
+import {
+  accessLogClusters,
+  accessLogSocketPath,
+  applyHcmAccessLog,
+  applyHcmTimeouts,
+  applyHcmTracing,
+  applyRateLimitRoutes,
+  applyTcpAccessLog,
+  decorateCluster,
+  httpRoutes,
+  inboundFaultFilters,
+  inboundNetworkRbacFilters,
+  inboundRateLimitHttpFilters,
+  inboundRateLimitNetworkFilters,
+  inboundRbacFilters,
+  localityPlan,
+  matchPolicies,
+  tcpClusterSpecifier,
+  traceClusters,
+  type AccessLogConf,
+  type AccessLogValues,
+} from '../policy/index.js';
 import type { MatchedPolicies, OutboundPolicies, PolicyResource } from '../policy/index.js';
-import type { DataplaneResource } from '../../model/dataplane.js';
+import { dataplaneOf, type DataplaneResource } from '../../model/dataplane.js';
 import { localFirst } from './eds.js';
 import type { MeshModel } from './model.js';
 import type { InboundHooks, OutboundHooks } from './sidecar.js';
@@ -27,25 +49,59 @@ export interface ProxyPolicies {
   outbound(service: string): OutboundHooks;
   inbound(port: number): InboundHooks;
   locality(service: string): Locality;
+  /** Clusters of the telemetry collectors the proxy's MeshTrace / MeshAccessLog backends send to. */
+  collectorClusters(): Cluster[];
 }
 
 export function proxyPolicies(opts: { mesh: MeshModel; zone: string; dataplane: DataplaneResource; policies: readonly PolicyResource[] }): ProxyPolicies {
   const matched = matchPolicies({ mesh: opts.mesh.name, zone: opts.zone, dataplane: opts.dataplane, policies: opts.policies });
   const outboundKey = keyOf(matched);
+  const dp = dataplaneOf(opts.dataplane);
+  const mesh = opts.mesh.name;
+  const self = dp.inbounds[0]?.service ?? 'unknown';
+  const trace = () => matched.proxyWide().trace;
+  // Kuma's values for its access log placeholders; the client of an inbound is not known in advance.
+  const logValues = (http: boolean, direction: 'INBOUND' | 'OUTBOUND', destination: string): AccessLogValues => ({
+    http,
+    direction,
+    mesh,
+    zone: opts.zone,
+    sourceIp: dp.address,
+    sourceService: direction === 'INBOUND' ? 'unknown' : self,
+    destinationService: destination,
+    socketPath: accessLogSocketPath(opts.dataplane.name, mesh),
+  });
   return {
     matched,
     outboundKey,
-    outbound: (service) => outboundHooks(matched.outbound(service)),
-    inbound: (port) => {
-      const conf = matched.inbound(port);
-      const rbac = { mesh: opts.mesh.name, mtls: opts.mesh.mtls !== undefined };
+    outbound: (service) => {
+      const out = matched.outbound(service);
       return {
-        httpFilters: () => inboundRbacFilters(conf, rbac),
-        // TCP inbounds: the same MeshTrafficPermission decisions, per connection, before tcp_proxy.
-        networkFilters: () => inboundNetworkRbacFilters(conf, { ...rbac, statPrefix: `inbound_${port}.` }),
-        decorateHcm: (hcm) => applyHcmTimeouts(hcm, conf.timeout),
+        ...outboundHooks(out),
+        decorateHcm: (hcm) => applyHcmTracing(applyHcmAccessLog(hcm, out.accessLog, logValues(true, 'OUTBOUND', service)), trace(), { direction: 'OUTBOUND', service: self, destination: service, mesh, zone: opts.zone }),
+        decorateTcpProxy: (tcp) => applyTcpAccessLog(tcp, out.accessLog, logValues(false, 'OUTBOUND', service)),
       };
     },
+    inbound: (port) => {
+      const conf = matched.inbound(port);
+      const rbac = { mesh, mtls: opts.mesh.mtls !== undefined };
+      return {
+        // Kuma's order: access control first, then faults, then the rate limit, then the router.
+        httpFilters: () => [...inboundRbacFilters(conf, rbac), ...inboundFaultFilters(conf), ...inboundRateLimitHttpFilters(conf)],
+        // TCP inbounds: the connection rate limit first (Kuma prepends it), then the same MeshTrafficPermission
+        // decisions, per connection, before tcp_proxy.
+        networkFilters: () => [...inboundRateLimitNetworkFilters(conf), ...inboundNetworkRbacFilters(conf, { ...rbac, statPrefix: `inbound_${port}.` })],
+        decorateHcm: (hcm) =>
+          applyHcmTracing(applyHcmAccessLog(applyRateLimitRoutes(applyHcmTimeouts(hcm, conf.timeout), conf), conf.accessLog, logValues(true, 'INBOUND', conf.service)), trace(), {
+            direction: 'INBOUND',
+            service: conf.service,
+            mesh,
+            zone: opts.zone,
+          }),
+        decorateTcpProxy: (tcp) => applyTcpAccessLog(tcp, conf.accessLog, logValues(false, 'INBOUND', conf.service)),
+      };
+    },
+    collectorClusters: () => [...traceClusters(trace()), ...accessLogClusters(matched.defaults('MeshAccessLog') as AccessLogConf[])],
     locality: (service) => {
       const out = matched.outbound(service);
       const awareness = out.loadBalancing?.localityAwareness;

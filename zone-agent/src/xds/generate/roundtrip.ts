@@ -9,6 +9,14 @@ import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/
 import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
 import { RouteConfiguration } from '@ursa/proto/gen/envoy/config/route/v3/route.js';
 import { TlsInspector } from '@ursa/proto/gen/envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.js';
+import { DatadogConfig } from '@ursa/proto/gen/envoy/config/trace/v3/datadog.js';
+import { OpenTelemetryConfig } from '@ursa/proto/gen/envoy/config/trace/v3/opentelemetry.js';
+import { ZipkinConfig } from '@ursa/proto/gen/envoy/config/trace/v3/zipkin.js';
+import { FileAccessLog } from '@ursa/proto/gen/envoy/extensions/access_loggers/file/v3/file.js';
+import { OpenTelemetryAccessLogConfig } from '@ursa/proto/gen/envoy/extensions/access_loggers/open_telemetry/v3/logs_service.js';
+import { HTTPFault } from '@ursa/proto/gen/envoy/extensions/filters/http/fault/v3/fault.js';
+import { LocalRateLimit as HttpLocalRateLimit } from '@ursa/proto/gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.js';
+import { LocalRateLimit as NetworkLocalRateLimit } from '@ursa/proto/gen/envoy/extensions/filters/network/local_ratelimit/v3/local_rate_limit.js';
 import { RBAC as HttpRBAC } from '@ursa/proto/gen/envoy/extensions/filters/http/rbac/v3/rbac.js';
 import { Router } from '@ursa/proto/gen/envoy/extensions/filters/http/router/v3/router.js';
 import { HttpConnectionManager } from '@ursa/proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
@@ -20,6 +28,14 @@ import { HttpProtocolOptions } from '@ursa/proto/gen/envoy/extensions/upstreams/
 import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL, SECRET_TYPE_URL } from '@ursa/proto/xds';
 import { encodeCanonical } from '../hash.js';
 import {
+  DATADOG_TYPE_URL,
+  FAULT_TYPE_URL,
+  FILE_ACCESS_LOG_TYPE_URL,
+  HTTP_LOCAL_RATE_LIMIT_TYPE_URL,
+  NETWORK_LOCAL_RATE_LIMIT_TYPE_URL,
+  OTEL_ACCESS_LOG_TYPE_URL,
+  OTEL_TRACE_TYPE_URL,
+  ZIPKIN_TYPE_URL,
   DOWNSTREAM_TLS_TYPE_URL,
   HCM_TYPE_URL,
   HTTP_PROTOCOL_OPTIONS_TYPE_URL,
@@ -53,6 +69,15 @@ const CODECS = new Map<string, Fns>([
   [UPSTREAM_TLS_TYPE_URL, UpstreamTlsContext],
   [DOWNSTREAM_TLS_TYPE_URL, DownstreamTlsContext],
   [HTTP_PROTOCOL_OPTIONS_TYPE_URL, HttpProtocolOptions],
+  // Policy fragments (MeshFaultInjection, MeshRateLimit, MeshAccessLog, MeshTrace).
+  [FAULT_TYPE_URL, HTTPFault],
+  [HTTP_LOCAL_RATE_LIMIT_TYPE_URL, HttpLocalRateLimit],
+  [NETWORK_LOCAL_RATE_LIMIT_TYPE_URL, NetworkLocalRateLimit],
+  [FILE_ACCESS_LOG_TYPE_URL, FileAccessLog],
+  [OTEL_ACCESS_LOG_TYPE_URL, OpenTelemetryAccessLogConfig],
+  [ZIPKIN_TYPE_URL, ZipkinConfig],
+  [DATADOG_TYPE_URL, DatadogConfig],
+  [OTEL_TRACE_TYPE_URL, OpenTelemetryConfig],
 ]);
 
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));

@@ -20,6 +20,7 @@ import { sameList } from './same.js';
 import type { SharedOutbounds } from './shared-outbounds.js';
 import { inboundListener, localCluster, outboundListener, passthrough, type OutboundHooks } from './sidecar.js';
 import { caSecret, identitySecret } from './tls.js';
+import { proxyDns, type ProxyDns } from './proxy-dns.js';
 import type { ConnectedNode } from './types.js';
 
 /** What a node's last generation used, so an unchanged node costs a string comparison. */
@@ -34,6 +35,8 @@ export interface NodeState {
   /** Everything its own sets depend on. */
   ownKey: string;
   own: { cds: TypeSet; lds: TypeSet; sds: TypeSet };
+  /** Its DNS-in-the-proxy listener over its own listeners (`withDns`). */
+  dns?: { key: string; lds: TypeSet; listener: VersionedResource; set: TypeSet };
   /** The last snapshot and the sets it was composed from. */
   composed?: { parts: readonly TypeSet[]; snapshot: Snapshot };
 }
@@ -70,7 +73,9 @@ export class SidecarSnapshots {
     let parts: TypeSet[];
     if (tp) {
       const shared = this.shared.sets(mesh, g, zone);
-      parts = [shared.cds, own.cds, shared.eds, shared.lds, own.lds, own.sds];
+      // DNS in the proxy (its mesh's VIP table, as in Kuma only with transparent proxying): a layer of its own
+      // over the node's listeners, so a new VIP rebuilds one listener, not the node's own sets.
+      parts = [shared.cds, own.cds, shared.eds, shared.lds, this.withDns(state, own.lds, proxyDns(mesh.vips, mesh.model.name, state.dp.labels, node.workDir)), own.sds];
     } else {
       const prevEds = state.composed?.parts[2];
       const clas = destinations.map((d) => d.cla);
@@ -88,6 +93,16 @@ export class SidecarSnapshots {
     const snapshot = Snapshot.fromSets(new Map([[CDS, cds], [EDS, eds], [LDS, lds], [SDS, sds]]));
     state.composed = { parts, snapshot };
     return { snapshot, rebuilt };
+  }
+
+  /** The node's own listeners with its DNS listener on top; the same set while neither changed. */
+  private withDns(state: NodeState, lds: TypeSet, dns: ProxyDns): TypeSet {
+    const prev = state.dns;
+    if (prev && prev.key === dns.key && prev.lds === lds) return prev.set;
+    const listener = prev && prev.key === dns.key ? prev.listener : this.memo.get(LDS, `dns\u0000${dns.key}`, Listener, dns.name, dns.listener);
+    const set = layeredTypeSet(lds, typeSetOf(LDS, [listener]));
+    state.dns = { key: dns.key, lds, listener, set };
+    return set;
   }
 
   private ownSets(
@@ -112,6 +127,8 @@ export class SidecarSnapshots {
       add(listeners, own(LDS, Listener, l.name, l));
     }
     for (const d of destinations) add(clusters, d.cluster);
+    // Telemetry collectors of MeshTrace / MeshAccessLog backends.
+    for (const c of policies.collectorClusters()) add(clusters, own(CDS, Cluster, c.name, c));
     for (const ob of model.outbounds) {
       const protocol = mesh.protocols.get(ob.service) ?? 'tcp';
       const hooks = destinations.find((d) => d.service === ob.service)?.hooks ?? g.policies.outbound(ob.service);

@@ -42,6 +42,9 @@ export interface OutboundHooks {
   tcpClusterSpecifier(clusterFor: (service: string) => string): TcpProxy['clusterSpecifier'];
   /** Services other than the destination its routes send traffic to (their clusters must exist). */
   readonly backendServices: readonly string[];
+  /** The outbound listener's HCM / TcpProxy (MeshAccessLog, MeshTrace). */
+  decorateHcm?(hcm: HttpConnectionManager): HttpConnectionManager;
+  decorateTcpProxy?(tcp: TcpProxy): TcpProxy;
 }
 
 /** What policies contribute to one inbound (identity: `IDENTITY_INBOUND`). */
@@ -51,6 +54,8 @@ export interface InboundHooks {
   /** Network filters before the TCP proxy of a non-HTTP inbound. */
   networkFilters(): Filter[];
   decorateHcm(hcm: HttpConnectionManager): HttpConnectionManager;
+  /** The TcpProxy of a non-HTTP inbound (MeshAccessLog). */
+  decorateTcpProxy?(tcp: TcpProxy): TcpProxy;
 }
 
 const defaultRoute = (cluster: string): Route[] => [
@@ -73,8 +78,8 @@ export function outboundCluster(mesh: MeshModel, service: string, protocol: Prot
 export function outboundListener(address: string, port: number, service: string, protocol: Protocol, hooks: OutboundHooks, bind: boolean): Listener {
   const name = outboundListenerName(address, port);
   const filter = isHttp(protocol)
-    ? hcmFilter(name, RouteConfiguration.fromPartial({ name: `outbound:${service}`, virtualHosts: [{ name: service, domains: ['*'], routes: hooks.httpRoutes(outboundClusterName, protocol) }] }), [])
-    : tcpProxyFilter(name, hooks.tcpClusterSpecifier(outboundClusterName));
+    ? hcmFilter(name, RouteConfiguration.fromPartial({ name: `outbound:${service}`, virtualHosts: [{ name: service, domains: ['*'], routes: hooks.httpRoutes(outboundClusterName, protocol) }] }), [], hooks.decorateHcm?.bind(hooks))
+    : tcpProxyFilter(name, hooks.tcpClusterSpecifier(outboundClusterName), hooks.decorateTcpProxy?.bind(hooks));
   return Listener.fromPartial({
     name,
     address: socketAddress(address, port),
@@ -113,7 +118,7 @@ export function inboundListener(mesh: MeshModel, inbound: InboundModel, hooks: I
           (h) => hooks.decorateHcm(h),
         ),
       ]
-    : [...hooks.networkFilters(), tcpProxyFilter(name, { $case: 'cluster', value: cluster })];
+    : [...hooks.networkFilters(), tcpProxyFilter(name, { $case: 'cluster', value: cluster }, hooks.decorateTcpProxy?.bind(hooks))];
   return Listener.fromPartial({
     name,
     address: socketAddress(inbound.address, inbound.port),

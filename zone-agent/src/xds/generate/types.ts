@@ -28,6 +28,8 @@ export interface ConnectedNode {
   /** `''` for a zone ingress. */
   readonly mesh: string;
   readonly name: string;
+  /** kuma-dp's work dir (node metadata `workdir`), where its unix sockets live. */
+  readonly workDir?: string;
 }
 
 export interface GenerateOptions {

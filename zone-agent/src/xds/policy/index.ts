@@ -13,3 +13,7 @@ export { tcpClusterSpecifier, decorateTcpProxy } from './fragments/tcp.js';
 export { inboundNetworkRbacFilters, inboundRbacFilters, NETWORK_RBAC_FILTER_NAME, RBAC_FILTER_NAME, type RbacOptions } from './fragments/rbac.js';
 export { applyHcmTimeouts } from './fragments/hcm.js';
 export { localityPlan, applyLocality, type LocalityPlan } from './fragments/locality.js';
+export { inboundFaultFilters, FAULT_FILTER_NAME } from './fragments/fault.js';
+export { applyRateLimitRoutes, inboundRateLimitHttpFilters, inboundRateLimitNetworkFilters, HTTP_RATE_LIMIT_FILTER_NAME, TCP_RATE_LIMIT_FILTER_NAME } from './fragments/ratelimit.js';
+export { accessLogClusters, accessLogs, accessLogSocketPath, applyHcmAccessLog, applyTcpAccessLog, type AccessLogValues } from './fragments/access-log.js';
+export { applyHcmTracing, traceClusters, type TraceValues } from './fragments/trace.js';

@@ -4,7 +4,7 @@
  * how the merged result is used, as Kuma's per-policy plugins do. Kinds absent here are stored and synced
  * but not yet turned into Envoy config (README "Policies in xDS").
  */
-import type { InboundPolicies, OutboundPolicies, RouteOverrides } from './types.js';
+import type { InboundPolicies, OutboundPolicies, ProxyWidePolicies, RouteOverrides } from './types.js';
 
 export type MergeStyle =
   /** fold `default` blocks with JSON merge patch */
@@ -20,6 +20,8 @@ export interface AppliedKind {
   readonly merge: MergeStyle;
   readonly inbound?: keyof Omit<InboundPolicies, 'port' | 'service'>;
   readonly outbound?: keyof Omit<OutboundPolicies, 'service' | 'byRoute'>;
+  /** Kinds with only a top-level `default` (MeshTrace): one conf for the whole proxy. */
+  readonly proxyWide?: keyof ProxyWidePolicies;
   /** `to[].targetRef.kind: MeshHTTPRoute` entries land in `OutboundPolicies.byRoute[<route>][field]`. */
   readonly byRoute?: keyof RouteOverrides;
 }
@@ -33,4 +35,9 @@ export const APPLIED_KINDS: Readonly<Record<string, AppliedKind>> = Object.freez
   MeshLoadBalancingStrategy: { merge: 'default', outbound: 'loadBalancing', byRoute: 'loadBalancing' },
   MeshHTTPRoute: { merge: 'http-rules', outbound: 'httpRules' },
   MeshTCPRoute: { merge: 'tcp-rule', outbound: 'tcpRule' },
+  // `to` of these two exists only for gateways, which Ursa does not generate: inbound only, as on Kuma sidecars.
+  MeshFaultInjection: { merge: 'default', inbound: 'faultInjection' },
+  MeshRateLimit: { merge: 'default', inbound: 'rateLimit' },
+  MeshAccessLog: { merge: 'default', inbound: 'accessLog', outbound: 'accessLog' },
+  MeshTrace: { merge: 'default', proxyWide: 'trace' },
 });

@@ -103,17 +103,18 @@ describe('top-level selection', () => {
     expect(applies({ kind: 'MeshService', name: 'web' }, client)).toBe(false);
   });
 
-  it('ignores other meshes and kinds the engine does not apply', () => {
+  it('ignores policies of other meshes', () => {
     const m = matchPolicies({
       mesh: 'default',
       zone: 'zone-1',
       dataplane: web,
       policies: [
         { ...policy('MeshTimeout', 'elsewhere', timeoutTo(undefined, { connectionTimeout: '1s' })), mesh: 'other' },
-        policy('MeshAccessLog', 'logs', { to: [{ targetRef: { kind: 'Mesh' }, default: { backends: [{ type: 'File', file: { path: '/tmp/x' } }] } }] }),
+        { ...policy('MeshAccessLog', 'logs', { to: [{ targetRef: { kind: 'Mesh' }, default: { backends: [{ type: 'File', file: { path: '/tmp/x' } }] } }] }), mesh: 'other' },
       ],
     });
     expect(m.outbound('backend').timeout).toBeUndefined();
+    expect(m.outbound('backend').accessLog).toBeUndefined();
     expect(m.inspect().policies).toEqual([]);
   });
 

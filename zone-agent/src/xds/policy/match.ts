@@ -11,6 +11,8 @@
  * 3. Inbound, per port: the policies selecting that inbound, sorted the same way; `from[]` entries aimed at
  *    all clients (`Mesh`) and `rules[]` without `matches` fold into the inbound's conf. MeshTrafficPermission
  *    keeps every entry: who may call is decided per client by the RBAC fragment.
+ * 4. Proxy-wide kinds (MeshTrace, a top-level `default` only, Kuma's single-item rules): the `default` of
+ *    every policy selecting the proxy, folded in precedence order.
  */
 import { createHash } from 'node:crypto';
 import { descriptorFor, type TargetRefSpec } from '@ursa/proto';
@@ -37,6 +39,7 @@ import type {
   PoliciesInspect,
   PolicyContext,
   PolicyResource,
+  ProxyWidePolicies,
   RouteOverrides,
   TcpRouteRule,
   TrafficPermissionConf,
@@ -60,6 +63,8 @@ interface Sections {
   readonly to?: readonly SectionItem[];
   readonly from?: readonly SectionItem[];
   readonly rules?: readonly SectionItem[];
+  /** Proxy-wide kinds (MeshTrace). */
+  readonly default?: unknown;
 }
 interface SectionItem {
   readonly targetRef?: TargetRefSpec;
@@ -163,17 +168,31 @@ export function matchPolicies(ctx: PolicyContext): MatchedPolicies {
     return hit;
   };
 
+  let wide: ReturnType<typeof computeProxyWide> | undefined;
+  const proxyWide = () => (wide ??= computeProxyWide(byKind));
+
   return {
-    outboundKey: outboundKeyOf(byKind, digests),
+    outboundKey: outboundKeyOf(byKind, digests, dataplane),
     inbound: (port) => inbound(port).conf,
     outbound: (service) => outbound(service).conf,
-    inspect: (services = []) => inspect(ctx, byKind, inbounds, services, inbound, outbound),
+    proxyWide: () => proxyWide().conf,
+    defaults: (kind) =>
+      (byKind.get(kind) ?? []).flatMap((m) => {
+        const spec = sectionsOf(m.resource);
+        return [...(spec.to ?? []), ...(spec.from ?? []), ...(spec.rules ?? [])].flatMap((i) => (i.default === undefined ? [] : [i.default]));
+      }),
+    inspect: (services = []) => inspect(ctx, byKind, inbounds, services, inbound, outbound, proxyWide),
   };
 }
 
-/** Hash of the proxy-level matches (kind, name, labels, spec) in precedence order. */
-function outboundKeyOf(byKind: ReadonlyMap<string, Matched[]>, digests: ReadonlyMap<PolicyResource, string>): string {
+/**
+ * Hash of the proxy-level matches (kind, name, labels, spec) in precedence order. MeshAccessLog and MeshTrace
+ * write the proxy's own address and service into its outbound listeners (Kuma's `%KUMA_SOURCE_*%`, the
+ * tracer's service name): with either matched, the key also holds them, so no other proxy shares those.
+ */
+function outboundKeyOf(byKind: ReadonlyMap<string, Matched[]>, digests: ReadonlyMap<PolicyResource, string>, dp: { address: string; inbounds: readonly InboundInfo[] }): string {
   const h = createHash('sha256');
+  if (byKind.has('MeshAccessLog') || byKind.has('MeshTrace')) h.update(`${dp.address}\u0000${dp.inbounds[0]?.service ?? ''}\n`);
   for (const kind of [...byKind.keys()].sort()) {
     for (const m of byKind.get(kind)!) if (m.proxy) h.update(digests.get(m.resource)!).update('\n');
   }
@@ -244,6 +263,24 @@ function permissions(selecting: readonly Matched[]): { conf: TrafficPermissionCo
   if (fromContributors.length === 0 && rulesContributors.length === 0) return undefined;
   if (lists) conf.rules = lists;
   return { conf, contributors: [...fromContributors, ...rulesContributors] };
+}
+
+// ---- proxy-wide ---------------------------------------------------------------------------------------------
+
+function computeProxyWide(byKind: ReadonlyMap<string, Matched[]>) {
+  const conf: Record<string, unknown> = {};
+  const used: Record<string, MatchedPolicyRef[]> = {};
+  for (const [kind, list] of byKind) {
+    const field = list[0]!.applied.proxyWide;
+    if (!field) continue;
+    // Already in precedence order (lowest first).
+    const selecting = list.filter((m) => m.proxy || m.inbounds.size > 0);
+    const merged = mergeAll<unknown>(selecting.map((m) => sectionsOf(m.resource).default ?? {}));
+    if (merged === undefined) continue;
+    conf[field] = merged;
+    used[kind] = dedupe(selecting.map(refOf));
+  }
+  return { conf: conf as ProxyWidePolicies, used };
 }
 
 // ---- outbound -----------------------------------------------------------------------------------------------
@@ -359,6 +396,7 @@ function inspect(
   services: readonly string[],
   inbound: (port: number) => { conf: InboundPolicies; used: Record<string, MatchedPolicyRef[]> },
   outbound: (service: string) => { conf: OutboundPolicies; used: Record<string, MatchedPolicyRef[]> },
+  proxyWide: () => { conf: ProxyWidePolicies; used: Record<string, MatchedPolicyRef[]> },
 ): PoliciesInspect {
   const policies = [...byKind.keys()].sort().flatMap((kind) => byKind.get(kind)!.map((m) => ({ ...refOf(m), topLevel: clone(m.top) })));
   const section = (
@@ -394,6 +432,10 @@ function inspect(
       }
       return { service, policies };
     }),
+    ...(() => {
+      const r = proxyWide();
+      return Object.keys(r.used).length === 0 ? {} : { proxy: { policies: section(r.conf as never, r.used, (a) => a.proxyWide) } };
+    })(),
   };
 }
 

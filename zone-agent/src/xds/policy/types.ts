@@ -159,6 +159,57 @@ export interface TrafficPermissionConf {
   rules?: { allow?: SpiffeMatch[]; deny?: SpiffeMatch[]; allowWithShadowDeny?: SpiffeMatch[] };
 }
 
+/** MeshFaultInjection: the faults of one inbound, each its own Envoy fault filter (Kuma: one per list item). */
+export interface FaultInjectionConf {
+  http?: {
+    abort?: { httpStatus: number; percentage: number | string };
+    delay?: { value: string; percentage: number | string };
+    responseBandwidth?: { limit: string; percentage: number | string };
+  }[];
+}
+
+/** MeshRateLimit: local (per proxy) limits of one inbound. */
+export interface RateLimitConf {
+  local?: {
+    http?: {
+      disabled?: boolean;
+      requestRate?: { num: number; interval: string };
+      onRateLimit?: { status?: number; headers?: { add?: { name: string; value: string }[]; set?: { name: string; value: string }[] } };
+    };
+    tcp?: { disabled?: boolean; connectionRate?: { num: number; interval: string } };
+  };
+}
+
+/** MeshAccessLog: where an inbound's or a destination's traffic is logged. */
+export interface AccessLogFormat {
+  type: 'Plain' | 'Json';
+  plain?: string;
+  json?: { key: string; value: string }[];
+  omitEmptyValues?: boolean;
+}
+export interface AccessLogBackend {
+  type: 'Tcp' | 'File' | 'OpenTelemetry';
+  tcp?: { address: string; format?: AccessLogFormat };
+  file?: { path: string; format?: AccessLogFormat };
+  openTelemetry?: { endpoint?: string; attributes?: { key: string; value: string }[]; body?: unknown };
+}
+export interface AccessLogConf {
+  backends?: AccessLogBackend[];
+}
+
+/** MeshTrace (a proxy-wide `default`): the tracer of every HTTP listener of the proxy. */
+export interface TraceBackend {
+  type: 'Zipkin' | 'Datadog' | 'OpenTelemetry';
+  zipkin?: { url: string; traceId128bit?: boolean; apiVersion?: 'httpJson' | 'httpProto'; sharedSpanContext?: boolean };
+  datadog?: { url: string; splitService?: boolean };
+  openTelemetry?: { endpoint?: string };
+}
+export interface TraceConf {
+  backends?: TraceBackend[];
+  sampling?: { overall?: number | string; client?: number | string; random?: number | string };
+  tags?: { name: string; literal?: string; header?: { name: string; default?: string } }[];
+}
+
 /** Merged policies for one inbound (one `port` of the Dataplane). `undefined` = no policy of that kind applies. */
 export interface InboundPolicies {
   readonly port: number;
@@ -167,6 +218,14 @@ export interface InboundPolicies {
   readonly trafficPermission?: TrafficPermissionConf;
   readonly timeout?: TimeoutConf;
   readonly circuitBreaker?: CircuitBreakerConf;
+  readonly faultInjection?: FaultInjectionConf;
+  readonly rateLimit?: RateLimitConf;
+  readonly accessLog?: AccessLogConf;
+}
+
+/** Merged proxy-wide policies (kinds with a top-level `default` and no `to` / `from` / `rules`). */
+export interface ProxyWidePolicies {
+  readonly trace?: TraceConf;
 }
 
 /** Merged policies for traffic from this proxy to one destination service. */
@@ -177,6 +236,7 @@ export interface OutboundPolicies {
   readonly circuitBreaker?: CircuitBreakerConf;
   readonly healthCheck?: HealthCheckConf;
   readonly loadBalancing?: LoadBalancingConf;
+  readonly accessLog?: AccessLogConf;
   /** MeshHTTPRoute rules for this destination; empty = default route to the service. */
   readonly httpRules: readonly HttpRouteRule[];
   /** MeshTCPRoute rule for this destination, if any. */
@@ -207,6 +267,8 @@ export interface PoliciesInspect {
   policies: (MatchedPolicyRef & { topLevel: { kind: string; name?: string; tags?: Record<string, string> } })[];
   inbounds: { port: number; service: string; policies: Record<string, { matched: MatchedPolicyRef[]; conf: unknown }> }[];
   outbounds: { service: string; policies: Record<string, { matched: MatchedPolicyRef[]; conf: unknown }> }[];
+  /** Proxy-wide kinds (MeshTrace): what applies to every listener of the proxy; absent when none matched. */
+  proxy?: { policies: Record<string, { matched: MatchedPolicyRef[]; conf: unknown }> };
 }
 
 export interface MatchedPolicies {
@@ -219,6 +281,10 @@ export interface MatchedPolicies {
   inbound(port: number): InboundPolicies;
   /** Merged confs for traffic to `service` (a `kuma.io/service` name). */
   outbound(service: string): OutboundPolicies;
+  /** Merged proxy-wide confs (MeshTrace). */
+  proxyWide(): ProxyWidePolicies;
+  /** Every `default` block (`to`, `from`, `rules`) of the matched policies of `kind`: what a proxy may need clusters for. */
+  defaults(kind: string): unknown[];
   /** Which policies matched and what they merged into, for the inspect endpoint. */
   inspect(services?: readonly string[]): PoliciesInspect;
 }
