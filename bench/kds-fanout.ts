@@ -56,7 +56,9 @@ async function main() {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const env = { ...process.env, DATABASE_URL: scratch.url, URSA_PORT: String(port), URSA_LOG_LEVEL: 'warn' };
-  const global = spawn(process.execPath, ['--import', 'tsx', new URL('../global-api/src/node.ts', import.meta.url).pathname], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // BENCH_GLOBAL_NODE_ARGS: extra node flags for the global (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it).
+  const nodeArgs = (process.env.BENCH_GLOBAL_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const global = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', new URL('../global-api/src/node.ts', import.meta.url).pathname], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const procs: ChildProcess[] = [];
   try {
     await waitFor('global', async () => (await fetch(`${base}/`).catch(() => undefined))?.ok === true, 30_000);
@@ -77,8 +79,11 @@ async function main() {
         child.send({ base, names });
         return new Promise<void>((resolve, reject) => {
           child.once('exit', (code) => reject(new Error(`client process ${p} exited (${code})`)));
-          child.on('message', (m: { type: string; synced?: number; count?: number }) => {
-            if (m.type === 'progress') synced[p] = m.synced!;
+          child.on('message', (m: { type: string; synced?: number; count?: number; tokensMs?: number; syncMs?: number }) => {
+            if (m.type === 'progress') {
+              synced[p] = m.synced!;
+              if (process.env.BENCH_VERBOSE) console.log(`  [${p}] ${m.synced} synced (wave: tokens ${ms(m.tokensMs!)}, sync ${ms(m.syncMs!)})`);
+            }
             if (m.type === 'synced') {
               synced[p] = m.count!;
               resolve();
@@ -99,6 +104,11 @@ async function main() {
     const heapAfter = await heapMb(base);
     const rssKb = ((rssAfter - rssBefore) * 1024) / ZONES;
     const heapKb = ((heapAfter - heapBefore) * 1024) / ZONES;
+    if (process.env.BENCH_HEAP_SNAPSHOT) {
+      // With BENCH_GLOBAL_NODE_ARGS=--heapsnapshot-signal=SIGUSR2: a heap snapshot of the global with every zone connected.
+      global.kill('SIGUSR2');
+      await new Promise((r) => setTimeout(r, 15_000));
+    }
     console.log(`global RSS ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MB (${rssKb.toFixed(1)} KB per zone), heap ${heapBefore.toFixed(0)} -> ${heapAfter.toFixed(0)} MB (${heapKb.toFixed(1)} KB per zone)`);
 
     // One change to all zones, ROUNDS times.

@@ -62,6 +62,38 @@ for (const backend of backends()) {
       cache.close();
     });
 
+    it("keeps the zone map (name -> enabled) current from Zone changes, without reloading every Zone, and after compaction", async () => {
+      const tenant = freshTenant('feed-zones');
+      const waker = new ManualWaker();
+      const cache = new FeedCache(store, waker);
+      const zone = (name: string, enabled = true) => ({ kind: 'Zone', mesh: '', name, labels: {}, spec: { enabled } });
+      await store.apply(tenant, ['a', 'b', 'c'].map((n) => ({ op: 'create', resource: zone(n) }) as WriteOp));
+      const map = await cache.zones(tenant);
+      expect([...map]).toEqual([['a', true], ['b', true], ['c', true]]);
+      // Later changes are read from the feed: counting the store's calls shows no full listing.
+      let lists = 0;
+      const counting = new Proxy(store, { get: (s, k) => (k === 'list' || k === 'snapshot' ? (lists++, Reflect.get(s, k).bind(s)) : Reflect.get(s, k)) });
+      const incremental = new FeedCache(counting, waker);
+      expect([...(await incremental.zones(tenant))]).toEqual([...map]);
+      expect(lists).toBe(1);
+      await store.upsert(tenant, zone('b', false));
+      await store.delete(tenant, { kind: 'Zone', name: 'c' });
+      await store.create(tenant, zone('d'));
+      waker.ring();
+      expect([...(await cache.zones(tenant))].sort()).toEqual([['a', true], ['b', false], ['d', true]]);
+      expect([...(await incremental.zones(tenant))].sort()).toEqual([['a', true], ['b', false], ['d', true]]);
+      expect(lists).toBe(1);
+      // Without a ring nothing is read again; once compaction has dropped the tombstones it needs, it reloads.
+      await store.delete(tenant, { kind: 'Zone', name: 'd' });
+      expect((await incremental.zones(tenant)).has('d')).toBe(true);
+      await store.compact(tenant, new Date(Date.now() + 60_000));
+      waker.ring();
+      expect([...(await incremental.zones(tenant))].sort()).toEqual([['a', true], ['b', false]]);
+      expect(lists).toBe(2);
+      cache.close();
+      incremental.close();
+    });
+
     it(`answers as changesSince over ${SEQUENCES} random sequences of writes, deletes and resumes (seed ${SEED})`, async () => {
       const random = mulberry32(SEED);
       const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;

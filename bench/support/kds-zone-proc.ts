@@ -28,12 +28,14 @@ process.once('message', async (start: Start) => {
   // Connect in waves so the global's accept queue and the database see a steady stream, not a burst.
   for (let i = 0; i < start.names.length; i += 100) {
     const wave = start.names.slice(i, i + 100);
+    const t0 = performance.now();
     const made = await Promise.all(wave.map(async (name) => memoryZone({ name, globalUrl: start.base, token: await token(start.base, name), transport: 'ws' })));
+    const t1 = performance.now();
     for (const z of made) z.client.start();
     zones.push(...made);
     const synced = () => zones.filter((z) => z.state.resources.has('Mesh//default')).length;
     while (synced() < zones.length - 50) await new Promise((r) => setTimeout(r, 20));
-    send({ type: 'progress', synced: synced() });
+    send({ type: 'progress', synced: synced(), tokensMs: t1 - t0, syncMs: performance.now() - t1 });
   }
   while (zones.some((z) => !z.state.resources.has('Mesh//default'))) await new Promise((r) => setTimeout(r, 50));
   send({ type: 'synced', count: zones.length });

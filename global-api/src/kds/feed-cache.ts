@@ -34,10 +34,12 @@ interface TenantFeed {
   fetchedAt: number;
   refreshing?: Promise<void>;
   zones?: Map<string, boolean>;
-  /** A zone-map load in progress, shared by every session asking meanwhile. */
+  /** The revision `zones` is current at: Zone changes after it are applied to it incrementally. */
+  zonesRevision: number;
+  /** A Zone changed since `zones` was brought up to date. */
+  zonesDirty: boolean;
+  /** A zone-map update in progress, shared by every session asking meanwhile. */
   zonesLoading?: Promise<Map<string, boolean>>;
-  /** Bumped whenever the zone map is invalidated, so a load that raced a change is not kept. */
-  zonesGen: number;
   unsubscribe: () => void;
 }
 
@@ -66,11 +68,11 @@ export class FeedCache {
   #feed(tenant: string): TenantFeed {
     let t = this.#tenants.get(tenant);
     if (!t) {
-      t = { changes: [], latest: new Map(), dead: 0, from: -1, to: -1, dirty: 1, fetched: 0, fetchedAt: 0, zonesGen: 0, unsubscribe: () => {} };
+      t = { changes: [], latest: new Map(), dead: 0, from: -1, to: -1, dirty: 1, fetched: 0, fetchedAt: 0, zonesRevision: 0, zonesDirty: true, unsubscribe: () => {} };
       const feed = t;
       feed.unsubscribe = this.waker.subscribe(tenant, (kind) => {
         if (kind === '*' || this.kinds.includes(kind)) feed.dirty++;
-        if (kind === 'Zone' || kind === '*') this.#dropZones(feed);
+        if (kind === 'Zone' || kind === '*') feed.zonesDirty = true;
       });
       this.#tenants.set(tenant, t);
     }
@@ -167,29 +169,53 @@ export class FeedCache {
     return { changes: page, revision: more ? page[page.length - 1]!.revision : t.to, more, resyncRequired: false };
   }
 
-  /** Zone name -> enabled, cached until a Zone changes. */
+  /**
+   * Zone name -> enabled. Loaded once from a snapshot of the Zones, then brought up to date with the Zone
+   * changes since (one small feed read per wake-up, shared by every session), not reloaded: when 10,000 zones
+   * connect, each first connect creates a Zone, and reloading every Zone on each would be quadratic.
+   * The map is updated in place; callers read it synchronously between awaits.
+   */
   async zones(tenant: string): Promise<Map<string, boolean>> {
     const t = this.#feed(tenant);
     await this.#refresh(tenant, t);
-    if (t.zones) return t.zones;
-    const gen = t.zonesGen;
-    t.zonesLoading ??= this.store
-      .list(tenant, 'Zone', { limit: 1_000_000 })
-      .then(({ items }) => {
-        const map = new Map(items.map((z) => [z.name, z.spec.enabled !== false]));
-        if (t.zonesGen === gen) t.zones = map;
-        return map;
-      })
-      .finally(() => {
-        if (t.zonesGen === gen) t.zonesLoading = undefined;
-      });
+    if (t.zones && !t.zonesDirty) return t.zones;
+    t.zonesLoading ??= this.#updateZones(tenant, t).finally(() => {
+      t.zonesLoading = undefined;
+    });
     return t.zonesLoading;
   }
 
-  #dropZones(t: TenantFeed): void {
-    t.zones = undefined;
-    t.zonesLoading = undefined;
-    t.zonesGen++;
+  async #updateZones(tenant: string, t: TenantFeed): Promise<Map<string, boolean>> {
+    // A doorbell during the update marks it dirty again, and the next caller reads from where this one ended.
+    t.zonesDirty = false;
+    try {
+      if (t.zones) {
+        let revision = t.zonesRevision;
+        for (;;) {
+          const page = await this.store.changesSince(tenant, revision, { limit: 5000, kinds: ['Zone'] });
+          if (page.resyncRequired) return await this.#loadZones(tenant, t);
+          for (const c of page.changes) {
+            if (c.op === 'upsert') t.zones.set(c.resource.name, c.resource.spec.enabled !== false);
+            else t.zones.delete(c.key.name);
+          }
+          revision = page.revision;
+          if (!page.more) break;
+        }
+        t.zonesRevision = revision;
+        return t.zones;
+      }
+      return await this.#loadZones(tenant, t);
+    } catch (err) {
+      t.zonesDirty = true;
+      throw err;
+    }
+  }
+
+  async #loadZones(tenant: string, t: TenantFeed): Promise<Map<string, boolean>> {
+    const snap = await this.store.snapshot(tenant, { kinds: ['Zone'] });
+    t.zones = new Map(snap.resources.map((z) => [z.name, z.spec.enabled !== false]));
+    t.zonesRevision = snap.revision;
+    return t.zones;
   }
 
   close(): void {
