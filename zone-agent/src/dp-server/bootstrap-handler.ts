@@ -28,7 +28,9 @@ export interface BootstrapDeps {
   /** The dp-server certificate's names and the CA proxies verify it with. */
   readonly tls: { readonly caPem: string; readonly names: { readonly dns: readonly string[]; readonly ips: readonly string[] } };
   readonly xdsPort: number;
+  /** Envoy's admin address (default 127.0.0.1) and the port when the resource names none (default 9901; 0: no admin). */
   readonly adminAddress?: string;
+  readonly defaultAdminPort?: number;
 }
 
 export interface BootstrapAnswer {
@@ -114,7 +116,7 @@ export async function answerBootstrap(deps: BootstrapDeps, input: { readonly bod
   const bootstrap = buildBootstrap({
     request: req,
     service,
-    adminPort: spec.networking?.admin?.port ?? DEFAULT_ADMIN_PORT,
+    adminPort: spec.networking?.admin?.port ?? deps.defaultAdminPort ?? DEFAULT_ADMIN_PORT,
     adminAddress: deps.adminAddress ?? '127.0.0.1',
     xdsHost: input.host,
     xdsPort: deps.xdsPort,
