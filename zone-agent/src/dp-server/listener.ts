@@ -41,9 +41,10 @@ export async function startDpListener(opts: DpListenerOptions): Promise<DpListen
   const http = createHttpServer({ requestTimeout: 30_000 }, opts.http);
   const sockets = new Set<Socket>();
 
-  const plainHttp = createHttpServer((_req, res) => {
-    res.writeHead(400, { 'content-type': 'text/plain' }).end('the dp-server serves POST /bootstrap over https only: use --cp-address=https://<agent>:<port>\n');
-  });
+  // A plaintext HTTP/1 request (most likely kuma-dp given http://): one fixed answer, then close.
+  const PLAIN_HTTP_ANSWER = 'the dp-server serves POST /bootstrap over https only: use --cp-address=https://<agent>:<port>\n';
+  const refusePlainHttp = (socket: Socket) =>
+    socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(PLAIN_HTTP_ANSWER)}\r\nconnection: close\r\n\r\n${PLAIN_HTTP_ANSWER}`);
 
   const onTls = (raw: Socket) => {
     const tls = new TLSSocket(raw, { isServer: true, secureContext: context, ALPNProtocols: ['h2', 'http/1.1'] });
@@ -69,12 +70,11 @@ export async function startDpListener(opts: DpListenerOptions): Promise<DpListen
       socket.setTimeout(0);
       // Put back: Node's TLS and HTTP/2 feed what a socket has buffered to their parser before its handle.
       socket.unshift(chunk);
-      const conn = socket;
-      if (chunk[0] === TLS_HANDSHAKE) onTls(conn);
-      else if (chunk[0] === 0x50 /* "P" of the HTTP/2 preface "PRI * HTTP/2.0" */) {
-        if (opts.plaintext) opts.grpc(conn);
+      if (chunk[0] === TLS_HANDSHAKE) onTls(socket);
+      else if (chunk.subarray(0, 4).toString('latin1') === 'PRI ' /* the HTTP/2 preface "PRI * HTTP/2.0" */) {
+        if (opts.plaintext) opts.grpc(socket);
         else socket.end(); // plaintext gRPC refused (--xds-plaintext false)
-      } else plainHttp.emit('connection', conn);
+      } else refusePlainHttp(socket);
     });
     socket.resume();
   });
