@@ -7,7 +7,7 @@
  * listeners and clusters, a reconnect within the deregistration delay writes nothing (same version, so no
  * other proxy's configuration moves) and a changed resource is updated; gone for good, it is deregistered
  * after the delay, while a Dataplane registered through the API stays; a zone ingress registers itself
- * the same way with its ingress token; wrong tokens, bad resources and bad bootstrap requests are refused
+ * the same way with its ingress token, or with a zone token (scope ingress) the standalone agent issues; wrong tokens, bad resources and bad bootstrap requests are refused
  * naming what is wrong; plaintext HTTP is refused and plaintext gRPC still served.
  */
 import { execFile } from 'node:child_process';
@@ -259,6 +259,29 @@ describe('kuma-dp bootstrap and self-registration (real zone agent, HTTPS + ADS 
     const stored = await call(url, 'GET', '/zoneingresses/zi-1');
     expect(stored.status).toBe(200);
     expect(stored.body.labels).toMatchObject({ 'kuma.io/zone': 'dp-zone' });
+  });
+
+  it('a standalone zone issues zone tokens (scope ingress/egress) that admit its zone ingresses', async () => {
+    const bad = await call(url, 'POST', '/tokens/zone', { body: { zone: 'elsewhere', scope: ['cp', 'mesh'], validFor: 'forever' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.invalid_parameters.map((p: { field: string }) => p.field).sort()).toEqual(['scope[0]', 'scope[1]', 'validFor', 'zone']);
+    const zoneToken = await call(url, 'POST', '/tokens/zone', { body: { zone: 'dp-zone', scope: ['ingress', 'egress'], validFor: '1h' }, headers: { accept: '*/*' } });
+    expect(zoneToken.status).toBe(200);
+    const egressOnly = (await call(url, 'POST', '/tokens/zone', { body: { zone: 'dp-zone', scope: ['egress'] }, headers: { accept: '*/*' } })).body as string;
+
+    const zi = 'type: ZoneIngress\nname: zi-2\nnetworking:\n  address: 127.0.0.1\n  port: 10002\n  advertisedAddress: 127.0.0.1\n  advertisedPort: 10002\n';
+    const answer = await bootstrap(xdsPort, ca, request('zi-2', { mesh: '', proxyType: 'ingress', dataplaneToken: zoneToken.body, dataplaneResource: zi }));
+    expect(answer.status, answer.body).toBe(200);
+    const ads = connect(answer.body, LISTENER_TYPE_URL);
+    await ads.next(LISTENER_TYPE_URL);
+    expect((await call(url, 'GET', '/zoneingresses/zi-2')).status).toBe(200);
+
+    const refused = await bootstrap(xdsPort, ca, request('zi-3', { mesh: '', proxyType: 'ingress', dataplaneToken: egressOnly, dataplaneResource: zi.replaceAll('zi-2', 'zi-3') }));
+    expect(refused.status).toBe(403);
+    expect(refused.body).toContain('do not include "ingress"');
+    const notForSidecars = await bootstrap(xdsPort, ca, request('web-1', { dataplaneToken: zoneToken.body, dataplaneResource: webYaml('v1') }));
+    expect(notForSidecars.status).toBe(403);
+    expect(notForSidecars.body).toContain('use a dataplane token');
   });
 
   it('refuses a token for another proxy or tag set, and a resource that is invalid, naming what is wrong', async () => {
