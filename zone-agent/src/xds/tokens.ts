@@ -114,7 +114,8 @@ export class DataplaneTokens {
     const jwt = decodeJwt(token.trim());
     if (!jwt) return fail('unauthenticated', 'the dataplane token is malformed (expected the JWT that POST /tokens/dataplane returns)');
     const c = jwt.claims as { scope?: unknown; scopes?: unknown; zone?: unknown; type?: unknown; mesh?: unknown; name?: unknown; tags?: unknown; jti?: unknown; exp?: unknown };
-    if (c.scope === 'zone' && jwt.kid.startsWith(`${KID_PREFIX}-`)) return this.verifyZoneToken(jwt, c, proxy, now);
+    // Only an agent that knows its zone issues (and so accepts) zone tokens; they are signed with its dp- keys.
+    if (c.scope === 'zone' && this.zone !== undefined && jwt.kid.startsWith(`${KID_PREFIX}-`)) return this.verifyZoneToken(jwt, c, proxy, now);
     if (c.scope !== 'dataplane') return fail('unauthenticated', 'the token is not a dataplane token (issue one with POST /tokens/dataplane on the zone API)');
     if (typeof c.mesh !== 'string' || typeof c.jti !== 'string' || typeof c.exp !== 'number' || (c.name !== undefined && typeof c.name !== 'string')) {
       return fail('unauthenticated', 'the dataplane token lacks its mesh, id or expiry');
@@ -149,7 +150,7 @@ export class DataplaneTokens {
     if (!(await jwt.signedWith(await this.key(jwt.kid)))) return fail('unauthenticated', 'the zone token signature is not valid (issued by another zone, or with a retired key?)');
     if (typeof c.exp !== 'number' || typeof c.jti !== 'string' || typeof c.zone !== 'string' || !Array.isArray(c.scopes)) return fail('unauthenticated', 'the zone token lacks its zone, scopes, id or expiry');
     if (c.exp * 1000 <= now) return fail('unauthenticated', `the zone token expired at ${new Date(c.exp * 1000).toISOString()}`);
-    if (this.zone !== undefined && c.zone !== this.zone) return fail('forbidden', `the zone token is for zone ${quote(c.zone)}, not ${quote(this.zone)}`);
+    if (c.zone !== this.zone) return fail('forbidden', `the zone token is for zone ${quote(c.zone)}, not ${quote(this.zone ?? '')}`);
     if (proxy.type !== 'ingress') return fail('forbidden', 'a zone token admits zone ingresses and egresses, not a dataplane: use a dataplane token');
     if (!c.scopes.includes('ingress')) return fail('forbidden', `the zone token's scopes ${JSON.stringify(c.scopes)} do not include "ingress"`);
     return { ok: true, claims: { type: 'ingress', mesh: '', jti: c.jti, exp: c.exp } };
