@@ -22,7 +22,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
-import { AggregatedDiscoveryServiceClient, CLUSTER_TYPE_URL, DiscoveryRequest, LISTENER_TYPE_URL, type DiscoveryResponse } from '@ursa/proto/xds';
+import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
+import { AggregatedDiscoveryServiceClient, CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, DiscoveryRequest, LISTENER_TYPE_URL, type DiscoveryResponse } from '@ursa/proto/xds';
 import { call } from '@ursa/test-support/api.js';
 import { removeDirs } from '@ursa/test-support/cluster.js';
 import { freePort, getJson, start, waitFor, type Child } from '@ursa/test-support/process.js';
@@ -97,13 +98,21 @@ class Ads {
     const meta = new grpc.Metadata();
     if (authorization) meta.set('authorization', authorization);
     this.stream = client.streamAggregatedResources(meta);
-    this.stream.on('data', (r: DiscoveryResponse) => this.got.push(r));
+    this.stream.on('data', (r: DiscoveryResponse) => {
+      this.got.push(r);
+      // Envoy ACKs every response (with the names it asked for): the server may then send the next one.
+      if (this.autoAck) this.stream.write(DiscoveryRequest.fromPartial({ typeUrl: r.typeUrl, versionInfo: r.versionInfo, responseNonce: r.nonce, resourceNames: this.names.get(r.typeUrl) ?? [] }));
+    });
     this.stream.on('error', (e: grpc.ServiceError) => (this.error = e));
     this.stream.write(DiscoveryRequest.fromPartial({ node, typeUrl }));
   }
 
-  send(typeUrl: string): void {
-    this.stream.write(DiscoveryRequest.fromPartial({ typeUrl }));
+  autoAck = false;
+  private readonly names = new Map<string, string[]>();
+
+  send(typeUrl: string, resourceNames: string[] = []): void {
+    this.names.set(typeUrl, resourceNames);
+    this.stream.write(DiscoveryRequest.fromPartial({ typeUrl, resourceNames }));
   }
 
   next(typeUrl: string, ms = 10_000): Promise<DiscoveryResponse> {
@@ -162,7 +171,8 @@ describe('kuma-dp bootstrap and self-registration (real zone agent, HTTPS + ADS 
     await waitFor('zone agent GET /ready', () => getJson(`${url}/ready`), 30_000, agent);
     await waitFor('dp-server up', async () => (agent!.output().includes('dp-server on 127.0.0.1') ? true : undefined), 15_000, agent);
     expect((await call(url, 'PUT', '/meshes/default', { body: { type: 'Mesh', name: 'default' } })).status).toBeLessThan(300);
-    const api1 = { type: 'Dataplane', mesh: 'default', name: 'api-1', networking: { address: '127.0.0.1', inbound: [{ port: 17002, servicePort: 7002, tags: { 'kuma.io/service': 'api' } }] } };
+    // api-1 calls web: its endpoints are web-1's, so a churn caused by web-1's proxy would reach it.
+    const api1 = { type: 'Dataplane', mesh: 'default', name: 'api-1', networking: { address: '127.0.0.1', inbound: [{ port: 17002, servicePort: 7002, tags: { 'kuma.io/service': 'api' } }], outbound: [{ port: 18081, tags: { 'kuma.io/service': 'web' } }] } };
     expect((await call(url, 'PUT', '/meshes/default/dataplanes/api-1', { body: api1 })).status).toBe(201);
     tokens.web1 = await issue({ mesh: 'default', name: 'web-1' });
     tokens.api1 = await issue({ mesh: 'default', name: 'api-1' });
@@ -218,15 +228,33 @@ describe('kuma-dp bootstrap and self-registration (real zone agent, HTTPS + ADS 
     expect(dp.body.networking.inbound[0].tags).toMatchObject({ 'kuma.io/service': 'web', version: 'v1', 'kuma.io/zone': 'dp-zone' });
   });
 
-  it('a reconnect within the delay writes nothing; a changed resource is updated; gone for good, it is deregistered', async () => {
+  it('a reconnect within the delay writes nothing and moves no other proxy\'s config; a changed resource is updated; gone for good, it is deregistered', async () => {
     const before = (await getDp('web-1')).body.modificationTime as string;
     const first = streams.at(-1)!;
+    // api-1's proxy, with web-1 among its endpoints.
+    const apiAnswer = fromBootstrap((await bootstrap(xdsPort, ca, request('api-1', { dataplaneToken: tokens.api1 }))).body);
+    const api = new Ads(tls, apiAnswer.authorization, apiAnswer.node, CLUSTER_TYPE_URL);
+    streams.push(api);
+    api.autoAck = true;
+    await api.next(CLUSTER_TYPE_URL);
+    api.send(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, ['web']);
+    await waitFor('api-1 to get web-1 as its endpoint', async () => {
+      const eds = api.got.filter((r) => r.typeUrl === CLUSTER_LOAD_ASSIGNMENT_TYPE_URL).at(-1);
+      const cla = eds && ClusterLoadAssignment.decode(eds.resources[0]!.value);
+      const ports = cla?.endpoints.flatMap((e) => e.lbEndpoints.map((l) => (l.hostIdentifier?.$case === 'endpoint' && l.hostIdentifier.value.address?.address?.$case === 'socketAddress' ? l.hostIdentifier.value.address.address.value.portSpecifier : undefined)));
+      return JSON.stringify(ports ?? []).includes('17001') ? true : undefined;
+    }, 10_000, agent);
+    const apiResponses = api.got.length;
+
     first.close();
     const again = connect((await bootstrap(xdsPort, ca, request('web-1', { dataplaneToken: tokens.web1, dataplaneResource: webYaml('v1') }))).body);
     await again.next(CLUSTER_TYPE_URL);
     // Past the delay the first stream's close would have removed it; it is back and untouched.
     await new Promise((r) => setTimeout(r, DELAY_MS + 500));
     expect((await getDp('web-1')).body.modificationTime).toBe(before);
+    // Nothing was written, so api-1 was sent nothing new.
+    expect(api.got.length).toBe(apiResponses);
+    api.close();
 
     again.close();
     const changed = connect((await bootstrap(xdsPort, ca, request('web-1', { dataplaneToken: tokens.web1, dataplaneResource: webYaml('v2') }))).body);
