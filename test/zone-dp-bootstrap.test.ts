@@ -262,8 +262,11 @@ describe('kuma-dp bootstrap and self-registration (real zone agent, HTTPS + ADS 
     expect((await getDp('web-1')).body.networking.inbound[0].tags.version).toBe('v2');
 
     changed.close();
+    expect((await call(url, 'GET', '/meshes/default/dataplane-insights/web-1')).status).toBe(200);
     const gone = await waitFor('web-1 deregistered', async () => ((await getDp('web-1')).status === 404 ? true : undefined), DELAY_MS + 10_000, agent);
     expect(gone).toBe(true);
+    // Its insight goes with it, as in Kuma.
+    expect((await call(url, 'GET', '/meshes/default/dataplane-insights/web-1')).status).toBe(404);
   });
 
   it('keeps a Dataplane registered through the API when its proxy leaves', async () => {

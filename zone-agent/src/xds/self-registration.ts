@@ -13,6 +13,7 @@
 import { status } from '@grpc/grpc-js';
 import { StoreError, type Logger, type Resource, type ResourceStore } from '@ursa/core';
 import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
+import { RESOURCES } from '@ursa/proto';
 import { parseProxyResource, type KumaProxyType } from '../dp-server/proxy-resource.js';
 import { quote } from './limits.js';
 import { XdsStreamError } from './stream.js';
@@ -44,6 +45,8 @@ interface Registered {
 
 export class SelfRegistration {
   readonly #registered = new Map<string, Registered>();
+  /** A deregistration in flight per node id: a proxy that comes back waits for it, then registers anew. */
+  readonly #removing = new Map<string, Promise<void>>();
   #stopped = false;
 
   constructor(private readonly deps: SelfRegistrationDeps) {}
@@ -65,6 +68,7 @@ export class SelfRegistration {
     }
     const input = parsed.value;
     await authorize(input);
+    await this.#removing.get(id);
     const existing = await this.deps.store.get(this.deps.tenant, { kind: input.kind, mesh: input.mesh, name: input.name });
     if (existing) await authorize(existing);
     const pre =
@@ -122,8 +126,17 @@ export class SelfRegistration {
   private async deregister(id: string, entry: Registered): Promise<void> {
     if (this.#stopped || this.#registered.get(id) !== entry || entry.streams > 0) return;
     this.#registered.delete(id);
+    const done = this.remove(id, entry).finally(() => this.#removing.delete(id));
+    this.#removing.set(id, done);
+    await done;
+  }
+
+  /** Deletes the resource and its insight (Kuma removes both; an insight alone would linger in overviews). */
+  private async remove(id: string, entry: Registered): Promise<void> {
+    const insight = RESOURCES.find((d) => d.insightOf === entry.kind);
+    const key = { kind: entry.kind, mesh: entry.mesh, name: entry.name };
     try {
-      await this.deps.store.apply(this.deps.tenant, [{ op: 'delete', key: { kind: entry.kind, mesh: entry.mesh, name: entry.name }, ifExists: true }]);
+      await this.deps.store.apply(this.deps.tenant, [{ op: 'delete', key, ifExists: true }, ...(insight ? [{ op: 'delete' as const, key: { ...key, kind: insight.kind }, ifExists: true }] : [])]);
       this.deps.log.info(`${id}: deregistered ${entry.kind} ${entry.name}: its proxy has been gone for ${this.deps.delayMs} ms`);
     } catch (err) {
       this.deps.log.warn(`${id}: could not deregister ${entry.kind} ${entry.name}: ${err instanceof Error ? err.message : String(err)}`);
