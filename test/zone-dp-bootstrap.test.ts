@@ -8,7 +8,8 @@
  * other proxy's configuration moves) and a changed resource is updated; gone for good, it is deregistered
  * after the delay, while a Dataplane registered through the API stays; a zone ingress registers itself
  * the same way with its ingress token, or with a zone token (scope ingress) the standalone agent issues; wrong tokens, bad resources and bad bootstrap requests are refused
- * naming what is wrong; plaintext HTTP is refused and plaintext gRPC still served.
+ * naming what is wrong; plaintext HTTP is refused and plaintext gRPC still served; a stopped and restarted
+ * agent keeps what proxies registered and its certificate.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
@@ -153,6 +154,7 @@ describe('kuma-dp bootstrap and self-registration (real zone agent, HTTPS + ADS 
   let tls: AggregatedDiscoveryServiceClient;
   const streams: Ads[] = [];
   const tokens: Record<string, string> = {};
+  let launch: () => Promise<void>;
 
   const issue = async (body: Record<string, unknown>) => {
     const res = await call(url, 'POST', '/tokens/dataplane', { body, headers: { accept: '*/*' } });
@@ -166,10 +168,13 @@ describe('kuma-dp bootstrap and self-registration (real zone agent, HTTPS + ADS 
     const apiPort = await freePort();
     xdsPort = await freePort();
     url = `http://127.0.0.1:${apiPort}`;
-    const args = ['--zone', 'dp-zone', '--data-dir', dataDir, '--api-port', String(apiPort), '--xds-port', String(xdsPort), '--dns-port', '0', '--dataplane-deregistration-delay-ms', String(DELAY_MS)];
-    agent = start(process.execPath, [ZONE, ...args], { env: env() });
-    await waitFor('zone agent GET /ready', () => getJson(`${url}/ready`), 30_000, agent);
-    await waitFor('dp-server up', async () => (agent!.output().includes('dp-server on 127.0.0.1') ? true : undefined), 15_000, agent);
+    launch = async () => {
+      const args = ['--zone', 'dp-zone', '--data-dir', dataDir, '--api-port', String(apiPort), '--xds-port', String(xdsPort), '--dns-port', '0', '--dataplane-deregistration-delay-ms', String(DELAY_MS)];
+      agent = start(process.execPath, [ZONE, ...args], { env: env() });
+      await waitFor('zone agent GET /ready', () => getJson(`${url}/ready`), 30_000, agent);
+      await waitFor('dp-server up', async () => (agent!.output().includes('dp-server on 127.0.0.1') ? true : undefined), 15_000, agent);
+    };
+    await launch();
     expect((await call(url, 'PUT', '/meshes/default', { body: { type: 'Mesh', name: 'default' } })).status).toBeLessThan(300);
     // api-1 calls web: its endpoints are web-1's, so a churn caused by web-1's proxy would reach it.
     const api1 = { type: 'Dataplane', mesh: 'default', name: 'api-1', networking: { address: '127.0.0.1', inbound: [{ port: 17002, servicePort: 7002, tags: { 'kuma.io/service': 'api' } }], outbound: [{ port: 18081, tags: { 'kuma.io/service': 'web' } }] } };
@@ -375,5 +380,23 @@ describe('kuma-dp bootstrap and self-registration (real zone agent, HTTPS + ADS 
     } finally {
       insecure.close();
     }
+  });
+
+  it('a stopping agent keeps what proxies registered, reuses its certificate, and takes them back after its restart', async () => {
+    const caBefore = ca;
+    const answer = await bootstrap(xdsPort, ca, request('web-1', { dataplaneToken: tokens.web1, dataplaneResource: webYaml('v3') }));
+    const ads = connect(answer.body);
+    await ads.next(CLUSTER_TYPE_URL);
+    expect((await getDp('web-1')).status).toBe(200);
+    await agent!.stop();
+    await launch();
+    expect(await readFile(join(dataDir, 'dp-server', 'ca.pem'), 'utf8')).toBe(caBefore);
+    expect((await getDp('web-1')).body.networking.inbound[0].tags.version).toBe('v3');
+    // The proxy reconnects (Envoy retries) and is served again, over a new TLS connection with the same CA.
+    tls.close();
+    tls = new AggregatedDiscoveryServiceClient(`localhost:${xdsPort}`, grpc.credentials.createSsl(Buffer.from(ca)));
+    const back = connect(answer.body);
+    await back.next(CLUSTER_TYPE_URL);
+    expect((await getDp('web-1')).status).toBe(200);
   });
 });
