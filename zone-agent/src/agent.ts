@@ -108,7 +108,7 @@ export async function runAgent(start: AgentStart): Promise<void> {
 
   const auth = { loopbackAdmin: true, isLoopback: (c: Parameters<typeof getConnInfo>[0]) => /^(127\.|::1$|::ffff:127\.)/.test(getConnInfo(c).remote.address ?? '') };
   // Dataplane tokens are signed with keys in the zone's own database; the xDS server verifies them.
-  const dataplaneTokens = new DataplaneTokens(stores.kds, LOCAL);
+  const dataplaneTokens = new DataplaneTokens(stores.kds, LOCAL, config.zone);
   /** Set once the xDS server is up (the inspect endpoints read its snapshot cache). */
   let xdsHandle: XdsHandle | undefined;
   /** Loaded on the first `GET /metrics` (prom-client is not on the start-up path). */
@@ -133,10 +133,11 @@ export async function runAgent(start: AgentStart): Promise<void> {
         const m = await metrics.render();
         return c.body(m.body, 200, { 'content-type': m.contentType });
       });
-      mountXdsRoutes(r, { auth, tenant: LOCAL, zone: config.zone, store: stores.resources, tokens: dataplaneTokens, xds: () => xdsHandle });
+      mountXdsRoutes(r, { auth, tenant: LOCAL, zone: config.zone, store: stores.resources, tokens: dataplaneTokens, xds: () => xdsHandle, standaloneZone: config.globalUrl ? undefined : config.zone });
     },
-    // Zone tokens belong to the global. Here they would also reach the zone's own signing keys (its
-    // dataplane-token keys share that table), so a retire would void every dataplane token.
+    // Zone tokens belong to the global (a standalone agent issues only POST /tokens/zone for its proxies,
+    // `xds/tokens-routes.ts`). Here they would also reach the zone's own signing keys (its dataplane-token
+    // keys share that table), so a retire would void every dataplane token.
     planeRoutes: (r) => {
       r.all('/tokens/zone/*', () => {
         throw new ApiError(400, 'Bad Request', 'zone tokens are issued by the global control plane: use POST /tokens/zone there');

@@ -35,6 +35,15 @@ export interface ZoneConfig {
   readonly dataplaneAuth: boolean;
   /** How often proxies' ACK/NACK counters are written to their insights (Kuma's status flush interval). */
   readonly xdsStatusFlushMs: number;
+  /** The dp-server's TLS certificate and key (PEM); unset: generated under `<data-dir>/dp-server/`. */
+  readonly xdsTlsCertFile: string | undefined;
+  readonly xdsTlsKeyFile: string | undefined;
+  /** Extra names (DNS or IP) the generated dp-server certificate is valid for, comma-separated. */
+  readonly xdsTlsHostnames: readonly string[];
+  /** Also serve plaintext gRPC (HTTP/2 without TLS) on the xDS port. */
+  readonly xdsPlaintext: boolean;
+  /** How long a self-registered proxy's resource outlives its last stream (Kuma's dataplane deregistration delay). */
+  readonly dataplaneDeregistrationDelayMs: number;
 }
 
 const url = (v: string) => {
@@ -94,6 +103,29 @@ export const OPTIONS: readonly OptionSpec<keyof ZoneConfig>[] = [
     help: 'how often ACK/NACK counters are written to DataplaneInsights (connects and disconnects: at once)',
     parse: (v) => intIn(v, 100, 600_000),
   },
+  { key: 'xdsTlsCertFile', flag: '--xds-tls-cert-file', env: ['URSA_ZONE_XDS_TLS_CERT_FILE'], help: 'dp-server TLS certificate (PEM) for kuma-dp bootstrap and ADS; unset: generated in the data dir', parse: nonEmpty },
+  { key: 'xdsTlsKeyFile', flag: '--xds-tls-key-file', env: ['URSA_ZONE_XDS_TLS_KEY_FILE'], help: 'its private key (PEM); with --xds-tls-cert-file', parse: nonEmpty },
+  {
+    key: 'xdsTlsHostnames',
+    flag: '--xds-tls-hostnames',
+    env: ['URSA_ZONE_XDS_TLS_HOSTNAMES'],
+    default: '',
+    help: 'extra names/addresses (comma-separated) the generated dp-server certificate is valid for (kuma-dp --cp-address host)',
+    parse: (v) => {
+      const names = v.split(',').map((n) => n.trim()).filter((n) => n !== '');
+      const bad = names.find((n) => !/^[A-Za-z0-9.:-]+$/.test(n));
+      return bad === undefined ? names : { error: `${JSON.stringify(bad)} is not a host name or IP address` };
+    },
+  },
+  { key: 'xdsPlaintext', flag: '--xds-plaintext', env: ['URSA_ZONE_XDS_PLAINTEXT'], default: 'true', help: 'also accept plaintext gRPC on the xDS port (proxyless gRPC clients); false: TLS only, like kuma-cp', parse: bool },
+  {
+    key: 'dataplaneDeregistrationDelayMs',
+    flag: '--dataplane-deregistration-delay-ms',
+    env: ['URSA_ZONE_DATAPLANE_DEREGISTRATION_DELAY_MS'],
+    default: '10000',
+    help: 'how long a proxy that registered itself (kuma-dp --dataplane-file) stays registered after its last xDS stream closed',
+    parse: (v) => intIn(v, 0, 3_600_000),
+  },
   { key: 'logFormat', flag: '--log-format', env: ['URSA_ZONE_LOG_FORMAT'], default: 'console', help: "console (kuma-cp's tab-separated lines) | json (one object per line)", parse: oneOf(...LOG_FORMATS) },
   { key: 'logLevel', flag: '--log-level', env: ['URSA_ZONE_LOG_LEVEL'], default: 'info', help: 'debug | info | warn | error | off (least severe level written)', parse: oneOf(...LOG_LEVELS) },
 ];
@@ -104,6 +136,7 @@ export function parseZoneConfig(argv: readonly string[], env: Readonly<Record<st
   const c = r.config;
   if (c.zone === undefined) throw new ConfigError('--zone is required (or URSA_ZONE_NAME)');
   if (c.globalUrl !== undefined && c.tokenFile === undefined) throw new ConfigError('--token-file is required with --global-url (or URSA_ZONE_TOKEN_FILE)');
+  if ((c.xdsTlsCertFile === undefined) !== (c.xdsTlsKeyFile === undefined)) throw new ConfigError('--xds-tls-cert-file and --xds-tls-key-file go together (or URSA_ZONE_XDS_TLS_CERT_FILE and URSA_ZONE_XDS_TLS_KEY_FILE)');
   const dataDir = c.dataDir as string;
   return { help: false, config: Object.freeze({ ...c, dataDir: isAbsolute(dataDir) ? dataDir : resolve(dataDir) }) as unknown as ZoneConfig };
 }

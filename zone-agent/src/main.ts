@@ -23,7 +23,30 @@ import { createResolver, type Resolver } from './dns/resolver.js';
 /** The resolver thread's entry: beside this file in the bundle (`dist/dns-worker.mjs`), the source otherwise. */
 const DNS_WORKER = new URL(import.meta.url.endsWith('.ts') ? './dns/resolver-worker.ts' : './dns-worker.mjs', import.meta.url);
 
+/**
+ * `zone-agent ca-cert [--data-dir DIR]`: prints the CA kuma-dp verifies the dp-server with
+ * (`kuma-dp run --ca-cert-file`), from the data dir the agent generated it in on its first start.
+ */
+async function printCaCert(argv: readonly string[]): Promise<void> {
+  const i = argv.indexOf('--data-dir');
+  const dir = i >= 0 ? argv[i + 1] : (process.env.URSA_ZONE_DATA_DIR ?? './.ursa-zone');
+  if (!dir) {
+    process.stderr.write('zone-agent ca-cert: --data-dir needs a value\n');
+    process.exit(2);
+  }
+  const { join, resolve } = await import('node:path');
+  const { readFile } = await import('node:fs/promises');
+  const file = join(resolve(dir), 'dp-server', 'ca.pem');
+  try {
+    process.stdout.write(await readFile(file, 'utf8'));
+  } catch (err) {
+    process.stderr.write(`zone-agent ca-cert: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)}): start the agent once with this --data-dir (it generates the CA), or use the CA of the certificate given with --xds-tls-cert-file\n`);
+    process.exit(1);
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === 'ca-cert') return printCaCert(process.argv.slice(3));
   let config: ZoneConfig;
   try {
     const parsed = parseZoneConfig(process.argv.slice(2), process.env);

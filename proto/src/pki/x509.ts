@@ -131,6 +131,8 @@ export interface IssueLeafOptions {
   /** e.g. spiffe://default/backend */
   uris: string[];
   dnsNames?: string[];
+  /** IPv4 or IPv6 literals (iPAddress SANs), e.g. for a TLS server reached by address. */
+  ipAddresses?: string[];
   validForSeconds: number;
   now?: Date;
 }
@@ -138,7 +140,8 @@ export interface IssueLeafOptions {
 /** End-entity certificate for a workload, signed by the mesh CA. notAfter is capped at the CA's notAfter. */
 export async function issueLeaf(opts: IssueLeafOptions): Promise<{ certPem: string; keyPem?: string; notAfter: Date }> {
   const dnsNames = opts.dnsNames ?? [];
-  if (opts.uris.length + dnsNames.length === 0) throw new Error('x509: a leaf needs at least one URI or DNS SAN');
+  const ips = opts.ipAddresses ?? [];
+  if (opts.uris.length + dnsNames.length + ips.length === 0) throw new Error('x509: a leaf needs at least one URI, DNS or IP SAN');
   const ca = parseCertificate(opts.caCertPem);
   const { key: caKey, scheme } = await importCaKey(opts.caKeyPem, ca.spkiDer);
   const now = opts.now ?? new Date();
@@ -160,7 +163,7 @@ export async function issueLeaf(opts: IssueLeafOptions): Promise<{ certPem: stri
     extension(OID.keyUsage, true, der.namedBitString([KU.digitalSignature, KU.keyEncipherment])),
     extension(OID.extKeyUsage, false, der.sequence(der.oid(OID.serverAuth), der.oid(OID.clientAuth))),
     // Subject is empty (identity lives in the SAN, as in Kuma/SPIFFE), so RFC 5280 4.2.1.6 requires SAN critical.
-    extension(OID.subjectAltName, true, generalNames(opts.uris, dnsNames)),
+    extension(OID.subjectAltName, true, generalNames(opts.uris, dnsNames, ips)),
     extension(
       OID.authorityKeyIdentifier,
       false,
@@ -189,10 +192,24 @@ function extension(id: string, critical: boolean, value: Uint8Array): Uint8Array
   return der.sequence(der.oid(id), ...(critical ? [der.boolean(true)] : []), der.octetString(value));
 }
 
-/** GeneralNames with uniformResourceIdentifier [6] and dNSName [2] (both IMPLICIT IA5String). */
-function generalNames(uris: string[], dnsNames: string[]): Uint8Array {
+/** GeneralNames with uniformResourceIdentifier [6], dNSName [2] (both IMPLICIT IA5String) and iPAddress [7] (OCTET STRING). */
+function generalNames(uris: string[], dnsNames: string[], ips: string[] = []): Uint8Array {
   const ia5 = (s: string): Uint8Array => der.parse(der.ia5String(s)).content;
-  return der.sequence(...uris.map((u) => der.implicit(6, ia5(u))), ...dnsNames.map((d) => der.implicit(2, ia5(d))));
+  return der.sequence(...uris.map((u) => der.implicit(6, ia5(u))), ...dnsNames.map((d) => der.implicit(2, ia5(d))), ...ips.map((ip) => der.implicit(7, ipBytes(ip))));
+}
+
+/** The 4 or 16 bytes of an IP literal. */
+function ipBytes(ip: string): Uint8Array {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
+  if (v4) return Uint8Array.from(v4.slice(1).map(Number));
+  if (!/^[0-9a-fA-F:]+$/.test(ip) || ip.split('::').length > 2) throw new Error(`x509: not an IP address: ${JSON.stringify(ip)}`);
+  const [head, tail] = ip.includes('::') ? ip.split('::') : [ip, undefined];
+  const groups = (s: string | undefined) => (s ? s.split(':') : []);
+  const h = groups(head);
+  const t = groups(tail);
+  const all = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  if (all.length !== 8 || all.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) throw new Error(`x509: not an IP address: ${JSON.stringify(ip)}`);
+  return Uint8Array.from(all.flatMap((g) => [parseInt(g, 16) >> 8, parseInt(g, 16) & 0xff]));
 }
 
 /** RFC 5280 4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING value (minus the unused-bits octet). */

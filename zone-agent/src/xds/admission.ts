@@ -7,7 +7,9 @@
  *    xDS channel cannot carry call metadata, as the string `node.metadata["dataplane.token"]` (set it in
  *    the gRPC bootstrap's `node.metadata`). A missing, malformed, forged or expired token is
  *    UNAUTHENTICATED; a valid token for another mesh, Dataplane or tag set is PERMISSION_DENIED;
- * 3. the Dataplane (ZoneIngress) is registered in this zone: else NOT_FOUND.
+ * 3. a node that carries its resource (kuma-dp's `dataplane.resource`) registers it (`self-registration.ts`;
+ *    an invalid one is INVALID_ARGUMENT naming the field); any other must be registered in this zone
+ *    already: else NOT_FOUND.
  * The token is checked before the store is asked, so a caller without a token learns nothing about which
  * Dataplanes exist. Every refusal says what to fix; it ends only that stream. When many proxies connect at
  * once (an agent restart), their lookups share one query per batch instead of one each.
@@ -19,6 +21,8 @@ import { describeNode, isNodeProblem, type ProxyKind } from './generate/node-kin
 import { quote } from './limits.js';
 import { XdsStreamError, type StreamContext } from './stream.js';
 import type { DataplaneTokens } from './tokens.js';
+import type { DataplaneResource } from '../model/dataplane.js';
+import { nodeResource, type SelfRegistration } from './self-registration.js';
 
 /** The node metadata key proxyless clients put their dataplane token under. */
 export const NODE_TOKEN_KEY = 'dataplane.token';
@@ -42,6 +46,8 @@ export interface AdmissionDeps {
   readonly zone: string;
   /** Undefined: dataplane auth is off (`--dataplane-auth false`), `node.id` is trusted. */
   readonly tokens: DataplaneTokens | undefined;
+  /** Registers resources sent in node metadata; undefined: such nodes are treated like any other. */
+  readonly selfRegistration?: SelfRegistration;
 }
 
 /** Kuma's proxy id: `<mesh>.<name>`, split at the first dot (Dataplane names may hold dots, meshes not). */
@@ -108,6 +114,15 @@ export function createAdmission(deps: AdmissionDeps): (node: Node | undefined, c
       tagBound = check.claims.tags !== undefined;
     }
 
+    const sent = deps.selfRegistration && kind !== 'proxyless' ? nodeResource(node) : undefined;
+    if (sent !== undefined && deps.selfRegistration) {
+      const resource = await deps.selfRegistration.register(id, ingress ? 'ingress' : 'dataplane', proxy, sent, async (r) => {
+        if (!deps.tokens || !token || !tagBound || ingress) return;
+        const check = await deps.tokens.verify(token, { ...proxy, type: 'dataplane', dataplane: r as unknown as DataplaneResource });
+        if (!check.ok) throw refusal(id, check.code, check.message);
+      });
+      return { id, kind, ...proxy, resource };
+    }
     const resource = await lookup(ingress ? 'ZoneIngress' : 'Dataplane', proxy.mesh, proxy.name);
     if (!resource) {
       throw new XdsStreamError(

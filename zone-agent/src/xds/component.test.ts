@@ -2,7 +2,10 @@
  * `startXds` in process, over a fake store and a hand-rung doorbell: node admission against the store,
  * snapshots rebuilt on the doorbell, unchanged rebuilds sending nothing, port 0 and a taken port.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryLogger as testLogger, type Resource, type ResourceStore, type WakeListener, type Waker } from '@ursa/core';
@@ -81,7 +84,10 @@ describe('startXds', () => {
   const start = async (port: number, store: FakeStore, waker = new FakeWaker(), lines: string[] = []) => {
     // Dataplane tokens need the zone's database (signing keys), which this fake store does not have; these
     // tests are about rebuilding and admission by node id. Tokens: test/zone-xds-admission.test.ts.
-    const { config } = parseZoneConfig(['--zone', 'z1', '--xds-port', String(port), '--dataplane-auth', 'false'], {}) as { config: Parameters<typeof startXds>[0]['config'] };
+    // The dp-server keeps its generated certificate in the data dir.
+    const dataDir = mkdtempSync(join(tmpdir(), 'ursa-xds-component-'));
+    stops.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const { config } = parseZoneConfig(['--zone', 'z1', '--xds-port', String(port), '--dataplane-auth', 'false', '--data-dir', dataDir], {}) as { config: Parameters<typeof startXds>[0]['config'] };
     const stop: Stop = await startXds({ config, store: store as unknown as ResourceStore, waker, log: testLogger(lines) }, { rebuildDelayMs: 10 });
     stops.push(stop);
     return { waker, lines };

@@ -35,6 +35,10 @@ import type { ProxyKind } from './generate/node-kind.js';
 import { InsightRecorder } from './insight.js';
 import type { StreamContext, Variant, XdsCallbacks } from './stream.js';
 import type { DataplaneTokens } from './tokens.js';
+import { SelfRegistration } from './self-registration.js';
+import { loadDpServerTls } from '../dp-server/tls-material.js';
+import { startDpListener, type DpListener } from '../dp-server/listener.js';
+import { bootstrapHttpHandler } from '../dp-server/bootstrap-handler.js';
 
 export { parseProxyId, type ProxyId } from './admission.js';
 
@@ -102,7 +106,8 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
   }
   const host = config.xdsHost;
   if (config.dataplaneAuth && !opts.tokens) throw new Error('xds: dataplane auth is on but no token verifier was given');
-  const admit = createAdmission({ store, tenant: LOCAL, zone: config.zone, tokens: config.dataplaneAuth ? opts.tokens : undefined });
+  const selfRegistration = new SelfRegistration({ store, tenant: LOCAL, zone: config.zone, delayMs: config.dataplaneDeregistrationDelayMs, log });
+  const admit = createAdmission({ store, tenant: LOCAL, zone: config.zone, tokens: config.dataplaneAuth ? opts.tokens : undefined, selfRegistration });
   // Insight writes yield to snapshot rebuilds (both use the agent's one thread and database): a push first.
   const rebuilds = { idle: async (): Promise<void> => {} };
   const certs = new WorkloadCertificates(opts.certificates);
@@ -201,6 +206,7 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
       const { id, mesh, name, kind, resource } = await admit(node, ctx);
       const proxy: ProxyId = { mesh, name };
       insights.connected({ ...proxy, resourceKind: resource.kind as 'Dataplane' | 'ZoneIngress' }, ctx.streamId, node, variant);
+      selfRegistration.opened(id);
       const seen = nodes.get(id);
       if (seen) seen.streams++;
       else nodes.set(id, { ...proxy, kind, workDir: typeof node?.metadata?.workdir === 'string' ? node.metadata.workdir : undefined, streams: 1 });
@@ -210,6 +216,7 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
     },
     closeStream: (id: string, ctx: StreamContext) => {
       insights.disconnected(ctx.streamId);
+      selfRegistration.closed(id);
       const n = nodes.get(id);
       if (!n) return;
       if (--n.streams > 0) return;
@@ -232,23 +239,34 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
   };
 
   let server;
+  let listener: DpListener;
   try {
-    server = await startAdsServer({ host, port: config.xdsPort, cache, callbacks, identifier: `ursa-zone-agent/${config.zone}`, log });
+    // The dp-server owns the port: TLS (bootstrap over HTTPS, ADS over TLS) and, unless turned off, plaintext ADS.
+    server = await startAdsServer({ host, port: 0, bind: false, cache, callbacks, identifier: `ursa-zone-agent/${config.zone}`, log });
+    const tls = await loadDpServerTls({ dataDir: config.dataDir, xdsHost: host, certFile: config.xdsTlsCertFile, keyFile: config.xdsTlsKeyFile, hostnames: config.xdsTlsHostnames }, log);
+    const ads = server;
+    const bootstrap = bootstrapHttpHandler({ store, tenant: LOCAL, zone: config.zone, tokens: config.dataplaneAuth ? opts.tokens : undefined, tls, xdsPort: config.xdsPort }, log.child('bootstrap'));
+    listener = await startDpListener({ host, port: config.xdsPort, tls, plaintext: config.xdsPlaintext, grpc: (c) => ads.inject(c), http: bootstrap, log });
+    log.info(`dp-server on ${host}:${listener.port}: kuma-dp bootstrap (HTTPS POST /bootstrap) and ADS over TLS${config.xdsPlaintext ? ' and plaintext' : ''}; kuma-dp --ca-cert-file=${tls.caFile}`);
   } catch (err) {
     // Do not take the whole agent down (DNS, API and KDS keep serving): say it loudly instead.
     log.warn(`cannot listen on ${host}:${config.xdsPort} (${err instanceof Error ? err.message : err}): the xDS server is OFF`);
+    await server?.close();
     await loop.stop();
     return async () => {};
   }
-  log.info(`ADS (state of the world and incremental) on ${host}:${server.port}`);
+  log.info(`ADS (state of the world and incremental) on ${host}:${listener.port}`);
   opts.onReady?.({ cache, insights, connected: () => [...nodes.keys()], streams: () => [...nodes.values()].reduce((n, c) => n + c.streams, 0), kindOf: (id) => (nodes.has(id) ? (nodes.get(id)!.kind ?? 'proxyless') : undefined), certExpiry: () => certs.earliestExpiryByMesh() });
 
   return async () => {
     if (renewTimer) clearTimeout(renewTimer);
     if (vipTimer) clearTimeout(vipTimer);
     await loop.stop();
+    // Registrations outlive this run: the proxies reconnect to the next one.
+    selfRegistration.stop();
     // Ends every stream (each records its disconnect), then writes the insights offline.
     await server.close();
+    await listener.close();
     await insights.stop();
   };
 }

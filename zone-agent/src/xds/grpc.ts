@@ -6,6 +6,7 @@
  * Flow control: a stream has at most one response in flight per type (the next one waits for the ACK), so
  * what `write` buffers stays bounded; reads never wait on writes.
  */
+import type { Duplex } from 'node:stream';
 import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
 import { AggregatedDiscoveryServiceService, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse } from '@ursa/proto/xds';
 import type { SnapshotCache } from './cache.js';
@@ -43,6 +44,11 @@ export interface AdsServerOptions extends StreamOptions {
   readonly host: string;
   /** 0: any free port. */
   readonly port: number;
+  /**
+   * False: listen nowhere; connections arrive through `inject` (the dp-server, `dp-server/listener.ts`,
+   * owns the port and hands HTTP/2 connections over, TLS already terminated). Default true.
+   */
+  readonly bind?: boolean;
   readonly cache: SnapshotCache;
   readonly callbacks: XdsCallbacks;
   /** Largest request accepted (default `XDS_LIMITS.maxRequestBytes`, 4 MiB, gRPC's default): larger ones end the stream with RESOURCE_EXHAUSTED. */
@@ -50,7 +56,10 @@ export interface AdsServerOptions extends StreamOptions {
 }
 
 export interface AdsServer {
+  /** The bound port (0 when `bind` was false). */
   readonly port: number;
+  /** Serves one HTTP/2 connection accepted elsewhere (plaintext, or a TLS socket already decrypted). */
+  inject(connection: Duplex): void;
   /** Open streams. */
   streams(): number;
   /** Ends every stream (UNAVAILABLE, so clients reconnect elsewhere) and stops listening. */
@@ -113,16 +122,22 @@ export async function startAdsServer(opts: AdsServerOptions): Promise<AdsServer>
       serve(call, 'DeltaDiscoveryRequest', (out, ctx) => new DeltaStream(opts.cache, opts.callbacks, out, opts, ctx)),
   });
 
+  // Injected connections are decrypted already (or plaintext): grpc-js serves them as insecure HTTP/2.
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
   const address = opts.host.includes(':') && !opts.host.startsWith('[') ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`;
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  ).catch((err: unknown) => {
-    server.forceShutdown();
-    throw err;
-  });
+  const port =
+    opts.bind === false
+      ? 0
+      : await new Promise<number>((resolve, reject) =>
+          server.bindAsync(address, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+        ).catch((err: unknown) => {
+          server.forceShutdown();
+          throw err;
+        });
 
   return {
     port,
+    inject: (connection) => injector.injectConnection(connection),
     streams: () => open.size,
     close: async () => {
       for (const { close, fail } of [...open]) {

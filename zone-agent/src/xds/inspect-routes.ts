@@ -14,6 +14,8 @@ import { mountDataplaneTokenRoutes } from './tokens-routes.js';
 export interface XdsRouteDeps extends InspectDeps {
   readonly auth: AuthOptions;
   readonly tokens: DataplaneTokens;
+  /** Set when the agent runs standalone: it then issues zone tokens for its ingresses/egresses. */
+  readonly standaloneZone?: string;
 }
 
 export function mountXdsRoutes(app: Hono<AppEnv>, deps: XdsRouteDeps): void {

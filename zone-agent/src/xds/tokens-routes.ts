@@ -18,8 +18,40 @@ const MAX_VALID_FOR = 10 * 365 * 24 * 3600;
 const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const TYPES = ['dataplane', 'ingress'];
 
-export function mountDataplaneTokenRoutes(app: Hono<AppEnv>, deps: { readonly auth: AuthOptions; readonly tenant: string; readonly tokens: DataplaneTokens }): void {
+export function mountDataplaneTokenRoutes(app: Hono<AppEnv>, deps: { readonly auth: AuthOptions; readonly tenant: string; readonly tokens: DataplaneTokens; readonly standaloneZone?: string }): void {
   const authed: MiddlewareHandler<AppEnv> = authenticate(deps.auth, deps.tenant);
+
+  // A standalone zone issues zone tokens for its zone ingresses/egresses, as a standalone kuma-cp does
+  // (`kumactl generate zone-token --zone <zone> --scope ingress --scope egress`). A federated zone leaves
+  // zone tokens to the global (the agent refuses the path, `agent.ts`).
+  const zone = deps.standaloneZone;
+  if (zone !== undefined) {
+    app.post('/tokens/zone', authed, async (c) => {
+      requireAdmin(c);
+      const body = (await readBody(c)) as { zone?: unknown; scope?: unknown; validFor?: unknown } | null;
+      const violations: { field: string; reason: string; source: 'body' }[] = [];
+      const bad = (field: string, reason: string) => violations.push({ field, reason, source: 'body' });
+      if (body?.zone !== zone) bad('zone', `must be this zone's name ${JSON.stringify(zone)}`);
+      let scopes: ('ingress' | 'egress')[] = ['ingress', 'egress'];
+      if (body?.scope !== undefined && body.scope !== null) {
+        if (!Array.isArray(body.scope) || body.scope.length === 0) bad('scope', 'must be a non-empty list of "ingress", "egress"');
+        else {
+          body.scope.forEach((s, i) => {
+            if (s === 'cp') bad(`scope[${i}]`, '"cp" tokens let a zone agent connect to a global control plane: issue them on the global');
+            else if (s !== 'ingress' && s !== 'egress') bad(`scope[${i}]`, 'must be "ingress" or "egress"');
+          });
+          scopes = body.scope as ('ingress' | 'egress')[];
+        }
+      }
+      const validFor = body?.validFor === undefined || body.validFor === '' ? DEFAULT_VALID_FOR : parseGoDuration(body.validFor);
+      const validForBad = validForProblem(body?.validFor, validFor, MAX_VALID_FOR);
+      if (validForBad) bad('validFor', validForBad);
+      if (violations.length > 0) throw badRequest('Resource is not valid', violations, 'Invalid request');
+      const issued = await deps.tokens.issueZoneToken({ zone, scopes, validForSeconds: validFor! });
+      if (!wantsJson(c)) return plainToken(c, issued.token);
+      return c.json({ id: issued.jti, zone, scope: scopes, expirationTime: issued.expiresAt.toISOString(), token: issued.token }, 201);
+    });
+  }
 
   app.post('/tokens/dataplane', authed, async (c) => {
     requireAdmin(c);

@@ -59,6 +59,20 @@ for (const backend of backends()) {
       expect(await tokens.verify(dp, { type: 'ingress', mesh: '', name: 'zi-1' })).toMatchObject({ ok: false, code: 'forbidden' });
     });
 
+    it('a standalone zone\'s zone tokens admit its zone ingresses when their scopes say so, and nothing else', async () => {
+      const z1 = new DataplaneTokens(store, 'local', 'z1');
+      const zi = { type: 'ingress' as const, mesh: '', name: 'any-ingress' };
+      const both = (await z1.issueZoneToken({ zone: 'z1', scopes: ['ingress', 'egress'], validForSeconds: 60 })).token;
+      expect(await z1.verify(both, zi)).toMatchObject({ ok: true, claims: { type: 'ingress', mesh: '' } });
+      expect(await z1.verify(both, web1)).toMatchObject({ ok: false, code: 'forbidden', message: expect.stringMatching(/use a dataplane token/) });
+      const egressOnly = (await z1.issueZoneToken({ zone: 'z1', scopes: ['egress'], validForSeconds: 60 })).token;
+      expect(await z1.verify(egressOnly, zi)).toMatchObject({ ok: false, code: 'forbidden', message: expect.stringMatching(/do not include "ingress"/) });
+      // Same keys, another zone's name: refused.
+      expect(await new DataplaneTokens(store, 'local', 'z2').verify(both, zi)).toMatchObject({ ok: false, code: 'forbidden', message: 'the zone token is for zone "z1", not "z2"' });
+      const expired = (await z1.issueZoneToken({ zone: 'z1', scopes: ['ingress'], validForSeconds: 1 }, Date.now() - 5000)).token;
+      expect(await z1.verify(expired, zi)).toMatchObject({ ok: false, code: 'unauthenticated', message: expect.stringMatching(/expired at/) });
+    });
+
     it('refuses expired, forged and foreign tokens as unauthenticated', async () => {
       const issuedAt = Date.now();
       const t = (await tokens.issue({ mesh: 'default', name: 'web-1', validForSeconds: 10 }, issuedAt)).token;

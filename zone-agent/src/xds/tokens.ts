@@ -59,7 +59,28 @@ export class DataplaneTokens {
     private readonly store: SigningKeyStore,
     /** The zone's tenant in its own database. */
     private readonly tenant: string,
+    /** This zone's name: zone tokens (below) it issued are valid only for it. */
+    private readonly zone?: string,
   ) {}
+
+  /**
+   * A standalone zone's zone token for its zone ingress/egress proxies (`kumactl generate zone-token --scope
+   * ingress`, Kuma's standalone flow): signed with this zone's dataplane keys, `scope: zone`, the scopes it
+   * admits and the zone. (A federated zone's proxies use the zone's ingress token: the global's zone-token
+   * keys are symmetric and must not leave it.)
+   */
+  async issueZoneToken(req: { readonly zone: string; readonly scopes: readonly ('ingress' | 'egress')[]; readonly validForSeconds: number }, now = Date.now()): Promise<{ token: string; jti: string; expiresAt: Date }> {
+    let keys = await this.keys();
+    if (keys.length === 0) {
+      await this.rotate();
+      keys = await this.keys();
+    }
+    const key = keys[keys.length - 1]!;
+    const jti = randomB64(12);
+    const exp = Math.floor(now / 1000) + req.validForSeconds;
+    const token = await signJwt(key, { iss: 'ursa', scope: 'zone', scopes: req.scopes, zone: req.zone, sub: req.zone, jti, iat: Math.floor(now / 1000), exp });
+    return { token, jti, expiresAt: new Date(exp * 1000) };
+  }
 
   /** Issues a token; creates the first signing key when there is none. */
   async issue(req: DataplaneTokenRequest, now = Date.now()): Promise<{ token: string; jti: string; expiresAt: Date }> {
@@ -92,7 +113,9 @@ export class DataplaneTokens {
   async verify(token: string, proxy: { readonly type: ProxyTokenType; readonly mesh: string; readonly name: string; readonly dataplane?: DataplaneResource }, now = Date.now()): Promise<DataplaneTokenCheck> {
     const jwt = decodeJwt(token.trim());
     if (!jwt) return fail('unauthenticated', 'the dataplane token is malformed (expected the JWT that POST /tokens/dataplane returns)');
-    const c = jwt.claims as { scope?: unknown; type?: unknown; mesh?: unknown; name?: unknown; tags?: unknown; jti?: unknown; exp?: unknown };
+    const c = jwt.claims as { scope?: unknown; scopes?: unknown; zone?: unknown; type?: unknown; mesh?: unknown; name?: unknown; tags?: unknown; jti?: unknown; exp?: unknown };
+    // Only an agent that knows its zone issues (and so accepts) zone tokens; they are signed with its dp- keys.
+    if (c.scope === 'zone' && this.zone !== undefined && jwt.kid.startsWith(`${KID_PREFIX}-`)) return this.verifyZoneToken(jwt, c, proxy, now);
     if (c.scope !== 'dataplane') return fail('unauthenticated', 'the token is not a dataplane token (issue one with POST /tokens/dataplane on the zone API)');
     if (typeof c.mesh !== 'string' || typeof c.jti !== 'string' || typeof c.exp !== 'number' || (c.name !== undefined && typeof c.name !== 'string')) {
       return fail('unauthenticated', 'the dataplane token lacks its mesh, id or expiry');
@@ -115,6 +138,22 @@ export class DataplaneTokens {
       if (problem) return fail('forbidden', `the dataplane token does not allow this Dataplane: ${problem}`);
     }
     return { ok: true, claims };
+  }
+
+  /** A zone token this zone issued (`issueZoneToken`): admits its zone ingresses when its scopes say so. */
+  private async verifyZoneToken(
+    jwt: NonNullable<ReturnType<typeof decodeJwt>>,
+    c: { scopes?: unknown; zone?: unknown; jti?: unknown; exp?: unknown },
+    proxy: { readonly type: ProxyTokenType; readonly mesh: string; readonly name: string },
+    now: number,
+  ): Promise<DataplaneTokenCheck> {
+    if (!(await jwt.signedWith(await this.key(jwt.kid)))) return fail('unauthenticated', 'the zone token signature is not valid (issued by another zone, or with a retired key?)');
+    if (typeof c.exp !== 'number' || typeof c.jti !== 'string' || typeof c.zone !== 'string' || !Array.isArray(c.scopes)) return fail('unauthenticated', 'the zone token lacks its zone, scopes, id or expiry');
+    if (c.exp * 1000 <= now) return fail('unauthenticated', `the zone token expired at ${new Date(c.exp * 1000).toISOString()}`);
+    if (c.zone !== this.zone) return fail('forbidden', `the zone token is for zone ${quote(c.zone)}, not ${quote(this.zone ?? '')}`);
+    if (proxy.type !== 'ingress') return fail('forbidden', 'a zone token admits zone ingresses and egresses, not a dataplane: use a dataplane token');
+    if (!c.scopes.includes('ingress')) return fail('forbidden', `the zone token's scopes ${JSON.stringify(c.scopes)} do not include "ingress"`);
+    return { ok: true, claims: { type: 'ingress', mesh: '', jti: c.jti, exp: c.exp } };
   }
 
   private async keys(): Promise<{ kid: string; secret: string }[]> {
