@@ -9,6 +9,7 @@
 import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
 import { AggregatedDiscoveryServiceService, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse } from '@ursa/proto/xds';
 import type { SnapshotCache } from './cache.js';
+import { EncodedResponse } from './encoded.js';
 import { cut, XDS_LIMITS } from './limits.js';
 import { DeltaStream } from './server-delta.js';
 import { SotwStream } from './server-sotw.js';
@@ -22,7 +23,11 @@ class Malformed {
   constructor(readonly message: string) {}
 }
 
-/** The ADS service definition with request decoding that never throws (see `Malformed`). */
+/**
+ * The ADS service definition with request decoding that never throws (see `Malformed`), and responses
+ * that arrive encoded (`encoded.ts`: one encoding shared by every stream with the same answer) written as
+ * they are.
+ */
 const ADS_SERVICE = Object.fromEntries(
   Object.entries(AggregatedDiscoveryServiceService).map(([name, def]) => [
     name,
@@ -35,6 +40,7 @@ const ADS_SERVICE = Object.fromEntries(
           return new Malformed(err instanceof Error ? err.message : String(err));
         }
       },
+      responseSerialize: (value: unknown) => (value instanceof EncodedResponse ? value.bytes : (def.responseSerialize as (v: unknown) => Buffer)(value)),
     },
   ]),
 ) as unknown as typeof AggregatedDiscoveryServiceService;
@@ -71,7 +77,7 @@ export async function startAdsServer(opts: AdsServerOptions): Promise<AdsServer>
     let ended = false;
     const out: StreamOut<Res> = {
       send: (res) => {
-        if (!ended) call.write(res);
+        if (!ended) call.write(res as Res);
       },
       fail: (code, message) => {
         if (ended) return;

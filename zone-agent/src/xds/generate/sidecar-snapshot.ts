@@ -69,7 +69,8 @@ export class SidecarSnapshots {
     const own = state.own;
     let parts: TypeSet[];
     if (tp) {
-      const shared = this.shared.sets(mesh, g, zone);
+      // `reachableServices`: only those services' outbounds (Kuma's `resolveVIPOutbounds`), else all of them.
+      const shared = tp.reachableServices ? this.shared.reachableSets(mesh, g, zone, tp.reachableServices) : this.shared.sets(mesh, g, zone);
       parts = [shared.cds, own.cds, shared.eds, shared.lds, own.lds, own.sds];
     } else {
       const prevEds = state.composed?.parts[2];
