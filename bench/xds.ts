@@ -152,6 +152,7 @@ async function main(): Promise<void> {
     const stopColdProfile = args['profile-cold'] ? await startCpuProfile(inspectPort) : undefined;
     const coldStart = performance.now();
     let coldDone = 0;
+    let coldBytes = 0;
     const done = new Set<LightProxy>();
     for (let k = 0; k < PROXIES; k++) {
       const [i, j] = keys[k]!;
@@ -164,6 +165,7 @@ async function main(): Promise<void> {
           userAgentName: args['user-agent']!,
           namedEds: args['named-eds'],
           onResponse: (p, r) => {
+            if (!coldDone) coldBytes += r.bytes;
             if (!done.has(p) && p.configured) {
               done.add(p);
               if (++configured === PROXIES) coldDone = performance.now();
@@ -189,7 +191,8 @@ async function main(): Promise<void> {
     });
     const coldMs = coldDone - coldStart;
     await stopColdProfile?.(args['profile-cold']!);
-    console.log(`cold start: ${PROXIES} proxies connected and configured in ${(coldMs / 1000).toFixed(2)} s${args['named-eds'] ? ` (each asked for ${proxies[0]!.edsNamesAsked} ClusterLoadAssignments by name)` : ''}`);
+    const coldResponses = proxies.reduce((n, p) => n + [...p.received.values()].reduce((a, b) => a + b, 0), 0);
+    console.log(`cold start: ${PROXIES} proxies connected and configured in ${(coldMs / 1000).toFixed(2)} s (${(coldResponses / PROXIES).toFixed(1)} responses per proxy, ${(coldBytes / PROXIES / 1024).toFixed(0)} KB)${args['named-eds'] ? ` (each asked for ${proxies[0]!.edsNamesAsked} ClusterLoadAssignments by name)` : ''}`);
     await sleep(3000);
     const heapAfter = await heapAfterGc(inspectPort);
     const rssAfter = await rssMb(agent.proc.pid!);

@@ -32,7 +32,7 @@ describe('responses encoded once', () => {
     expect(two).toBe(one);
     const other = sharedBody(set, { variant: 'delta', typeUrl: EDS, version: 'v1', resources: [b] });
     expect(other).not.toBe(one);
-    expect(DeltaDiscoveryResponse.decode(other).resources.map((r) => r.name)).toEqual(['b']);
+    expect(DeltaDiscoveryResponse.decode(Buffer.concat(other)).resources.map((r) => r.name)).toEqual(['b']);
     // Nonces stay per stream.
     expect(DeltaDiscoveryResponse.decode(withNonce(one, '1').bytes).nonce).toBe('1');
     expect(DeltaDiscoveryResponse.decode(withNonce(one, '2').bytes).nonce).toBe('2');
@@ -41,8 +41,8 @@ describe('responses encoded once', () => {
   it('the bytes equal the ordinary encoding of the same message, field order aside', () => {
     const body = encodeBody({ variant: 'sotw', typeUrl: EDS, version: 'v9', resources: [a, b], controlPlane: 'x' });
     const direct = DiscoveryResponse.encode(DiscoveryResponse.fromPartial({ versionInfo: 'v9', typeUrl: EDS, resources: [a.body, b.body], controlPlane: { identifier: 'x' } })).finish();
-    expect(DiscoveryResponse.decode(body)).toEqual(DiscoveryResponse.decode(direct));
-    expect(body.length).toBe(direct.length);
+    expect(DiscoveryResponse.decode(Buffer.concat(body))).toEqual(DiscoveryResponse.decode(direct));
+    expect(Buffer.concat(body).length).toBe(direct.length);
   });
 
   it('a whole layered set is taken layer by layer: the same resources, each once', () => {
@@ -52,13 +52,13 @@ describe('responses encoded once', () => {
     expect(layered.layers).toEqual([shared, own]);
     const all = [...layered.items.values()];
     const body = sharedBody(layered, { variant: 'delta', typeUrl: EDS, version: layered.version, resources: all });
-    const got = DeltaDiscoveryResponse.decode(body).resources.map((r) => `${r.name}=${Buffer.from(r.resource!.value).toString()}`);
+    const got = DeltaDiscoveryResponse.decode(Buffer.concat(body)).resources.map((r) => `${r.name}=${Buffer.from(r.resource!.value).toString()}`);
     expect(got.sort()).toEqual(all.map((r) => `${r.name}=${Buffer.from(r.body.value).toString()}`).sort());
     // A layered view whose layers overlap is not split (the top layer's resource stands for both).
     const overlapping = layeredTypeSet(shared, typeSetOf(EDS, [res('s03', 'override')]));
     expect(overlapping.layers).toBeUndefined();
     const items = [...overlapping.items.values()];
-    const names = DeltaDiscoveryResponse.decode(sharedBody(overlapping, { variant: 'delta', typeUrl: EDS, version: overlapping.version, resources: items })).resources;
+    const names = DeltaDiscoveryResponse.decode(Buffer.concat(sharedBody(overlapping, { variant: 'delta', typeUrl: EDS, version: overlapping.version, resources: items }))).resources;
     expect(names).toHaveLength(20);
     expect(Buffer.from(names.find((r) => r.name === 's03')!.resource!.value).toString()).toBe('override');
   });

@@ -95,20 +95,26 @@ function setParts(variant: 'sotw' | 'delta', set: TypeSet, out: Buffer[]): void 
 }
 
 /**
- * Header and resource chunks, concatenated. `whole`: the response carries every resource of that set (a
- * first response, a full LDS/CDS one), which are then taken set by set (`setParts`); the order of a
- * repeated field's entries carries no meaning in xDS responses.
+ * Header and resource chunks, as buffers to concatenate (only the final message is copied together: a
+ * proxy's first LDS answer is megabytes with 1,000 services). `whole`: the response carries every resource
+ * of that set (a first response, a full LDS/CDS one), which are then taken set by set (`setParts`); the
+ * order of a repeated field's entries carries no meaning in xDS responses.
  */
-export function encodeBody(body: ResponseBody, whole?: TypeSet): Buffer {
+export function encodeBody(body: ResponseBody, whole?: TypeSet): readonly Buffer[] {
   const parts = [header(body)];
   if (whole) setParts(body.variant, whole, parts);
-  else for (const r of body.resources) parts.push(chunk(body.variant, r));
-  return Buffer.concat(parts);
+  else if (body.resources.length > 0) {
+    const chunks: Buffer[] = [];
+    for (const r of body.resources) chunks.push(chunk(body.variant, r));
+    // Many small chunks are copied once here, so that all streams sharing this body copy one buffer.
+    parts.push(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+  }
+  return parts;
 }
 
 interface Memoised {
   readonly body: ResponseBody;
-  readonly bytes: Buffer;
+  readonly bytes: readonly Buffer[];
 }
 
 /** This turn's bodies per set: a set is answered with a few distinct bodies at most (full, changed-only, ...). */
@@ -135,7 +141,7 @@ function sameBody(a: ResponseBody, b: ResponseBody): boolean {
  * The body's bytes, shared by every answer from `set` with the same content: encoded by the first stream
  * that sends it, copied from memory by the others.
  */
-export function sharedBody(set: TypeSet, body: ResponseBody): Buffer {
+export function sharedBody(set: TypeSet, body: ResponseBody): readonly Buffer[] {
   let list = bodies.get(set);
   if (!list) {
     bodies.set(set, (list = []));
@@ -163,7 +169,7 @@ function nonceField(nonce: string): Buffer {
   return Buffer.concat([Buffer.from([0x2a, n.length]), n]);
 }
 
-/** A full response: the shared body and this stream's nonce. */
-export function withNonce(body: Buffer, nonce: string): EncodedResponse {
-  return new EncodedResponse(Buffer.concat([body, nonceField(nonce)]));
+/** A full response: the shared body and this stream's nonce, in one buffer (the only per-stream copy). */
+export function withNonce(body: readonly Buffer[], nonce: string): EncodedResponse {
+  return new EncodedResponse(Buffer.concat([...body, nonceField(nonce)]));
 }
