@@ -18,6 +18,9 @@ import { VIP_PORT } from './types.js';
 
 export type SharedSets = { cds: TypeSet; eds: TypeSet; lds: TypeSet };
 
+/** The key of a `reachableServices` list, joined once per list object. */
+const reachKeys = new WeakMap<readonly string[], string>();
+
 /** One destination's shared resources and the inputs they were built from. */
 interface SharedService {
   readonly sig: string;
@@ -34,6 +37,9 @@ export class SharedOutbounds {
   /** Per `mesh/group`: each service's resources of the previous generation, and of this one. */
   private prevEntries = new Map<string, { epoch: string; services: Map<string, SharedService> }>();
   private curEntries = new Map<string, { epoch: string; services: Map<string, SharedService> }>();
+  /** Per reachable list: the entries its sets were made of, previous generation and this one. */
+  private prevReach = new Map<string, { entries: readonly SharedService[]; sets: SharedSets }>();
+  private curReach = new Map<string, { entries: readonly SharedService[]; sets: SharedSets }>();
   /** Services of transparent-proxy meshes without a VIP in this generation. */
   missingVips = 0;
 
@@ -56,6 +62,8 @@ export class SharedOutbounds {
     for (const k of this.prev.keys()) if (!this.usedSets.has(k)) this.prev.delete(k);
     this.prevEntries = this.curEntries;
     this.curEntries = new Map();
+    this.prevReach = this.curReach;
+    this.curReach = new Map();
   }
 
   /** The shared resources of one destination for a group (memoised). */
@@ -101,11 +109,20 @@ export class SharedOutbounds {
    * services' resources stay the same objects: a change to a service touches only the lists naming it.
    */
   reachableSets(mesh: MeshInputs, g: Group, zone: string, reachable: readonly string[]): SharedSets {
-    const key = reachable.join('\u0000');
+    // Keyed by the list object: the proxy model (and so the list) is built once per Dataplane object, and
+    // instances of one service with equal lists find each other through `reachKeys`.
+    let key = reachKeys.get(reachable);
+    if (key === undefined) reachKeys.set(reachable, (key = reachable.join('\u0000')));
     let sets = g.reach.get(key);
     if (!sets) {
-      const entries = reachable.filter((s) => mesh.services.has(s) || mesh.vips.has(s)).map((s) => this.entry(mesh, g, zone, s));
-      sets = this.compose(`${groupKey(mesh, g)}\u0000reach\u0000${key}`, entries);
+      const entries: SharedService[] = [];
+      for (const s of reachable) if (mesh.services.has(s) || mesh.vips.has(s)) entries.push(this.entry(mesh, g, zone, s));
+      const memoKey = `${groupKey(mesh, g)}\u0000reach\u0000${key}`;
+      const prev = this.prevReach.get(memoKey);
+      // The same entry objects as last time: the same sets, without rebuilding or comparing resource lists.
+      sets = prev && sameList(prev.entries, entries) ? prev.sets : this.compose(memoKey, entries);
+      this.usedSets.add(memoKey);
+      this.curReach.set(memoKey, { entries, sets });
       g.reach.set(key, sets);
     }
     return sets;
