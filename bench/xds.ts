@@ -17,14 +17,23 @@
  * The clients are light (`support/ads-light.ts`): raw grpc-js streams that ACK like a proxy but never
  * decode resources, spread over CONNS HTTP/2 connections.
  *
- * Run: `npx tsx bench/xds.ts [--variant delta|sotw] [--named-eds] [--services 1000] [--rounds 20] [--warmup 2] [--conns 50] [--profile FILE]`
- * (about 3 minutes on a 2-vCPU VM; the last line compares the figures with the goals). The agent runs with its
+ * Variants (issue 15): `--dps N` dataplanes (`--instances` per service, default 2); `--reach K` gives each
+ * dataplane `networking.transparentProxying.reachableServices` of K other services (svc-(i+1) .. svc-(i+K)),
+ * as large Kuma users configure it, so a change reaches the K x instances proxies that can reach the
+ * service and nobody else (the bench checks both: every affected proxy updated, no other proxy woken).
+ * - `npx tsx bench/xds.ts --dps 2000`: everyone reaches everyone; goals: change p99 <= 200 ms, cold start <= 20 s;
+ * - `npx tsx bench/xds.ts --dps 10000 --reach 20`: 5,000 services x 2; goals: change p99 <= 200 ms, cold
+ *   start <= 60 s, <= 50 KB heap and <= 150 KB RSS per dataplane.
+ *
+ * Run: `npx tsx bench/xds.ts [--dps 2000] [--reach K] [--variant delta|sotw] [--named-eds] [--rounds 20] [--warmup 2] [--conns 50] [--profile FILE] [--profile-cold FILE]`
+ * (each variant finishes in under 5 minutes on a 2-vCPU VM; the last line gives the figures, the goals and
+ * their ratio). The agent runs with its
  * resolver on (VIPs, hence VIP listeners, as in the workload); `BENCH_AGENT_ARGS` adds agent flags, e.g.
  * `BENCH_AGENT_ARGS="--xds-status-flush-ms 600000"` to take insight flushes out of the picture.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
@@ -36,7 +45,11 @@ import { heapAfterGc, startCpuProfile } from './support/inspector.js';
 const { values: args } = parseArgs({
   options: {
     variant: { type: 'string', default: 'delta' },
-    services: { type: 'string', default: '1000' },
+    /** Dataplanes (services = dps / instances); `--services` sets the services instead. */
+    dps: { type: 'string', default: '2000' },
+    services: { type: 'string' },
+    /** Reachable services per dataplane (0: every service of the mesh, no `reachableServices`). */
+    reach: { type: 'string', default: '0' },
     instances: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '2' },
@@ -46,11 +59,14 @@ const { values: args } = parseArgs({
     'named-eds': { type: 'boolean', default: false },
     /** Write a V8 CPU profile of the agent during the endpoint changes to this file (where the time goes). */
     profile: { type: 'string' },
+    /** The same for the cold start (streams opening, first snapshots and responses). */
+    'profile-cold': { type: 'string' },
   },
 });
 const VARIANT = args.variant as Variant;
-const SERVICES = Number(args.services);
 const INSTANCES = Number(args.instances);
+const SERVICES = args.services ? Number(args.services) : Math.ceil(Number(args.dps) / INSTANCES);
+const REACH = Math.min(Number(args.reach), SERVICES - 1);
 const PROXIES = SERVICES * INSTANCES;
 const ROUNDS = Number(args.rounds);
 const WARMUP = Number(args.warmup);
@@ -65,15 +81,20 @@ const pct = (xs: readonly number[], p: number) => {
 const rssMb = async (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const address = (i: number, j: number, gen = 0) => `10.${gen}.${Math.floor((i * INSTANCES + j) / 250)}.${((i * INSTANCES + j) % 250) + 1}`;
+/** The services svc-i reaches with `--reach`: the next REACH ones. */
+const reachOf = (i: number) => Array.from({ length: REACH }, (_, k) => `svc-${(i + 1 + k) % SERVICES}`);
+/** Whether a proxy of svc-i can reach svc-c (everyone reaches everyone without `--reach`). */
+const reaches = (i: number, c: number) => REACH === 0 || ((c - i - 1 + SERVICES) % SERVICES) < REACH;
 const dataplane = (i: number, j: number, gen = 0) => ({
   type: 'Dataplane',
   mesh: 'default',
   name: `svc-${i}-${j}`,
-  // Transparent proxying: every service of the mesh is reachable, as in Kong Mesh's Kubernetes perf runs.
+  // Transparent proxying: every service of the mesh is reachable, as in Kong Mesh's Kubernetes perf runs,
+  // unless `--reach` limits it as Kuma's `reachableServices` does.
   networking: {
     address: address(i, j, gen),
     inbound: [{ port: 8080, tags: { 'kuma.io/service': `svc-${i}`, 'kuma.io/protocol': 'http' } }],
-    transparentProxying: { redirectPortInbound: 15006, redirectPortOutbound: 15001 },
+    transparentProxying: { redirectPortInbound: 15006, redirectPortOutbound: 15001, ...(REACH > 0 ? { reachableServices: reachOf(i) } : {}) },
   },
 });
 
@@ -90,7 +111,7 @@ async function pool<T>(items: readonly T[], n: number, f: (x: T) => Promise<void
 }
 
 async function main(): Promise<void> {
-  console.log(`xds bench: ${SERVICES} services x ${INSTANCES} instances = ${PROXIES} dataplanes, ${VARIANT} ADS${args['named-eds'] ? ' (EDS by name)' : ''}, ${CONNS} connections, user agent "${args['user-agent']}"`);
+  console.log(`xds bench: ${SERVICES} services x ${INSTANCES} instances = ${PROXIES} dataplanes, ${REACH > 0 ? `each reaching ${REACH} services` : 'everyone reaching everyone'}, ${VARIANT} ADS${args['named-eds'] ? ' (EDS by name)' : ''}, ${CONNS} connections, user agent "${args['user-agent']}"`);
   execFileSync(process.execPath, [join(ROOT, 'node_modules/.bin/tsx'), join(ROOT, 'zone-agent/build.ts')], { stdio: 'inherit' });
 
   const dataDir = await mkdtemp(join(tmpdir(), 'ursa-bench-xds-'));
@@ -111,7 +132,7 @@ async function main(): Promise<void> {
 
     const t0 = performance.now();
     const keys = Array.from({ length: PROXIES }, (_, k) => [Math.floor(k / INSTANCES), k % INSTANCES] as const);
-    await pool(keys, 8, async ([i, j]) => {
+    await pool(keys, 16, async ([i, j]) => {
       const r = await api(base, 'PUT', `/meshes/default/dataplanes/svc-${i}-${j}`, dataplane(i, j));
       if (r.status >= 300) throw new Error(`PUT svc-${i}-${j}: ${r.status} ${r.text}`);
     });
@@ -128,8 +149,10 @@ async function main(): Promise<void> {
     /** During a change round: when each proxy first saw an EDS update, and a spot check of its content. */
     let round: { since: number; seen: Map<LightProxy, number>; spot?: Scanned } | undefined;
     for (let c = 0; c < CONNS; c++) clients.push(new grpc.Client(`127.0.0.1:${xdsPort}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 }));
+    const stopColdProfile = args['profile-cold'] ? await startCpuProfile(inspectPort) : undefined;
     const coldStart = performance.now();
     let coldDone = 0;
+    let coldBytes = 0;
     const done = new Set<LightProxy>();
     for (let k = 0; k < PROXIES; k++) {
       const [i, j] = keys[k]!;
@@ -142,6 +165,7 @@ async function main(): Promise<void> {
           userAgentName: args['user-agent']!,
           namedEds: args['named-eds'],
           onResponse: (p, r) => {
+            if (!coldDone) coldBytes += r.bytes;
             if (!done.has(p) && p.configured) {
               done.add(p);
               if (++configured === PROXIES) coldDone = performance.now();
@@ -166,7 +190,9 @@ async function main(): Promise<void> {
       throw new Error(`${err instanceof Error ? err.message.split('\n')[0] : err} (${configured}/${PROXIES} configured; proxies with a response, per type: ${JSON.stringify(Object.fromEntries(types))})\n${agent.output().slice(-3000)}`);
     });
     const coldMs = coldDone - coldStart;
-    console.log(`cold start: ${PROXIES} proxies connected and configured in ${(coldMs / 1000).toFixed(2)} s${args['named-eds'] ? ` (each asked for ${proxies[0]!.edsNamesAsked} ClusterLoadAssignments by name)` : ''}`);
+    await stopColdProfile?.(args['profile-cold']!);
+    const coldResponses = proxies.reduce((n, p) => n + [...p.received.values()].reduce((a, b) => a + b, 0), 0);
+    console.log(`cold start: ${PROXIES} proxies connected and configured in ${(coldMs / 1000).toFixed(2)} s (${(coldResponses / PROXIES).toFixed(1)} responses per proxy, ${(coldBytes / PROXIES / 1024).toFixed(0)} KB)${args['named-eds'] ? ` (each asked for ${proxies[0]!.edsNamesAsked} ClusterLoadAssignments by name)` : ''}`);
     await sleep(3000);
     const heapAfter = await heapAfterGc(inspectPort);
     const rssAfter = await rssMb(agent.proc.pid!);
@@ -180,6 +206,7 @@ async function main(): Promise<void> {
     const perChange: number[] = [];
     const perProxy: number[] = [];
     let affected = 0;
+    let extra = 0;
     const stopProfile = args.profile ? await startCpuProfile(inspectPort) : undefined;
     // The first WARMUP changes are not counted: they exercise the change path once (JIT, first feed reads),
     // so the figures are the steady state a running zone sees, not the agent's first change ever.
@@ -191,20 +218,26 @@ async function main(): Promise<void> {
       round = { since: performance.now(), seen: new Map() };
       const r = await api(base, 'PUT', `/meshes/default/dataplanes/svc-${i}-0`, dataplane(i, 0, gen));
       if (r.status !== 200) throw new Error(`change PUT: ${r.status} ${r.text}`);
-      // Affected: every proxy that holds svc-i's endpoints; with every service reachable from every proxy,
-      // that is all of them. Wait until they all have it (or report how many did).
+      // Affected: every proxy that holds svc-i's endpoints (all of them when everyone reaches everyone).
+      // Wait until they all have it (or report how many did); a proxy that cannot reach svc-i must get nothing.
       const cur = round;
-      await waitFor('every proxy updated', async () => (cur.seen.size === PROXIES ? true : undefined), 20_000).catch(() => undefined);
+      const want = proxies.filter((_, k) => reaches(keys[k]![0], i));
+      const wanted = new Set(want);
+      await waitFor('every affected proxy updated', async () => (want.every((p) => cur.seen.has(p)) ? true : undefined), 20_000).catch(() => undefined);
       await sleep(300);
-      const lat = [...cur.seen.values()].map((t) => t - cur.since);
-      affected = cur.seen.size;
+      const lat = want.flatMap((p) => (cur.seen.has(p) ? [cur.seen.get(p)! - cur.since] : []));
+      const missed = want.length - lat.length;
+      const woken = [...cur.seen.keys()].filter((p) => !wanted.has(p)).length;
+      if (measured) extra += woken;
+      affected = want.length;
       const last = Math.max(...lat);
       if (measured) {
         perChange.push(last);
         perProxy.push(...lat);
       }
       const spotOk = cur.spot?.bodies.some((b) => b.includes(Buffer.from(address(i, 0, gen))));
-      console.log(`${measured ? `change ${n + 1 - WARMUP}` : `warm-up ${n + 1}`}: svc-${i}-0 -> ${address(i, 0, gen)}: ${cur.seen.size}/${PROXIES} proxies updated, last after ${last.toFixed(0)} ms (p50 per proxy ${pct(lat, 50).toFixed(0)} ms); new address in the update: ${spotOk ? 'yes' : 'NO'}`);
+      if (missed > 0) throw new Error(`change of svc-${i}: ${missed} of ${want.length} affected proxies got no update within 20 s`);
+      console.log(`${measured ? `change ${n + 1 - WARMUP}` : `warm-up ${n + 1}`}: svc-${i}-0 -> ${address(i, 0, gen)}: ${lat.length}/${want.length} affected proxies updated (${woken} others woken), last after ${last.toFixed(0)} ms (p50 per proxy ${pct(lat, 50).toFixed(0)} ms); new address in the update: ${spotOk ? 'yes' : 'NO'}`);
       // What the agent says about its rebuilds in this round (generation time, proxies touched).
       const rebuilds = agent.output().slice(logFrom).split('\n').filter((l) => / xds: .*(rebuilt|new snapshot|new configuration)/.test(l));
       for (const l of rebuilds.slice(0, 3)) console.log(`  agent: ${l.replace(/^zone-agent\[[^\]]*\] /, '')}`);
@@ -216,8 +249,23 @@ async function main(): Promise<void> {
     console.log(
       `per proxy over all changes: p50 ${pct(perProxy, 50).toFixed(0)} ms, p99 ${pct(perProxy, 99).toFixed(0)} ms; agent RSS now ${(await rssMb(agent.proc.pid!)).toFixed(0)} MB`,
     );
+    // The goals of issue 15 for this variant, and each figure's ratio to its goal (<= 1 meets it).
+    const coldGoal = REACH > 0 ? 60 : 20;
+    const figures: [string, number, number, string][] = [
+      ['change p99', p99, 200, 'ms'],
+      ['cold start', coldMs / 1000, coldGoal, 's'],
+      ...(REACH > 0
+        ? ([
+            ['heap/DP', perDp * 1024, 50, 'KB'],
+            ['RSS/DP', rssPerDp * 1024, 150, 'KB'],
+          ] as [string, number, number, string][])
+        : []),
+    ];
+    const worst = Math.max(...figures.map(([, v, g]) => v / g));
     console.log(
-      `xds ${PROXIES} DPs (${VARIANT}${args['named-eds'] ? ', EDS by name' : ''}): cold start ${(coldMs / 1000).toFixed(2)} s; one endpoint change -> all ${affected} affected proxies: p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms (goal <= 200 ms); agent memory ${(perDp * 1024).toFixed(0)} KB/DP heap, ${(rssPerDp * 1024).toFixed(0)} KB/DP RSS (goal <= 512 KB; Kong Mesh ~1 MB)`,
+      `xds ${PROXIES} DPs (${SERVICES} services x ${INSTANCES}, ${REACH > 0 ? `each reaching ${REACH}` : 'everyone reaches everyone'}, ${VARIANT}${args['named-eds'] ? ', EDS by name' : ''}): ` +
+        figures.map(([name, v, g, unit]) => `${name} ${v.toFixed(unit === 's' ? 1 : 0)} ${unit} (goal <= ${g} ${unit}, x${(v / g).toFixed(2)})`).join('; ') +
+        `; change p50 ${p50.toFixed(0)} ms to ${affected} affected proxies, ${extra} others woken; heap ${(perDp * 1024).toFixed(0)} KB/DP, RSS ${(rssPerDp * 1024).toFixed(0)} KB/DP; load ${loadavg()[0]!.toFixed(1)}; ${worst <= 1 ? 'all goals met' : `worst x${worst.toFixed(2)} of its goal`}`,
     );
   } finally {
     for (const p of proxies) p.close();

@@ -105,6 +105,11 @@ export interface Locality {
 export interface TransparentProxy {
   readonly redirectPortInbound: number;
   readonly redirectPortOutbound: number;
+  /**
+   * `reachableServices`, sorted and without duplicates, when given: the only services (`kuma.io/service`)
+   * the proxy gets outbounds for, as Kuma's `resolveVIPOutbounds` does; absent = every service of the mesh.
+   */
+  readonly reachableServices?: readonly string[];
 }
 
 export interface Dataplane {
@@ -198,10 +203,19 @@ export function buildDataplane(dp: DataplaneResource): Dataplane {
     proxyType: gateway ? 'Gateway' : 'Sidecar',
     ...(gateway ? { gateway } : {}),
     listeners: (n.listeners ?? []).map((l) => ({ type: l.type ?? 'Unspecified', name: l.name ?? '', address: l.address ?? '', port: l.port, ready: l.state !== 'NotReady' })),
-    ...(tp ? { transparentProxy: { redirectPortInbound: tp.redirectPortInbound || REDIRECT_PORT_INBOUND, redirectPortOutbound: tp.redirectPortOutbound || REDIRECT_PORT_OUTBOUND } } : {}),
+    ...(tp ? { transparentProxy: transparentProxy(tp) } : {}),
     locality: locality(inbounds, gateway, dp.labels),
     ...(origin === 'zone' || origin === 'global' ? { origin } : {}),
     local: origin !== 'global',
+  };
+}
+
+function transparentProxy(tp: NonNullable<DataplaneResource['spec']['networking']['transparentProxying']>): TransparentProxy {
+  const reachable = [...new Set(tp.reachableServices ?? [])].sort();
+  return {
+    redirectPortInbound: tp.redirectPortInbound || REDIRECT_PORT_INBOUND,
+    redirectPortOutbound: tp.redirectPortOutbound || REDIRECT_PORT_OUTBOUND,
+    ...(reachable.length > 0 ? { reachableServices: reachable } : {}),
   };
 }
 

@@ -10,6 +10,8 @@ import type { Duplex } from 'node:stream';
 import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
 import { AggregatedDiscoveryServiceService, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DiscoveryRequest, type DiscoveryResponse } from '@ursa/proto/xds';
 import type { SnapshotCache } from './cache.js';
+import { EncodedResponse } from './encoded.js';
+import { SendBudget } from './send-budget.js';
 import { cut, XDS_LIMITS } from './limits.js';
 import { DeltaStream } from './server-delta.js';
 import { SotwStream } from './server-sotw.js';
@@ -23,7 +25,11 @@ class Malformed {
   constructor(readonly message: string) {}
 }
 
-/** The ADS service definition with request decoding that never throws (see `Malformed`). */
+/**
+ * The ADS service definition with request decoding that never throws (see `Malformed`), and responses
+ * that arrive encoded (`encoded.ts`: one encoding shared by every stream with the same answer) written as
+ * they are.
+ */
 const ADS_SERVICE = Object.fromEntries(
   Object.entries(AggregatedDiscoveryServiceService).map(([name, def]) => [
     name,
@@ -36,9 +42,13 @@ const ADS_SERVICE = Object.fromEntries(
           return new Malformed(err instanceof Error ? err.message : String(err));
         }
       },
+      responseSerialize: (value: unknown) => (value instanceof EncodedResponse ? value.bytes : (def.responseSerialize as (v: unknown) => Buffer)(value)),
     },
   ]),
 ) as unknown as typeof AggregatedDiscoveryServiceService;
+
+/** Enough for hundreds of whole configurations in flight; bounds what a cold start buffers. */
+const SEND_BUDGET_BYTES = 64 * 2 ** 20;
 
 export interface AdsServerOptions extends StreamOptions {
   readonly host: string;
@@ -51,6 +61,8 @@ export interface AdsServerOptions extends StreamOptions {
   readonly bind?: boolean;
   readonly cache: SnapshotCache;
   readonly callbacks: XdsCallbacks;
+  /** Response bytes written and not yet flushed, over all streams, before further responses wait (`send-budget.ts`; default 64 MiB). */
+  readonly sendBudgetBytes?: number;
   /** Largest request accepted (default `XDS_LIMITS.maxRequestBytes`, 4 MiB, gRPC's default): larger ones end the stream with RESOURCE_EXHAUSTED. */
   readonly maxReceiveBytes?: number;
 }
@@ -73,14 +85,25 @@ export async function startAdsServer(opts: AdsServerOptions): Promise<AdsServer>
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
   });
+  const budget = new SendBudget(opts.sendBudgetBytes ?? SEND_BUDGET_BYTES);
   const open = new Set<{ readonly close: () => void; readonly fail: (code: status, message: string) => void }>();
   let streamSeq = 0;
 
   const serve = <Req, Res>(call: ServerDuplexStream<Req, Res>, requestType: string, make: (out: StreamOut<Res>, ctx: StreamContext) => StreamBase<Req & { typeUrl: string }, Res>) => {
     let ended = false;
+    /** Releases of this stream's writes not yet flushed (called when it ends: their bytes never will be). */
+    const unflushed = new Set<() => void>();
     const out: StreamOut<Res> = {
       send: (res) => {
-        if (!ended) call.write(res);
+        if (ended) return;
+        budget.submit(res instanceof EncodedResponse ? res.bytes.length : 0, (flushed) => {
+          if (ended) return flushed();
+          unflushed.add(flushed);
+          call.write(res as Res, () => {
+            unflushed.delete(flushed);
+            flushed();
+          });
+        });
       },
       fail: (code, message) => {
         if (ended) return;
@@ -96,6 +119,8 @@ export async function startAdsServer(opts: AdsServerOptions): Promise<AdsServer>
     const entry = { close: () => stream.close(), fail: out.fail };
     open.add(entry);
     const done = () => {
+      for (const release of [...unflushed]) release();
+      unflushed.clear();
       open.delete(entry);
       stream.close();
     };

@@ -15,9 +15,9 @@
  * - one response per type in flight: the next watch opens on the client's next request for the type.
  */
 import { status } from '@grpc/grpc-js';
-import { Resource as DeltaResource } from '@ursa/proto/gen/envoy/service/discovery/v3/discovery.js';
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from '@ursa/proto/xds';
 import type { DeltaWatchResponse, SnapshotCache } from './cache.js';
+import { sharedBody, withNonce } from './encoded.js';
 import { KnownVersions } from './known.js';
 import type { TypeSet } from './snapshot.js';
 import { shortType } from './snapshot.js';
@@ -122,14 +122,8 @@ export class DeltaStream extends StreamBase<DeltaDiscoveryRequest, DeltaDiscover
     const nonce = this.nextNonce();
     st.nonce = nonce;
     this.responded(res.typeUrl);
-    this.out.send({
-      systemVersionInfo: res.systemVersion,
-      resources: res.resources.map((r) => ({ ...DeltaResource.fromPartial({}), name: r.name, version: r.version, resource: r.body })),
-      typeUrl: res.typeUrl,
-      removedResources: [...res.removed],
-      removedResourceNames: [],
-      nonce,
-      controlPlane: this.controlPlane(),
-    });
+    // Encoded once per distinct answer and shared by every stream that gets it (`encoded.ts`).
+    const body = sharedBody(res.set, { variant: 'delta', typeUrl: res.typeUrl, version: res.systemVersion, resources: res.resources, removed: res.removed, controlPlane: this.opts.identifier });
+    this.out.send(withNonce(body, nonce));
   }
 }

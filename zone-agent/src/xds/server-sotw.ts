@@ -22,6 +22,7 @@
  */
 import { CLUSTER_TYPE_URL, LISTENER_TYPE_URL, type DiscoveryRequest, type DiscoveryResponse } from '@ursa/proto/xds';
 import { namesKey, type SotwWatchResponse } from './cache.js';
+import { sharedBody, withNonce } from './encoded.js';
 import { shortType, type TypeSet } from './snapshot.js';
 import { checkSotwRequest, cut, XDS_LIMITS } from './limits.js';
 
@@ -125,14 +126,9 @@ export class SotwStream extends StreamBase<DiscoveryRequest, DiscoveryResponse> 
     st.sentVersion = res.version;
     st.base = FULL_STATE_TYPES.has(res.typeUrl) ? undefined : res.set;
     this.responded(res.typeUrl);
-    this.out.send({
-      versionInfo: res.version,
-      resources: res.resources.map((r) => r.body),
-      canary: false,
-      typeUrl: res.typeUrl,
-      nonce,
-      controlPlane: this.controlPlane(),
-    });
+    // Encoded once per distinct answer and shared by every stream that gets it (`encoded.ts`).
+    const body = sharedBody(res.set, { variant: 'sotw', typeUrl: res.typeUrl, version: res.version, resources: res.resources, controlPlane: this.opts.identifier });
+    this.out.send(withNonce(body, nonce));
   }
 }
 

@@ -56,6 +56,11 @@ export interface TypeSet {
   readonly version: string;
   /** By name, in name order. */
   readonly items: ReadonlyMap<string, VersionedResource>;
+  /**
+   * A layered set (`layeredTypeSet`) whose layers share no name: its resources are exactly theirs, so what is
+   * derived from whole sets (a response's encoded resources, `encoded.ts`) can be taken from each layer.
+   */
+  readonly layers?: readonly [TypeSet, TypeSet];
 }
 
 export interface SnapshotInput {
@@ -181,7 +186,9 @@ export const emptyTypeSet = (): TypeSet => EMPTY;
 export function layeredTypeSet(base: TypeSet, top: TypeSet): TypeSet {
   if (top.items.size === 0) return base;
   if (base.items.size === 0) return top;
-  return Object.freeze({ version: versionOfSet([['base', base.version], ['top', top.version]]), items: new LayeredMap(base.items, top.items) });
+  const items = new LayeredMap(base.items, top.items);
+  const version = versionOfSet([['base', base.version], ['top', top.version]]);
+  return Object.freeze(items.size === base.items.size + top.items.size ? { version, items, layers: [base, top] as const } : { version, items });
 }
 
 /** A read-only view of two name-ordered maps as one, in name order. */

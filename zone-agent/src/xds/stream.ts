@@ -10,6 +10,7 @@ import { status } from '@grpc/grpc-js';
 import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, ROUTE_CONFIGURATION_TYPE_URL, SECRET_TYPE_URL } from '@ursa/proto/xds';
 import type { Cancel, SnapshotCache } from './cache.js';
+import type { EncodedResponse } from './encoded.js';
 import { quote, XDS_LIMITS } from './limits.js';
 import { asUnavailable, type Logger } from '@ursa/core';
 
@@ -80,7 +81,8 @@ export interface XdsCallbacks {
 }
 
 export interface StreamOut<Res> {
-  send(res: Res): void;
+  /** A response; the stream servers send them encoded (`encoded.ts`), shared between streams. */
+  send(res: Res | EncodedResponse): void;
   /** Ends the stream with a non-OK status. */
   fail(code: status, message: string): void;
 }
@@ -184,10 +186,6 @@ export abstract class StreamBase<Req extends { readonly node?: Node | undefined;
 
   protected nextNonce(): string {
     return String(++this.nonceSeq);
-  }
-
-  protected controlPlane(): { identifier: string } | undefined {
-    return this.opts.identifier ? { identifier: this.opts.identifier } : undefined;
   }
 
   /** Replaces the open watch of a type (cancelling the previous one); `open` may answer synchronously. */

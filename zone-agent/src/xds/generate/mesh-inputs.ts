@@ -18,6 +18,10 @@ export interface Group {
   readonly clusters: Map<string, VersionedResource>;
   readonly clas: Map<string, VersionedResource>;
   sets?: { cds: TypeSet; eds: TypeSet; lds: TypeSet };
+  /** Per service, its shared outbound resources in this generation (`shared-outbounds.ts`). */
+  readonly entries: Map<string, unknown>;
+  /** Shared sets per list of reachable services (`reachableServices`), in this generation. */
+  readonly reach: Map<string, { cds: TypeSet; eds: TypeSet; lds: TypeSet }>;
   proxyless?: Snapshot;
 }
 
@@ -86,7 +90,7 @@ export function meshInputs(input: GenerationInput, wanted: ReadonlySet<string>):
 /** The mesh's group for proxies matched by `policies` (created on first use in this generation). */
 export function groupOf(mesh: MeshInputs, policies: ProxyPolicies): Group {
   let g = mesh.groups.get(policies.outboundKey);
-  if (!g) mesh.groups.set(policies.outboundKey, (g = { policies, clusters: new Map(), clas: new Map() }));
+  if (!g) mesh.groups.set(policies.outboundKey, (g = { policies, clusters: new Map(), clas: new Map(), entries: new Map(), reach: new Map() }));
   return g;
 }
 

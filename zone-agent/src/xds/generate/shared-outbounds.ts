@@ -18,6 +18,9 @@ import { VIP_PORT } from './types.js';
 
 export type SharedSets = { cds: TypeSet; eds: TypeSet; lds: TypeSet };
 
+/** The key of a `reachableServices` list, joined once per list object. */
+const reachKeys = new WeakMap<readonly string[], string>();
+
 /** One destination's shared resources and the inputs they were built from. */
 interface SharedService {
   readonly sig: string;
@@ -27,8 +30,16 @@ interface SharedService {
 }
 
 export class SharedOutbounds {
-  /** Previous shared sets per `mesh/group`, reused when their resources did not change. */
-  private readonly prev = new Map<string, { epoch: string; services: Map<string, SharedService>; key: VersionedResource[][]; sets: SharedSets }>();
+  /** Previous shared sets per `mesh/group` (and reachable list), reused when their resources did not change. */
+  private readonly prev = new Map<string, { key: VersionedResource[][]; sets: SharedSets }>();
+  /** Set keys used in this generation (the others are dropped). */
+  private readonly usedSets = new Set<string>();
+  /** Per `mesh/group`: each service's resources of the previous generation, and of this one. */
+  private prevEntries = new Map<string, { epoch: string; services: Map<string, SharedService> }>();
+  private curEntries = new Map<string, { epoch: string; services: Map<string, SharedService> }>();
+  /** Per reachable list: the entries its sets were made of, previous generation and this one. */
+  private prevReach = new Map<string, { entries: readonly SharedService[]; sets: SharedSets }>();
+  private curReach = new Map<string, { entries: readonly SharedService[]; sets: SharedSets }>();
   /** Services of transparent-proxy meshes without a VIP in this generation. */
   missingVips = 0;
 
@@ -40,11 +51,19 @@ export class SharedOutbounds {
 
   begin(): void {
     this.missingVips = 0;
+    this.usedSets.clear();
   }
 
-  /** Forgets the sets of groups no node belongs to any more. */
+  /**
+   * Ends a generation: forgets the sets no node used in it, and keeps each group's per-service resources of
+   * this generation for the next (every node is generated each time, so what no node looked at is unused).
+   */
   prune(): void {
-    for (const k of this.prev.keys()) if (!this.used.has(k)) this.prev.delete(k);
+    for (const k of this.prev.keys()) if (!this.usedSets.has(k)) this.prev.delete(k);
+    this.prevEntries = this.curEntries;
+    this.curEntries = new Map();
+    this.prevReach = this.curReach;
+    this.curReach = new Map();
   }
 
   /** The shared resources of one destination for a group (memoised). */
@@ -76,41 +95,85 @@ export class SharedOutbounds {
    */
   sets(mesh: MeshInputs, g: Group, zone: string): SharedSets {
     if (g.sets) return g.sets;
+    const services = [...new Set([...mesh.services.keys(), ...mesh.vips.keys()])].sort();
     const memoKey = groupKey(mesh, g);
     this.used.add(memoKey);
+    g.sets = this.compose(memoKey, services.map((s) => this.entry(mesh, g, zone, s)));
+    return g.sets;
+  }
+
+  /**
+   * The sets of a transparent-proxy sidecar with `reachableServices` (sorted, distinct): only those services
+   * that exist, as Kuma generates outbounds for them only. Shared by every proxy of the group with the same
+   * list (the instances of one service, typically), and reused across generations while the listed
+   * services' resources stay the same objects: a change to a service touches only the lists naming it.
+   */
+  reachableSets(mesh: MeshInputs, g: Group, zone: string, reachable: readonly string[]): SharedSets {
+    // Keyed by the list object: the proxy model (and so the list) is built once per Dataplane object, and
+    // instances of one service with equal lists find each other through `reachKeys`.
+    let key = reachKeys.get(reachable);
+    if (key === undefined) reachKeys.set(reachable, (key = reachable.join('\u0000')));
+    let sets = g.reach.get(key);
+    if (!sets) {
+      const entries: SharedService[] = [];
+      for (const s of reachable) if (mesh.services.has(s) || mesh.vips.has(s)) entries.push(this.entry(mesh, g, zone, s));
+      const memoKey = `${groupKey(mesh, g)}\u0000reach\u0000${key}`;
+      const prev = this.prevReach.get(memoKey);
+      // The same entry objects as last time: the same sets, without rebuilding or comparing resource lists.
+      sets = prev && sameList(prev.entries, entries) ? prev.sets : this.compose(memoKey, entries);
+      this.usedSets.add(memoKey);
+      this.curReach.set(memoKey, { entries, sets });
+      g.reach.set(key, sets);
+    }
+    return sets;
+  }
+
+  /** One service's shared resources in this generation: its previous ones when its inputs are the same. */
+  private entry(mesh: MeshInputs, g: Group, zone: string, service: string): SharedService {
+    let entry = g.entries.get(service) as SharedService | undefined;
+    if (entry) return entry;
+    const memoKey = groupKey(mesh, g);
+    this.used.add(memoKey);
+    const prev = this.prevEntries.get(memoKey);
+    const vip = mesh.vips.get(service);
+    const protocol = mesh.protocols.get(service) ?? 'tcp';
+    const ports = [...new Set([...(mesh.ports.get(service) ?? []), VIP_PORT])];
+    const sig = `${protocol}\u0000${vip ?? ''}\u0000${ports.join(',')}\u0000${mesh.endpointKeys.get(service) ?? ''}`;
+    entry = prev !== undefined && prev.epoch === mesh.epoch ? prev.services.get(service) : undefined;
+    if (entry && entry.sig === sig) {
+      this.memo.keep(entry.cluster);
+      this.memo.keep(entry.cla);
+      for (const l of entry.listeners) this.memo.keep(l);
+    } else {
+      const d = this.destination(mesh, g, zone, service, mesh.model.mtls !== undefined);
+      const vipListeners = vip
+        ? ports.map((port) =>
+            this.memo.get(LDS, `${mesh.model.name}\u0000${g.policies.outboundKey}\u0000${mesh.epoch}\u0000${service}\u0000${protocol}\u0000${vip}:${port}`, Listener, `outbound:${vip}:${port}`, () =>
+              outboundListener(vip, port, service, protocol, d.hooks, false),
+            ),
+          )
+        : [];
+      entry = { sig, cluster: d.cluster, cla: d.cla, listeners: vipListeners };
+    }
+    if (!vip) this.missingVips++;
+    g.entries.set(service, entry);
+    let cur = this.curEntries.get(memoKey);
+    if (!cur) this.curEntries.set(memoKey, (cur = { epoch: mesh.epoch, services: new Map() }));
+    cur.services.set(service, entry);
+    return entry;
+  }
+
+  /** Sets of `entries`, the previous ones under `memoKey` where their resources did not change. */
+  private compose(memoKey: string, entries: readonly SharedService[]): SharedSets {
+    this.usedSets.add(memoKey);
     const prev = this.prev.get(memoKey);
-    const reuse = prev !== undefined && prev.epoch === mesh.epoch;
-    const perService = new Map<string, SharedService>();
     const clusters: VersionedResource[] = [];
     const clas: VersionedResource[] = [];
     const listeners: VersionedResource[] = [];
-    const services = [...new Set([...mesh.services.keys(), ...mesh.vips.keys()])].sort();
-    for (const service of services) {
-      const vip = mesh.vips.get(service);
-      const protocol = mesh.protocols.get(service) ?? 'tcp';
-      const ports = [...new Set([...(mesh.ports.get(service) ?? []), VIP_PORT])];
-      const sig = `${protocol}\u0000${vip ?? ''}\u0000${ports.join(',')}\u0000${mesh.endpointKeys.get(service) ?? ''}`;
-      let entry = reuse ? prev.services.get(service) : undefined;
-      if (entry && entry.sig === sig) {
-        this.memo.keep(entry.cluster);
-        this.memo.keep(entry.cla);
-        for (const l of entry.listeners) this.memo.keep(l);
-      } else {
-        const d = this.destination(mesh, g, zone, service, mesh.model.mtls !== undefined);
-        const vipListeners = vip
-          ? ports.map((port) =>
-              this.memo.get(LDS, `${mesh.model.name}\u0000${g.policies.outboundKey}\u0000${mesh.epoch}\u0000${service}\u0000${protocol}\u0000${vip}:${port}`, Listener, `outbound:${vip}:${port}`, () =>
-                outboundListener(vip, port, service, protocol, d.hooks, false),
-              ),
-            )
-          : [];
-        entry = { sig, cluster: d.cluster, cla: d.cla, listeners: vipListeners };
-      }
-      if (!vip) this.missingVips++;
-      perService.set(service, entry);
-      clusters.push(entry.cluster);
-      clas.push(entry.cla);
-      listeners.push(...entry.listeners);
+    for (const e of entries) {
+      clusters.push(e.cluster);
+      clas.push(e.cla);
+      listeners.push(...e.listeners);
     }
     const key = [clusters, clas, listeners];
     let sets: SharedSets;
@@ -123,8 +186,7 @@ export class SharedOutbounds {
         lds: prev && sameList(prev.key[2]!, listeners) ? prev.sets.lds : typeSetOf(LDS, listeners),
       };
     }
-    this.prev.set(memoKey, { epoch: mesh.epoch, services: perService, key, sets });
-    g.sets = sets;
+    this.prev.set(memoKey, { key, sets });
     return sets;
   }
 }

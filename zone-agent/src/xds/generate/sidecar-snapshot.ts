@@ -72,7 +72,8 @@ export class SidecarSnapshots {
     const own = state.own;
     let parts: TypeSet[];
     if (tp) {
-      const shared = this.shared.sets(mesh, g, zone);
+      // `reachableServices`: only those services' outbounds (Kuma's `resolveVIPOutbounds`), else all of them.
+      const shared = tp.reachableServices ? this.shared.reachableSets(mesh, g, zone, tp.reachableServices) : this.shared.sets(mesh, g, zone);
       // DNS in the proxy (its mesh's VIP table, as in Kuma only with transparent proxying): a layer of its own
       // over the node's listeners, so a new VIP rebuilds one listener, not the node's own sets.
       parts = [shared.cds, own.cds, shared.eds, shared.lds, this.withDns(state, own.lds, proxyDns(mesh.vips, mesh.model.name, state.dp.labels, node.workDir)), own.sds];
