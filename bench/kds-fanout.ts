@@ -55,7 +55,7 @@ async function main() {
   await db.close();
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const env = { ...process.env, DATABASE_URL: scratch.url, URSA_PORT: String(port), URSA_LOG_LEVEL: 'warn' };
+  const env = { ...process.env, DATABASE_URL: scratch.url, URSA_PORT: String(port), URSA_LOG_LEVEL: process.env.BENCH_GLOBAL_LOG_LEVEL ?? 'warn' };
   // BENCH_GLOBAL_NODE_ARGS: extra node flags for the global (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it).
   const nodeArgs = (process.env.BENCH_GLOBAL_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const global = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', new URL('../global-api/src/node.ts', import.meta.url).pathname], { env, stdio: ['ignore', 'ignore', 'inherit'] });
