@@ -25,7 +25,7 @@ import { meshHealthCheckSpec } from './schemas/policies/mesh-health-check.js';
 import { meshHTTPRouteSpec } from './schemas/policies/mesh-http-route.js';
 import { meshLoadBalancingStrategySpec } from './schemas/policies/mesh-load-balancing-strategy.js';
 import { meshRateLimitSpec } from './schemas/policies/mesh-rate-limit.js';
-import { meshRetrySpec } from './schemas/policies/mesh-retry.js';
+import { meshRetryFieldPath, meshRetrySpec } from './schemas/policies/mesh-retry.js';
 import { meshTCPRouteSpec } from './schemas/policies/mesh-tcp-route.js';
 import { meshTimeoutSpec } from './schemas/policies/mesh-timeout.js';
 import { meshTraceSpec } from './schemas/policies/mesh-trace.js';
@@ -85,7 +85,7 @@ export const DESCRIPTORS = Object.freeze([
   legacy({ kind: 'GlobalSecret', scope: 'global', path: 'global-secrets', altPaths: ['globalsecrets'], kds: 'global-to-zones', readOnlyOnGlobal: false, shortName: 'gsec', schema: globalSecretSpec }),
   policy({ kind: 'MeshTrafficPermission', policy: { hasTo: false, hasFrom: true, hasRules: true }, path: 'meshtrafficpermissions', shortName: 'mtp', schema: meshTrafficPermissionSpec }),
   policy({ kind: 'MeshTimeout', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshtimeouts', shortName: 'mt', schema: meshTimeoutSpec }),
-  policy({ kind: 'MeshRetry', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshretries', shortName: 'mr', pluralDisplayName: 'Mesh Retries', schema: meshRetrySpec }),
+  policy({ kind: 'MeshRetry', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshretries', shortName: 'mr', pluralDisplayName: 'Mesh Retries', schema: meshRetrySpec, kumaFieldPath: meshRetryFieldPath }),
   policy({ kind: 'MeshCircuitBreaker', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshcircuitbreakers', shortName: 'mcb', schema: meshCircuitBreakerSpec }),
   policy({ kind: 'MeshHealthCheck', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshhealthchecks', shortName: 'mhc', schema: meshHealthCheckSpec }),
   policy({ kind: 'MeshHTTPRoute', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshhttproutes', shortName: 'mhttpr', schema: meshHTTPRouteSpec }),

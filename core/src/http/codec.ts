@@ -47,7 +47,8 @@ export function fromRest(
   const violations: Violation[] = [];
   if (b.type !== desc.kind) violations.push({ field: 'type', message: 'type from the URL has to be the same as in body' });
   if (b.name !== url.name) violations.push({ field: 'name', message: 'name from the URL has to be the same as in body' });
-  if (desc.scope === 'mesh' && b.mesh !== url.mesh) violations.push({ field: 'mesh', message: 'mesh from the URL has to be the same as in body' });
+  // Kuma: a body without `mesh` is in the URL's mesh.
+  if (desc.scope === 'mesh' && b.mesh !== undefined && b.mesh !== '' && b.mesh !== url.mesh) violations.push({ field: 'mesh', message: 'mesh from the URL has to be the same as in body' });
 
   let spec: unknown;
   if (desc.shape === 'spec') {

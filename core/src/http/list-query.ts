@@ -26,10 +26,11 @@ export function parsePage(c: Context): Page {
   const offsetRaw = c.req.query('offset');
   let size = DEFAULT_PAGE_SIZE;
   if (sizeRaw !== undefined) {
-    if (!/^-?[0-9]+$/.test(sizeRaw)) throw invalid('Invalid page size', 'size', 'must be an integer');
+    // Kuma's reasons, word for word.
+    if (!/^-?[0-9]+$/.test(sizeRaw)) throw invalid('Invalid page size', 'size', 'invalid format');
     size = Number(sizeRaw);
     if (size <= 0) throw invalid('Invalid page size', 'size', 'must be greater than 0');
-    if (size > MAX_PAGE_SIZE) throw invalid('Invalid page size', 'size', `must be less than or equal to ${MAX_PAGE_SIZE}`);
+    if (size > MAX_PAGE_SIZE) throw invalid('Invalid page size', 'size', `invalid page size of ${size}. Maximum page size is ${MAX_PAGE_SIZE}`);
   }
   let offset = 0;
   if (offsetRaw !== undefined && offsetRaw !== '') {
@@ -90,5 +91,6 @@ function checkLength(detail: string, field: string, text: string, what: string):
 }
 
 function invalid(detail: string, field: string, reason: string): ApiError {
-  return new ApiError(400, 'Bad Request', detail, [{ field, reason, source: 'query' }]);
+  // Kuma's title for a list it could not serve.
+  return new ApiError(400, 'Could not retrieve resources', detail, [{ field, reason, source: 'query' }]);
 }

@@ -121,7 +121,8 @@ const TARGET_REF_RULES: Record<TargetRefKind, { forbid: readonly RefField[]; ide
 export function targetRef(allowed: readonly TargetRefKind[]) {
   return z
     .strictObject({
-      kind: z.enum(TARGET_REF_KINDS, { error: `must be one of: ${allowed.join(', ')}` }),
+      // Kuma's message names the value: `value 'BlahBlah' is not supported`.
+      kind: z.enum(TARGET_REF_KINDS, { error: (iss) => (iss.input === undefined ? 'must be defined' : `value '${String(iss.input)}' is not supported`) }),
       name: z.string().optional(),
       namespace: z.string().optional(),
       mesh: z.string().optional(),
@@ -135,7 +136,7 @@ export function targetRef(allowed: readonly TargetRefKind[]) {
         ctx.addIssue({
           code: 'custom',
           path: ['kind'],
-          message: `value is not supported, must be one of: ${allowed.join(', ')}`,
+          message: `value '${ref.kind}' is not supported`,
         });
         return;
       }
@@ -147,12 +148,14 @@ export function targetRef(allowed: readonly TargetRefKind[]) {
       }
       const hasName = ref.name !== undefined && ref.name !== '';
       const hasLabels = ref.labels !== undefined && Object.keys(ref.labels).length > 0;
+      // Kuma's wording (`mesh.ValidateTargetRef`).
       if (rule.identity !== 'none' && hasName && hasLabels) {
-        ctx.addIssue({ code: 'custom', path: ['labels'], message: 'either name or labels can be set, not both' });
+        const message = ref.kind === 'MeshExternalService' ? 'either labels or name must be specified' : 'either labels or name and namespace must be specified';
+        ctx.addIssue({ code: 'custom', path: ['labels'], message });
       } else if (rule.identity === 'name' && !hasName) {
-        ctx.addIssue({ code: 'custom', path: ['name'], message: `must be set with kind ${ref.kind}` });
+        ctx.addIssue({ code: 'custom', path: ['name'], message: `must be set when kind is ${ref.kind}` });
       } else if (rule.identity === 'name-or-labels' && !hasName && !hasLabels) {
-        ctx.addIssue({ code: 'custom', path: ['name'], message: `must be set with kind ${ref.kind}` });
+        ctx.addIssue({ code: 'custom', path: [], message: `name or labels must be set when kind is ${ref.kind}` });
       }
     });
 }
@@ -171,15 +174,16 @@ export const FROM_KINDS = ['Mesh', 'MeshSubset', 'MeshService', 'MeshServiceSubs
  * Kuma's rule for every targetRef policy: something must be configured.
  * Attach with `.superRefine(requireSomeSection(['to', 'from', 'rules']))`.
  */
+const SECTION_ORDER = ['targetRef', 'from', 'to', 'rules', 'default'];
+
 export function requireSomeSection(sections: readonly string[]) {
   return (spec: Record<string, unknown>, ctx: z.RefinementCtx) => {
     const present = sections.some((s) => Array.isArray(spec[s]) && (spec[s] as unknown[]).length > 0);
     if (!present) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [],
-        message: `at least one of ${sections.map((s) => `'${s}'`).join(', ')} has to be defined`,
-      });
+      // Kuma's wording and order: "at least one of 'from', 'to' or 'rules' has to be defined".
+      const names = [...sections].sort((a, b) => SECTION_ORDER.indexOf(a) - SECTION_ORDER.indexOf(b)).map((s) => `'${s}'`);
+      const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}` : names.join('');
+      ctx.addIssue({ code: 'custom', path: [], message: `at least one of ${list} has to be defined` });
     }
   };
 }
@@ -411,7 +415,7 @@ export function narrowSectionKinds(
         ctx.addIssue({
           code: 'custom',
           path: [section, i, 'targetRef', 'kind'],
-          message: `value is not supported with top-level targetRef kind ${top.kind}, must be one of: ${allowed.join(', ')}`,
+          message: `value '${kind}' is not supported`,
         });
       }
     });

@@ -67,7 +67,12 @@ async function list(c: Context<AppEnv>, desc: ResourceDescriptor, mesh: string |
   c.set('errorTitle', TITLES.list);
   const page = parsePage(c);
   const filters = parseFilters(c, desc);
-  const { items, total } = await c.var.stores().resources.list(c.var.tenant, desc.kind, { ...filters, mesh, limit: page.size, offset: page.offset });
+  const { resources } = c.var.stores();
+  const { items, total } = await resources.list(c.var.tenant, desc.kind, { ...filters, mesh, limit: page.size, offset: page.offset });
+  // Kuma: listing in a mesh that does not exist is a 404, not an empty list.
+  if (mesh !== undefined && total === 0 && !(await resources.get(c.var.tenant, { kind: MESH_KIND(), mesh: '', name: mesh }))) {
+    throw new ApiError(404, 'Failed to retrieve Mesh', 'Not found');
+  }
   return c.json({ total, items: items.map((r) => toRest(desc, r)), next: nextUrl(c, page, total) });
 }
 
