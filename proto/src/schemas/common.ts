@@ -110,7 +110,7 @@ const TARGET_REF_RULES: Record<TargetRefKind, { forbid: readonly RefField[]; ide
   MeshExternalService: { forbid: ['tags'], identity: 'name-or-labels' },
   MeshMultiZoneService: { forbid: ['tags'], identity: 'name-or-labels' },
   MeshServiceSubset: { forbid: ['labels'], identity: 'name' },
-  MeshHTTPRoute: { forbid: ['tags'], identity: 'name-or-labels' },
+  MeshHTTPRoute: { forbid: ['tags', 'sectionName'], identity: 'name-or-labels' },
 };
 
 /**
@@ -289,6 +289,10 @@ function isSpiffeId(v: string): boolean {
   return m !== null && !m[2]!.split('/').some((seg) => seg === '.' || seg === '..');
 }
 
+/** Kuma's `ValidateMatch` wording for a match `type`. */
+const matchTypeProblem = (input: unknown, supported: string) =>
+  input === undefined || input === '' ? 'must be set' : `unrecognized type ${JSON.stringify(String(input))}, supported values are: ${supported}`;
+
 /**
  * Inbound `Match` (`rules[].matches[]`, MeshTrafficPermission allow/deny lists; Kuma `ValidateMatch`).
  * With `requireSome`, an empty match is an error, as in MeshTimeout/MeshRateLimit rules.
@@ -298,7 +302,7 @@ export const match = (opts: { requireSome?: boolean } = {}) =>
     .strictObject({
       sni: z
         .strictObject({
-          type: z.enum(['Exact'], { error: 'must be one of: Exact' }),
+          type: z.enum(['Exact'], { error: (iss) => matchTypeProblem(iss.input, 'Exact') }),
           value: z
             .string({ error: 'must be set' })
             .min(1, { error: 'must be set' })
@@ -308,7 +312,7 @@ export const match = (opts: { requireSome?: boolean } = {}) =>
         .optional(),
       spiffeID: z
         .strictObject({
-          type: z.enum(['Exact', 'Prefix'], { error: 'must be one of: Exact, Prefix' }),
+          type: z.enum(['Exact', 'Prefix'], { error: (iss) => matchTypeProblem(iss.input, 'Exact, Prefix') }),
           value: z.string({ error: 'must be set' }).refine(isSpiffeId, { error: 'must be a valid Spiffe ID' }),
         })
         .optional(),

@@ -39,7 +39,9 @@ describe('MeshTimeout', () => {
       { field: 'spec.to[0].targetRef.kind', message: "value 'Dataplane' is not supported" },
       { field: 'spec.to[0].default.idleTimeout', message: 'must be a duration string like "5s" or "1m30s"' },
       { field: 'spec.to[0].default.http.requestTimeoutz', message: 'unknown field "requestTimeoutz"' },
-      { field: 'spec.from[0].default.connectionTimeout', message: 'must be greater than zero' },
+      { field: 'spec.from[0].default.connectionTimeout', message: 'must be greater than zero when defined' },
+      // Kuma: an http section must set one of its timeouts (requestTimeoutz is not one).
+      { field: 'spec.to[0].default.http', message: 'at least one timeout in this section should be configured' },
     ]);
   });
   it('accepts rules with matches', () => {
@@ -48,16 +50,30 @@ describe('MeshTimeout', () => {
       rules: [
         {
           matches: [{ spiffeID: { type: 'Prefix', value: 'spiffe://default.zone-1.mesh.local/ns/kuma-demo' } }, { sni: { type: 'Exact', value: 'backend.mesh' } }],
-          default: { idleTimeout: '20s', http: { requestTimeout: '2s' } },
+          default: { http: { requestTimeout: '2s' } },
         },
       ],
     });
   });
+  it("refuses, as Kuma, timeouts a spiffeID match cannot condition and rules together with 'to'", () => {
+    const rule = { matches: [{ spiffeID: { type: 'Exact', value: 'spiffe://default/web' } }], default: { idleTimeout: '20s', http: { requestTimeout: '2s' } } };
+    expect(check(kind, { rules: [rule] })).toEqual([
+      { field: 'spec.rules[0].default.idleTimeout', message: "can't be specified when matches contain spiffeID because this field cannot be conditioned on source identity" },
+    ]);
+    const to = [{ targetRef: { kind: 'Mesh' }, default: { idleTimeout: '1s' } }];
+    expect(check(kind, { rules: [{ default: { idleTimeout: '1s' } }], to })).toEqual([{ field: 'spec', message: "fields 'to' and 'from' must be empty when 'rules' is defined" }]);
+  });
+  it('accepts a MeshHTTPRoute as top-level targetRef, with only what a route can time out', () => {
+    expectValid(kind, { targetRef: { kind: 'MeshHTTPRoute', name: 'route-1' }, to: [{ targetRef: { kind: 'Mesh' }, default: { http: { requestTimeout: '1s' } } }] });
+    expect(check(kind, { targetRef: { kind: 'MeshHTTPRoute', name: 'route-1' }, to: [{ targetRef: { kind: 'Mesh' }, default: { idleTimeout: '1s' } }] })).toEqual([
+      { field: 'spec.to[0].default.idleTimeout', message: "can't be specified when top-level TargetRef is referencing MeshHTTPRoute" },
+    ]);
+  });
   it('reports bad and empty rule matches at their paths', () => {
     expect(
-      check(kind, { rules: [{ matches: [{ spiffeID: { type: 'Regex', value: 'frontend' } }, {}], default: { idleTimeout: '20s' } }] }),
+      check(kind, { rules: [{ matches: [{ spiffeID: { type: 'Regex', value: 'frontend' } }, {}], default: { http: { requestTimeout: '20s' } } }] }),
     ).toEqual([
-      { field: 'spec.rules[0].matches[0].spiffeID.type', message: 'must be one of: Exact, Prefix' },
+      { field: 'spec.rules[0].matches[0].spiffeID.type', message: 'unrecognized type "Regex", supported values are: Exact, Prefix' },
       { field: 'spec.rules[0].matches[0].spiffeID.value', message: 'must be a valid Spiffe ID' },
       { field: 'spec.rules[0].matches[1]', message: "must specify at least one of 'spiffeID' or 'sni'" },
     ]);
@@ -106,7 +122,7 @@ describe('MeshTrafficPermission', () => {
       }),
     ).toEqual([
       { field: 'spec.rules[0].default.allow[0].spiffeID.value', message: 'must be a valid Spiffe ID' },
-      { field: 'spec.rules[0].default.deny[0].sni.type', message: 'must be one of: Exact' },
+      { field: 'spec.rules[0].default.deny[0].sni.type', message: 'unrecognized type "Prefix", supported values are: Exact' },
       { field: 'spec.rules[0].default.deny[0].sni.value', message: 'must be a lowercase RFC 1123 subdomain' },
       { field: 'spec.rules[1].default', message: "at least one of 'allow', 'allowWithShadowDeny', 'deny' has to be defined" },
     ]);
