@@ -44,6 +44,7 @@ export interface ResourceDescriptor<K extends string = string, S extends SpecSch
   /** A targetRef policy (shown in `/policies`). */
   readonly isPolicy: boolean;
   /** Kuma's short name, used in KRIs (`kri_mt_default__...`). */
+  /** Empty for types Kuma gives none (secrets, insights): they have no KRI. */
   readonly shortName: string;
   readonly singularDisplayName: string;
   readonly pluralDisplayName: string;

@@ -22,12 +22,10 @@ export function toRest(desc: ResourceDescriptor, r: Resource): Record<string, un
   meta.name = r.name;
   meta.creationTime = r.creationTime.toISOString();
   meta.modificationTime = r.modificationTime.toISOString();
-  if (desc.shape === 'spec') {
-    return { ...meta, labels: r.labels, kri: kri(desc, r), spec: r.spec };
-  }
-  // Kuma omits empty labels on legacy types.
+  // Kuma omits empty labels, and the KRI of types without a short name (secrets, insights).
   if (Object.keys(r.labels).length > 0) meta.labels = r.labels;
-  return { ...meta, kri: kri(desc, r), ...r.spec };
+  if (desc.shortName !== '') meta.kri = kri(desc, r);
+  return desc.shape === 'spec' ? { ...meta, spec: r.spec } : { ...meta, ...r.spec };
 }
 
 /**

@@ -360,7 +360,7 @@ export function openTelemetryTarget<S extends z.ZodRawShape>(extra: S) {
         })
         .superRefine((ref, ctx) => {
           if (!ref.labels || Object.keys(ref.labels).length === 0) {
-            ctx.addIssue({ code: 'custom', path: ['labels'], message: 'must not be empty' });
+            ctx.addIssue({ code: 'custom', path: [], message: 'backendRef must have exactly one defined: labels' });
           }
         })
         .optional(),

@@ -37,6 +37,7 @@ export const ZONE_READ_ONLY_MESSAGE =
 
 const zoneOwned = (d: ResourceDescriptor) => d.kds === 'zone-to-global' || d.kds === 'zone-to-global-to-zones';
 
+const MESH_LABEL = 'kuma.io/mesh';
 const MESH_KIND = () => kindsWhere((d) => d.isMeshDefinition)[0]!.kind;
 
 export function mountResourceRoutes(app: Hono<AppEnv>, opts: ResourceRouteOptions): void {
@@ -118,7 +119,9 @@ async function put(c: Context<AppEnv>, desc: ResourceDescriptor, opts: ResourceR
     throw new ValidationError([...violations, ...(more && !more.ok ? more.violations.filter((v) => !violations.some((w) => w.field === v.field)) : [])]);
   }
   const plane = opts.plane;
-  const stamped = plane.kind === 'zone' && zoneOwned(desc) ? stampZone(desc, plane.zone, draft) : draft;
+  // Kuma's computed label: a mesh-scoped resource carries `kuma.io/mesh` (unless the request set it).
+  const meshed = desc.scope === 'mesh' ? { ...draft, labels: { [MESH_LABEL]: key.mesh, ...draft.labels } } : draft;
+  const stamped = plane.kind === 'zone' && zoneOwned(desc) ? stampZone(desc, plane.zone, meshed) : meshed;
   const checked = validateResource(stamped);
   if (!checked.ok) throw new ValidationError(checked.violations);
 
