@@ -709,7 +709,9 @@ for (const backend of backends()) {
         const normalised = validateResource({ kind: desc.kind, mesh: got.body.mesh, name: got.body.name, labels: s.labels, spec: s.spec });
         expect(normalised.ok, what).toBe(true);
         expect(g.spec, what).toEqual(normalised.ok ? normalised.value.spec : undefined);
-        expect(g.labels ?? {}, what).toEqual(s.labels ?? {});
+        // Plus Kuma's computed `kuma.io/mesh` on mesh-scoped kinds (unless the request set it).
+        const computed = desc.scope === 'mesh' ? { 'kuma.io/mesh': got.body.mesh } : {};
+        expect(g.labels ?? {}, what).toEqual({ ...computed, ...((s.labels as Record<string, string> | undefined) ?? {}) });
         expectSameUpToEnumNames(s.spec ?? {}, g.spec, `${what}: spec`);
         expect(await api.resources.currentRevision(TENANT), what).toBeGreaterThan(before);
         // (d) what is stored is bounded.

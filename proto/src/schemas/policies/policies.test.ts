@@ -788,8 +788,8 @@ describe('MeshTrace', () => {
       { field: 'spec.targetRef.kind', message: "value 'MeshHTTPRoute' is not supported" },
       { field: 'spec.default.backends[0].datadog.url', message: 'scheme must be http' },
       { field: 'spec.default.backends[0].datadog.url', message: 'path must not be defined' },
-      { field: 'spec.default.sampling.overall', message: 'must be in inclusive range [0.0, 100.0]' },
-      { field: 'spec.default.sampling.client', message: 'must be in inclusive range [0.0, 100.0]' },
+      { field: 'spec.default.sampling.overall', message: 'must be between 0 and 100' },
+      { field: 'spec.default.sampling.client', message: 'string is not a number' },
       { field: 'spec.default.tags[0]', message: 'tag must have only one type defined: header, literal' },
       { field: 'spec.default.tags[1].name', message: 'must not be empty' },
       { field: 'spec.to', message: 'unknown field "to"' },
@@ -797,7 +797,8 @@ describe('MeshTrace', () => {
     const zipkin = { type: 'Zipkin', zipkin: { url: 'http://zipkin:9411' } };
     expect(check(kind, { default: { backends: [zipkin, zipkin] } })).toEqual([{ field: 'spec.default.backends', message: 'must have zero or one backend defined' }]);
     expect(check(kind, { default: {} })).toEqual([{ field: 'spec.default.backends', message: 'must be defined' }]);
-    expect(check(kind, {})).toEqual([{ field: 'spec.default', message: 'must be defined' }]);
+    // Kuma: a missing default is an empty one, whose backends must be defined.
+    expect(check(kind, {})).toEqual([{ field: 'spec.default.backends', message: 'must be defined' }]);
   });
 });
 
