@@ -25,7 +25,7 @@ import { backends } from '@ursa/test-support/backends.js';
 import { apiCases, baseEndpointCases, normalizeBody, notApplicable, validatorCases, type ApiCase, type ValidatorCase } from '@ursa/test-support/kuma-testdata.js';
 
 /** The share of applicable cases that must stay identical: what this suite reached. */
-const MIN_RATE = 0.86;
+const MIN_RATE = 0.87;
 
 const OPERATOR = 'operator-token-for-tests';
 const META = new Set(['type', 'name', 'mesh', 'labels', 'creationTime', 'modificationTime', 'kri']);
@@ -76,6 +76,8 @@ function asGlobal(v: unknown): unknown {
     const rest = Object.fromEntries(Object.entries(labels).filter(([k]) => !['kuma.io/origin', 'kuma.io/zone', 'kuma.io/env'].includes(k)));
     if (Object.keys(rest).length > 0) out.labels = rest;
     else delete out.labels;
+    // The KRI names the zone from that label: a global's has an empty zone segment.
+    if (typeof out.kri === 'string') out.kri = out.kri.replace(/^(kri_[a-z]+_[^_]*)_default_/, '$1__');
   }
   return out;
 }

@@ -52,8 +52,13 @@ export function parseFilters(c: Context, desc: ResourceDescriptor): Omit<ListOpt
   for (const [key, value] of url.searchParams) {
     if (key.startsWith('filter[')) {
       const field = key.length > MAX_FILTER_CHARS + 16 ? `${key.slice(0, 64)}…` : key;
-      const m = /^filter\[labels\.(.+)\]$/.exec(key);
-      if (!m) throw invalid('Invalid filter', field, 'only filter[labels.<key>]=<value> is supported');
+      const m = /^filter\[labels\.([^\]]+)\]$/.exec(key);
+      if (!m) {
+        // Kuma's answer: the field is named after the route (`/meshes/{mesh}/dataplanes.filter[...]`).
+        const where = `${c.req.routePath.replace(/:([A-Za-z]+)/g, '{$1}')}.${field}`;
+        const reason = /^filter\[labels\.[^\]]+\]\[/.test(key) ? 'advanced filters are not supported' : 'filters are only supported on labels';
+        throw invalid('Resource is not valid', where, reason);
+      }
       if (++labelFilters > MAX_FILTERS) throw invalid('Invalid filter', 'filter', `at most ${MAX_FILTERS} label filters are allowed`);
       checkLength('Invalid filter', field, m[1]!, 'the label key');
       checkLength('Invalid filter', field, value, 'the value');
@@ -83,6 +88,8 @@ export function nextUrl(c: Context, page: Page, total: number): string | null {
   const url = new URL(c.req.url);
   url.searchParams.set('offset', String(page.offset + page.size));
   url.searchParams.set('size', String(page.size));
+  // Kuma builds `next` with Go's url.Values.Encode, which orders parameters by name: `?offset=2&size=2`.
+  url.searchParams.sort();
   return url.toString();
 }
 
