@@ -162,7 +162,7 @@ describe.each(backends().map((b) => [b.name, b] as const))('mesh and service ins
     });
     const notExclusive = await call(api.url, 'GET', '/meshes/shop/dataplanes/web-1/_layout');
     expect(notExclusive.status).toBe(400);
-    expect(notExclusive.body.detail).toBe("can't use _layout endpoint without meshService enabled");
+    expect(notExclusive.body.detail).toBe("bad request: can't use _layout endpoint without meshService enabled");
     expect((await call(api.url, 'GET', '/meshes/excl/dataplanes/nope/_layout')).status).toBe(404);
   });
 

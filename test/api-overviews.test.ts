@@ -197,7 +197,7 @@ for (const backend of backends()) {
       const paged = await call(api.url, 'GET', '/meshes/m1/dataplanes/_overview?size=2&offset=2');
       expect(names(paged.body)).toEqual(['gw-2', 'web-1']);
       expect(paged.body.items[1].dataplaneInsight).toEqual(web1.dataplaneInsight);
-      expect(path(paged.body.next)).toBe('/meshes/m1/dataplanes/_overview?size=2&offset=4');
+      expect(path(paged.body.next)).toBe('/meshes/m1/dataplanes/_overview?offset=4&size=2');
       const gw = await call(api.url, 'GET', '/meshes/m1/dataplanes/_overview?gateway=true');
       expect(gw.status).toBe(400);
       expect(gw.body.invalid_parameters).toEqual([{ field: 'gateway', reason: 'not supported yet', source: 'query' }]);

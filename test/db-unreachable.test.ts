@@ -90,7 +90,7 @@ for (const mode of ['refuses', 'resets', 'hangs up'] as const) {
       };
 
       it('HTTP: a read, a write and a token check are 503 with Kuma\'s body titled by operation', async () => {
-        await kumaError(await app.request('/meshes/default/meshtimeouts'), 'Could not list resources');
+        await kumaError(await app.request('/meshes/default/meshtimeouts'), 'Could not retrieve resources');
         await kumaError(await app.request('/meshes/default'), 'Could not retrieve a resource');
         const put = await app.request('/meshes/m1', { method: 'PUT', body: JSON.stringify({ type: 'Mesh', name: 'm1' }), headers: { 'content-type': 'application/json' } });
         await kumaError(put, 'Could not create or update a resource');

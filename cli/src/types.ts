@@ -18,7 +18,7 @@ for (const d of RESOURCES) {
   byName.set(d.kind.toLowerCase(), d);
 }
 // Kuma's short names (`mt`, `mtp`, `dp`) last: a path or kind of the same spelling wins.
-for (const d of RESOURCES) if (!byName.has(d.shortName)) byName.set(d.shortName, d);
+for (const d of RESOURCES) if (d.shortName !== '' && !byName.has(d.shortName)) byName.set(d.shortName, d);
 
 export function resolveType(name: string): ResourceDescriptor {
   const d = byName.get(name.toLowerCase());

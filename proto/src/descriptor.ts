@@ -44,6 +44,7 @@ export interface ResourceDescriptor<K extends string = string, S extends SpecSch
   /** A targetRef policy (shown in `/policies`). */
   readonly isPolicy: boolean;
   /** Kuma's short name, used in KRIs (`kri_mt_default__...`). */
+  /** Empty for types Kuma gives none (secrets, insights): they have no KRI. */
   readonly shortName: string;
   readonly singularDisplayName: string;
   readonly pluralDisplayName: string;
@@ -74,4 +75,9 @@ export interface ResourceDescriptor<K extends string = string, S extends SpecSch
   readonly insightOf?: string;
   /** Validates and normalises the spec (for `flat` types: the body minus meta fields). */
   readonly schema: S;
+  /**
+   * Rewrites a violation's field path (from `spec` on) where Kuma's validator names a field differently from
+   * where it sits in the body, so clients matching Kuma's paths find it (MeshRetry: `default.conf.http`).
+   */
+  readonly kumaFieldPath?: (field: string) => string;
 }

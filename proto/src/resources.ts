@@ -25,7 +25,7 @@ import { meshHealthCheckSpec } from './schemas/policies/mesh-health-check.js';
 import { meshHTTPRouteSpec } from './schemas/policies/mesh-http-route.js';
 import { meshLoadBalancingStrategySpec } from './schemas/policies/mesh-load-balancing-strategy.js';
 import { meshRateLimitSpec } from './schemas/policies/mesh-rate-limit.js';
-import { meshRetrySpec } from './schemas/policies/mesh-retry.js';
+import { meshRetryFieldPath, meshRetrySpec } from './schemas/policies/mesh-retry.js';
 import { meshTCPRouteSpec } from './schemas/policies/mesh-tcp-route.js';
 import { meshTimeoutSpec } from './schemas/policies/mesh-timeout.js';
 import { meshTraceSpec } from './schemas/policies/mesh-trace.js';
@@ -74,18 +74,18 @@ function finish<K extends string, S extends SpecSchema, P extends boolean>(row: 
 export const DESCRIPTORS = Object.freeze([
   legacy({ kind: 'Mesh', scope: 'global', path: 'meshes', kds: 'global-to-zones', readOnlyOnGlobal: false, isMeshDefinition: true, shortName: 'm', pluralDisplayName: 'Meshes', schema: meshSpec }),
   legacy({ kind: 'Zone', scope: 'global', path: 'zones', kds: 'none', readOnlyOnGlobal: false, isZoneDefinition: true, shortName: 'z', schema: zoneSpec }),
-  legacy({ kind: 'ZoneInsight', scope: 'global', path: 'zone-insights', kds: 'none', readOnlyOnGlobal: true, readOnly: true, shortName: 'zins', insightOf: 'Zone', schema: zoneInsightSpec }),
+  legacy({ kind: 'ZoneInsight', scope: 'global', path: 'zone-insights', kds: 'none', readOnlyOnGlobal: true, readOnly: true, shortName: '', insightOf: 'Zone', schema: zoneInsightSpec }),
   legacy({ kind: 'ZoneIngress', scope: 'global', path: 'zoneingresses', altPaths: ['zone-ingresses'], kds: 'zone-to-global-to-zones', readOnlyOnGlobal: true, shortName: 'zi', zoneField: 'zone', tagPaths: ['$.availableServices[*].tags'], pluralDisplayName: 'Zone Ingresses', schema: zoneIngressSpec }),
-  legacy({ kind: 'ZoneIngressInsight', scope: 'global', path: 'zone-ingress-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: 'zii', insightOf: 'ZoneIngress', schema: zoneIngressInsightSpec }),
+  legacy({ kind: 'ZoneIngressInsight', scope: 'global', path: 'zone-ingress-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: '', insightOf: 'ZoneIngress', schema: zoneIngressInsightSpec }),
   legacy({ kind: 'ZoneEgress', scope: 'global', path: 'zoneegresses', altPaths: ['zone-egresses'], kds: 'zone-to-global', readOnlyOnGlobal: true, shortName: 'ze', zoneField: 'zone', pluralDisplayName: 'Zone Egresses', schema: zoneEgressSpec }),
-  legacy({ kind: 'ZoneEgressInsight', scope: 'global', path: 'zone-egress-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: 'zei', insightOf: 'ZoneEgress', schema: zoneEgressInsightSpec }),
+  legacy({ kind: 'ZoneEgressInsight', scope: 'global', path: 'zone-egress-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: '', insightOf: 'ZoneEgress', schema: zoneEgressInsightSpec }),
   legacy({ kind: 'Dataplane', scope: 'mesh', path: 'dataplanes', kds: 'zone-to-global', readOnlyOnGlobal: true, blocksMeshDeletion: true, shortName: 'dp', tagPaths: ['$.networking.inbound[*].tags', '$.networking.gateway.tags'], schema: dataplaneSpec }),
-  legacy({ kind: 'DataplaneInsight', scope: 'mesh', path: 'dataplane-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: 'dpi', insightOf: 'Dataplane', schema: dataplaneInsightSpec }),
-  legacy({ kind: 'Secret', scope: 'mesh', path: 'secrets', kds: 'global-to-zones', readOnlyOnGlobal: false, shortName: 'sec', schema: secretSpec }),
-  legacy({ kind: 'GlobalSecret', scope: 'global', path: 'global-secrets', altPaths: ['globalsecrets'], kds: 'global-to-zones', readOnlyOnGlobal: false, shortName: 'gsec', schema: globalSecretSpec }),
+  legacy({ kind: 'DataplaneInsight', scope: 'mesh', path: 'dataplane-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: '', insightOf: 'Dataplane', schema: dataplaneInsightSpec }),
+  legacy({ kind: 'Secret', scope: 'mesh', path: 'secrets', kds: 'global-to-zones', readOnlyOnGlobal: false, shortName: '', schema: secretSpec }),
+  legacy({ kind: 'GlobalSecret', scope: 'global', path: 'global-secrets', altPaths: ['globalsecrets'], kds: 'global-to-zones', readOnlyOnGlobal: false, shortName: '', schema: globalSecretSpec }),
   policy({ kind: 'MeshTrafficPermission', policy: { hasTo: false, hasFrom: true, hasRules: true }, path: 'meshtrafficpermissions', shortName: 'mtp', schema: meshTrafficPermissionSpec }),
   policy({ kind: 'MeshTimeout', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshtimeouts', shortName: 'mt', schema: meshTimeoutSpec }),
-  policy({ kind: 'MeshRetry', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshretries', shortName: 'mr', pluralDisplayName: 'Mesh Retries', schema: meshRetrySpec }),
+  policy({ kind: 'MeshRetry', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshretries', shortName: 'mr', pluralDisplayName: 'Mesh Retries', schema: meshRetrySpec, kumaFieldPath: meshRetryFieldPath }),
   policy({ kind: 'MeshCircuitBreaker', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshcircuitbreakers', shortName: 'mcb', schema: meshCircuitBreakerSpec }),
   policy({ kind: 'MeshHealthCheck', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshhealthchecks', shortName: 'mhc', schema: meshHealthCheckSpec }),
   policy({ kind: 'MeshHTTPRoute', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshhttproutes', shortName: 'mhttpr', schema: meshHTTPRouteSpec }),

@@ -116,7 +116,7 @@ export function validateSpec(desc: ResourceDescriptor, spec: unknown): Result<Re
   const unstorable = storableViolations(spec, prefix);
   const parsed = desc.schema.safeParse(spec ?? {});
   if (parsed.success && unstorable.length === 0) return { ok: true, value: parsed.data };
-  const violations = parsed.success ? [] : zodViolations(parsed.error, prefix);
+  const violations = (parsed.success ? [] : zodViolations(parsed.error, prefix)).map((v) => (desc.kumaFieldPath ? { ...v, field: desc.kumaFieldPath(v.field) } : v));
   // One message per field: the schema's, when it already refused that field.
   violations.push(...unstorable.filter((u) => !violations.some((v) => v.field === u.field)));
   return { ok: false, violations };

@@ -22,12 +22,10 @@ export function toRest(desc: ResourceDescriptor, r: Resource): Record<string, un
   meta.name = r.name;
   meta.creationTime = r.creationTime.toISOString();
   meta.modificationTime = r.modificationTime.toISOString();
-  if (desc.shape === 'spec') {
-    return { ...meta, labels: r.labels, kri: kri(desc, r), spec: r.spec };
-  }
-  // Kuma omits empty labels on legacy types.
+  // Kuma omits empty labels, and the KRI of types without a short name (secrets, insights).
   if (Object.keys(r.labels).length > 0) meta.labels = r.labels;
-  return { ...meta, kri: kri(desc, r), ...r.spec };
+  if (desc.shortName !== '') meta.kri = kri(desc, r);
+  return desc.shape === 'spec' ? { ...meta, spec: r.spec } : { ...meta, ...r.spec };
 }
 
 /**
@@ -47,7 +45,8 @@ export function fromRest(
   const violations: Violation[] = [];
   if (b.type !== desc.kind) violations.push({ field: 'type', message: 'type from the URL has to be the same as in body' });
   if (b.name !== url.name) violations.push({ field: 'name', message: 'name from the URL has to be the same as in body' });
-  if (desc.scope === 'mesh' && b.mesh !== url.mesh) violations.push({ field: 'mesh', message: 'mesh from the URL has to be the same as in body' });
+  // Kuma: a body without `mesh` is in the URL's mesh.
+  if (desc.scope === 'mesh' && b.mesh !== undefined && b.mesh !== '' && b.mesh !== url.mesh) violations.push({ field: 'mesh', message: 'mesh from the URL has to be the same as in body' });
 
   let spec: unknown;
   if (desc.shape === 'spec') {

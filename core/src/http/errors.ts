@@ -39,7 +39,7 @@ export const GLOBAL_READ_ONLY_MESSAGE =
 /** The title Kuma uses for failures of each kind of operation. */
 export const TITLES = {
   get: 'Could not retrieve a resource',
-  list: 'Could not list resources',
+  list: 'Could not retrieve resources',
   put: 'Could not create or update a resource',
   delete: 'Could not delete a resource',
 } as const;
@@ -64,9 +64,10 @@ export function toErrorResponse(c: Context, err: unknown, title: string): Respon
       title: e.title,
       detail: e.detail,
       instance,
-      invalid_parameters: e.invalid.map((p) => ({ ...p })),
+      // Kuma leaves both lists out when there is nothing in them.
+      ...(e.invalid.length > 0 ? { invalid_parameters: e.invalid.map((p) => ({ ...p })) } : {}),
       details: e.detail,
-      causes: e.invalid.map((p) => ({ field: p.field, message: p.reason })),
+      ...(e.invalid.length > 0 ? { causes: e.invalid.map((p) => ({ field: p.field, message: p.reason })) } : {}),
     },
     e.status,
   );

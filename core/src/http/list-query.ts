@@ -26,10 +26,11 @@ export function parsePage(c: Context): Page {
   const offsetRaw = c.req.query('offset');
   let size = DEFAULT_PAGE_SIZE;
   if (sizeRaw !== undefined) {
-    if (!/^-?[0-9]+$/.test(sizeRaw)) throw invalid('Invalid page size', 'size', 'must be an integer');
+    // Kuma's reasons, word for word.
+    if (!/^-?[0-9]+$/.test(sizeRaw)) throw invalid('Invalid page size', 'size', 'invalid format');
     size = Number(sizeRaw);
     if (size <= 0) throw invalid('Invalid page size', 'size', 'must be greater than 0');
-    if (size > MAX_PAGE_SIZE) throw invalid('Invalid page size', 'size', `must be less than or equal to ${MAX_PAGE_SIZE}`);
+    if (size > MAX_PAGE_SIZE) throw invalid('Invalid page size', 'size', `invalid page size of ${size}. Maximum page size is ${MAX_PAGE_SIZE}`);
   }
   let offset = 0;
   if (offsetRaw !== undefined && offsetRaw !== '') {
@@ -51,8 +52,13 @@ export function parseFilters(c: Context, desc: ResourceDescriptor): Omit<ListOpt
   for (const [key, value] of url.searchParams) {
     if (key.startsWith('filter[')) {
       const field = key.length > MAX_FILTER_CHARS + 16 ? `${key.slice(0, 64)}…` : key;
-      const m = /^filter\[labels\.(.+)\]$/.exec(key);
-      if (!m) throw invalid('Invalid filter', field, 'only filter[labels.<key>]=<value> is supported');
+      const m = /^filter\[labels\.([^\]]+)\]$/.exec(key);
+      if (!m) {
+        // Kuma's answer: the field is named after the route (`/meshes/{mesh}/dataplanes.filter[...]`).
+        const where = `${c.req.routePath.replace(/:([A-Za-z]+)/g, '{$1}')}.${field}`;
+        const reason = /^filter\[labels\.[^\]]+\]\[/.test(key) ? 'advanced filters are not supported' : 'filters are only supported on labels';
+        throw invalid('Resource is not valid', where, reason);
+      }
       if (++labelFilters > MAX_FILTERS) throw invalid('Invalid filter', 'filter', `at most ${MAX_FILTERS} label filters are allowed`);
       checkLength('Invalid filter', field, m[1]!, 'the label key');
       checkLength('Invalid filter', field, value, 'the value');
@@ -82,6 +88,8 @@ export function nextUrl(c: Context, page: Page, total: number): string | null {
   const url = new URL(c.req.url);
   url.searchParams.set('offset', String(page.offset + page.size));
   url.searchParams.set('size', String(page.size));
+  // Kuma builds `next` with Go's url.Values.Encode, which orders parameters by name: `?offset=2&size=2`.
+  url.searchParams.sort();
   return url.toString();
 }
 
@@ -90,5 +98,6 @@ function checkLength(detail: string, field: string, text: string, what: string):
 }
 
 function invalid(detail: string, field: string, reason: string): ApiError {
-  return new ApiError(400, 'Bad Request', detail, [{ field, reason, source: 'query' }]);
+  // Kuma's title for a list it could not serve.
+  return new ApiError(400, 'Could not retrieve resources', detail, [{ field, reason, source: 'query' }]);
 }

@@ -110,7 +110,7 @@ const TARGET_REF_RULES: Record<TargetRefKind, { forbid: readonly RefField[]; ide
   MeshExternalService: { forbid: ['tags'], identity: 'name-or-labels' },
   MeshMultiZoneService: { forbid: ['tags'], identity: 'name-or-labels' },
   MeshServiceSubset: { forbid: ['labels'], identity: 'name' },
-  MeshHTTPRoute: { forbid: ['tags'], identity: 'name-or-labels' },
+  MeshHTTPRoute: { forbid: ['tags', 'sectionName'], identity: 'name-or-labels' },
 };
 
 /**
@@ -121,7 +121,8 @@ const TARGET_REF_RULES: Record<TargetRefKind, { forbid: readonly RefField[]; ide
 export function targetRef(allowed: readonly TargetRefKind[]) {
   return z
     .strictObject({
-      kind: z.enum(TARGET_REF_KINDS, { error: `must be one of: ${allowed.join(', ')}` }),
+      // Kuma's message names the value: `value 'BlahBlah' is not supported`.
+      kind: z.enum(TARGET_REF_KINDS, { error: (iss) => (iss.input === undefined ? 'must be defined' : `value '${String(iss.input)}' is not supported`) }),
       name: z.string().optional(),
       namespace: z.string().optional(),
       mesh: z.string().optional(),
@@ -135,7 +136,7 @@ export function targetRef(allowed: readonly TargetRefKind[]) {
         ctx.addIssue({
           code: 'custom',
           path: ['kind'],
-          message: `value is not supported, must be one of: ${allowed.join(', ')}`,
+          message: `value '${ref.kind}' is not supported`,
         });
         return;
       }
@@ -147,12 +148,14 @@ export function targetRef(allowed: readonly TargetRefKind[]) {
       }
       const hasName = ref.name !== undefined && ref.name !== '';
       const hasLabels = ref.labels !== undefined && Object.keys(ref.labels).length > 0;
+      // Kuma's wording (`mesh.ValidateTargetRef`).
       if (rule.identity !== 'none' && hasName && hasLabels) {
-        ctx.addIssue({ code: 'custom', path: ['labels'], message: 'either name or labels can be set, not both' });
+        const message = ref.kind === 'MeshExternalService' ? 'either labels or name must be specified' : 'either labels or name and namespace must be specified';
+        ctx.addIssue({ code: 'custom', path: ['labels'], message });
       } else if (rule.identity === 'name' && !hasName) {
-        ctx.addIssue({ code: 'custom', path: ['name'], message: `must be set with kind ${ref.kind}` });
+        ctx.addIssue({ code: 'custom', path: ['name'], message: `must be set when kind is ${ref.kind}` });
       } else if (rule.identity === 'name-or-labels' && !hasName && !hasLabels) {
-        ctx.addIssue({ code: 'custom', path: ['name'], message: `must be set with kind ${ref.kind}` });
+        ctx.addIssue({ code: 'custom', path: [], message: `name or labels must be set when kind is ${ref.kind}` });
       }
     });
 }
@@ -171,15 +174,16 @@ export const FROM_KINDS = ['Mesh', 'MeshSubset', 'MeshService', 'MeshServiceSubs
  * Kuma's rule for every targetRef policy: something must be configured.
  * Attach with `.superRefine(requireSomeSection(['to', 'from', 'rules']))`.
  */
+const SECTION_ORDER = ['targetRef', 'from', 'to', 'rules', 'default'];
+
 export function requireSomeSection(sections: readonly string[]) {
   return (spec: Record<string, unknown>, ctx: z.RefinementCtx) => {
     const present = sections.some((s) => Array.isArray(spec[s]) && (spec[s] as unknown[]).length > 0);
     if (!present) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [],
-        message: `at least one of ${sections.map((s) => `'${s}'`).join(', ')} has to be defined`,
-      });
+      // Kuma's wording and order: "at least one of 'from', 'to' or 'rules' has to be defined".
+      const names = [...sections].sort((a, b) => SECTION_ORDER.indexOf(a) - SECTION_ORDER.indexOf(b)).map((s) => `'${s}'`);
+      const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}` : names.join('');
+      ctx.addIssue({ code: 'custom', path: [], message: `at least one of ${list} has to be defined` });
     }
   };
 }
@@ -285,6 +289,10 @@ function isSpiffeId(v: string): boolean {
   return m !== null && !m[2]!.split('/').some((seg) => seg === '.' || seg === '..');
 }
 
+/** Kuma's `ValidateMatch` wording for a match `type`. */
+const matchTypeProblem = (input: unknown, supported: string) =>
+  input === undefined || input === '' ? 'must be set' : `unrecognized type ${JSON.stringify(String(input))}, supported values are: ${supported}`;
+
 /**
  * Inbound `Match` (`rules[].matches[]`, MeshTrafficPermission allow/deny lists; Kuma `ValidateMatch`).
  * With `requireSome`, an empty match is an error, as in MeshTimeout/MeshRateLimit rules.
@@ -294,7 +302,7 @@ export const match = (opts: { requireSome?: boolean } = {}) =>
     .strictObject({
       sni: z
         .strictObject({
-          type: z.enum(['Exact'], { error: 'must be one of: Exact' }),
+          type: z.enum(['Exact'], { error: (iss) => matchTypeProblem(iss.input, 'Exact') }),
           value: z
             .string({ error: 'must be set' })
             .min(1, { error: 'must be set' })
@@ -304,7 +312,7 @@ export const match = (opts: { requireSome?: boolean } = {}) =>
         .optional(),
       spiffeID: z
         .strictObject({
-          type: z.enum(['Exact', 'Prefix'], { error: 'must be one of: Exact, Prefix' }),
+          type: z.enum(['Exact', 'Prefix'], { error: (iss) => matchTypeProblem(iss.input, 'Exact, Prefix') }),
           value: z.string({ error: 'must be set' }).refine(isSpiffeId, { error: 'must be a valid Spiffe ID' }),
         })
         .optional(),
@@ -352,7 +360,7 @@ export function openTelemetryTarget<S extends z.ZodRawShape>(extra: S) {
         })
         .superRefine((ref, ctx) => {
           if (!ref.labels || Object.keys(ref.labels).length === 0) {
-            ctx.addIssue({ code: 'custom', path: ['labels'], message: 'must not be empty' });
+            ctx.addIssue({ code: 'custom', path: [], message: 'backendRef must have exactly one defined: labels' });
           }
         })
         .optional(),
@@ -411,7 +419,7 @@ export function narrowSectionKinds(
         ctx.addIssue({
           code: 'custom',
           path: [section, i, 'targetRef', 'kind'],
-          message: `value is not supported with top-level targetRef kind ${top.kind}, must be one of: ${allowed.join(', ')}`,
+          message: `value '${kind}' is not supported`,
         });
       }
     });

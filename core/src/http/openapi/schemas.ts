@@ -88,11 +88,10 @@ function metaFields(desc: ResourceDescriptor, io: 'input' | 'output'): { propert
   properties.labels = labelsSchema(io === 'input');
   properties.creationTime = timeSchema(io === 'input' ? 'Ignored on PUT.' : 'When the resource was created.');
   properties.modificationTime = timeSchema(io === 'input' ? 'Ignored on PUT.' : 'When the resource was last modified.');
-  properties.kri = kriSchema;
+  // Kuma gives no KRI to types without a short name (secrets, insights), and omits empty labels.
+  if (desc.shortName !== '') properties.kri = kriSchema;
   const identity = ['type', ...(desc.scope === 'mesh' ? ['mesh'] : []), 'name'];
-  const required = io === 'input' ? identity : [...identity, 'creationTime', 'modificationTime', 'kri'];
-  // `spec`-shaped types always return labels; legacy (`flat`) ones omit empty labels, as Kuma does.
-  if (io === 'output' && desc.shape === 'spec') required.push('labels');
+  const required = io === 'input' ? identity : [...identity, 'creationTime', 'modificationTime', ...(desc.shortName !== '' ? ['kri'] : [])];
   return { properties, required };
 }
 

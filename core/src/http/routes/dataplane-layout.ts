@@ -31,7 +31,7 @@ export function mountDataplaneLayoutRoute(app: Hono<AppEnv>): void {
     ]);
     if (!mesh) throw new ApiError(404, 'Failed to build MeshContext', 'Not found');
     const mode = (mesh.spec.meshServices as Json | undefined)?.mode;
-    if (mode !== 'Exclusive' && mode !== 3) throw new ApiError(400, 'Bad Request', "can't use _layout endpoint without meshService enabled");
+    if (mode !== 'Exclusive' && mode !== 3) throw new ApiError(400, 'Bad Request', "bad request: can't use _layout endpoint without meshService enabled");
     if (!dp) throw new ApiError(404, 'Failed to retrieve Dataplane', 'Not found');
 
     const base = kri(dpDesc, dp);

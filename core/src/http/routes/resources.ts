@@ -37,6 +37,7 @@ export const ZONE_READ_ONLY_MESSAGE =
 
 const zoneOwned = (d: ResourceDescriptor) => d.kds === 'zone-to-global' || d.kds === 'zone-to-global-to-zones';
 
+const MESH_LABEL = 'kuma.io/mesh';
 const MESH_KIND = () => kindsWhere((d) => d.isMeshDefinition)[0]!.kind;
 
 export function mountResourceRoutes(app: Hono<AppEnv>, opts: ResourceRouteOptions): void {
@@ -67,7 +68,12 @@ async function list(c: Context<AppEnv>, desc: ResourceDescriptor, mesh: string |
   c.set('errorTitle', TITLES.list);
   const page = parsePage(c);
   const filters = parseFilters(c, desc);
-  const { items, total } = await c.var.stores().resources.list(c.var.tenant, desc.kind, { ...filters, mesh, limit: page.size, offset: page.offset });
+  const { resources } = c.var.stores();
+  const { items, total } = await resources.list(c.var.tenant, desc.kind, { ...filters, mesh, limit: page.size, offset: page.offset });
+  // Kuma: listing in a mesh that does not exist is a 404, not an empty list.
+  if (mesh !== undefined && total === 0 && !(await resources.get(c.var.tenant, { kind: MESH_KIND(), mesh: '', name: mesh }))) {
+    throw new ApiError(404, 'Failed to retrieve Mesh', 'Not found');
+  }
   return c.json({ total, items: items.map((r) => toRest(desc, r)), next: nextUrl(c, page, total) });
 }
 
@@ -113,7 +119,9 @@ async function put(c: Context<AppEnv>, desc: ResourceDescriptor, opts: ResourceR
     throw new ValidationError([...violations, ...(more && !more.ok ? more.violations.filter((v) => !violations.some((w) => w.field === v.field)) : [])]);
   }
   const plane = opts.plane;
-  const stamped = plane.kind === 'zone' && zoneOwned(desc) ? stampZone(desc, plane.zone, draft) : draft;
+  // Kuma's computed label: a mesh-scoped resource carries `kuma.io/mesh` (unless the request set it).
+  const meshed = desc.scope === 'mesh' ? { ...draft, labels: { [MESH_LABEL]: key.mesh, ...draft.labels } } : draft;
+  const stamped = plane.kind === 'zone' && zoneOwned(desc) ? stampZone(desc, plane.zone, meshed) : meshed;
   const checked = validateResource(stamped);
   if (!checked.ok) throw new ValidationError(checked.violations);
 

@@ -186,18 +186,18 @@ describe('Mesh', () => {
       },
     };
     expect(fields('Mesh', spec)).toEqual([
-      'logging.backends[0].conf.address',
-      'logging.backends[1].conf.path',
+      'logging.backends[0].config.address',
+      'logging.backends[1].config.path',
       'logging.backends[2].type',
       'logging.defaultBackend',
       'metrics.backends[0].conf',
       'metrics.backends[1].type',
-      'tracing.backends[0].conf.apiVersion',
-      'tracing.backends[0].conf.url',
+      'tracing.backends[0].config.apiVersion',
+      'tracing.backends[0].config.url',
       'tracing.backends[0].sampling',
-      'tracing.backends[1].conf.port',
+      'tracing.backends[1].config.port',
     ]);
-    expect(messageAt('Mesh', spec, 'tracing.backends[0].conf.url')).toEqual(['port has to be explicitly specified']);
+    expect(messageAt('Mesh', spec, 'tracing.backends[0].config.url')).toEqual(['port has to be explicitly specified']);
     expect(messageAt('Mesh', spec, 'logging.backends[2].type')).toEqual(['unknown backend type. Available backends: "tcp", "file"']);
   });
 

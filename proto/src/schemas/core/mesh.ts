@@ -40,7 +40,7 @@ const CERT_EXPIRATION = /^(0|\d+(y|w|d|h|m|s|ms))$/;
 const CA_TYPES = ['builtin', 'provided'] as const;
 
 const caBackend = obj({
-  name: str().optional(),
+  name: str().nullish(), // protojson: null is the empty default, which Kuma reports as 'cannot be empty'
   type: z.enum(CA_TYPES, { error: `must be one of: ${CA_TYPES.join(', ')}` }),
   dpCert: obj({
     rotation: obj({ expiration: str().optional() }).optional(),
@@ -126,17 +126,17 @@ const mtls = obj({
 
 const LOGGING_TYPES = ['tcp', 'file'];
 
-const fileLoggingConf = obj({ path: str().optional() }).superRefine((c, ctx) => {
+const fileLoggingConf = obj({ path: str().nullish() }).superRefine((c, ctx) => {
   if (read.str(c, 'path') === '') ctx.addIssue({ code: 'custom', path: ['path'], message: 'cannot be empty' });
 }, lenient);
 
-const tcpLoggingConf = obj({ address: str().optional() }).superRefine((c, ctx) => {
+const tcpLoggingConf = obj({ address: str().nullish() }).superRefine((c, ctx) => {
   const problem = tcpAddressProblem(read.str(c, 'address'));
   if (problem) ctx.addIssue({ code: 'custom', path: ['address'], message: problem });
 }, lenient);
 
 const loggingBackend = obj({
-  name: str().optional(),
+  name: str().nullish(), // protojson: null is the empty default, which Kuma reports as 'cannot be empty'
   format: str().optional(),
   type: str().optional(),
   conf: struct().optional(),
@@ -144,8 +144,9 @@ const loggingBackend = obj({
   if (read.str(b, 'name') === '') ctx.addIssue({ code: 'custom', path: ['name'], message: 'cannot be empty' });
   const type = read.str(b, 'type');
   const conf = read.obj(b, 'conf') ?? {};
-  if (type === 'file') checkWith(ctx, fileLoggingConf, conf, ['conf']);
-  else if (type === 'tcp') checkWith(ctx, tcpLoggingConf, conf, ['conf']);
+  // Kuma's field paths call a logging or tracing backend's `conf` `config` (mesh_validator.go).
+  if (type === 'file') checkWith(ctx, fileLoggingConf, conf, ['config']);
+  else if (type === 'tcp') checkWith(ctx, tcpLoggingConf, conf, ['config']);
   else {
     ctx.addIssue({
       code: 'custom',
@@ -210,7 +211,7 @@ const datadogConf = obj({
 const TRACING_TYPES = ['zipkin', 'datadog'];
 
 const tracingBackend = obj({
-  name: str().optional(),
+  name: str().nullish(), // protojson: null is the empty default, which Kuma reports as 'cannot be empty'
   sampling: z.number({ error: 'must be a number' }).optional(),
   type: str().optional(),
   conf: struct().optional(),
@@ -222,8 +223,8 @@ const tracingBackend = obj({
   }
   const type = read.str(b, 'type');
   const conf = read.obj(b, 'conf') ?? {};
-  if (type === 'zipkin') checkWith(ctx, zipkinConf, conf, ['conf']);
-  else if (type === 'datadog') checkWith(ctx, datadogConf, conf, ['conf']);
+  if (type === 'zipkin') checkWith(ctx, zipkinConf, conf, ['config']);
+  else if (type === 'datadog') checkWith(ctx, datadogConf, conf, ['config']);
   else {
     ctx.addIssue({
       code: 'custom',

@@ -17,8 +17,21 @@ const TOP_KINDS = ['Mesh', 'MeshSubset', 'MeshGateway', 'MeshService', 'MeshServ
 
 /** govalidator `IsFilePath`: an absolute Unix path or a Windows drive path. */
 const FILE_PATH = /^((\/[^/\x00]*)+\/?|[a-zA-Z]:\\(?:[^\\/:*?"<>|\r\n]+\\)*[^\\/:*?"<>|\r\n]*)$/;
-/** A loose govalidator `IsURL`: `[scheme://]host[:port][/path]`, as in "logstash:5000" or "127.0.0.1:5000". */
-const ADDRESS = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(:[0-9]{1,5})?([/?#]\S*)?$/;
+/**
+ * A loose govalidator `IsURL`: `[scheme://]host[:port][/path]`, as in "logstash:5000" or "127.0.0.1:5000"; no
+ * `_` in a host name ("not_valid_url" is refused, as Kuma does).
+ */
+const ADDRESS = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?([/?#]\S*)?$/;
+
+/** Kuma's check of a JSON format pair: the text `{"<key>": <value>}` must parse (a `"` in the key breaks it). */
+function isJsonPair(key: string, value: string): boolean {
+  try {
+    JSON.parse(`{"${key}": "${value}"}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
 const OTEL_ATTRIBUTE = /^[a-z](?:[a-z0-9]|[._][a-z0-9])*$/;
 
 const format = z
@@ -28,8 +41,11 @@ const format = z
     json: z
       .array(
         z.strictObject({
-          key: z.string({ error: 'must be a string' }).min(1, { error: 'key cannot be empty' }),
-          value: z.string({ error: 'must be a string' }).min(1, { error: 'value cannot be empty' }),
+          key: z.string({ error: (iss) => (iss.input === undefined ? 'key cannot be empty' : 'must be a string') }).min(1, { error: 'key cannot be empty' }),
+          value: z.string({ error: (iss) => (iss.input === undefined ? 'value cannot be empty' : 'must be a string') }).min(1, { error: 'value cannot be empty' }),
+        }).superRefine((kv, ctx) => {
+          // Kuma writes each pair as `{"<key>": <value>}` and checks that this is JSON.
+          if (!isJsonPair(kv.key, kv.value)) ctx.addIssue({ code: 'custom', path: [], message: 'is not a valid JSON object' });
         }),
       )
       .optional(),
@@ -62,13 +78,13 @@ const backend = z
     tcp: z
       .strictObject({
         format: format.optional(),
-        address: z.string({ error: 'must be defined' }).regex(ADDRESS, { error: 'tcp backend requires valid address' }),
+        address: z.string({ error: (iss) => (iss.input === undefined ? 'tcp backend requires valid address' : 'must be a string') }).regex(ADDRESS, { error: 'tcp backend requires valid address' }),
       })
       .optional(),
     file: z
       .strictObject({
         format: format.optional(),
-        path: z.string({ error: 'must be defined' }).regex(FILE_PATH, { error: 'file backend requires a valid path' }),
+        path: z.string({ error: (iss) => (iss.input === undefined ? 'file backend requires a valid path' : 'must be a string') }).regex(FILE_PATH, { error: 'file backend requires a valid path' }),
       })
       .optional(),
     openTelemetry: openTelemetryTarget({
@@ -82,7 +98,8 @@ const backend = z
     if (b[field] === undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'must be defined' });
   });
 
-const conf = z.strictObject({ backends: z.array(backend, DEFINED) }, DEFINED);
+// A missing `default` is Kuma's empty one, whose `backends` "must be defined".
+const conf = z.strictObject({ backends: z.array(backend, DEFINED) }, DEFINED).prefault({} as never);
 
 export const meshAccessLogSpec = z
   .strictObject({

@@ -79,7 +79,9 @@ const conf = z
     },
     DEFINED,
   )
-  .superRefine(requireSomeField(['connectionLimits', 'outlierDetection'], "at least one of: 'connectionLimits' or 'outlierDetection' should be configured"));
+  .superRefine(requireSomeField(['connectionLimits', 'outlierDetection'], "at least one of: 'connectionLimits' or 'outlierDetection' should be configured"))
+  // A missing `default` is Kuma's empty one, which configures nothing.
+  .prefault({} as never);
 
 export const meshCircuitBreakerSpec = z
   .strictObject({

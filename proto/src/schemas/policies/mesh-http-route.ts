@@ -144,16 +144,14 @@ const filter = z
 
 const rule = z
   .strictObject({
-    matches: z.array(httpMatch, DEFINED).min(1, { error: 'must not be empty' }),
-    default: z.strictObject(
-      { filters: z.array(filter).optional(), backendRefs: z.array(backendRef(BACKEND_KINDS)).optional() },
-      DEFINED,
-    ),
+    // Kuma accepts a rule without matches (all requests) and without default.
+    matches: z.array(httpMatch).min(1, { error: 'must not be empty' }).optional(),
+    default: z.strictObject({ filters: z.array(filter).optional(), backendRefs: z.array(backendRef(BACKEND_KINDS)).optional() }).optional(),
   })
   .superRefine((r, ctx) => {
     // A prefix replacement needs every match to be a path prefix.
-    if (!r.matches.some((m) => m.path?.type !== 'PathPrefix')) return;
-    r.default.filters?.forEach((f, i) => {
+    if (!r.matches || !r.matches.some((m) => m.path?.type !== 'PathPrefix')) return;
+    r.default?.filters?.forEach((f, i) => {
       const field = f.type === 'RequestRedirect' ? 'requestRedirect' : f.type === 'URLRewrite' ? 'urlRewrite' : undefined;
       if (field && f[field]?.path?.replacePrefixMatch !== undefined) {
         ctx.addIssue({
@@ -168,7 +166,7 @@ const rule = z
 const to = z.strictObject({
   targetRef: targetRef(['Mesh', ...DESTINATION_KINDS]),
   hostnames: z.array(z.string({ error: 'must be a string' })).optional(),
-  rules: z.array(rule, DEFINED),
+  rules: z.array(rule).optional(),
 });
 
 export const meshHTTPRouteSpec = z
@@ -186,15 +184,15 @@ export const meshHTTPRouteSpec = z
     const gateway = topLevelRef(spec)?.kind === 'MeshGateway';
     spec.to?.forEach((item, i) => {
       if (!gateway && item.hostnames?.length) ctx.addIssue({ code: 'custom', path: ['to', i, 'hostnames'], message: 'must not be defined' });
-      item.rules.forEach((r, j) => {
+      item.rules?.forEach((r, j) => {
         const path = ['to', i, 'rules', j, 'default'];
-        r.default.filters?.forEach((f, k) => {
+        r.default?.filters?.forEach((f, k) => {
           if (!gateway && f.urlRewrite?.hostToBackendHostname) {
             ctx.addIssue({ code: 'custom', path: [...path, 'filters', k, 'urlRewrite', 'hostToBackendHostname'], message: 'can only be set with MeshGateway' });
           }
         });
         // On a gateway a rule needs backends unless it redirects.
-        if (gateway && !r.default.backendRefs?.length && !r.default.filters?.some((f) => f.type === 'RequestRedirect')) {
+        if (gateway && !r.default?.backendRefs?.length && !r.default?.filters?.some((f) => f.type === 'RequestRedirect')) {
           ctx.addIssue({ code: 'custom', path: [...path, 'backendRefs'], message: 'must not be empty' });
         }
       });

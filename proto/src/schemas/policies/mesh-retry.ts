@@ -29,6 +29,9 @@ const HTTP_RETRY_ON = [
 const KNOWN_STATUS = /^(10[0-3]|20[0-8]|226|30[0-57-8]|4(0[0-9]|1[0-8]|2[1-689]|31|51)|50[0-8]|51[01])$/;
 const GRPC_RETRY_ON = ['Canceled', 'DeadlineExceeded', 'Internal', 'ResourceExhausted', 'Unavailable'] as const;
 
+/** Kuma reads YAML into a string list, so `retryOn: [503]` is the item "503". */
+const numberAsString = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : v);
+
 const backOff = z
   .strictObject({ baseInterval: positiveDuration().optional(), maxInterval: duration().optional() })
   .superRefine(requireSomeField(['baseInterval', 'maxInterval'], 'must not be empty'));
@@ -45,7 +48,7 @@ const hostSelection = z
   .array(
     z.strictObject({
       predicate: z.enum(['OmitPreviousHosts', 'OmitHostsWithTags', 'OmitPreviousPriorities'], {
-        error: 'must be one of: OmitPreviousHosts, OmitHostsWithTags, OmitPreviousPriorities',
+        error: (iss) => (iss.input === undefined ? 'must be defined' : `unknown predicate type '${String(iss.input)}'`),
       }),
       tags: tags().optional(),
       updateFrequency: z.number({ error: 'must be an integer' }).int({ error: 'must be an integer' }).optional(),
@@ -73,9 +76,12 @@ const http = z
     rateLimitedBackOff: rateLimitedBackOff.optional(),
     retryOn: z
       .array(
-        z.string({ error: 'must be a string' }).refine((v) => HTTP_RETRY_ON.includes(v) || KNOWN_STATUS.test(v), {
-          error: (iss) => `unknown item '${String(iss.input)}'`,
-        }),
+        z.preprocess(
+          numberAsString,
+          z.string({ error: 'must be a string' }).refine((v) => HTTP_RETRY_ON.includes(v) || KNOWN_STATUS.test(v), {
+            error: (iss) => `unknown item '${String(iss.input)}'`,
+          }),
+        ),
       )
       .optional(),
     retriableResponseHeaders: z.array(headerMatch()).optional(),
@@ -96,7 +102,7 @@ const grpc = z
     perTryTimeout: duration().optional(),
     backOff: backOff.optional(),
     rateLimitedBackOff: rateLimitedBackOff.optional(),
-    retryOn: z.array(z.enum(GRPC_RETRY_ON, { error: `must be one of: ${GRPC_RETRY_ON.join(', ')}` })).optional(),
+    retryOn: z.array(z.preprocess(numberAsString, z.enum(GRPC_RETRY_ON, { error: (iss) => `unknown item '${String(iss.input)}'` }))).optional(),
   })
   .superRefine(requireSomeField(['numRetries', 'perTryTimeout', 'backOff', 'retryOn', 'rateLimitedBackOff'], 'must not be empty'));
 
@@ -118,3 +124,11 @@ export const meshRetrySpec = z
     EVEN_WITH_ISSUES,
   )
   .superRefine(sectionNameOnlyForInbound([]), EVEN_WITH_ISSUES);
+
+/**
+ * Kuma's MeshRetry validator roots everything inside a `to[].default` at `default.conf` (its Go field), so its
+ * violations read `spec.to[0].default.conf.http.backOff`; a missing `default` stays `spec.to[0].default`.
+ */
+export function meshRetryFieldPath(field: string): string {
+  return field.replace(/^(spec\.to\[\d+\]\.default)(?=[.[])|^(spec\.to\[\d+\]\.default)$/, (_m, a: string | undefined, b: string | undefined) => `${a ?? b}.conf`);
+}

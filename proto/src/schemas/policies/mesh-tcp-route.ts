@@ -23,7 +23,8 @@ export const meshTCPRouteSpec = z
       .array(
         z.strictObject({
           targetRef: targetRef(['Mesh', ...DESTINATION_KINDS]),
-          rules: z.array(rule, DEFINED).max(1, { error: 'must have at most 1 item' }),
+          // Kuma accepts a destination without rules.
+          rules: z.array(rule).max(1, { error: 'must have at most 1 item' }).optional(),
         }),
       )
       .min(1, { error: 'must not be empty' })

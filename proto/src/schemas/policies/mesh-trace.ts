@@ -1,12 +1,20 @@
 /** MeshTrace spec (Kuma v2.14 `pkg/plugins/policies/meshtrace/api/v1alpha1`). */
 import { z } from 'zod';
-import { DEFINED, EVEN_WITH_ISSUES, openTelemetryTarget, percentage, sectionNameOnlyForInbound, targetRef } from '../common.js';
+import { DEFINED, EVEN_WITH_ISSUES, openTelemetryTarget, sectionNameOnlyForInbound, targetRef } from '../common.js';
 
 // Kuma allows MeshGateway only for system-role policies; the role is not part of the spec.
 const TOP_KINDS = ['Mesh', 'MeshSubset', 'MeshGateway', 'MeshService', 'MeshServiceSubset', 'Dataplane'] as const;
 
-/** A loose govalidator `IsURL`: `[scheme://]host[:port][/path]`. */
-const URL_LIKE = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(:[0-9]{1,5})?([/?#]\S*)?$/;
+/** A loose govalidator `IsURL`: `[scheme://]host[:port][/path]`, no `_` in a host name (as Kuma refuses "not_valid_url"). */
+const URL_LIKE = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?([/?#]\S*)?$/;
+
+/** MeshTrace's sampling percentages, with Kuma's MeshTrace wording. */
+const sampling = () =>
+  z.union([z.number(), z.string()], { error: 'string is not a number' }).superRefine((v, ctx) => {
+    const n = typeof v === 'number' ? v : /^-?[0-9]+(\.[0-9]+)?$/.test(v) ? Number(v) : NaN;
+    if (!Number.isFinite(n)) ctx.addIssue({ code: 'custom', message: 'string is not a number' });
+    else if (n < 0 || n > 100) ctx.addIssue({ code: 'custom', message: 'must be between 0 and 100' });
+  });
 
 /** Datadog agent address: `http://host:port` and nothing else (Kuma's `validateBackend`). */
 function datadogUrlProblems(url: string): string[] {
@@ -31,7 +39,7 @@ const backend = z
     zipkin: z
       .strictObject({
         url: z
-          .string({ error: 'must be defined' })
+          .string({ error: (iss) => (iss.input === undefined ? 'must not be empty' : 'must be a string') })
           .min(1, { error: 'must not be empty' })
           .regex(URL_LIKE, { error: 'must be a valid url' }),
         traceId128bit: z.boolean({ error: 'must be a boolean' }).optional(),
@@ -59,17 +67,18 @@ const conf = z.strictObject(
     // Envoy takes one tracing backend: zero or one entry.
     backends: z.array(backend, DEFINED).max(1, { error: 'must have zero or one backend defined' }),
     sampling: z
-      .strictObject({ overall: percentage().optional(), client: percentage().optional(), random: percentage().optional() })
+      .strictObject({ overall: sampling().optional(), client: sampling().optional(), random: sampling().optional() })
       .optional(),
     tags: z
       .array(
         z
           .strictObject({
-            name: z.string({ error: 'must be defined' }).min(1, { error: 'must not be empty' }),
+            name: z.string({ error: (iss) => (iss.input === undefined ? 'must not be empty' : 'must be a string') }).min(1, { error: 'must not be empty' }),
             literal: z.string({ error: 'must be a string' }).optional(),
             header: z
               .strictObject({
-                name: z.string({ error: 'must be defined' }).min(1, { error: 'must not be empty' }),
+                // Kuma does not check a header tag's name.
+                name: z.string({ error: 'must be a string' }).optional(),
                 default: z.string({ error: 'must be a string' }).optional(),
               })
               .optional(),
@@ -88,6 +97,7 @@ const conf = z.strictObject(
 export const meshTraceSpec = z
   .strictObject({
     targetRef: targetRef(TOP_KINDS).optional(),
-    default: conf,
+    // A missing `default` is Kuma's empty one, whose `backends` "must be defined".
+    default: conf.prefault({} as never),
   })
   .superRefine(sectionNameOnlyForInbound([]), EVEN_WITH_ISSUES);

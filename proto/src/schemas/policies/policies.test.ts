@@ -36,10 +36,12 @@ describe('MeshTimeout', () => {
       from: [{ targetRef: { kind: 'Mesh' }, default: { connectionTimeout: '0s' } }],
     };
     expect(check(kind, spec)).toEqual([
-      { field: 'spec.to[0].targetRef.kind', message: 'value is not supported, must be one of: Mesh, MeshService, MeshExternalService, MeshMultiZoneService, MeshHTTPRoute' },
+      { field: 'spec.to[0].targetRef.kind', message: "value 'Dataplane' is not supported" },
       { field: 'spec.to[0].default.idleTimeout', message: 'must be a duration string like "5s" or "1m30s"' },
       { field: 'spec.to[0].default.http.requestTimeoutz', message: 'unknown field "requestTimeoutz"' },
-      { field: 'spec.from[0].default.connectionTimeout', message: 'must be greater than zero' },
+      { field: 'spec.from[0].default.connectionTimeout', message: 'must be greater than zero when defined' },
+      // Kuma: an http section must set one of its timeouts (requestTimeoutz is not one).
+      { field: 'spec.to[0].default.http', message: 'at least one timeout in this section should be configured' },
     ]);
   });
   it('accepts rules with matches', () => {
@@ -48,16 +50,30 @@ describe('MeshTimeout', () => {
       rules: [
         {
           matches: [{ spiffeID: { type: 'Prefix', value: 'spiffe://default.zone-1.mesh.local/ns/kuma-demo' } }, { sni: { type: 'Exact', value: 'backend.mesh' } }],
-          default: { idleTimeout: '20s', http: { requestTimeout: '2s' } },
+          default: { http: { requestTimeout: '2s' } },
         },
       ],
     });
   });
+  it("refuses, as Kuma, timeouts a spiffeID match cannot condition and rules together with 'to'", () => {
+    const rule = { matches: [{ spiffeID: { type: 'Exact', value: 'spiffe://default/web' } }], default: { idleTimeout: '20s', http: { requestTimeout: '2s' } } };
+    expect(check(kind, { rules: [rule] })).toEqual([
+      { field: 'spec.rules[0].default.idleTimeout', message: "can't be specified when matches contain spiffeID because this field cannot be conditioned on source identity" },
+    ]);
+    const to = [{ targetRef: { kind: 'Mesh' }, default: { idleTimeout: '1s' } }];
+    expect(check(kind, { rules: [{ default: { idleTimeout: '1s' } }], to })).toEqual([{ field: 'spec', message: "fields 'to' and 'from' must be empty when 'rules' is defined" }]);
+  });
+  it('accepts a MeshHTTPRoute as top-level targetRef, with only what a route can time out', () => {
+    expectValid(kind, { targetRef: { kind: 'MeshHTTPRoute', name: 'route-1' }, to: [{ targetRef: { kind: 'Mesh' }, default: { http: { requestTimeout: '1s' } } }] });
+    expect(check(kind, { targetRef: { kind: 'MeshHTTPRoute', name: 'route-1' }, to: [{ targetRef: { kind: 'Mesh' }, default: { idleTimeout: '1s' } }] })).toEqual([
+      { field: 'spec.to[0].default.idleTimeout', message: "can't be specified when top-level TargetRef is referencing MeshHTTPRoute" },
+    ]);
+  });
   it('reports bad and empty rule matches at their paths', () => {
     expect(
-      check(kind, { rules: [{ matches: [{ spiffeID: { type: 'Regex', value: 'frontend' } }, {}], default: { idleTimeout: '20s' } }] }),
+      check(kind, { rules: [{ matches: [{ spiffeID: { type: 'Regex', value: 'frontend' } }, {}], default: { http: { requestTimeout: '20s' } } }] }),
     ).toEqual([
-      { field: 'spec.rules[0].matches[0].spiffeID.type', message: 'must be one of: Exact, Prefix' },
+      { field: 'spec.rules[0].matches[0].spiffeID.type', message: 'unrecognized type "Regex", supported values are: Exact, Prefix' },
       { field: 'spec.rules[0].matches[0].spiffeID.value', message: 'must be a valid Spiffe ID' },
       { field: 'spec.rules[0].matches[1]', message: "must specify at least one of 'spiffeID' or 'sni'" },
     ]);
@@ -94,8 +110,8 @@ describe('MeshTrafficPermission', () => {
         to: [],
       }),
     ).toEqual([
-      { field: 'spec.targetRef.kind', message: 'value is not supported, must be one of: Mesh, MeshSubset, MeshService, MeshServiceSubset, Dataplane' },
-      { field: 'spec.from[0].targetRef.kind', message: 'value is not supported, must be one of: Mesh, MeshSubset, MeshService, MeshServiceSubset' },
+      { field: 'spec.targetRef.kind', message: "value 'MeshGateway' is not supported" },
+      { field: 'spec.from[0].targetRef.kind', message: "value 'Dataplane' is not supported" },
       { field: 'spec.from[0].default.action', message: 'must be one of: Allow, Deny, AllowWithShadowDeny' },
       { field: 'spec.from[1].default', message: 'must be defined' },
       { field: 'spec.to', message: 'unknown field "to"' },
@@ -106,13 +122,13 @@ describe('MeshTrafficPermission', () => {
       }),
     ).toEqual([
       { field: 'spec.rules[0].default.allow[0].spiffeID.value', message: 'must be a valid Spiffe ID' },
-      { field: 'spec.rules[0].default.deny[0].sni.type', message: 'must be one of: Exact' },
+      { field: 'spec.rules[0].default.deny[0].sni.type', message: 'unrecognized type "Prefix", supported values are: Exact' },
       { field: 'spec.rules[0].default.deny[0].sni.value', message: 'must be a lowercase RFC 1123 subdomain' },
       { field: 'spec.rules[1].default', message: "at least one of 'allow', 'allowWithShadowDeny', 'deny' has to be defined" },
     ]);
   });
   it('needs from or rules, never both', () => {
-    expect(check(kind, { targetRef: { kind: 'Mesh' } })).toEqual([{ field: 'spec', message: "at least one of 'from', 'rules' has to be defined" }]);
+    expect(check(kind, { targetRef: { kind: 'Mesh' } })).toEqual([{ field: 'spec', message: "at least one of 'from' or 'rules' has to be defined" }]);
     expect(
       check(kind, { from: [{ targetRef: { kind: 'Mesh' }, default: { action: 'Allow' } }], rules: [{ default: { allow: [{ sni: { type: 'Exact', value: 'a.b' } }] } }] }),
     ).toEqual([{ field: 'spec', message: "field 'from' must be empty when 'rules' is defined" }]);
@@ -170,22 +186,22 @@ describe('MeshRetry', () => {
         ],
       }),
     ).toEqual([
-      { field: 'spec.to[0].default.tcp.maxConnectAttempt', message: 'must be greater than 0' },
-      { field: 'spec.to[0].default.http.numRetries', message: 'must be a non-negative integer' },
-      { field: 'spec.to[0].default.http.perTryTimeout', message: 'must be a duration string like "5s" or "1m30s"' },
-      { field: 'spec.to[0].default.http.backOff', message: 'must not be empty' },
-      { field: 'spec.to[0].default.http.retryOn[0]', message: "unknown item '5XX'" },
-      { field: 'spec.to[0].default.http.retryOn[1]', message: "unknown item '999'" },
-      { field: 'spec.to[0].default.grpc.retryOn[0]', message: 'must be one of: Canceled, DeadlineExceeded, Internal, ResourceExhausted, Unavailable' },
+      { field: 'spec.to[0].default.conf.tcp.maxConnectAttempt', message: 'must be greater than 0' },
+      { field: 'spec.to[0].default.conf.http.numRetries', message: 'must be a non-negative integer' },
+      { field: 'spec.to[0].default.conf.http.perTryTimeout', message: 'must be a duration string like "5s" or "1m30s"' },
+      { field: 'spec.to[0].default.conf.http.backOff', message: 'must not be empty' },
+      { field: 'spec.to[0].default.conf.http.retryOn[0]', message: "unknown item '5XX'" },
+      { field: 'spec.to[0].default.conf.http.retryOn[1]', message: "unknown item '999'" },
+      { field: 'spec.to[0].default.conf.grpc.retryOn[0]', message: "unknown item 'Aborted'" },
     ]);
   });
   it('requires a protocol section and rejects from/rules', () => {
     expect(check(kind, { to: [{ targetRef: { kind: 'Mesh' }, default: {} }] })).toEqual([
-      { field: 'spec.to[0].default', message: "at least one of the 'tcp', 'http', 'grpc' must be specified" },
+      { field: 'spec.to[0].default.conf', message: "at least one of the 'tcp', 'http', 'grpc' must be specified" },
     ]);
-    expect(check(kind, { to: [{ targetRef: { kind: 'Mesh' } }] })).toEqual([{ field: 'spec.to[0].default', message: 'must be defined' }]);
+    expect(check(kind, { to: [{ targetRef: { kind: 'Mesh' } }] })).toEqual([{ field: 'spec.to[0].default.conf', message: 'must be defined' }]);
     expect(fields(kind, { from: [{ targetRef: { kind: 'Mesh' }, default: { tcp: { maxConnectAttempt: 1 } } }] })).toEqual(['spec.from']);
-    expect(messageAt(kind, { to: [{ targetRef: { kind: 'Mesh' }, default: { tcp: {} } }] }, 'spec.to[0].default.tcp')).toBe('must not be empty');
+    expect(messageAt(kind, { to: [{ targetRef: { kind: 'Mesh' }, default: { tcp: {} } }] }, 'spec.to[0].default.conf.tcp')).toBe('must not be empty');
   });
   it('narrows destinations under a MeshGateway and keeps sectionName for inbound policies', () => {
     const conf = { http: { numRetries: 3 } };
@@ -198,12 +214,12 @@ describe('MeshRetry', () => {
         ],
       }),
     ).toEqual([
-      { field: 'spec.to[0].targetRef.kind', message: 'value is not supported with top-level targetRef kind MeshGateway, must be one of: Mesh, MeshExternalService' },
+      { field: 'spec.to[0].targetRef.kind', message: "value 'MeshService' is not supported" },
     ]);
     expect(
       check(kind, { targetRef: { kind: 'Dataplane', name: 'dp-1', sectionName: 'http' }, to: [{ targetRef: { kind: 'MeshServiceSubset', name: 'a', tags: { v: '1' } }, default: conf }] }),
     ).toEqual([
-      { field: 'spec.to[0].targetRef.kind', message: 'value is not supported, must be one of: Mesh, MeshService, MeshExternalService, MeshMultiZoneService, MeshHTTPRoute' },
+      { field: 'spec.to[0].targetRef.kind', message: "value 'MeshServiceSubset' is not supported" },
       { field: 'spec.targetRef.sectionName', message: 'can only be used with inbound policies' },
     ]);
   });
@@ -257,13 +273,13 @@ describe('MeshCircuitBreaker', () => {
         from: [{ targetRef: svc('web'), default: { outlierDetection: { detectors: { successRate: { standardDeviationFactor: '-1' } } } } }],
       }),
     ).toEqual([
-      { field: 'spec.to[0].targetRef.kind', message: 'value is not supported, must be one of: Mesh, MeshService, MeshExternalService, MeshMultiZoneService' },
+      { field: 'spec.to[0].targetRef.kind', message: "value 'MeshHTTPRoute' is not supported" },
       { field: 'spec.to[0].default.connectionLimits.maxConnections', message: 'must be greater than 0' },
       { field: 'spec.to[0].default.outlierDetection.interval', message: 'must be greater than zero' },
       { field: 'spec.to[0].default.outlierDetection.maxEjectionPercent', message: 'must be in inclusive range [0, 100]' },
       { field: 'spec.to[0].default.outlierDetection.healthyPanicThreshold', message: 'must be in inclusive range [0.0, 100.0]' },
       { field: 'spec.to[0].default.outlierDetection.detectors', message: 'must be defined' },
-      { field: 'spec.from[0].targetRef.kind', message: 'value is not supported, must be one of: Mesh' },
+      { field: 'spec.from[0].targetRef.kind', message: "value 'MeshService' is not supported" },
       { field: 'spec.from[0].default.outlierDetection.detectors.successRate.standardDeviationFactor', message: 'must be greater than 0' },
     ]);
   });
@@ -278,7 +294,7 @@ describe('MeshCircuitBreaker', () => {
       { field: 'spec.rules[0].default', message: "at least one of: 'connectionLimits' or 'outlierDetection' should be configured" },
       { field: 'spec', message: "fields 'to' and 'from' must be empty when 'rules' is defined" },
     ]);
-    expect(check(kind, {})).toEqual([{ field: 'spec', message: "at least one of 'to', 'from', 'rules' has to be defined" }]);
+    expect(check(kind, {})).toEqual([{ field: 'spec', message: "at least one of 'from', 'to' or 'rules' has to be defined" }]);
   });
 });
 
@@ -324,8 +340,8 @@ describe('MeshHealthCheck', () => {
         ],
       }),
     ).toEqual([
-      { field: 'spec.targetRef.kind', message: 'value is not supported, must be one of: Mesh, MeshSubset, MeshGateway, MeshService, MeshServiceSubset, Dataplane' },
-      { field: 'spec.to[0].targetRef.kind', message: 'value is not supported, must be one of: Mesh, MeshService, MeshExternalService, MeshMultiZoneService' },
+      { field: 'spec.targetRef.kind', message: "value 'MeshHTTPRoute' is not supported" },
+      { field: 'spec.to[0].targetRef.kind', message: "value 'MeshHTTPRoute' is not supported" },
       { field: 'spec.to[0].default.interval', message: 'must be a duration string like "5s" or "1m30s"' },
       { field: 'spec.to[0].default.healthyThreshold', message: 'must be greater than zero when defined' },
       { field: 'spec.to[0].default.intervalJitterPercent', message: 'must be in inclusive range [0, 100]' },
@@ -408,10 +424,10 @@ describe('MeshHTTPRoute', () => {
       { field: 'spec.to[0].rules[0].default.backendRefs[1].port', message: 'must be defined with kind MeshMultiZoneService' },
       {
         field: 'spec.to[0].rules[0].default.backendRefs[2].kind',
-        message: 'value is not supported, must be one of: MeshService, MeshServiceSubset, MeshExternalService, MeshMultiZoneService',
+        message: "value 'MeshHTTPRoute' is not supported",
       },
       { field: 'spec.to[0].rules[1].matches', message: 'must not be empty' },
-      { field: 'spec.to[0].targetRef.kind', message: 'value is not supported with top-level targetRef kind Mesh, must be one of: MeshService, MeshExternalService, MeshMultiZoneService' },
+      { field: 'spec.to[0].targetRef.kind', message: "value 'Mesh' is not supported" },
       { field: 'spec.to[0].hostnames', message: 'must not be defined' },
     ]);
   });
@@ -470,7 +486,7 @@ describe('MeshTCPRoute', () => {
       { field: 'spec.to[1].rules[0].default.backendRefs[0].port', message: 'port must be in the range [1, 65535]' },
       { field: 'spec.to[1].rules[0].default.backendRefs[1].port', message: 'must be defined with kind MeshMultiZoneService' },
       { field: 'spec.to[2].default', message: 'unknown field "default"' },
-      { field: 'spec.to[2].targetRef.kind', message: 'value is not supported with top-level targetRef kind Mesh, must be one of: MeshService, MeshExternalService, MeshMultiZoneService' },
+      { field: 'spec.to[2].targetRef.kind', message: "value 'Mesh' is not supported" },
     ]);
     expect(check(kind, { to: [] })).toEqual([{ field: 'spec.to', message: 'must not be empty' }]);
     // An oversized list fails before its items are parsed (zod size caps), so only the count is reported.
@@ -527,7 +543,7 @@ describe('MeshLoadBalancingStrategy', () => {
       { field: 'spec.to[0].default.localityAwareness.crossZone.failover[1].to.zones', message: 'must be empty when type is Any' },
       { field: 'spec.to[0].default.localityAwareness.crossZone.failoverThreshold.percentage', message: 'must be in inclusive range [0.0, 100.0]' },
       { field: 'spec.to[0].default.loadBalancer.type', message: 'must be one of: RoundRobin, LeastRequest, RingHash, Random, Maglev' },
-      { field: 'spec.to[1].targetRef.kind', message: 'value is not supported, must be one of: Mesh, MeshService, MeshMultiZoneService, MeshHTTPRoute' },
+      { field: 'spec.to[1].targetRef.kind', message: "value 'MeshExternalService' is not supported" },
     ]);
   });
   it('applies the cross-field rules once the values are valid', () => {
@@ -550,7 +566,7 @@ describe('MeshLoadBalancingStrategy', () => {
         targetRef: { kind: 'MeshGateway', name: 'gw' },
         to: [{ targetRef: svc('backend'), default: { loadBalancer: { type: 'RoundRobin' } } }],
       }),
-    ).toEqual([{ field: 'spec.to[0].targetRef.kind', message: 'value is not supported with top-level targetRef kind MeshGateway, must be one of: Mesh' }]);
+    ).toEqual([{ field: 'spec.to[0].targetRef.kind', message: "value 'MeshService' is not supported" }]);
   });
 });
 
@@ -593,7 +609,7 @@ describe('MeshFaultInjection', () => {
         ],
       }),
     ).toEqual([
-      { field: 'spec.from[0].targetRef.kind', message: 'value is not supported, must be one of: Mesh, MeshSubset, MeshService, MeshServiceSubset' },
+      { field: 'spec.from[0].targetRef.kind', message: "value 'MeshGateway' is not supported" },
       { field: 'spec.from[0].default.http[0].abort.httpStatus', message: 'must be in inclusive range [100, 599]' },
       { field: 'spec.from[0].default.http[0].abort.percentage', message: 'must be in inclusive range [0.0, 100.0]' },
       { field: 'spec.from[0].default.http[1].delay.value', message: 'must be a duration string like "5s" or "1m30s"' },
@@ -737,9 +753,9 @@ describe('MeshAccessLog', () => {
   it('narrows destinations under a MeshGateway and needs a section', () => {
     const conf = { backends: [{ type: 'File', file: { path: '/tmp/access.log' } }] };
     expect(check(kind, { targetRef: { kind: 'MeshGateway', name: 'gw' }, to: [{ targetRef: svc('backend'), default: conf }] })).toEqual([
-      { field: 'spec.to[0].targetRef.kind', message: 'value is not supported with top-level targetRef kind MeshGateway, must be one of: Mesh' },
+      { field: 'spec.to[0].targetRef.kind', message: "value 'MeshService' is not supported" },
     ]);
-    expect(check(kind, { targetRef: { kind: 'Mesh' } })).toEqual([{ field: 'spec', message: "at least one of 'to', 'from', 'rules' has to be defined" }]);
+    expect(check(kind, { targetRef: { kind: 'Mesh' } })).toEqual([{ field: 'spec', message: "at least one of 'from', 'to' or 'rules' has to be defined" }]);
   });
 });
 
@@ -769,11 +785,11 @@ describe('MeshTrace', () => {
         to: [],
       }),
     ).toEqual([
-      { field: 'spec.targetRef.kind', message: 'value is not supported, must be one of: Mesh, MeshSubset, MeshGateway, MeshService, MeshServiceSubset, Dataplane' },
+      { field: 'spec.targetRef.kind', message: "value 'MeshHTTPRoute' is not supported" },
       { field: 'spec.default.backends[0].datadog.url', message: 'scheme must be http' },
       { field: 'spec.default.backends[0].datadog.url', message: 'path must not be defined' },
-      { field: 'spec.default.sampling.overall', message: 'must be in inclusive range [0.0, 100.0]' },
-      { field: 'spec.default.sampling.client', message: 'must be in inclusive range [0.0, 100.0]' },
+      { field: 'spec.default.sampling.overall', message: 'must be between 0 and 100' },
+      { field: 'spec.default.sampling.client', message: 'string is not a number' },
       { field: 'spec.default.tags[0]', message: 'tag must have only one type defined: header, literal' },
       { field: 'spec.default.tags[1].name', message: 'must not be empty' },
       { field: 'spec.to', message: 'unknown field "to"' },
@@ -781,7 +797,8 @@ describe('MeshTrace', () => {
     const zipkin = { type: 'Zipkin', zipkin: { url: 'http://zipkin:9411' } };
     expect(check(kind, { default: { backends: [zipkin, zipkin] } })).toEqual([{ field: 'spec.default.backends', message: 'must have zero or one backend defined' }]);
     expect(check(kind, { default: {} })).toEqual([{ field: 'spec.default.backends', message: 'must be defined' }]);
-    expect(check(kind, {})).toEqual([{ field: 'spec.default', message: 'must be defined' }]);
+    // Kuma: a missing default is an empty one, whose backends must be defined.
+    expect(check(kind, {})).toEqual([{ field: 'spec.default.backends', message: 'must be defined' }]);
   });
 });
 
@@ -803,8 +820,8 @@ describe('reporting', () => {
     expect(r.ok).toBe(false);
     expect(r.ok ? [] : r.violations.map((v) => v.field)).toEqual([
       'name',
-      'spec.to[1].default.http.perTryTimeout',
-      'spec.to[1].default.grpc.numRetries',
+      'spec.to[1].default.conf.http.perTryTimeout',
+      'spec.to[1].default.conf.grpc.numRetries',
       'spec.to[2].extra',
       'spec.to[0].targetRef.kind',
     ]);

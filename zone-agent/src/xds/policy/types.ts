@@ -128,7 +128,7 @@ export interface HttpMatch {
   headers?: { type?: 'Exact' | 'Present' | 'RegularExpression' | 'Absent' | 'Prefix'; name: string; value?: string }[];
 }
 /** A MeshHTTPRoute filter as the schema stores it. */
-export type HttpRouteFilter = NonNullable<NonNullable<NonNullable<SpecOf<'MeshHTTPRoute'>['to']>[number]['rules']>[number]['default']['filters']>[number];
+export type HttpRouteFilter = NonNullable<NonNullable<NonNullable<NonNullable<SpecOf<'MeshHTTPRoute'>['to']>[number]['rules']>[number]['default']>['filters']>[number];
 /** One merged MeshHTTPRoute rule; rules come out in the order Envoy must try them (first match wins). */
 export interface HttpRouteRule {
   matches: HttpMatch[];
