@@ -1,13 +1,13 @@
 /**
  * Who may open an xDS stream, decided on its first request (the only one sure to carry `node`):
- * 1. `node.id` is `<mesh>.<dataplane-name>` (Kuma's proxy id), or `.<zoneingress-name>` for a zone ingress
- *    (`generate/node-kind.ts` tells them apart): else INVALID_ARGUMENT;
+ * 1. `node.id` is `<mesh>.<dataplane-name>` (Kuma's proxy id), or `.<zoneingress-name>` / `.<zoneegress-name>`
+ *    for a zone ingress / egress (`generate/node-kind.ts` tells them apart): else INVALID_ARGUMENT;
  * 2. unless dataplane auth is off, the caller presents a dataplane token (`tokens.ts`): as gRPC call
  *    metadata `authorization: Bearer <token>` (what kuma-dp sends), or, for proxyless gRPC clients whose
  *    xDS channel cannot carry call metadata, as the string `node.metadata["dataplane.token"]` (set it in
  *    the gRPC bootstrap's `node.metadata`). A missing, malformed, forged or expired token is
  *    UNAUTHENTICATED; a valid token for another mesh, Dataplane or tag set is PERMISSION_DENIED;
- * 3. the Dataplane (ZoneIngress) is registered in this zone: else NOT_FOUND.
+ * 3. the Dataplane (ZoneIngress, ZoneEgress) is registered in this zone: else NOT_FOUND.
  * The token is checked before the store is asked, so a caller without a token learns nothing about which
  * Dataplanes exist. Every refusal says what to fix; it ends only that stream. When many proxies connect at
  * once (an agent restart), their lookups share one query per batch instead of one each.
@@ -15,7 +15,7 @@
 import { status } from '@grpc/grpc-js';
 import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import { asTyped, type Resource, type ResourceStore } from '@ursa/core';
-import { describeNode, isNodeProblem, type ProxyKind } from './generate/node-kind.js';
+import { describeNode, isNodeProblem, isZoneProxy, type ProxyKind } from './generate/node-kind.js';
 import { quote } from './limits.js';
 import { XdsStreamError, type StreamContext } from './stream.js';
 import type { DataplaneTokens } from './tokens.js';
@@ -31,7 +31,7 @@ export interface ProxyId {
 export interface AdmittedProxy extends ProxyId {
   readonly id: string;
   readonly kind: ProxyKind;
-  /** The Dataplane, or the ZoneIngress of an ingress. */
+  /** The Dataplane, or the ZoneIngress / ZoneEgress of a zone proxy. */
   readonly resource: Resource;
 }
 
@@ -91,7 +91,8 @@ export function createAdmission(deps: AdmissionDeps): (node: Node | undefined, c
     if (isNodeProblem(described)) throw new XdsStreamError(status.INVALID_ARGUMENT, `xds: ${described.error}`);
     const { kind } = described;
     const proxy: ProxyId = { mesh: described.mesh, name: described.name };
-    const ingress = kind === 'ingress';
+    const zoneProxy = isZoneProxy(kind) ? kind : undefined;
+    const resourceKind = zoneProxy === 'ingress' ? 'ZoneIngress' : zoneProxy === 'egress' ? 'ZoneEgress' : 'Dataplane';
 
     let token: string | undefined;
     let tagBound = false;
@@ -103,23 +104,23 @@ export function createAdmission(deps: AdmissionDeps): (node: Node | undefined, c
           `xds: node ${quote(id)}: a dataplane token is required: send it as gRPC metadata "authorization: Bearer <token>" or as node.metadata["${NODE_TOKEN_KEY}"] (issue one with POST /tokens/dataplane on the zone API)`,
         );
       }
-      const check = await deps.tokens.verify(token, { ...proxy, type: ingress ? 'ingress' : 'dataplane' });
+      const check = await deps.tokens.verify(token, { ...proxy, type: zoneProxy ?? 'dataplane' });
       if (!check.ok) throw refusal(id, check.code, check.message);
       tagBound = check.claims.tags !== undefined;
     }
 
-    const resource = await lookup(ingress ? 'ZoneIngress' : 'Dataplane', proxy.mesh, proxy.name);
+    const resource = await lookup(resourceKind, proxy.mesh, proxy.name);
     if (!resource) {
       throw new XdsStreamError(
         status.NOT_FOUND,
-        ingress
-          ? `xds: node.id ${quote(id)}: no ZoneIngress ${quote(proxy.name)} in zone ${deps.zone}; register the ZoneIngress first (node.id is ".<zoneingress-name>")`
+        zoneProxy
+          ? `xds: node.id ${quote(id)}: no ${resourceKind} ${quote(proxy.name)} in zone ${deps.zone}; register the ${resourceKind} first (node.id is ".<${resourceKind.toLowerCase()}-name>")`
           : `xds: node.id ${quote(id)}: no Dataplane ${quote(proxy.name)} in mesh ${quote(proxy.mesh)} in zone ${deps.zone}; register the Dataplane first (node.id is "<mesh>.<dataplane-name>")`,
       );
     }
     if (deps.tokens && token && tagBound) {
       // Tag-bound tokens need the Dataplane itself.
-      const check = await deps.tokens.verify(token, { ...proxy, type: 'dataplane', dataplane: ingress ? undefined : asTyped('Dataplane', resource) });
+      const check = await deps.tokens.verify(token, { ...proxy, type: 'dataplane', dataplane: zoneProxy ? undefined : asTyped('Dataplane', resource) });
       if (!check.ok) throw refusal(id, check.code, check.message);
     }
     return { id, kind, ...proxy, resource };
