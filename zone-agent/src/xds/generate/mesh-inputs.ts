@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { isLocal, type DataplaneResource } from '../../model/dataplane.js';
 import type { PolicyResource } from '../policy/index.js';
 import type { Snapshot, TypeSet, VersionedResource } from '../snapshot.js';
+import { localEgressEndpoints, routesThroughEgress, throughEgress } from './egress-route.js';
 import { meshEndpoints, type ServiceEndpoints } from './endpoints.js';
 import { meshModel, proxyModelOf, secretPem, serviceProtocols, type MeshModel, type Protocol } from './model.js';
 import type { ProxyPolicies } from './policy-hooks.js';
@@ -50,7 +51,9 @@ export function meshInputs(input: GenerationInput, wanted: ReadonlySet<string>):
     if (!wanted.has(m.name)) continue;
     const model = meshModel(m);
     const dataplanes = byMesh.get(m.name) ?? [];
-    const services = meshEndpoints({ mesh: m.name, zone: input.zone, dataplanes, zoneIngresses: input.zoneIngresses });
+    const direct = meshEndpoints({ mesh: m.name, zone: input.zone, dataplanes, zoneIngresses: input.zoneIngresses });
+    // routing.zoneEgress: other zones are reached through this zone's egress (`egress-route.ts`).
+    const services = routesThroughEgress(m) ? throughEgress(direct, input.zone, localEgressEndpoints(input.zoneEgresses ?? [])) : direct;
     const endpointKeys = new Map([...services].map(([s, e]) => [s, JSON.stringify(e.zones)] as const));
     const policies = input.policies.filter((p) => p.mesh === m.name);
     const ports = new Map<string, number[]>();
