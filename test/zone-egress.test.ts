@@ -11,6 +11,9 @@
  * address (not zone-1's ingress); a TLS connection made as the sidecar would (to that endpoint, with that
  * SNI) arrives at the egress stand-in carrying the SNI; the egress gets a filter chain for that SNI whose
  * cluster's endpoint is zone-1's ingress; an egress token is refused for a sidecar and vice versa.
+ * A MeshExternalService created on the global reaches zone-2 and its resolver answers Kuma's default
+ * hostname `<name>.extsvc.mesh.local` with a VIP of its own (the real `dig`); an invalid one is a 400 naming
+ * Kuma's field path.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import * as tls from 'node:tls';
@@ -25,6 +28,7 @@ import { AggregatedDiscoveryServiceClient, CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as E
 import { call } from '@ursa/test-support/api.js';
 import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from '@ursa/test-support/cluster.js';
 import { DeltaClient } from '@ursa/test-support/delta-ads.js';
+import { digShort, requireDig } from '@ursa/test-support/dig.js';
 import { freePort, waitFor } from '@ursa/test-support/process.js';
 import { eventually } from '@ursa/test-support/zone.js';
 
@@ -136,6 +140,20 @@ describe('zone egress: cross-zone traffic through the local egress (real process
     eg.subscribe(EDS, ['default:echo']);
     const cla = await waitFor('egress endpoints', async () => eg.get(EDS).get('default:echo'), 20_000);
     expect(endpointsOf(cla.value)).toEqual([`127.0.0.1:${ingress.port}`]);
+  });
+
+  it('names a MeshExternalService <name>.extsvc.mesh.local with its own VIP in the zone resolver', async () => {
+    await requireDig();
+    const mes = { type: 'MeshExternalService', mesh: 'default', name: 'httpbin', spec: { match: { type: 'HostnameGenerator', port: 443, protocol: 'tcp' }, endpoints: [{ address: 'httpbin.org', port: 443 }], tls: { enabled: true } } };
+    const bad = await call(global.url, 'PUT', '/meshes/default/meshexternalservices/broken', { body: { ...mes, name: 'broken', spec: { ...mes.spec, endpoints: [{ address: 'httpbin.org' }] } } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.invalid_parameters).toEqual([expect.objectContaining({ field: 'spec.endpoints[0].port', reason: 'port must be a valid (1-65535)' })]);
+    expect((await call(global.url, 'PUT', '/meshes/default/meshexternalservices/httpbin', { body: mes })).status).toBe(201);
+    const dns = zones['zone-2']!.dnsPort;
+    const vip = await waitFor('httpbin.extsvc.mesh.local in zone-2', async () => (await digShort(dns, 'httpbin.extsvc.mesh.local')) || undefined, 30_000);
+    expect(vip).toMatch(/^24\d\.\d+\.\d+\.\d+$/);
+    const echo = await waitFor('echo.mesh in zone-2', async () => (await digShort(dns, 'echo.mesh')) || undefined, 30_000);
+    expect(echo).not.toBe(vip);
   });
 
   it('admits an egress only with an egress token, and a sidecar never with one', async () => {
