@@ -5,9 +5,8 @@
  *   SNI `<service>{mesh=<mesh>}` -> a TCP proxy to cluster `<mesh>:<service>`, whose endpoints are the other
  *   zones' ingresses (advertised address and port, weighted by instances): the bytes stay encrypted end to
  *   end, sidecar to sidecar, as through an ingress (`ingress.ts`, the same resource shapes);
- * - MeshExternalServices of those meshes (`external-service.ts`): the sidecar's mTLS is terminated with the
- *   egress's certificate of the mesh, and the connection goes to the service's endpoints, over TLS when
- *   `tls.enabled`.
+ * - (not yet: MeshExternalService chains, where Kuma terminates the sidecar's mTLS with the egress's
+ *   certificate of the mesh and originates TLS to the service's endpoints; see README "MeshExternalService").
  * No listener when no chain would be in it (Envoy rejects a listener without filter chains).
  */
 import { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
