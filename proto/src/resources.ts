@@ -88,7 +88,7 @@ export const DESCRIPTORS = Object.freeze([
   legacy({ kind: 'DataplaneInsight', scope: 'mesh', path: 'dataplane-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: 'dpi', insightOf: 'Dataplane', schema: dataplaneInsightSpec }),
   legacy({ kind: 'Secret', scope: 'mesh', path: 'secrets', kds: 'global-to-zones', readOnlyOnGlobal: false, shortName: 'sec', schema: secretSpec }),
   legacy({ kind: 'GlobalSecret', scope: 'global', path: 'global-secrets', altPaths: ['globalsecrets'], kds: 'global-to-zones', readOnlyOnGlobal: false, shortName: 'gsec', schema: globalSecretSpec }),
-  meshSpecResource({ kind: 'MeshExternalService', path: 'meshexternalservices', shortName: 'mes', schema: meshExternalServiceSpec }),
+  meshSpecResource({ kind: 'MeshExternalService', path: 'meshexternalservices', shortName: 'mes', maxNameLength: 63, schema: meshExternalServiceSpec }),
   policy({ kind: 'MeshTrafficPermission', policy: { hasTo: false, hasFrom: true, hasRules: true }, path: 'meshtrafficpermissions', shortName: 'mtp', schema: meshTrafficPermissionSpec }),
   policy({ kind: 'MeshTimeout', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshtimeouts', shortName: 'mt', schema: meshTimeoutSpec }),
   policy({ kind: 'MeshRetry', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshretries', shortName: 'mr', pluralDisplayName: 'Mesh Retries', schema: meshRetrySpec }),

@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { validateResource, type Violation } from '../../validate.js';
 
-function check(spec: unknown): Violation[] {
-  const r = validateResource({ kind: 'MeshExternalService', mesh: 'default', name: 'httpbin', spec });
+function check(spec: unknown, name = 'httpbin'): Violation[] {
+  const r = validateResource({ kind: 'MeshExternalService', mesh: 'default', name, spec });
   return r.ok ? [] : r.violations;
 }
 
@@ -80,6 +80,11 @@ describe('MeshExternalService validation (Kuma testdata)', () => {
 
   it('min-higher-than-max-invalid', () => {
     expect(check({ ...minimal, tls: { version: { min: 'TLS13', max: 'TLS12' } } })).toEqual([{ field: 'spec.tls.version.min', message: 'min version must be lower than max' }]);
+  });
+
+  it('name-length-63 is valid, name-too-long is not (a DNS label of its hostname)', () => {
+    expect(check(minimal, 'a'.repeat(63))).toEqual([]);
+    expect(check(minimal, 'a'.repeat(64))).toEqual([{ field: 'name', message: 'must not be longer than 63 characters' }]);
   });
 
   it('a missing match and wrong types are named, never a crash', () => {
