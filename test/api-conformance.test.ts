@@ -171,6 +171,16 @@ const SAMPLES: Record<string, Sample> = {
     targetRef: { kind: 'Mesh' },
     from: [{ targetRef: { kind: 'Mesh' }, default: { backends: [{ type: 'File', file: { path: '/dev/stdout', format: { type: 'Plain', plain: '[%START_TIME%] %KUMA_MESH%' } } }] } }],
   }),
+  MeshExternalService: ({ mesh, name }) => ({
+    type: 'MeshExternalService',
+    mesh,
+    name,
+    spec: {
+      match: { type: 'HostnameGenerator', port: 443, protocol: 'tcp' },
+      endpoints: [{ address: 'httpbin.org', port: 443 }],
+      tls: { enabled: true, version: { min: 'TLS12', max: 'TLS13' }, verification: { mode: 'Secured', serverName: 'httpbin.org', subjectAltNames: [{ type: 'Exact', value: 'httpbin.org' }] } },
+    },
+  }),
   MeshTrace: policy('MeshTrace', {
     targetRef: { kind: 'Mesh' },
     default: {

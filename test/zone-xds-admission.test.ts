@@ -146,7 +146,7 @@ describe('xDS admission with dataplane tokens, DataplaneInsight and inspect (rea
   });
 
   it('POST /tokens/dataplane names every wrong field, and needs the admin role', async () => {
-    const bad = await call(url, 'POST', '/tokens/dataplane', { body: { mesh: 'Not_A_Mesh', name: 7, type: 'egress', tags: { 'kuma.io/service': [] }, validFor: 'forever' } });
+    const bad = await call(url, 'POST', '/tokens/dataplane', { body: { mesh: 'Not_A_Mesh', name: 7, type: 'gateway', tags: { 'kuma.io/service': [] }, validFor: 'forever' } });
     expect(bad.status).toBe(400);
     expect(bad.body.type).toBe('/std-errors');
     expect(bad.body.invalid_parameters.map((p: { field: string }) => p.field).sort()).toEqual(['mesh', 'name', 'tags["kuma.io/service"]', 'type', 'validFor']);

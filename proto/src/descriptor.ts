@@ -71,6 +71,8 @@ export interface ResourceDescriptor<K extends string = string, S extends SpecSch
   readonly blocksMeshDeletion: boolean;
   /** For policies: which sections the spec has (`/policies`, `/_resources`). */
   readonly policy?: { readonly hasTo: boolean; readonly hasFrom: boolean; readonly hasRules: boolean };
+  /** A shorter name limit than the general one (Kuma: 63 for MeshExternalService, a DNS label of its hostname). */
+  readonly maxNameLength?: number;
   /** For `*Insight` types, the kind whose object this insight describes (same name). */
   readonly insightOf?: string;
   /** Validates and normalises the spec (for `flat` types: the body minus meta fields). */

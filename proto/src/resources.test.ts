@@ -3,7 +3,7 @@ import { descriptorFor, descriptorForPath, RESOURCES, sentToGlobal, sentToZones 
 
 const KINDS = [
   'Mesh', 'Zone', 'ZoneInsight', 'ZoneIngress', 'ZoneIngressInsight', 'ZoneEgress', 'ZoneEgressInsight', 'Dataplane',
-  'DataplaneInsight', 'Secret', 'GlobalSecret', 'MeshTrafficPermission', 'MeshTimeout', 'MeshRetry', 'MeshCircuitBreaker',
+  'DataplaneInsight', 'Secret', 'GlobalSecret', 'MeshExternalService', 'MeshTrafficPermission', 'MeshTimeout', 'MeshRetry', 'MeshCircuitBreaker',
   'MeshHealthCheck', 'MeshHTTPRoute', 'MeshTCPRoute', 'MeshLoadBalancingStrategy', 'MeshFaultInjection', 'MeshRateLimit',
   'MeshAccessLog', 'MeshTrace',
 ];

@@ -30,6 +30,7 @@ import { meshTCPRouteSpec } from './schemas/policies/mesh-tcp-route.js';
 import { meshTimeoutSpec } from './schemas/policies/mesh-timeout.js';
 import { meshTraceSpec } from './schemas/policies/mesh-trace.js';
 import { meshTrafficPermissionSpec } from './schemas/policies/mesh-traffic-permission.js';
+import { meshExternalServiceSpec } from './schemas/services/mesh-external-service.js';
 
 type Defaulted = 'altPaths' | 'readOnly' | 'singularDisplayName' | 'pluralDisplayName' | 'tagPaths' | 'includeInFederation' | 'isMeshDefinition' | 'isZoneDefinition' | 'blocksMeshDeletion';
 type Row<K extends string, S extends SpecSchema> = { kind: K; schema: S } & Omit<ResourceDescriptor, Defaulted | 'isPolicy' | 'shape' | 'kind' | 'schema'> &
@@ -46,6 +47,10 @@ function policy<K extends string, S extends SpecSchema>(
   row: Omit<Row<K, S>, 'scope' | 'kds' | 'readOnlyOnGlobal'> & { policy: NonNullable<ResourceDescriptor['policy']> },
 ): Described<K, S, true> {
   return finish({ ...row, scope: 'mesh', kds: 'global-to-zones', readOnlyOnGlobal: false }, 'spec', true);
+}
+/** New-style mesh resources that are not policies (`{type, mesh, name, labels, spec}`), synced like policies. */
+function meshSpecResource<K extends string, S extends SpecSchema>(row: Omit<Row<K, S>, 'scope' | 'kds' | 'readOnlyOnGlobal'>): Described<K, S, false> {
+  return finish({ ...row, scope: 'mesh', kds: 'global-to-zones', readOnlyOnGlobal: false }, 'spec', false);
 }
 function finish<K extends string, S extends SpecSchema, P extends boolean>(row: Row<K, S>, shape: ResourceDescriptor['shape'], isPolicy: P): Described<K, S, P> {
   // "MeshHTTPRoute" -> "Mesh HTTP Route"
@@ -83,6 +88,7 @@ export const DESCRIPTORS = Object.freeze([
   legacy({ kind: 'DataplaneInsight', scope: 'mesh', path: 'dataplane-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: '', insightOf: 'Dataplane', schema: dataplaneInsightSpec }),
   legacy({ kind: 'Secret', scope: 'mesh', path: 'secrets', kds: 'global-to-zones', readOnlyOnGlobal: false, shortName: '', schema: secretSpec }),
   legacy({ kind: 'GlobalSecret', scope: 'global', path: 'global-secrets', altPaths: ['globalsecrets'], kds: 'global-to-zones', readOnlyOnGlobal: false, shortName: '', schema: globalSecretSpec }),
+  meshSpecResource({ kind: 'MeshExternalService', path: 'meshexternalservices', shortName: 'mes', maxNameLength: 63, schema: meshExternalServiceSpec }),
   policy({ kind: 'MeshTrafficPermission', policy: { hasTo: false, hasFrom: true, hasRules: true }, path: 'meshtrafficpermissions', shortName: 'mtp', schema: meshTrafficPermissionSpec }),
   policy({ kind: 'MeshTimeout', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshtimeouts', shortName: 'mt', schema: meshTimeoutSpec }),
   policy({ kind: 'MeshRetry', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshretries', shortName: 'mr', pluralDisplayName: 'Mesh Retries', schema: meshRetrySpec, kumaFieldPath: meshRetryFieldPath }),

@@ -161,6 +161,7 @@ export function validateResource(input: {
   const violations: Violation[] = [];
   const np = nameProblem(input.name);
   if (np) violations.push({ field: 'name', message: np });
+  else if (desc.maxNameLength !== undefined && (input.name as string).length > desc.maxNameLength) violations.push({ field: 'name', message: `must not be longer than ${desc.maxNameLength} characters` });
 
   let mesh = '';
   if (desc.scope === 'mesh') {

@@ -2,7 +2,7 @@
  * The `.mesh` DNS resolver component (UDP and TCP on `--dns-host:--dns-port`; port 0 turns it off).
  *
  * The record table lives in memory. It is built from the zone's persisted store, and rebuilt when the local
- * store rings the doorbell for Dataplane, ZoneIngress or Mesh changes (`../rebuild-loop.ts`: coalesced,
+ * store rings the doorbell for Dataplane, ZoneIngress, MeshExternalService or Mesh changes (`../rebuild-loop.ts`: coalesced,
  * one rebuild at a time, periodic safety net). Each rebuild reads the services, lets the allocator persist
  * their VIPs (`vips.ts`) and sends a changed table to the resolver's thread (`resolver.ts`), which answers
  * from it, and to the answers file (`answers-file.ts`). A restarted agent answers from that file before its
@@ -15,11 +15,12 @@ import { LOCAL } from '../kds/state.js';
 import { startRebuildLoop } from '../rebuild-loop.js';
 import { StoreView } from '../store-view.js';
 import { AnswersWriter } from './answers-file.js';
+import { addExternalServices } from './external-services.js';
 import { RecordTable, wantedServices } from './records.js';
 import { createResolver, type Resolver } from './resolver.js';
 import { DEFAULT_QUARANTINE_MS, VipAllocator } from './vips.js';
 
-const KINDS = ['Mesh', 'Dataplane', 'ZoneIngress'] as const;
+const KINDS = ['Mesh', 'Dataplane', 'ZoneIngress', 'MeshExternalService'] as const;
 /** A VIP sync with unchanged services is skipped unless the last one is older than this (just under the 30 s periodic pass, which so still releases quarantined VIPs, while change-driven passes skip it). */
 const RESYNC_VIPS_MS = 25_000;
 
@@ -58,6 +59,7 @@ export async function startDns(deps: ComponentDeps, opts: DnsOptions = {}): Prom
   const rebuild = async () => {
     const all = await view.read();
     const wanted = wantedServices({ meshes: all.get('Mesh')!, dataplanes: all.get('Dataplane')!, zoneIngresses: all.get('ZoneIngress')! }, config.zone);
+    addExternalServices(wanted, all.get('MeshExternalService')!);
     const key = JSON.stringify([...wanted].map(([mesh, services]) => [mesh, [...services].sort()]));
     // The same services as the last sync, recently: the table stands. (The periodic pass still syncs, which
     // is what releases quarantined VIPs.)

@@ -3,6 +3,7 @@
  * for the service set, `pkg/xds/topology/dns.go` `VIPOutbounds` for the names):
  * - services per mesh: every `kuma.io/service` of a local Dataplane inbound that is not `state: Ignored`, and
  *   every available service of a remote ZoneIngress (one the global sent, of another zone) for that mesh;
+ * - and every MeshExternalService, named `<name>.extsvc.mesh.local` (`external-services.ts`);
  * - names: `<service>.mesh` and, when different, the RFC 1123 form with `_` replaced by `.`
  *   (`backend_kuma-demo_svc_8080.mesh` -> `backend.kuma-demo.svc.8080.mesh`).
  *
@@ -12,6 +13,7 @@
  */
 import { activeInbounds, dataplaneOf, isLocal, SERVICE_TAG, type DataplaneResource } from '../model/dataplane.js';
 import type { MeshResource, ZoneIngressResource } from '../model/resources.js';
+import { externalServiceHostname, externalServiceOfKey } from './external-services.js';
 import type { VipMap } from './vips.js';
 
 export const DNS_DOMAIN = 'mesh';
@@ -91,6 +93,12 @@ export class RecordTable {
       for (const mesh of meshes) {
         const services = [...vips.get(mesh)!.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
         for (const [service, ip] of services) {
+          // A MeshExternalService (`external-services.ts`): its own hostname, no alias.
+          const external = externalServiceOfKey(service);
+          if (external !== undefined) {
+            if (pass === 'exact') add(externalServiceHostname(external), { ip, mesh, service });
+            continue;
+          }
           add(pass === 'exact' ? `${service}.${domain}` : `${dottedAlias(service)}.${domain}`, { ip, mesh, service });
         }
       }

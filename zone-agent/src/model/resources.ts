@@ -9,6 +9,8 @@ import { POLICY_KINDS, type PolicyKind, type ResourceKind } from '@ursa/proto';
 
 export type MeshResource = TypedResourceLike<'Mesh'>;
 export type ZoneIngressResource = TypedResourceLike<'ZoneIngress'>;
+export type ZoneEgressResource = TypedResourceLike<'ZoneEgress'>;
+export type MeshExternalServiceResource = TypedResourceLike<'MeshExternalService'>;
 export type SecretResource = TypedResourceLike<'Secret'>;
 /** Any targetRef policy, discriminated by `kind`. */
 export type PolicyResource = TypedResourceLike<PolicyKind>;

@@ -1,15 +1,15 @@
 /**
  * Who may open an xDS stream, decided on its first request (the only one sure to carry `node`):
- * 1. `node.id` is `<mesh>.<dataplane-name>` (Kuma's proxy id), or `.<zoneingress-name>` for a zone ingress
- *    (`generate/node-kind.ts` tells them apart): else INVALID_ARGUMENT;
+ * 1. `node.id` is `<mesh>.<dataplane-name>` (Kuma's proxy id), or `.<zoneingress-name>` / `.<zoneegress-name>`
+ *    for a zone ingress / egress (`generate/node-kind.ts` tells them apart): else INVALID_ARGUMENT;
  * 2. unless dataplane auth is off, the caller presents a dataplane token (`tokens.ts`): as gRPC call
  *    metadata `authorization: Bearer <token>` (what kuma-dp sends), or, for proxyless gRPC clients whose
  *    xDS channel cannot carry call metadata, as the string `node.metadata["dataplane.token"]` (set it in
  *    the gRPC bootstrap's `node.metadata`). A missing, malformed, forged or expired token is
  *    UNAUTHENTICATED; a valid token for another mesh, Dataplane or tag set is PERMISSION_DENIED;
  * 3. a node that carries its resource (kuma-dp's `dataplane.resource`) registers it (`self-registration.ts`;
- *    an invalid one is INVALID_ARGUMENT naming the field); any other must be registered in this zone
- *    already: else NOT_FOUND.
+ *    an invalid one is INVALID_ARGUMENT naming the field); any other Dataplane (ZoneIngress, ZoneEgress) must
+ *    be registered in this zone already: else NOT_FOUND.
  * The token is checked before the store is asked, so a caller without a token learns nothing about which
  * Dataplanes exist. Every refusal says what to fix; it ends only that stream. When many proxies connect at
  * once (an agent restart), their lookups share one query per batch instead of one each.
@@ -17,7 +17,7 @@
 import { status } from '@grpc/grpc-js';
 import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import { asTyped, type Resource, type ResourceStore } from '@ursa/core';
-import { describeNode, isNodeProblem, type ProxyKind } from './generate/node-kind.js';
+import { describeNode, isNodeProblem, isZoneProxy, type ProxyKind } from './generate/node-kind.js';
 import { quote } from './limits.js';
 import { XdsStreamError, type StreamContext } from './stream.js';
 import type { DataplaneTokens } from './tokens.js';
@@ -35,7 +35,7 @@ export interface ProxyId {
 export interface AdmittedProxy extends ProxyId {
   readonly id: string;
   readonly kind: ProxyKind;
-  /** The Dataplane, or the ZoneIngress of an ingress. */
+  /** The Dataplane, or the ZoneIngress / ZoneEgress of a zone proxy. */
   readonly resource: Resource;
 }
 
@@ -97,7 +97,8 @@ export function createAdmission(deps: AdmissionDeps): (node: Node | undefined, c
     if (isNodeProblem(described)) throw new XdsStreamError(status.INVALID_ARGUMENT, `xds: ${described.error}`);
     const { kind } = described;
     const proxy: ProxyId = { mesh: described.mesh, name: described.name };
-    const ingress = kind === 'ingress';
+    const zoneProxy = isZoneProxy(kind) ? kind : undefined;
+    const resourceKind = zoneProxy === 'ingress' ? 'ZoneIngress' : zoneProxy === 'egress' ? 'ZoneEgress' : 'Dataplane';
 
     let token: string | undefined;
     let tagBound = false;
@@ -109,32 +110,32 @@ export function createAdmission(deps: AdmissionDeps): (node: Node | undefined, c
           `xds: node ${quote(id)}: a dataplane token is required: send it as gRPC metadata "authorization: Bearer <token>" or as node.metadata["${NODE_TOKEN_KEY}"] (issue one with POST /tokens/dataplane on the zone API)`,
         );
       }
-      const check = await deps.tokens.verify(token, { ...proxy, type: ingress ? 'ingress' : 'dataplane' });
+      const check = await deps.tokens.verify(token, { ...proxy, type: zoneProxy ?? 'dataplane' });
       if (!check.ok) throw refusal(id, check.code, check.message);
       tagBound = check.claims.tags !== undefined;
     }
 
     const sent = deps.selfRegistration && kind !== 'proxyless' ? nodeResource(node) : undefined;
     if (sent !== undefined && deps.selfRegistration) {
-      const resource = await deps.selfRegistration.register(id, ingress ? 'ingress' : 'dataplane', proxy, sent, async (r) => {
-        if (!deps.tokens || !token || !tagBound || ingress) return;
+      const resource = await deps.selfRegistration.register(id, zoneProxy ?? 'dataplane', proxy, sent, async (r) => {
+        if (!deps.tokens || !token || !tagBound || zoneProxy) return;
         const check = await deps.tokens.verify(token, { ...proxy, type: 'dataplane', dataplane: r as unknown as DataplaneResource });
         if (!check.ok) throw refusal(id, check.code, check.message);
       });
       return { id, kind, ...proxy, resource };
     }
-    const resource = await lookup(ingress ? 'ZoneIngress' : 'Dataplane', proxy.mesh, proxy.name);
+    const resource = await lookup(resourceKind, proxy.mesh, proxy.name);
     if (!resource) {
       throw new XdsStreamError(
         status.NOT_FOUND,
-        ingress
-          ? `xds: node.id ${quote(id)}: no ZoneIngress ${quote(proxy.name)} in zone ${deps.zone}; register the ZoneIngress first (node.id is ".<zoneingress-name>")`
+        zoneProxy
+          ? `xds: node.id ${quote(id)}: no ${resourceKind} ${quote(proxy.name)} in zone ${deps.zone}; register the ${resourceKind} first (node.id is ".<${resourceKind.toLowerCase()}-name>")`
           : `xds: node.id ${quote(id)}: no Dataplane ${quote(proxy.name)} in mesh ${quote(proxy.mesh)} in zone ${deps.zone}; register the Dataplane first (node.id is "<mesh>.<dataplane-name>")`,
       );
     }
     if (deps.tokens && token && tagBound) {
       // Tag-bound tokens need the Dataplane itself.
-      const check = await deps.tokens.verify(token, { ...proxy, type: 'dataplane', dataplane: ingress ? undefined : asTyped('Dataplane', resource) });
+      const check = await deps.tokens.verify(token, { ...proxy, type: 'dataplane', dataplane: zoneProxy ? undefined : asTyped('Dataplane', resource) });
       if (!check.ok) throw refusal(id, check.code, check.message);
     }
     return { id, kind, ...proxy, resource };

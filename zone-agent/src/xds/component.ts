@@ -8,7 +8,8 @@
  * NOT_FOUND and a message saying what to fix. Each admitted stream is a subscription in the Dataplane's
  * DataplaneInsight (`insight.ts`).
  *
- * Reconciling: the local store's doorbell for Dataplane, ZoneIngress, Mesh, Secret and policy kinds marks
+ * Reconciling: the local store's doorbell for Dataplane, ZoneIngress, ZoneEgress, MeshExternalService, Mesh,
+ * Secret and policy kinds marks
  * the state dirty; at most `REBUILD_DELAY_MS` later one rebuild (one at a time, rings meanwhile coalesce into
  * one more) reads the store and the VIP table and runs the generator (`generate/index.ts`) for the connected
  * nodes: sidecars, proxyless gRPC clients and zone ingresses each get their kind's resources, built from
@@ -43,7 +44,7 @@ import { bootstrapHttpHandler } from '../dp-server/bootstrap-handler.js';
 export { parseProxyId, type ProxyId } from './admission.js';
 
 /** Kinds generation reads; a change to any of them triggers a rebuild. */
-const READ_KINDS: readonly string[] = ['Mesh', 'Dataplane', 'ZoneIngress', 'Secret', ...POLICY_KINDS];
+const READ_KINDS: readonly string[] = ['Mesh', 'Dataplane', 'ZoneIngress', 'ZoneEgress', 'MeshExternalService', 'Secret', ...POLICY_KINDS];
 const DIRTY_KINDS: ReadonlySet<string> = new Set(READ_KINDS);
 /** Short: one endpoint change should reach every proxy well within 200 ms; rings still coalesce. */
 const REBUILD_DELAY_MS = 20;
@@ -156,6 +157,8 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
         meshes: all.get('Mesh')!,
         dataplanes: all.get('Dataplane')!,
         zoneIngresses: all.get('ZoneIngress')!,
+        zoneEgresses: all.get('ZoneEgress')!,
+        externalServices: all.get('MeshExternalService')!,
         secrets: all.get('Secret')!,
         policies: all.policies(),
         vips,
@@ -205,7 +208,7 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
     openStream: async (node: Node | undefined, variant: Variant, ctx: StreamContext) => {
       const { id, mesh, name, kind, resource } = await admit(node, ctx);
       const proxy: ProxyId = { mesh, name };
-      insights.connected({ ...proxy, resourceKind: resource.kind as 'Dataplane' | 'ZoneIngress' }, ctx.streamId, node, variant);
+      insights.connected({ ...proxy, resourceKind: resource.kind as 'Dataplane' | 'ZoneIngress' | 'ZoneEgress' }, ctx.streamId, node, variant);
       selfRegistration.opened(id);
       const seen = nodes.get(id);
       if (seen) seen.streams++;

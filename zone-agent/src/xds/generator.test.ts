@@ -64,7 +64,9 @@ describe('describeNode', () => {
     expect(describeNode(Node.fromPartial({ id: '.ingress-1', userAgentName: 'envoy' }))).toEqual({ kind: 'ingress', mesh: '', name: 'ingress-1' });
     expect(describeNode(Node.fromPartial({ id: 'ingress-1', metadata: { 'dataplane.proxyType': 'ingress' } }))).toEqual({ kind: 'ingress', mesh: '', name: 'ingress-1' });
     expect(describeNode(Node.fromPartial({ id: 'default.x', metadata: { 'ursa.io/proxy-type': 'sidecar' } }))).toMatchObject({ kind: 'sidecar' });
-    expect(describeNode(Node.fromPartial({ id: 'egress-1', metadata: { 'dataplane.proxyType': 'egress' } }))).toEqual({ error: expect.stringMatching(/dataplane.proxyType.*"egress".*zone egress is not supported/) });
+    expect(describeNode(Node.fromPartial({ id: '.egress-1', metadata: { 'dataplane.proxyType': 'egress' } }))).toEqual({ kind: 'egress', mesh: '', name: 'egress-1' });
+    expect(describeNode(Node.fromPartial({ id: '.', metadata: { 'dataplane.proxyType': 'egress' } }))).toEqual({ error: expect.stringMatching(/of a zone egress must be ".<zoneegress-name>"/) });
+    expect(describeNode(Node.fromPartial({ id: 'x.y', metadata: { 'dataplane.proxyType': 'gateway' } }))).toEqual({ error: expect.stringMatching(/dataplane.proxyType.*"gateway".*expected one of dataplane, ingress, egress/) });
     expect(describeNode(Node.fromPartial({ id: 'default.x', metadata: { 'ursa.io/proxy-type': 'gateway' } }))).toEqual({ error: expect.stringMatching(/ursa.io\/proxy-type.*"gateway"/) });
     expect(describeNode(Node.fromPartial({ id: 'nodot', userAgentName: 'envoy' }))).toEqual({ error: expect.stringMatching(/is not "<mesh>.<dataplane-name>"/) });
   });

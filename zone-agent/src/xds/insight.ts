@@ -32,7 +32,7 @@ const WRITE_BATCH = 20;
 /** Proxy kind (`Dataplane`, `ZoneIngress`) -> its insight kind, from the descriptor table. */
 const INSIGHT_OF: ReadonlyMap<string, string> = new Map(RESOURCES.flatMap((d) => (d.insightOf ? [[d.insightOf, d.kind] as const] : [])));
 /** The proxies this recorder keeps insights of. */
-const PROXY_KINDS = ['Dataplane', 'ZoneIngress'] as const;
+const PROXY_KINDS = ['Dataplane', 'ZoneIngress', 'ZoneEgress'] as const;
 export type InsightProxy = ProxyId & { readonly resourceKind: (typeof PROXY_KINDS)[number] };
 /** Kuma keeps this many subscriptions per insight (`KUMA_METRICS_DATAPLANE_SUBSCRIPTION_LIMIT`). */
 const SUBSCRIPTION_LIMIT = 2;

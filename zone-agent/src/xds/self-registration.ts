@@ -1,6 +1,6 @@
 /**
  * Kuma's dataplane lifecycle (pkg/xds/server/callbacks/dataplane_lifecycle.go): a proxy started with
- * `kuma-dp run --dataplane-file` carries its Dataplane (or ZoneIngress) in the xDS node metadata
+ * `kuma-dp run --dataplane-file` carries its Dataplane (or ZoneIngress, ZoneEgress) in the xDS node metadata
  * `dataplane.resource`. When its stream is admitted (token checked against the resource it sends, and
  * against the one already registered under that name, so a token cannot take over another proxy's entry),
  * the resource is upserted with this zone stamped on it: written when new or changed, left alone when equal
@@ -57,7 +57,7 @@ export class SelfRegistration {
    */
   async register(
     id: string,
-    proxyType: Extract<KumaProxyType, 'dataplane' | 'ingress'>,
+    proxyType: KumaProxyType,
     proxy: { readonly mesh: string; readonly name: string },
     text: string,
     authorize: (resource: { kind: string; mesh: string; name: string; spec: unknown }) => Promise<void>,

@@ -1,6 +1,6 @@
 /**
  * `POST /tokens/dataplane` on the zone API (Kuma's dataplane token issuer, admin role): body
- * `{mesh, name?, tags?: {tag: [values]}, type?: "dataplane" | "ingress", validFor?}` (an ingress token has no mesh), `validFor` a Go duration
+ * `{mesh, name?, tags?: {tag: [values]}, type?: "dataplane" | "ingress" | "egress", validFor?}` (a zone ingress or egress token has no mesh), `validFor` a Go duration
  * (`"24h"`, `"1h30m"`, what kumactl sends) or whole seconds; default one year. Answers 200 with the token as
  * plain text, as Kuma does, so `kumactl generate dataplane-token` and `curl > token` both work; with
  * `Accept: application/json`, 201 with `{id, mesh, name, type, expirationTime, token}`.
@@ -10,13 +10,15 @@
  */
 import type { Hono, MiddlewareHandler } from 'hono';
 import { type AppEnv, authenticate, type AuthOptions, badRequest, parseGoDuration, plainToken, readBody, requireAdmin, validForProblem, wantsJson } from '@ursa/core';
-import type { DataplaneTokens } from './tokens.js';
+import type { DataplaneTokens, ProxyTokenType } from './tokens.js';
 
 const DEFAULT_VALID_FOR = 365 * 24 * 3600;
 const MAX_VALID_FOR = 10 * 365 * 24 * 3600;
 /** Mesh and Dataplane names as Kuma accepts them (lowercase RFC 1123 subdomain). */
 const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-const TYPES = ['dataplane', 'ingress'];
+const TYPES = ['dataplane', 'ingress', 'egress'];
+/** Zone proxies serve every mesh: their tokens name none. */
+const ZONE_PROXY_TYPES = ['ingress', 'egress'];
 
 export function mountDataplaneTokenRoutes(app: Hono<AppEnv>, deps: { readonly auth: AuthOptions; readonly tenant: string; readonly tokens: DataplaneTokens; readonly standaloneZone?: string }): void {
   const authed: MiddlewareHandler<AppEnv> = authenticate(deps.auth, deps.tenant);
@@ -59,11 +61,12 @@ export function mountDataplaneTokenRoutes(app: Hono<AppEnv>, deps: { readonly au
     const violations: { field: string; reason: string; source: 'body' }[] = [];
     const bad = (field: string, reason: string) => violations.push({ field, reason, source: 'body' });
     const type = body?.type === undefined || body.type === '' ? 'dataplane' : body.type;
-    if (type === 'ingress') {
-      if (body?.mesh !== undefined && body.mesh !== '') bad('mesh', 'must be empty for a zone ingress token (a zone ingress serves every mesh)');
+    const zoneProxy = ZONE_PROXY_TYPES.includes(type as string);
+    if (zoneProxy) {
+      if (body?.mesh !== undefined && body.mesh !== '') bad('mesh', `must be empty for a zone ${type as string} token (a zone ${type as string} serves every mesh)`);
     } else if (typeof body?.mesh !== 'string' || !NAME.test(body.mesh)) bad('mesh', 'must be a mesh name (a lowercase RFC 1123 subdomain)');
     if (body?.name !== undefined && body.name !== '' && (typeof body.name !== 'string' || !NAME.test(body.name))) bad('name', 'must be a Dataplane name (a lowercase RFC 1123 subdomain)');
-    if (!TYPES.includes(type as string)) bad('type', `must be one of: ${TYPES.join(', ')} (zone egress is not supported yet)`);
+    if (!TYPES.includes(type as string)) bad('type', `must be one of: ${TYPES.join(', ')}`);
     let tags: Record<string, string[]> | undefined;
     if (body?.tags !== undefined && body.tags !== null) {
       if (typeof body.tags !== 'object' || Array.isArray(body.tags)) bad('tags', 'must be an object of tag name -> list of allowed values');
@@ -80,9 +83,9 @@ export function mountDataplaneTokenRoutes(app: Hono<AppEnv>, deps: { readonly au
     if (validForBad) bad('validFor', validForBad);
     if (violations.length > 0) throw badRequest('Resource is not valid', violations, 'Invalid request');
     const name = typeof body!.name === 'string' && body!.name !== '' ? body!.name : undefined;
-    const issued = await deps.tokens.issue({ type: type as 'dataplane' | 'ingress', mesh: type === 'ingress' ? '' : (body!.mesh as string), name, tags, validForSeconds: validFor! });
+    const issued = await deps.tokens.issue({ type: type as ProxyTokenType, mesh: zoneProxy ? '' : (body!.mesh as string), name, tags, validForSeconds: validFor! });
     if (!wantsJson(c)) return plainToken(c, issued.token);
-    return c.json({ id: issued.jti, mesh: type === 'ingress' ? '' : body!.mesh, name: name ?? '', type, expirationTime: issued.expiresAt.toISOString(), token: issued.token }, 201);
+    return c.json({ id: issued.jti, mesh: zoneProxy ? '' : body!.mesh, name: name ?? '', type, expirationTime: issued.expiresAt.toISOString(), token: issued.token }, 201);
   });
 
   app.post('/tokens/dataplane/signing-keys/rotate', authed, async (c) => {

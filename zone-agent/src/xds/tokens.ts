@@ -4,8 +4,8 @@
  * tokens (`core/src/tokens/zone-tokens.ts`), with keys kept in the zone's own database
  * (`signing_keys`, tenant `local`, key ids prefixed `dp-` so they never mix with other keys there). The
  * token is bound to a mesh and, optionally as in Kuma, to a Dataplane name and to tag values; a token
- * without a name admits any Dataplane of its mesh. A zone ingress token (`type: "ingress"`) has no mesh
- * and admits the ZoneIngress it names (any, without a name).
+ * without a name admits any Dataplane of its mesh. A zone ingress token (`type: "ingress"`) or zone egress
+ * token (`type: "egress"`) has no mesh and admits the ZoneIngress / ZoneEgress it names (any, without a name).
  *
  * Only proxies of this zone ever present them, to this zone's agent, so nothing needs to travel to the
  * global. Rotating the key (`rotate`) makes new tokens use a new key; tokens of older active keys still
@@ -22,7 +22,10 @@ export interface SigningKeyStore {
   addKey(tenant: string, kid: string, secret: string): Promise<void>;
 }
 
-export type ProxyTokenType = 'dataplane' | 'ingress';
+export type ProxyTokenType = 'dataplane' | 'ingress' | 'egress';
+
+/** The zone proxy kind a token type names, and its resource kind. */
+const ZONE_PROXY_KINDS: Readonly<Record<string, string>> = { ingress: 'ZoneIngress', egress: 'ZoneEgress' };
 
 export interface DataplaneTokenRequest {
   /** Default `dataplane`. */
@@ -124,13 +127,13 @@ export class DataplaneTokens {
       return fail('unauthenticated', 'the dataplane token signature is not valid (issued by another zone, or with a retired key?)');
     }
     if (c.exp * 1000 <= now) return fail('unauthenticated', `the dataplane token expired at ${new Date(c.exp * 1000).toISOString()}`);
-    const type: ProxyTokenType = c.type === 'ingress' ? 'ingress' : 'dataplane';
+    const type: ProxyTokenType = c.type === 'ingress' || c.type === 'egress' ? c.type : 'dataplane';
     const claims: DataplaneClaims = { type, mesh: c.mesh, name: c.name as string | undefined, tags: c.tags as DataplaneClaims['tags'], jti: c.jti, exp: c.exp };
-    const what = (t: ProxyTokenType) => (t === 'ingress' ? 'a zone ingress' : 'a dataplane');
+    const what = (t: ProxyTokenType) => (ZONE_PROXY_KINDS[t] ? `a zone ${t}` : 'a dataplane');
     if (claims.type !== proxy.type) return fail('forbidden', `the token is for ${what(claims.type)}, and this proxy is ${what(proxy.type)}`);
     if (claims.mesh !== proxy.mesh) return fail('forbidden', `the dataplane token is for mesh ${quote(claims.mesh)}, not ${quote(proxy.mesh)}`);
     if (claims.name !== undefined && claims.name !== proxy.name) {
-      const what = proxy.type === 'ingress' ? 'ZoneIngress' : 'Dataplane';
+      const what = ZONE_PROXY_KINDS[proxy.type] ?? 'Dataplane';
       return fail('forbidden', `the dataplane token is for ${what} ${quote(claims.name)}, not ${quote(proxy.name)}`);
     }
     if (claims.tags && proxy.dataplane) {

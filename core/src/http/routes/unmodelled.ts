@@ -12,7 +12,6 @@ import { parsePage } from '../list-query.js';
 /** Kuma's REST paths of mesh-scoped types Ursa does not store. */
 export const UNMODELLED_MESH_PATHS = [
   'meshservices',
-  'meshexternalservices',
   'meshmultizoneservices',
   'meshgateways',
   'meshgatewayroutes',

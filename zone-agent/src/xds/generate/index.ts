@@ -1,8 +1,8 @@
 /**
  * The generator: the zone's resources in, one snapshot per connected node out, by node kind
  * (`node-kind.ts`): Envoy sidecars (`sidecar-snapshot.ts`; resources from `sidecar.ts`, mTLS over SDS
- * `tls.ts`), proxyless gRPC clients (`proxyless-snapshot.ts`, `proxyless.ts`) and zone ingresses
- * (`ingress-snapshot.ts`, `ingress.ts`). This file only orchestrates: per-mesh inputs (`mesh-inputs.ts`),
+ * `tls.ts`), proxyless gRPC clients (`proxyless-snapshot.ts`, `proxyless.ts`), zone ingresses
+ * (`ingress-snapshot.ts`, `ingress.ts`) and zone egresses (`egress-snapshot.ts`). This file only orchestrates: per-mesh inputs (`mesh-inputs.ts`),
  * certificates (`certificates.ts`), then one snapshot per node.
  *
  * Scale (2,000 sidecars of 1,000 services must cost far less than 2,000 x 1,000 clusters):
@@ -20,7 +20,9 @@
  */
 import { Snapshot } from '../snapshot.js';
 import { issueCertificates } from './certificates.js';
+import { egressSnapshot } from './egress-snapshot.js';
 import { ingressSnapshot } from './ingress-snapshot.js';
+import { isZoneProxy } from './node-kind.js';
 import { groupOf, meshInputs, type MeshInputs } from './mesh-inputs.js';
 import { ResourceMemo } from './memo.js';
 import { proxyModelOf } from './model.js';
@@ -54,7 +56,7 @@ export class XdsGenerator {
     this.memo.begin();
     this.shared.begin();
     this.usedGroups.clear();
-    const meshes = meshInputs(input, new Set(nodes.filter((n) => n.kind !== 'ingress').map((n) => n.mesh)));
+    const meshes = meshInputs(input, new Set(nodes.filter((n) => !isZoneProxy(n.kind)).map((n) => n.mesh)));
     await issueCertificates(this.opts.certs, meshes, nodes);
     let rebuilt = 0;
     const batch = out.batchSize ?? 200;
@@ -90,6 +92,7 @@ export class XdsGenerator {
 
   private async nodeSnapshot(input: GenerationInput, meshes: Map<string, MeshInputs>, node: ConnectedNode): Promise<{ snapshot: Snapshot; rebuilt: boolean } | { skip: string }> {
     if (node.kind === 'ingress') return { snapshot: ingressSnapshot(this.memo, input, node), rebuilt: true };
+    if (node.kind === 'egress') return { snapshot: egressSnapshot(this.memo, input, node), rebuilt: true };
     const mesh = meshes.get(node.mesh);
     if (!mesh) return { snapshot: Snapshot.empty(), rebuilt: false };
     const dp = mesh.dataplanes.get(node.name);

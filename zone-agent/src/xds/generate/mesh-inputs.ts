@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { isLocal, type DataplaneResource } from '../../model/dataplane.js';
 import type { PolicyResource } from '../policy/index.js';
 import type { Snapshot, TypeSet, VersionedResource } from '../snapshot.js';
+import { externalServiceOfKey } from '../../dns/external-services.js';
+import { localEgressEndpoints, routesThroughEgress, throughEgress } from './egress-route.js';
 import { meshEndpoints, type ServiceEndpoints } from './endpoints.js';
 import { meshModel, proxyModelOf, secretPem, serviceProtocols, type MeshModel, type Protocol } from './model.js';
 import type { ProxyPolicies } from './policy-hooks.js';
@@ -54,7 +56,9 @@ export function meshInputs(input: GenerationInput, wanted: ReadonlySet<string>):
     if (!wanted.has(m.name)) continue;
     const model = meshModel(m);
     const dataplanes = byMesh.get(m.name) ?? [];
-    const services = meshEndpoints({ mesh: m.name, zone: input.zone, dataplanes, zoneIngresses: input.zoneIngresses });
+    const direct = meshEndpoints({ mesh: m.name, zone: input.zone, dataplanes, zoneIngresses: input.zoneIngresses });
+    // routing.zoneEgress: other zones are reached through this zone's egress (`egress-route.ts`).
+    const services = routesThroughEgress(m) ? throughEgress(direct, input.zone, localEgressEndpoints(input.zoneEgresses ?? [])) : direct;
     const endpointKeys = new Map([...services].map(([s, e]) => [s, JSON.stringify(e.zones)] as const));
     const policies = input.policies.filter((p) => p.mesh === m.name);
     const ports = new Map<string, number[]>();
@@ -75,7 +79,7 @@ export function meshInputs(input: GenerationInput, wanted: ReadonlySet<string>):
       services,
       endpointKeys,
       protocols: serviceProtocols(m.name, dataplanes, input.zoneIngresses, input.zone),
-      vips: input.vips.get(m.name) ?? new Map(),
+      vips: serviceVips(input.vips.get(m.name)),
       ports,
       policies,
       epoch: hash(JSON.stringify([model, policies.map((p) => [p.kind, p.name, p.labels, p.spec])])),
@@ -96,5 +100,12 @@ export function groupOf(mesh: MeshInputs, policies: ProxyPolicies): Group {
 
 /** Key of a group across generations (its previous sets are found under it). */
 export const groupKey = (mesh: MeshInputs, g: Group): string => `${mesh.model.name}\u0000${g.policies.outboundKey}`;
+
+/** The mesh's service VIPs without its MeshExternalServices' (`dns/external-services.ts`), kept as the same object when there are none. */
+function serviceVips(vips: ReadonlyMap<string, string> | undefined): ReadonlyMap<string, string> {
+  if (!vips) return new Map();
+  if (![...vips.keys()].some((k) => externalServiceOfKey(k) !== undefined)) return vips;
+  return new Map([...vips].filter(([k]) => externalServiceOfKey(k) === undefined));
+}
 
 const hash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 24);

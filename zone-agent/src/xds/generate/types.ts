@@ -1,6 +1,6 @@
 /** The generator's public inputs, outputs and options (re-exported by `index.ts`). */
 import type { DataplaneResource } from '../../model/dataplane.js';
-import type { MeshResource, SecretResource, ZoneIngressResource } from '../../model/resources.js';
+import type { MeshExternalServiceResource, MeshResource, SecretResource, ZoneEgressResource, ZoneIngressResource } from '../../model/resources.js';
 import type { WorkloadCertificates } from '../certs.js';
 import type { PolicyResource } from '../policy/index.js';
 import type { Snapshot } from '../snapshot.js';
@@ -15,6 +15,10 @@ export interface GenerationInput {
   readonly meshes: readonly MeshResource[];
   readonly dataplanes: readonly DataplaneResource[];
   readonly zoneIngresses: readonly ZoneIngressResource[];
+  /** The zone's ZoneEgresses (absent: none; `egress-snapshot.ts`, `egress-route.ts`). */
+  readonly zoneEgresses?: readonly ZoneEgressResource[];
+  /** MeshExternalServices of every mesh (absent: none). */
+  readonly externalServices?: readonly MeshExternalServiceResource[];
   readonly secrets: readonly SecretResource[];
   /** Every policy resource (any mesh). */
   readonly policies: readonly PolicyResource[];
@@ -25,7 +29,7 @@ export interface GenerationInput {
 export interface ConnectedNode {
   readonly id: string;
   readonly kind: ProxyKind;
-  /** `''` for a zone ingress. */
+  /** `''` for a zone ingress or egress. */
   readonly mesh: string;
   readonly name: string;
   /** kuma-dp's work dir (node metadata `workdir`), where its unix sockets live. */

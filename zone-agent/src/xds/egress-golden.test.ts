@@ -1,0 +1,133 @@
+/**
+ * Golden files for zone egress (`generate/egress-snapshot.ts`, `generate/egress-route.ts`), beside the
+ * generator's other goldens (testdata/golden/generate/, `UPDATE_GOLDEN=1` rewrites them):
+ * - `zone-egress`: the egress of zone-1 for a mesh with `routing.zoneEgress`: one `inbound:` listener with a
+ *   TLS inspector, one SNI chain per service of another zone passed through to those zones' ingresses (Kuma's
+ *   egress golden `02.internalservice-only`); a mesh without the flag gets nothing on the egress;
+ * - `sidecar-through-egress`: a transparent-proxy sidecar of that mesh: its cross-zone cluster keeps the
+ *   remote SNI, its endpoints are the local egress address in each remote zone's locality, and local
+ *   instances are still reached directly.
+ * Every resource decodes with Envoy's own types and re-encodes to the same bytes.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { asTyped, type TypedResourceLike } from '@ursa/core';
+import { generateCa, POLICY_KINDS, type ResourceKind } from '@ursa/proto';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, LISTENER_TYPE_URL, SECRET_TYPE_URL } from '@ursa/proto/xds';
+import { stored } from '../model/testing.js';
+import { WorkloadCertificates } from './certs.js';
+import { XdsGenerator, type ConnectedNode, type GenerationInput } from './generate/index.js';
+import { envoyJson, roundTripProblems } from './generate/roundtrip.js';
+import { shortType, type Snapshot } from './snapshot.js';
+
+const GOLDEN_DIR = join(dirname(fileURLToPath(import.meta.url)), 'testdata', 'golden', 'generate');
+const ZONE = 'zone-1';
+type Fixture = TypedResourceLike<ResourceKind>;
+const res = (kind: ResourceKind, mesh: string, name: string, spec: Record<string, unknown>, labels: Record<string, string> = {}): Fixture => stored(kind, { mesh, name, labels, spec });
+
+let ca: { certPem: string; keyPem: string };
+const meshWithEgress = (name: string, zoneEgress: boolean) =>
+  res('Mesh', '', name, { mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] }, ...(zoneEgress ? { routing: { zoneEgress: true } } : {}) });
+const caSecrets = (mesh: string) => [
+  res('Secret', mesh, `${mesh}.ca-builtin-cert-ca-1`, { data: Buffer.from(ca.certPem).toString('base64') }),
+  res('Secret', mesh, `${mesh}.ca-builtin-key-ca-1`, { data: Buffer.from(ca.keyPem).toString('base64') }),
+];
+const remoteIngress = (zone: string, address: string, available: { mesh: string; service: string; instances: number }[]) =>
+  res('ZoneIngress', '', `${zone}-ingress`, {
+    zone,
+    networking: { address: '10.9.0.1', port: 10001, advertisedAddress: address, advertisedPort: 10001 },
+    availableServices: available.map((a) => ({ mesh: a.mesh, instances: a.instances, tags: { 'kuma.io/service': a.service, 'kuma.io/zone': zone } })),
+  }, { 'kuma.io/origin': 'global', 'kuma.io/zone': zone });
+const egress = res('ZoneEgress', '', 'egress-1', { networking: { address: '192.168.0.1', port: 10002 } });
+
+function world(): Fixture[] {
+  return [
+    meshWithEgress('default', true),
+    ...caSecrets('default'),
+    meshWithEgress('plain', false),
+    egress,
+    res('Dataplane', 'default', 'web-1', { networking: { address: '10.0.0.1', inbound: [{ port: 8080, tags: { 'kuma.io/service': 'web' } }], transparentProxying: { redirectPortInbound: 15006, redirectPortOutbound: 15001 } } }),
+    res('Dataplane', 'default', 'backend-1', { networking: { address: '10.0.0.11', inbound: [{ port: 8080, tags: { 'kuma.io/service': 'backend' } }] } }),
+    remoteIngress('zone-2', '192.0.2.2', [{ mesh: 'default', service: 'backend', instances: 3 }, { mesh: 'default', service: 'payments', instances: 2 }, { mesh: 'plain', service: 'ledger', instances: 1 }]),
+    remoteIngress('zone-3', '192.0.2.3', [{ mesh: 'default', service: 'payments', instances: 1 }]),
+  ];
+}
+
+function input(resources: Fixture[], vips: Record<string, Record<string, string>> = {}): GenerationInput {
+  const of = <K extends ResourceKind>(kinds: readonly K[]) => resources.flatMap((r) => ((kinds as readonly string[]).includes(r.kind) ? [asTyped(r.kind as K, r)] : []));
+  return {
+    zone: ZONE,
+    meshes: of(['Mesh']),
+    dataplanes: of(['Dataplane']),
+    zoneIngresses: of(['ZoneIngress']),
+    zoneEgresses: of(['ZoneEgress']),
+    externalServices: of(['MeshExternalService']),
+    secrets: of(['Secret']),
+    policies: of(POLICY_KINDS),
+    vips: new Map(Object.entries(vips).map(([m, s]) => [m, new Map(Object.entries(s))])),
+  };
+}
+
+async function generate(inp: GenerationInput, node: ConnectedNode): Promise<Snapshot> {
+  const out = new Map<string, Snapshot>();
+  const skipped: string[] = [];
+  await new XdsGenerator({ certs: new WorkloadCertificates() }).generate(inp, [node], { onSnapshot: (id, s) => out.set(id, s), onSkip: (id, why) => skipped.push(`${id}: ${why}`) });
+  expect(skipped).toEqual([]);
+  return out.get(node.id)!;
+}
+
+function checkGolden(name: string, snap: Snapshot): void {
+  expect(snap.problems()).toEqual([]);
+  const out: Record<string, unknown[]> = {};
+  for (const typeUrl of snap.types()) {
+    const list = [...snap.get(typeUrl).items.values()].map((r) => {
+      expect(roundTripProblems(typeUrl, r.body.value), `${shortType(typeUrl)} ${r.name}`).toEqual([]);
+      const json = envoyJson(typeUrl, r.body.value);
+      return typeUrl === SECRET_TYPE_URL ? JSON.parse(JSON.stringify(json).replace(/"inlineBytes":"[A-Za-z0-9+/=]+"/g, '"inlineBytes":"<PEM>"')) : json;
+    });
+    if (list.length > 0) out[shortType(typeUrl)] = list;
+  }
+  const file = join(GOLDEN_DIR, `${name}.json`);
+  const actual = `${JSON.stringify(out, null, 2)}\n`;
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, actual);
+  expect(actual, `${file} differs; UPDATE_GOLDEN=1 rewrites it after review`).toBe(readFileSync(file, 'utf8'));
+}
+
+const egressNode: ConnectedNode = { id: '.egress-1', kind: 'egress', mesh: '', name: 'egress-1' };
+const web: ConnectedNode = { id: 'default.web-1', kind: 'sidecar', mesh: 'default', name: 'web-1' };
+const endpointsOf = (snap: Snapshot, cluster: string) =>
+  (envoyJson(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, snap.get(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL).items.get(cluster)!.body.value) as { endpoints: { locality: { zone: string }; lbEndpoints: { endpoint: { address: { socketAddress: { address: string; portValue: number } } } }[] }[] }).endpoints.map(
+    (l) => [l.locality.zone, l.lbEndpoints.map((e) => `${e.endpoint.address.socketAddress.address}:${e.endpoint.address.socketAddress.portValue}`)],
+  );
+
+describe('zone egress (golden files)', () => {
+  beforeAll(async () => {
+    ca = await generateCa({ commonName: 'default ca-1', spiffeTrustDomain: 'default', validForSeconds: 10 * 365 * 24 * 3600 });
+  });
+
+  it('egress: SNI chains for other zones\' services of zoneEgress meshes, passed through to their ingresses', async () => {
+    const snap = await generate(input(world()), egressNode);
+    checkGolden('zone-egress', snap);
+    // zone-1's own backend is not on the egress; payments spreads over both remote zones; mesh "plain" is absent.
+    expect([...snap.get(LISTENER_TYPE_URL).items.keys()]).toEqual(['inbound:192.168.0.1:10002']);
+    expect(endpointsOf(snap, 'default:payments')).toEqual([['zone-2', ['192.0.2.2:10001']], ['zone-3', ['192.0.2.3:10001']]]);
+    expect(endpointsOf(snap, 'default:backend')).toEqual([['zone-2', ['192.0.2.2:10001']]]);
+    expect(snap.get(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL).items.has('plain:ledger')).toBe(false);
+  });
+
+  it('sidecar with routing.zoneEgress: remote endpoints become the local egress, local ones stay direct', async () => {
+    const vips = { default: { backend: '240.0.0.1', payments: '240.0.0.2', web: '240.0.0.3' } };
+    const snap = await generate(input(world(), vips), web);
+    checkGolden('sidecar-through-egress', snap);
+    expect(endpointsOf(snap, 'backend')).toEqual([['zone-1', ['10.0.0.11:8080']], ['zone-2', ['192.168.0.1:10002']]]);
+
+    // Without the flag the same sidecar goes straight to the remote ingresses.
+    const direct = await generate(input(world().map((r) => (r.kind === 'Mesh' && r.name === 'default' ? meshWithEgress('default', false) : r)), vips), web);
+    expect(endpointsOf(direct, 'backend')).toEqual([['zone-1', ['10.0.0.11:8080']], ['zone-2', ['192.0.2.2:10001']]]);
+    // With the flag and no egress in the zone, other zones are not reachable at all (Kuma's rule).
+    const none = await generate(input(world().filter((r) => r.kind !== 'ZoneEgress'), vips), web);
+    expect(endpointsOf(none, 'backend')).toEqual([['zone-1', ['10.0.0.11:8080']]]);
+  });
+});
