@@ -149,6 +149,12 @@ export class StreamDriver {
 
   async #start(hello: Hello): Promise<void> {
     const session = await ZoneSession.attach(this.opts.session, hello, 'ws', crypto.randomUUID());
+    if (this.#closed) {
+      // The socket closed while the hello was being authenticated (a zone that gave up waiting): release the
+      // lease just taken. Going on would leave a session nobody can end, renewing its lease for ever.
+      await session.close(false).catch((err) => this.#log.error('closing session failed', { error: errorText(err) }));
+      return;
+    }
     this.#session = session;
     this.#unkeep = this.opts.session.keeper?.add({
       tenant: session.tenant,
