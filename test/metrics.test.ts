@@ -83,6 +83,7 @@ describe('/metrics on the global (Node entry) and the zone agent', () => {
     );
     expect(value(after, 'ursa_zone_applied_revision', { zone_name: 'east' })).toBeGreaterThan(feedBefore);
     expect(value(after, 'ursa_zone_lag_seconds', { zone_name: 'east' })).toBe(0);
+    expect([value(after, 'ursa_zones', { status: 'online' }), value(after, 'ursa_zones', { status: 'offline' })]).toEqual([1, 0]);
     // Kuma's store summary: the PUT that created the policy, timed by operation and type.
     // (Read from the text: the parser drops the labels of labelled summaries.)
     expect(after.find((f) => f.name === 'store')?.type).toBe('SUMMARY');
@@ -133,7 +134,7 @@ describe('/metrics on the global (Node entry) and the zone agent', () => {
     }
     for (const file of ['ursa-global.json', 'ursa-zone.json']) {
       const dashboard = JSON.parse(await readFile(new URL(`../docs/grafana/${file}`, import.meta.url), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
-      const names = dashboard.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/\b(?:cp_|kds_|xds_|ursa_|api_server_|store)[a-z0-9_]*/g) ?? []));
+      const names = dashboard.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/\b(?:cp_|kds_|xds_|ursa_|api_server_|store|process_|nodejs_)[a-z0-9_]*/g) ?? []));
       expect(names.length, file).toBeGreaterThan(5);
       for (const n of names) expect(served.has(n), `${file} queries ${n}`).toBe(true);
     }
@@ -149,6 +150,7 @@ describe('/metrics on the global (Node entry) and the zone agent', () => {
     expect(value(first, 'ursa_zone_revisions_behind', { zone_name: 'east' })).toBeGreaterThanOrEqual(1);
     const lag = value(first, 'ursa_zone_lag_seconds', { zone_name: 'east' })!;
     expect(lag).toBeGreaterThanOrEqual(0);
+    await waitFor('east counted Offline', async () => (value(await scrape(global.url), 'ursa_zones', { status: 'offline' }) === 1 ? true : undefined), 10_000);
     await waitFor('the lag in seconds grows while the zone is away', async () => ((value(await scrape(global.url), 'ursa_zone_lag_seconds', { zone_name: 'east' }) ?? 0) >= lag + 1 ? true : undefined), 10_000);
   }, 60_000);
 });

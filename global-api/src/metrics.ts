@@ -5,7 +5,7 @@
  * the store at scrape time, for each tenant a zone of this process reported from (and the default tenant).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
-import { BASED_ON_KUMA, type Metrics, PRODUCT, type ResourceStore, VERSION } from '@ursa/core';
+import { BASED_ON_KUMA, type KdsStore, type Metrics, PRODUCT, type ResourceStore, VERSION } from '@ursa/core';
 
 export interface GlobalMetrics extends Metrics {
   readonly registry: Registry;
@@ -15,7 +15,7 @@ export interface GlobalMetrics extends Metrics {
   render(): Promise<{ contentType: string; body: string }>;
 }
 
-export function createGlobalMetrics(opts: { instanceId: string; defaultTenant: string; resources: ResourceStore }): GlobalMetrics {
+export function createGlobalMetrics(opts: { instanceId: string; defaultTenant: string; resources: ResourceStore; kds: KdsStore }): GlobalMetrics {
   const registry = new Registry();
   // The process's own (`process_resident_memory_bytes`, `nodejs_heap_size_used_bytes`, event-loop lag, GC), as kuma-cp exposes Go's.
   collectDefaultMetrics({ register: registry });
@@ -43,6 +43,7 @@ export function createGlobalMetrics(opts: { instanceId: string; defaultTenant: s
     registers: [registry],
   });
 
+  const zones = new Gauge({ name: 'ursa_zones', help: "The tenant's zones by status: online (a live lease) or offline", labelNames: ['tenant', 'status'], registers: [registry] });
   const lagSeconds = new Gauge({
     name: 'ursa_zone_lag_seconds',
     help: 'How long ago the oldest change a zone has not applied was written (0 when the zone is up to date)',
@@ -88,6 +89,11 @@ export function createGlobalMetrics(opts: { instanceId: string; defaultTenant: s
         if (r === undefined) continue;
         revisions.set(t, r);
         feed.labels(t).set(r);
+        const [total, online] = await Promise.all([opts.resources.list(t, 'Zone', { limit: 1 }).then((l) => l.total), opts.kds.onlineCount(t)]).catch(() => [undefined, undefined]);
+        if (total !== undefined && online !== undefined) {
+          zones.labels(t, 'online').set(online);
+          zones.labels(t, 'offline').set(Math.max(0, total - online));
+        }
       }
       // Zones at the same revision share one lookup of the first change they miss.
       const since = new Map<string, Promise<Date | undefined>>();

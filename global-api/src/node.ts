@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   // The store reports its calls to the metrics, which read the feed revision from the store: late-bound.
   let metrics: ReturnType<typeof createGlobalMetrics> | undefined;
   const stores = createStores(database.db, { observe: (op, kind, s) => metrics?.storeOperation(op, kind, s) });
-  metrics = createGlobalMetrics({ instanceId, defaultTenant: config.defaultTenant, resources: stores.resources });
+  metrics = createGlobalMetrics({ instanceId, defaultTenant: config.defaultTenant, resources: stores.resources, kds: stores.kds });
   const waker = await notifyWaker(database);
   const app = createGlobalApp({
     instanceId,

@@ -2,7 +2,7 @@
  * What KDS keeps besides resources: each zone's cursors and liveness lease, inventory snapshots in transit,
  * zone-token signing keys and issued zone tokens. Plain SQL over drizzle, the same on PGlite and PostgreSQL.
  */
-import { and, asc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gt, isNull, ne, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
 import { kdsStaging, signingKeys, tenants, zoneSessions, zoneTokens } from './schema.js';
 import { rowsOf } from './insight-queries.js';
@@ -80,6 +80,15 @@ export class KdsStore {
       .update(zoneSessions)
       .set({ leaseExpiresAt: new Date() })
       .where(and(eq(zoneSessions.tenantId, tenant), eq(zoneSessions.zone, zone), eq(zoneSessions.sessionId, sessionId)));
+  }
+
+  /** How many of the tenant's zones hold a live lease (Online), in one query (for `/metrics`). */
+  async onlineCount(tenant: string, now = new Date()): Promise<number> {
+    const [row] = await this.db
+      .select({ n: count() })
+      .from(zoneSessions)
+      .where(and(eq(zoneSessions.tenantId, tenant), gt(zoneSessions.leaseExpiresAt, now)));
+    return Number(row?.n ?? 0);
   }
 
   /** True while the zone holds a live lease. */
