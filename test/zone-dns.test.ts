@@ -77,8 +77,12 @@ describe('zone agent DNS resolver (real process, real dig)', () => {
     const timeout = { type: 'MeshTimeout', mesh: 'default', name: 'local-timeout', spec: { targetRef: { kind: 'Mesh' }, to: [{ targetRef: { kind: 'Mesh' }, default: { connectionTimeout: '2s' } }] } };
     expect((await call(a.url, 'PUT', '/meshes/default/meshtimeouts/local-timeout', { body: timeout })).status).toBe(201);
     expect((await call(a.url, 'GET', '/meshes/default/meshtimeouts/local-timeout')).body.spec.to[0].default.connectionTimeout).toBe('2s');
-    // Zone tokens are the global's business, on every path (a retire here would also void dataplane-token keys).
-    for (const [method, path] of [['POST', '/tokens/zone'], ['GET', '/tokens/zone'], ['POST', '/tokens/zone/signing-keys/retire']] as const) {
+    // A standalone zone issues zone tokens only for its own zone proxies; listing and key management stay the
+    // global's (a retire here would also void dataplane-token keys).
+    const other = await call(a.url, 'POST', '/tokens/zone', { body: { zone: 'x' } });
+    expect(other.status).toBe(400);
+    expect(other.body.invalid_parameters).toEqual([expect.objectContaining({ field: 'zone' })]);
+    for (const [method, path] of [['GET', '/tokens/zone'], ['POST', '/tokens/zone/signing-keys/retire']] as const) {
       const r = await call(a.url, method, path, { body: method === 'POST' ? { zone: 'x' } : undefined });
       expect(r.status, `${method} ${path}`).toBe(400);
       expect(r.body.detail ?? r.body.title).toMatch(/issued by the global control plane/);
