@@ -138,7 +138,7 @@ for (const backend of backends()) {
           name: 'bad-spec',
           labels: { 'not a key!': 'v' },
           spec: {
-            targetRef: { kind: 'MeshHTTPRoute', name: 'r' },
+            targetRef: { kind: 'Frobnicator', name: 'r' },
             to: [{ targetRef: { kind: 'Mesh' }, default: { http: { requestTimeout: 'soon' } } }],
           },
         })

@@ -4,7 +4,7 @@
  * its API, and is killed with SIGKILL at a random moment of each burst, 50 times, always restarted on the
  * same data directory and ports. After every restart:
  * - every registration the agent acknowledged (201) exists with exactly the content sent (plus the zone's
- *   stamp: the `kuma.io/zone` label and tag, `kuma.io/origin: zone`);
+ *   stamp: the `kuma.io/zone` label and tag, `kuma.io/origin: zone`, Kuma's computed `kuma.io/mesh`);
  * - nothing exists that was never sent; a registration in flight at the kill may exist or not, but once
  *   seen (or not) after a restart it stays that way for the rest of the run;
  * - the API and the `.mesh` resolver answer (the real `dig`), every service with a registered dataplane has
@@ -63,7 +63,7 @@ function dataplaneBody(name: string, iteration: number, n: number): Body {
 function expected(body: Body): Body {
   const networking = structuredClone(body.networking) as { inbound: { tags: Record<string, string> }[] };
   for (const ib of networking.inbound) ib.tags['kuma.io/zone'] = ZONE;
-  return { ...body, labels: { ...(body.labels as Record<string, string>), 'kuma.io/zone': ZONE, 'kuma.io/origin': 'zone' }, networking };
+  return { ...body, labels: { ...(body.labels as Record<string, string>), 'kuma.io/mesh': body.mesh as string, 'kuma.io/zone': ZONE, 'kuma.io/origin': 'zone' }, networking };
 }
 
 /** An item of a list or GET without the fields the server sets (times, the Kuma resource identifier). */
