@@ -175,6 +175,11 @@ const SPECS: Record<string, Record<string, unknown>> = {
       backends: [{ type: 'Zipkin', zipkin: { url: 'http://jaeger-collector:9411/api/v2/spans', apiVersion: 'httpJson' } }],
     },
   },
+  MeshExternalService: {
+    match: { type: 'HostnameGenerator', port: 443, protocol: 'http' },
+    endpoints: [{ address: 'api.example.com', port: 443 }, { address: '192.0.2.10', port: 8443 }],
+    tls: { enabled: true, verification: { mode: 'Secured', serverName: 'api.example.com' } },
+  },
 };
 
 const META_FIELDS = ['type', 'name', 'mesh', 'labels', 'creationTime', 'modificationTime', 'kri'];

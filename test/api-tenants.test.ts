@@ -61,6 +61,8 @@ function specFor(kind: string, n: number): Record<string, unknown> {
       return { targetRef: mesh, from: [{ targetRef: mesh, default: { backends: [{ type: 'File', file: { path: `/tmp/access-${n}.log` } }] } }] };
     case 'MeshTrace':
       return { targetRef: mesh, default: { backends: [{ type: 'OpenTelemetry', openTelemetry: { endpoint: `otel-${n}:4317` } }] } };
+    case 'MeshExternalService':
+      return { match: { type: 'HostnameGenerator', port: 443, protocol: 'tcp' }, endpoints: [{ address: `${n}.example.com`, port: 443 }] };
   }
   throw new Error(`no spec for ${kind}`);
 }
