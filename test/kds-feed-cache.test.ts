@@ -94,6 +94,44 @@ for (const backend of backends()) {
       incremental.close();
     });
 
+    it('a zone-map update that read before a Zone change is not handed to callers after its doorbell', async () => {
+      const tenant = freshTenant('feed-zones-race');
+      const waker = new ManualWaker();
+      const zone = (name: string, enabled = true) => ({ kind: 'Zone', mesh: '', name, labels: {}, spec: { enabled } });
+      await store.create(tenant, zone('z', false));
+      // Zone reads wait at a gate the test opens: the first update is held after it read (disabled).
+      let hold: Promise<void> | undefined;
+      const gated = new Proxy(store, {
+        get: (s, k) => {
+          const v = Reflect.get(s, k) as unknown;
+          if (k !== 'changesSince' || typeof v !== 'function') return typeof v === 'function' ? v.bind(s) : v;
+          return async (...args: Parameters<ResourceStore['changesSince']>) => {
+            const page = await s.changesSince(...args);
+            if (args[2]?.kinds?.length === 1 && args[2].kinds[0] === 'Zone' && hold) await hold;
+            return page;
+          };
+        },
+      });
+      const cache = new FeedCache(gated, waker);
+      expect((await cache.zones(tenant)).get('z')).toBe(false);
+      await store.upsert(tenant, zone('other'));
+      waker.ring();
+      let open!: () => void;
+      hold = new Promise<void>((r) => (open = r));
+      const stale = cache.zones(tenant); // reads (z disabled) and waits at the gate
+      await new Promise((r) => setTimeout(r, 50));
+      await store.upsert(tenant, zone('z', true));
+      waker.ring(); // the enabling's doorbell arrives while the first update is held
+      const fresh = cache.zones(tenant);
+      // Let the second caller reach the held update before it is released (it must not just take its answer).
+      await new Promise((r) => setTimeout(r, 200));
+      hold = undefined;
+      open();
+      await stale;
+      expect((await fresh).get('z')).toBe(true);
+      cache.close();
+    });
+
     it(`answers as changesSince over ${SEQUENCES} random sequences of writes, deletes and resumes (seed ${SEED})`, async () => {
       const random = mulberry32(SEED);
       const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;

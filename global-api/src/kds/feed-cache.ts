@@ -36,10 +36,13 @@ interface TenantFeed {
   zones?: Map<string, boolean>;
   /** The revision `zones` is current at: Zone changes after it are applied to it incrementally. */
   zonesRevision: number;
-  /** A Zone changed since `zones` was brought up to date. */
-  zonesDirty: boolean;
-  /** A zone-map update in progress, shared by every session asking meanwhile. */
+  /** Bumped by every Zone doorbell. */
+  zonesGen: number;
+  /** The doorbell generation `zones` is known to cover (an update started at generation g covers g). */
+  zonesFresh: number;
+  /** A zone-map update in progress and the generation it started at; shared only by callers of that generation. */
   zonesLoading?: Promise<Map<string, boolean>>;
+  zonesLoadingGen: number;
   unsubscribe: () => void;
 }
 
@@ -68,11 +71,11 @@ export class FeedCache {
   #feed(tenant: string): TenantFeed {
     let t = this.#tenants.get(tenant);
     if (!t) {
-      t = { changes: [], latest: new Map(), dead: 0, from: -1, to: -1, dirty: 1, fetched: 0, fetchedAt: 0, zonesRevision: 0, zonesDirty: true, unsubscribe: () => {} };
+      t = { changes: [], latest: new Map(), dead: 0, from: -1, to: -1, dirty: 1, fetched: 0, fetchedAt: 0, zonesRevision: 0, zonesGen: 1, zonesFresh: 0, zonesLoadingGen: 0, unsubscribe: () => {} };
       const feed = t;
       feed.unsubscribe = this.waker.subscribe(tenant, (kind) => {
         if (kind === '*' || this.kinds.includes(kind)) feed.dirty++;
-        if (kind === 'Zone' || kind === '*') feed.zonesDirty = true;
+        if (kind === 'Zone' || kind === '*') feed.zonesGen++;
       });
       this.#tenants.set(tenant, t);
     }
@@ -178,37 +181,43 @@ export class FeedCache {
   async zones(tenant: string): Promise<Map<string, boolean>> {
     const t = this.#feed(tenant);
     await this.#refresh(tenant, t);
-    if (t.zones && !t.zonesDirty) return t.zones;
-    t.zonesLoading ??= this.#updateZones(tenant, t).finally(() => {
-      t.zonesLoading = undefined;
-    });
-    return t.zonesLoading;
+    for (;;) {
+      if (t.zones && t.zonesFresh >= t.zonesGen) return t.zones;
+      // An update that started before the latest doorbell may have read before that change: not shared.
+      if (t.zonesLoading && t.zonesLoadingGen === t.zonesGen) return t.zonesLoading;
+      if (t.zonesLoading) {
+        await t.zonesLoading.catch(() => {});
+        continue;
+      }
+      const gen = t.zonesGen;
+      t.zonesLoadingGen = gen;
+      t.zonesLoading = this.#updateZones(tenant, t)
+        .then((map) => {
+          t.zonesFresh = Math.max(t.zonesFresh, gen);
+          return map;
+        })
+        .finally(() => {
+          t.zonesLoading = undefined;
+        });
+      return t.zonesLoading;
+    }
   }
 
   async #updateZones(tenant: string, t: TenantFeed): Promise<Map<string, boolean>> {
-    // A doorbell during the update marks it dirty again, and the next caller reads from where this one ended.
-    t.zonesDirty = false;
-    try {
-      if (t.zones) {
-        let revision = t.zonesRevision;
-        for (;;) {
-          const page = await this.store.changesSince(tenant, revision, { limit: 5000, kinds: ['Zone'] });
-          if (page.resyncRequired) return await this.#loadZones(tenant, t);
-          for (const c of page.changes) {
-            if (c.op === 'upsert') t.zones.set(c.resource.name, c.resource.spec.enabled !== false);
-            else t.zones.delete(c.key.name);
-          }
-          revision = page.revision;
-          if (!page.more) break;
-        }
-        t.zonesRevision = revision;
-        return t.zones;
+    if (!t.zones) return this.#loadZones(tenant, t);
+    let revision = t.zonesRevision;
+    for (;;) {
+      const page = await this.store.changesSince(tenant, revision, { limit: 5000, kinds: ['Zone'] });
+      if (page.resyncRequired) return this.#loadZones(tenant, t);
+      for (const c of page.changes) {
+        if (c.op === 'upsert') t.zones.set(c.resource.name, c.resource.spec.enabled !== false);
+        else t.zones.delete(c.key.name);
       }
-      return await this.#loadZones(tenant, t);
-    } catch (err) {
-      t.zonesDirty = true;
-      throw err;
+      revision = page.revision;
+      if (!page.more) break;
     }
+    t.zonesRevision = revision;
+    return t.zones;
   }
 
   async #loadZones(tenant: string, t: TenantFeed): Promise<Map<string, boolean>> {
