@@ -132,7 +132,9 @@ async function put(c: Context<AppEnv>, desc: ResourceDescriptor, opts: ResourceR
   if (expected !== undefined && !existing) throw new ApiError(404, TITLES.put, 'Not found');
 
   // Kuma's optimistic concurrency: update from the version we read; a concurrent writer makes this a 409.
-  const ops: WriteOp[] = [existing ? { op: 'update', resource: stamped, expectedVersion: expected ?? existing.version } : { op: 'create', resource: stamped }];
+  // Absent when read: an upsert, so a PUT never answers "already exists" (a retried PUT whose first attempt
+  // committed during a database failover, or a concurrent first PUT, ends as an update: last writer wins).
+  const ops: WriteOp[] = [existing ? { op: 'update', resource: stamped, expectedVersion: expected ?? existing.version } : { op: 'upsert', resource: stamped }];
   const pre: Preconditions = {};
   if (desc.scope === 'mesh') {
     pre.exists = [{ key: { kind: MESH_KIND(), mesh: '', name: key.mesh }, detail: 'Mesh is not found', violation: { field: 'mesh', message: `mesh of name ${key.mesh} is not found` } }];
