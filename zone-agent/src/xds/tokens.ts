@@ -73,20 +73,17 @@ export class DataplaneTokens {
    * keys are symmetric and must not leave it.)
    */
   async issueZoneToken(req: { readonly zone: string; readonly scopes: readonly ('ingress' | 'egress')[]; readonly validForSeconds: number }, now = Date.now()): Promise<{ token: string; jti: string; expiresAt: Date }> {
-    let keys = await this.keys();
-    if (keys.length === 0) {
-      await this.rotate();
-      keys = await this.keys();
-    }
-    const key = keys[keys.length - 1]!;
-    const jti = randomB64(12);
-    const exp = Math.floor(now / 1000) + req.validForSeconds;
-    const token = await signJwt(key, { iss: 'ursa', scope: 'zone', scopes: req.scopes, zone: req.zone, sub: req.zone, jti, iat: Math.floor(now / 1000), exp });
-    return { token, jti, expiresAt: new Date(exp * 1000) };
+    return this.#sign(req.validForSeconds, now, (base) => ({ iss: 'ursa', scope: 'zone', scopes: req.scopes, zone: req.zone, sub: req.zone, ...base }));
   }
 
   /** Issues a token; creates the first signing key when there is none. */
   async issue(req: DataplaneTokenRequest, now = Date.now()): Promise<{ token: string; jti: string; expiresAt: Date }> {
+    const type = req.type ?? 'dataplane';
+    return this.#sign(req.validForSeconds, now, (base) => ({ iss: 'ursa', scope: 'dataplane', type, mesh: req.mesh, ...(req.name ? { name: req.name, sub: `${req.mesh}.${req.name}` } : {}), ...(req.tags ? { tags: req.tags } : {}), ...base }));
+  }
+
+  /** Signs `claims({jti, iat, exp})` with the newest key, creating the first signing key when there is none. */
+  async #sign(validForSeconds: number, now: number, claims: (base: { jti: string; iat: number; exp: number }) => Record<string, unknown>): Promise<{ token: string; jti: string; expiresAt: Date }> {
     let keys = await this.keys();
     if (keys.length === 0) {
       await this.rotate();
@@ -94,10 +91,8 @@ export class DataplaneTokens {
     }
     const key = keys[keys.length - 1]!;
     const jti = randomB64(12);
-    const exp = Math.floor(now / 1000) + req.validForSeconds;
-    const type = req.type ?? 'dataplane';
-    const claims = { iss: 'ursa', scope: 'dataplane', type, mesh: req.mesh, ...(req.name ? { name: req.name, sub: `${req.mesh}.${req.name}` } : {}), ...(req.tags ? { tags: req.tags } : {}), jti, iat: Math.floor(now / 1000), exp };
-    return { token: await signJwt(key, claims), jti, expiresAt: new Date(exp * 1000) };
+    const exp = Math.floor(now / 1000) + validForSeconds;
+    return { token: await signJwt(key, claims({ jti, iat: Math.floor(now / 1000), exp })), jti, expiresAt: new Date(exp * 1000) };
   }
 
   /** Adds a signing key that new tokens use; returns its id. */
