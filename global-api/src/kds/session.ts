@@ -80,7 +80,14 @@ export class ZoneSession {
    * token, creates the Zone on first connect, refuses a disabled zone, takes the lease and records the
    * subscription. Throws KdsError with the reason otherwise.
    */
-  static async attach(deps: SessionDeps, hello: Hello, transport: 'ws' | 'poll', sessionId: string): Promise<ZoneSession> {
+  /**
+   * `abandoned`: whether the zone already hung up (a WebSocket closed while its hello was being checked). It is
+   * asked again just before the lease is taken, and then `undefined` is returned with no lease taken, so a zone
+   * that gave up is never shown Online, not even for the moment until its caller releases the lease.
+   */
+  static async attach(deps: SessionDeps, hello: Hello, transport: 'ws' | 'poll', sessionId: string): Promise<ZoneSession>;
+  static async attach(deps: SessionDeps, hello: Hello, transport: 'ws' | 'poll', sessionId: string, abandoned: () => boolean): Promise<ZoneSession | undefined>;
+  static async attach(deps: SessionDeps, hello: Hello, transport: 'ws' | 'poll', sessionId: string, abandoned?: () => boolean): Promise<ZoneSession | undefined> {
     if (!isDnsLabel(hello.zone)) throw new KdsError('bad-frame', `hello.zone ${JSON.stringify(hello.zone)} is not a valid zone name (a lowercase DNS label)`);
     if (hello.token === '') throw new KdsError('unauthenticated', 'hello.token is empty: the global requires a zone token (POST /tokens/zone)');
     const check = await deps.zoneTokens.verify(hello.token, { zone: hello.zone, tenant: hello.tenant });
@@ -92,6 +99,7 @@ export class ZoneSession {
 
     // Abandoned inventory uploads (any zone's) go here, at most once a minute per process.
     await sweepStagingNow(deps.kds, deps.stagingTtlMs ?? STAGING_TTL_MS);
+    if (abandoned?.()) return undefined;
     const existing = await deps.kds.session(tenant, hello.zone);
     const resuming = transport === 'poll' && existing?.sessionId === sessionId && (existing.leaseExpiresAt?.getTime() ?? 0) > Date.now();
     if (resuming) {

@@ -148,10 +148,11 @@ export class StreamDriver {
   }
 
   async #start(hello: Hello): Promise<void> {
-    const session = await ZoneSession.attach(this.opts.session, hello, 'ws', crypto.randomUUID());
+    const session = await ZoneSession.attach(this.opts.session, hello, 'ws', crypto.randomUUID(), () => this.#closed);
+    if (!session) return; // closed while the hello was checked: no lease was taken
     if (this.#closed) {
-      // The socket closed while the hello was being authenticated (a zone that gave up waiting): release the
-      // lease just taken. Going on would leave a session nobody can end, renewing its lease for ever.
+      // The socket closed while the lease was being taken (a zone that gave up waiting): release it. Going on
+      // would leave a session nobody can end, renewing its lease for ever.
       await session.close(false).catch((err) => this.#log.error('closing session failed', { error: errorText(err) }));
       return;
     }
