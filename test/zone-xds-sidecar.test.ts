@@ -24,7 +24,8 @@ import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/
 import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
 import { Secret } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/secret.js';
 import { UpstreamTlsContext } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
-import { AggregatedDiscoveryServiceClient, CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, DeltaDiscoveryRequest, type DeltaDiscoveryResponse, LISTENER_TYPE_URL as LDS, SECRET_TYPE_URL as SDS } from '@ursa/proto/xds';
+import { AggregatedDiscoveryServiceClient, CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, LISTENER_TYPE_URL as LDS, SECRET_TYPE_URL as SDS } from '@ursa/proto/xds';
+import { DeltaClient } from '@ursa/test-support/delta-ads.js';
 import { call } from '@ursa/test-support/api.js';
 import { removeDirs } from '@ursa/test-support/cluster.js';
 import { cleanEnv, freePort, getJson, start, waitFor, type Child } from '@ursa/test-support/process.js';
@@ -39,47 +40,6 @@ const dataplane = (name: string, address: string, service: string, port: number)
   name,
   networking: { address, inbound: [{ port, tags: { 'kuma.io/service': service, 'kuma.io/protocol': 'http' } }], transparentProxying: tp },
 });
-
-/** A scripted incremental ADS client: ACKs everything, keeps the latest version of every resource. */
-class DeltaClient {
-  readonly resources = new Map<string, Map<string, { version: string; value: Buffer }>>();
-  error: grpc.ServiceError | undefined;
-  private readonly stream: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
-  /** Only the first request of a stream carries the node. */
-  private started = false;
-
-  constructor(
-    client: AggregatedDiscoveryServiceClient,
-    private readonly node: Node,
-    token: string,
-  ) {
-    const meta = new grpc.Metadata();
-    meta.set('authorization', `Bearer ${token}`);
-    this.stream = client.deltaAggregatedResources(meta);
-    this.stream.on('error', (e: grpc.ServiceError) => (this.error = e));
-    this.stream.on('data', (r: DeltaDiscoveryResponse) => {
-      let m = this.resources.get(r.typeUrl);
-      if (!m) this.resources.set(r.typeUrl, (m = new Map()));
-      for (const x of r.resources) m.set(x.name, { version: x.version, value: Buffer.from(x.resource!.value) });
-      for (const name of r.removedResources) m.delete(name);
-      this.stream.write(DeltaDiscoveryRequest.fromPartial({ typeUrl: r.typeUrl, responseNonce: r.nonce }));
-    });
-  }
-
-  subscribe(typeUrl: string, names: string[] = []): void {
-    const first = !this.started;
-    this.started = true;
-    this.stream.write(DeltaDiscoveryRequest.fromPartial({ node: first ? this.node : undefined, typeUrl, resourceNamesSubscribe: names }));
-  }
-
-  get(typeUrl: string): Map<string, { version: string; value: Buffer }> {
-    return this.resources.get(typeUrl) ?? new Map();
-  }
-
-  close(): void {
-    this.stream.cancel();
-  }
-}
 
 describe('zone agent xDS: Envoy sidecars and zone ingresses', () => {
   let agent: Child | undefined;

@@ -1,6 +1,6 @@
 /**
  * A scripted incremental (delta) ADS client that introduces itself as Envoy does: ACKs everything and keeps
- * the latest version of every resource per type. (The same client as in test/zone-xds-sidecar.test.ts.)
+ * the latest version of every resource per type.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
