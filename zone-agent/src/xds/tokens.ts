@@ -121,7 +121,7 @@ export class DataplaneTokens {
     // Only an agent that knows its zone issues (and so accepts) zone tokens; they are signed with its dp- keys.
     if (c.scope === 'zone' && this.zone !== undefined && jwt.kid.startsWith(`${KID_PREFIX}-`)) return this.verifyZoneToken(jwt, c, proxy, now);
     // The global's zone tokens (ES256), on a federated zone: checked with the public keys KDS brought.
-    if (c.scope === 'zone' && jwt.alg === 'ES256') {
+    if (c.scope === 'zone' && jwt.alg === 'ES256' && this.zone !== undefined) {
       if (!this.#global) return fail('unauthenticated', 'the zone token was issued by a global, and this zone is not federated (issue one with POST /tokens/zone on this zone)');
       const r = await this.#global.verify(jwt, proxy.type, now);
       return r.ok ? { ok: true, claims: { type: proxy.type, mesh: '', jti: r.jti, exp: r.exp } } : r;
