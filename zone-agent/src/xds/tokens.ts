@@ -126,6 +126,7 @@ export class DataplaneTokens {
       const r = await this.#global.verify(jwt, proxy.type, now);
       return r.ok ? { ok: true, claims: { type: proxy.type, mesh: '', jti: r.jti, exp: r.exp } } : r;
     }
+    if (c.scope === 'zone' && this.#global) return fail('unauthenticated', 'the zone token is signed with a shared-secret (HS256) key, which only the global can check: issue a new zone token on the global (it signs with ES256)');
     if (c.scope !== 'dataplane') return fail('unauthenticated', 'the token is not a dataplane token (issue one with POST /tokens/dataplane on the zone API)');
     if (typeof c.mesh !== 'string' || typeof c.jti !== 'string' || typeof c.exp !== 'number' || (c.name !== undefined && typeof c.name !== 'string')) {
       return fail('unauthenticated', 'the dataplane token lacks its mesh, id or expiry');

@@ -1,16 +1,12 @@
 /**
- * The global's zone tokens against a real database (PGlite, and PostgreSQL when DATABASE_URL is set): new
+ * The global's zone tokens (`core/src/tokens/`) against a real database (PGlite, and PostgreSQL when DATABASE_URL is set): new
  * tokens are ES256 and their public keys (never private ones) and the revoked ids are published as Kuma's
  * GlobalSecrets for zones; tokens signed with an HS256 key stored before ES256 keep verifying; a token whose
  * header names another algorithm than its key's is refused. The zone side: test/zone-global-zone-tokens.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '@ursa/test-support/backends.js';
-import { KdsStore } from '../store/kds-store.js';
-import { ResourceStore } from '../store/resource-store.js';
-import { importEs256PublicPem } from './es256.js';
-import { ZONE_TOKEN_REVOCATIONS, zoneTokenPublicKeyName } from './zone-token-secrets.js';
-import { randomB64, signJwt, ZoneTokens } from './zone-tokens.js';
+import { importEs256PublicPem, KdsStore, randomB64, ResourceStore, signJwt, ZONE_TOKEN_REVOCATIONS, ZoneTokens, zoneTokenPublicKeyName } from '@ursa/core';
 
 const TENANT = 'local';
 const header = (token: string) => JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { alg: string; kid: string };
