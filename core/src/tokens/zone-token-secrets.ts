@@ -26,7 +26,7 @@ const b64 = (text: string) => btoa(String.fromCharCode(...new TextEncoder().enco
 /**
  * Makes the published secrets match the tenant's active keys and revocations: upserts (an unchanged one is
  * no write) and deletes in one transaction. Idempotent, so a failure between a key change and this call is
- * repaired by the next key change, issue or revocation.
+ * repaired by the next rotation, retirement or revocation.
  */
 export async function publishZoneTokenSecrets(kds: KdsStore, resources: ResourceStore, tenant: string, now = Date.now()): Promise<void> {
   const keys = (await kds.activeKeys(tenant)).filter((k) => isEs256Secret(k.secret));
