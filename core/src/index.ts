@@ -31,6 +31,8 @@ export * from './store/unavailable.js';
 export * from './stores.js';
 export * from './text.js';
 export * from './tokens/zone-tokens.js';
+export * from './tokens/es256.js';
+export * from './tokens/zone-token-secrets.js';
 export * from './version.js';
 export * from './log.js';
 export * from './metrics.js';

@@ -9,5 +9,6 @@ import { TokenStore } from './store/token-store.js';
 /** `hooks.observe` times every resource-store call (the entries feed it to `store{operation,resource_type}`). */
 export function createStores(db: Db, hooks: StoreHooks = {}): Stores {
   const kds = new KdsStore(db);
-  return { db, resources: new ResourceStore(db, hooks), tokens: new TokenStore(db), kds, zoneTokens: new ZoneTokens(kds) };
+  const resources = new ResourceStore(db, hooks);
+  return { db, resources, tokens: new TokenStore(db), kds, zoneTokens: new ZoneTokens(kds, resources) };
 }

@@ -107,8 +107,14 @@ export async function runAgent(start: AgentStart): Promise<void> {
   const dnsSource = () => (resolver ? (resolver.source ?? 'starting') : 'off');
 
   const auth = { loopbackAdmin: true, isLoopback: (c: Parameters<typeof getConnInfo>[0]) => /^(127\.|::1$|::ffff:127\.)/.test(getConnInfo(c).remote.address ?? '') };
-  // Dataplane tokens are signed with keys in the zone's own database; the xDS server verifies them.
-  const dataplaneTokens = new DataplaneTokens(stores.kds, LOCAL, config.zone);
+  // Dataplane tokens are signed with keys in the zone's own database; the xDS server verifies them. A
+  // federated zone also checks the global's zone tokens with the public keys synced as GlobalSecrets.
+  const globalSecret = async (name: string) => {
+    const r = await stores.resources.get(LOCAL, { kind: 'GlobalSecret', name });
+    const data = r?.spec.data;
+    return typeof data === 'string' ? Buffer.from(data, 'base64').toString('utf8') : undefined;
+  };
+  const dataplaneTokens = new DataplaneTokens(stores.kds, LOCAL, config.zone, config.globalUrl ? globalSecret : undefined);
   /** Set once the xDS server is up (the inspect endpoints read its snapshot cache). */
   let xdsHandle: XdsHandle | undefined;
   /** Loaded on the first `GET /metrics` (prom-client is not on the start-up path). */

@@ -1,13 +1,18 @@
 /**
- * Zone tokens: compact JWTs (HS256) bound to a tenant and a zone name, with an expiry and an id (`jti`).
+ * Zone tokens: compact JWTs bound to a tenant and a zone name, with scopes, an expiry and an id (`jti`).
  * Signed with per-tenant keys kept in the database; the key id (`kid`) in the header picks the key, so a
  * rotation adds a key that new tokens use while tokens signed with older active keys keep working until
- * those keys are retired. Only imported keys are cached (5 s); expiry, revocation and retirement are checked
+ * those keys are retired. New keys are ES256 (`es256.ts`), whose public halves are published as
+ * GlobalSecrets for zones (`zone-token-secrets.ts`) so a federated zone verifies ingress/egress tokens;
+ * HS256 keys from before that keep verifying the tokens they signed (on the global only). Only imported keys are cached (5 s); expiry, revocation and retirement are checked
  * on every verification, so each takes effect at once, on every replica.
  * WebCrypto only: the same code verifies zones on Node and in workerd.
  */
 import type { CryptoKey } from '@ursa/proto';
 import type { KdsStore } from '../store/kds-store.js';
+import type { ResourceStore } from '../store/resource-store.js';
+import { ES256_PARAMS, importEs256Private, importEs256Public, isEs256Secret, newEs256Secret } from './es256.js';
+import { publishZoneTokenSecrets } from './zone-token-secrets.js';
 
 export interface ZoneClaims {
   readonly tenant: string;
@@ -28,14 +33,21 @@ const enc = new TextEncoder();
 export class ZoneTokens {
   #keys = new Map<string, { at: number; keys: Map<string, CryptoKey>; newest?: string }>();
 
-  constructor(private readonly store: KdsStore) {}
+  /** `resources`: where the public keys and revocations for zones are published (absent: not published). */
+  constructor(
+    private readonly store: KdsStore,
+    private readonly resources?: ResourceStore,
+  ) {}
 
-  /** Issues a token for `zone`; creates the tenant's first signing key if it has none. */
+  /**
+   * Issues a token for `zone`, signed with the newest ES256 key; creates one if the tenant has none (its
+   * first token, or the first since HS256 keys were all it had).
+   */
   async issue(tenant: string, zone: string, validForSeconds: number, now = Date.now(), scopes: readonly ZoneTokenScope[] = ZONE_TOKEN_SCOPES): Promise<{ token: string; jti: string; expiresAt: Date }> {
-    let keys = await this.store.activeKeys(tenant);
+    let keys = (await this.store.activeKeys(tenant)).filter((k) => isEs256Secret(k.secret));
     if (keys.length === 0) {
-      await this.store.addKey(tenant, newKid(), randomB64(32));
-      keys = await this.store.activeKeys(tenant);
+      await this.rotate(tenant);
+      keys = (await this.store.activeKeys(tenant)).filter((k) => isEs256Secret(k.secret));
     }
     const key = keys[keys.length - 1]!;
     const jti = randomB64(12);
@@ -48,10 +60,24 @@ export class ZoneTokens {
 
   /** Adds a new signing key; new tokens use it, older active keys still verify. Returns its kid. */
   async rotate(tenant: string): Promise<string> {
-    const kid = newKid();
-    await this.store.addKey(tenant, kid, randomB64(32));
+    // Lowercase hex: the kid is part of a GlobalSecret name (`zone-token-signing-public-key-<kid>`).
+    const kid = `es-${Date.now().toString(36)}-${hex(4)}`;
+    await this.store.addKey(tenant, kid, await newEs256Secret());
     this.#keys.delete(tenant);
+    await this.publish(tenant);
     return kid;
+  }
+
+  /** Revokes a token (false: no such token of this tenant); zones learn it with the revocations secret. */
+  async revoke(tenant: string, jti: string): Promise<boolean> {
+    if (!(await this.store.revokeZoneToken(tenant, jti))) return false;
+    await this.publish(tenant);
+    return true;
+  }
+
+  /** Brings the GlobalSecrets zones verify with up to date (`zone-token-secrets.ts`). */
+  async publish(tenant: string): Promise<void> {
+    if (this.resources) await publishZoneTokenSecrets(this.store, this.resources, tenant);
   }
 
   /** Retires every key except the newest: tokens signed with the others stop working. */
@@ -61,6 +87,7 @@ export class ZoneTokens {
     if (!newest) return 0;
     const n = await this.store.retireKeysExcept(tenant, newest.kid);
     this.#keys.delete(tenant);
+    await this.publish(tenant);
     return n;
   }
 
@@ -101,7 +128,7 @@ export class ZoneTokens {
     if (!entry || Date.now() - entry.at > KEY_CACHE_MS || !entry.keys.has(kid)) {
       const rows = await this.store.activeKeys(tenant);
       const keys = new Map<string, CryptoKey>();
-      for (const r of rows) keys.set(r.kid, await importKey(r.secret));
+      for (const r of rows) keys.set(r.kid, isEs256Secret(r.secret) ? await importEs256Public(r.secret) : await importKey(r.secret));
       entry = { at: Date.now(), keys };
       this.#keys.set(tenant, entry);
     }
@@ -109,32 +136,43 @@ export class ZoneTokens {
   }
 }
 
-// --- HS256 JWTs: shared with the zone agent's dataplane tokens (`zone-agent/src/xds/tokens.ts`) ------------------
+// --- JWTs (HS256, ES256): shared with the zone agent's dataplane tokens (`zone-agent/src/xds/tokens.ts`) -----------
 
-/** Signs `claims` as a compact HS256 JWT with `key` (its `kid` goes in the header). */
+/** Signs `claims` as a compact JWT with `key` (its `kid` goes in the header): ES256 for an EC JWK, else HS256. */
 export async function signJwt(key: { readonly kid: string; readonly secret: string }, claims: Readonly<Record<string, unknown>>): Promise<string> {
-  const header = b64json({ alg: 'HS256', typ: 'JWT', kid: key.kid });
+  const es = isEs256Secret(key.secret);
+  const header = b64json({ alg: es ? 'ES256' : 'HS256', typ: 'JWT', kid: key.kid });
   const payload = b64json(claims);
-  const sig = await crypto.subtle.sign('HMAC', await importKey(key.secret), enc.encode(`${header}.${payload}`));
+  const data = enc.encode(`${header}.${payload}`);
+  const sig = es ? await crypto.subtle.sign(ES256_PARAMS, await importEs256Private(key.secret), data) : await crypto.subtle.sign('HMAC', await importKey(key.secret), data);
   return `${header}.${payload}.${b64(new Uint8Array(sig))}`;
 }
 
 /**
- * Splits a compact HS256 JWT without trusting it: its `kid`, its claims (unverified), and a check of the
- * signature against the key the caller picks by `kid`. Undefined when it is not a well-formed HS256 JWT.
+ * Splits a compact HS256 or ES256 JWT without trusting it: its `alg`, `kid`, its claims (unverified), and a
+ * check of the signature against the key the caller picks by `kid`. The key's own algorithm decides how it
+ * is checked, and it must be the one the header names (an HMAC key never checks an ES256 token, nor the
+ * reverse). Undefined when it is not a well-formed JWT of either kind.
  */
-export function decodeJwt(token: string): { kid: string; claims: Record<string, unknown>; signedWith: (key: CryptoKey | undefined) => Promise<boolean> } | undefined {
+export function decodeJwt(token: string): { alg: 'HS256' | 'ES256'; kid: string; claims: Record<string, unknown>; signedWith: (key: CryptoKey | undefined) => Promise<boolean> } | undefined {
   const parts = token.split('.');
   if (parts.length !== 3) return undefined;
   const [h, p, s] = parts as [string, string, string];
   const header = parseB64Json(h) as { alg?: string; kid?: string } | undefined;
   const claims = parseB64Json(p) as Record<string, unknown> | undefined;
-  if (!header || !claims || header.alg !== 'HS256' || typeof header.kid !== 'string') return undefined;
+  if (!header || !claims || (header.alg !== 'HS256' && header.alg !== 'ES256') || typeof header.kid !== 'string') return undefined;
+  const alg = header.alg;
   const sig = fromB64(s);
   return {
+    alg,
     kid: header.kid,
     claims,
-    signedWith: async (key) => Boolean(key && sig && (await crypto.subtle.verify('HMAC', key, sig, enc.encode(`${h}.${p}`)))),
+    signedWith: async (key) => {
+      if (!key || !sig) return false;
+      const keyAlg = (key.algorithm as { name?: string }).name === 'ECDSA' ? 'ES256' : 'HS256';
+      if (keyAlg !== alg) return false;
+      return crypto.subtle.verify(alg === 'ES256' ? ES256_PARAMS : 'HMAC', key, sig, enc.encode(`${h}.${p}`));
+    },
   };
 }
 
@@ -155,6 +193,10 @@ async function importKey(secretB64: string): Promise<CryptoKey> {
 
 function newKid(prefix = 'k'): string {
   return `${prefix}-${Date.now().toString(36)}-${randomB64(4)}`;
+}
+
+function hex(n: number): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 function randomB64(n: number): string {

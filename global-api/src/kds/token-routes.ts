@@ -54,10 +54,11 @@ export function mountZoneTokenRoutes(app: Hono<AppEnv>): void {
 
   app.delete('/tokens/zone/:id', async (c) => {
     requireAdmin(c);
-    if (!(await c.var.stores().kds.revokeZoneToken(c.var.tenant, c.req.param('id')))) {
+    if (!(await c.var.stores().zoneTokens.revoke(c.var.tenant, c.req.param('id')))) {
       throw new ApiError(404, 'Could not revoke a token', 'Not found');
     }
-    // Live sessions re-check their token on every heartbeat and end within one interval.
+    // Live sessions re-check their token on every heartbeat and end within one interval; zones get the
+    // revocation with the `zone-token-revocations` GlobalSecret.
     return c.json({});
   });
 

@@ -5,7 +5,7 @@
  * xDS refusing) is test/zone-xds-admission.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KdsStore, ZoneTokens } from '@ursa/core';
+import { KdsStore, newSigningKey, signJwt, ZoneTokens } from '@ursa/core';
 import { backends } from '@ursa/test-support/backends.js';
 import { stored } from '../model/testing.js';
 import { DataplaneTokens } from './tokens.js';
@@ -83,6 +83,14 @@ for (const backend of backends()) {
       const zone = (await new ZoneTokens(store).issue('local', 'web-1', 60)).token;
       expect(await tokens.verify(zone, web1)).toMatchObject({ ok: false, code: 'unauthenticated', message: expect.stringMatching(/not a dataplane token/) });
       expect(await tokens.verify('x.y', web1)).toMatchObject({ ok: false, code: 'unauthenticated', message: expect.stringMatching(/malformed/) });
+    });
+
+    it('a federated zone refuses a zone token signed with a shared-secret key, saying to issue a new one', async () => {
+      // What the global issued before ES256: HS256 with a key only the global holds.
+      const now = Math.floor(Date.now() / 1000);
+      const hs = await signJwt(newSigningKey('k'), { iss: 'ursa', scope: 'zone', scopes: ['ingress'], zone: 'z1', tenant: 'default', jti: 'j', exp: now + 60 });
+      const federated = new DataplaneTokens(store, 'local', 'z1', async () => undefined);
+      expect(await federated.verify(hs, { type: 'ingress', mesh: '', name: 'zi-1' })).toMatchObject({ ok: false, code: 'unauthenticated', message: expect.stringMatching(/shared-secret \(HS256\) key.*issue a new zone token on the global/) });
     });
 
     it('rotation: new tokens use the new key, old ones keep working', async () => {

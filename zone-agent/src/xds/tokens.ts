@@ -14,6 +14,7 @@
 import { decodeJwt, importSigningKey, newSigningKey, randomB64, signJwt } from '@ursa/core';
 import type { CryptoKey } from '@ursa/proto';
 import { dataplaneOf, tagValues, type DataplaneResource } from '../model/dataplane.js';
+import { GlobalZoneTokens, type GlobalSecretText } from './global-zone-tokens.js';
 import { quote } from './limits.js';
 
 /** Where signing keys live: `KdsStore`'s key table (the zone's database). */
@@ -57,6 +58,7 @@ const KEY_CACHE_MS = 5_000;
 
 export class DataplaneTokens {
   #cache: { at: number; keys: Map<string, CryptoKey> } | undefined;
+  readonly #global: GlobalZoneTokens | undefined;
 
   constructor(
     private readonly store: SigningKeyStore,
@@ -64,13 +66,17 @@ export class DataplaneTokens {
     private readonly tenant: string,
     /** This zone's name: zone tokens (below) it issued are valid only for it. */
     private readonly zone?: string,
-  ) {}
+    /** A federated zone: reads the GlobalSecrets the global publishes, to check the global's zone tokens. */
+    globalSecret?: GlobalSecretText,
+  ) {
+    this.#global = globalSecret && zone !== undefined ? new GlobalZoneTokens(globalSecret, zone) : undefined;
+  }
 
   /**
    * A standalone zone's zone token for its zone ingress/egress proxies (`kumactl generate zone-token --scope
    * ingress`, Kuma's standalone flow): signed with this zone's dataplane keys, `scope: zone`, the scopes it
-   * admits and the zone. (A federated zone's proxies use the zone's ingress token: the global's zone-token
-   * keys are symmetric and must not leave it.)
+   * admits and the zone. (A federated zone's proxies present the global's zone tokens instead, checked
+   * with the ES256 public keys that reach the zone over KDS: `global-zone-tokens.ts`.)
    */
   async issueZoneToken(req: { readonly zone: string; readonly scopes: readonly ('ingress' | 'egress')[]; readonly validForSeconds: number }, now = Date.now()): Promise<{ token: string; jti: string; expiresAt: Date }> {
     return this.#sign(req.validForSeconds, now, (base) => ({ iss: 'ursa', scope: 'zone', scopes: req.scopes, zone: req.zone, sub: req.zone, ...base }));
@@ -114,6 +120,13 @@ export class DataplaneTokens {
     const c = jwt.claims as { scope?: unknown; scopes?: unknown; zone?: unknown; type?: unknown; mesh?: unknown; name?: unknown; tags?: unknown; jti?: unknown; exp?: unknown };
     // Only an agent that knows its zone issues (and so accepts) zone tokens; they are signed with its dp- keys.
     if (c.scope === 'zone' && this.zone !== undefined && jwt.kid.startsWith(`${KID_PREFIX}-`)) return this.verifyZoneToken(jwt, c, proxy, now);
+    // The global's zone tokens (ES256), on a federated zone: checked with the public keys KDS brought.
+    if (c.scope === 'zone' && jwt.alg === 'ES256' && this.zone !== undefined) {
+      if (!this.#global) return fail('unauthenticated', 'the zone token was issued by a global, and this zone is not federated (issue one with POST /tokens/zone on this zone)');
+      const r = await this.#global.verify(jwt, proxy.type, now);
+      return r.ok ? { ok: true, claims: { type: proxy.type, mesh: '', jti: r.jti, exp: r.exp } } : r;
+    }
+    if (c.scope === 'zone' && this.#global) return fail('unauthenticated', 'the zone token is signed with a shared-secret (HS256) key, which only the global can check: issue a new zone token on the global (it signs with ES256)');
     if (c.scope !== 'dataplane') return fail('unauthenticated', 'the token is not a dataplane token (issue one with POST /tokens/dataplane on the zone API)');
     if (typeof c.mesh !== 'string' || typeof c.jti !== 'string' || typeof c.exp !== 'number' || (c.name !== undefined && typeof c.name !== 'string')) {
       return fail('unauthenticated', 'the dataplane token lacks its mesh, id or expiry');
@@ -149,9 +162,9 @@ export class DataplaneTokens {
     if (typeof c.exp !== 'number' || typeof c.jti !== 'string' || typeof c.zone !== 'string' || !Array.isArray(c.scopes)) return fail('unauthenticated', 'the zone token lacks its zone, scopes, id or expiry');
     if (c.exp * 1000 <= now) return fail('unauthenticated', `the zone token expired at ${new Date(c.exp * 1000).toISOString()}`);
     if (c.zone !== this.zone) return fail('forbidden', `the zone token is for zone ${quote(c.zone)}, not ${quote(this.zone ?? '')}`);
-    if (proxy.type !== 'ingress') return fail('forbidden', 'a zone token admits zone ingresses and egresses, not a dataplane: use a dataplane token');
-    if (!c.scopes.includes('ingress')) return fail('forbidden', `the zone token's scopes ${JSON.stringify(c.scopes)} do not include "ingress"`);
-    return { ok: true, claims: { type: 'ingress', mesh: '', jti: c.jti, exp: c.exp } };
+    if (proxy.type === 'dataplane') return fail('forbidden', 'a zone token admits zone ingresses and egresses, not a dataplane: use a dataplane token');
+    if (!c.scopes.includes(proxy.type)) return fail('forbidden', `the zone token's scopes ${JSON.stringify(c.scopes)} do not include "${proxy.type}"`);
+    return { ok: true, claims: { type: proxy.type, mesh: '', jti: c.jti, exp: c.exp } };
   }
 
   private async keys(): Promise<{ kid: string; secret: string }[]> {
