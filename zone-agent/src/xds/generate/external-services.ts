@@ -22,7 +22,7 @@ import type { FilterChain } from '@ursa/proto/gen/envoy/config/listener/v3/liste
 import { RouteConfiguration } from '@ursa/proto/gen/envoy/config/route/v3/route.js';
 import type { Route } from '@ursa/proto/gen/envoy/config/route/v3/route_components.js';
 import { SubjectAltNameMatcher_SanType, TlsParameters_TlsProtocol } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/common.js';
-import { UpstreamTlsContext } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
+import { UpstreamTlsContext, type CommonTlsContext, type DeepPartial } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
 import { HttpProtocolOptions } from '@ursa/proto/gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js';
 import { isIP as ipVersion } from 'node:net';
 import type { MeshExternalServiceResource, SecretResource } from '../../model/resources.js';
@@ -149,32 +149,25 @@ function upstreamTls(tls: TlsSpec, firstAddress: string, secret: (name: string) 
     fallbackToSystem = false;
   }
   if (mode === 'SkipAll') cert = key = undefined;
-  const ctx = UpstreamTlsContext.fromPartial({ sni: serverName, allowRenegotiation: tls.allowRenegotiation === true });
-  const common: NonNullable<UpstreamTlsContext['commonTlsContext']> = { tlsCertificates: [], tlsCertificateSdsSecretConfigs: [], alpnProtocols: [], tlsCertificateProviderInstance: undefined } as never;
-  let used = false;
-  if (cert && key) {
-    common.tlsCertificates = [{ certificateChain: cert, privateKey: key } as never];
-    used = true;
-  }
+  const common: DeepPartial<CommonTlsContext> = {};
+  if (cert && key) common.tlsCertificates = [{ certificateChain: cert, privateKey: key }];
   if (ca || fallbackToSystem) {
+    const types = [SubjectAltNameMatcher_SanType.DNS, SubjectAltNameMatcher_SanType.IP_ADDRESS];
     const matchers = skipHostname
       ? []
       : [
-          ...[SubjectAltNameMatcher_SanType.DNS, SubjectAltNameMatcher_SanType.IP_ADDRESS].map((sanType) => ({ sanType, matcher: { matchPattern: { $case: 'exact' as const, value: serverName }, ignoreCase: false }, oid: '' })),
-          ...[SubjectAltNameMatcher_SanType.DNS, SubjectAltNameMatcher_SanType.IP_ADDRESS].flatMap((sanType) =>
-            sans.map((s) => ({ sanType, matcher: { matchPattern: { $case: s.type === 'Prefix' ? ('prefix' as const) : ('exact' as const), value: s.value ?? '' }, ignoreCase: false }, oid: '' })),
-          ),
+          ...types.map((sanType) => ({ sanType, matcher: { matchPattern: { $case: 'exact' as const, value: serverName } } })),
+          ...types.flatMap((sanType) => sans.map((s) => ({ sanType, matcher: { matchPattern: { $case: s.type === 'Prefix' ? ('prefix' as const) : ('exact' as const), value: s.value ?? '' } } }))),
         ];
     common.validationContextType = {
       $case: 'validationContext',
-      value: { trustedCa: ca ?? { specifier: { $case: 'filename', value: SYSTEM_CA_PATH } }, matchTypedSubjectAltNames: matchers } as never,
+      value: { trustedCa: ca ?? { specifier: { $case: 'filename', value: SYSTEM_CA_PATH } }, matchTypedSubjectAltNames: matchers },
     };
     const min = tls.version?.min !== undefined ? TLS_VERSIONS[tls.version.min] : undefined;
     const max = tls.version?.max !== undefined ? TLS_VERSIONS[tls.version.max] : undefined;
-    if (min !== undefined || max !== undefined) common.tlsParams = { tlsMinimumProtocolVersion: min ?? 0, tlsMaximumProtocolVersion: max ?? 0 } as never;
-    used = true;
+    if (min !== undefined || max !== undefined) common.tlsParams = { tlsMinimumProtocolVersion: min, tlsMaximumProtocolVersion: max };
   }
-  if (used) ctx.commonTlsContext = UpstreamTlsContext.fromPartial({ commonTlsContext: common }).commonTlsContext;
+  const ctx = UpstreamTlsContext.fromPartial({ sni: serverName, allowRenegotiation: tls.allowRenegotiation === true, commonTlsContext: Object.keys(common).length > 0 ? common : undefined });
   return tlsTransportSocket(UPSTREAM_TLS_TYPE_URL, encodeCanonical(UpstreamTlsContext, ctx));
 }
 

@@ -177,6 +177,8 @@ export class SharedOutbounds {
     const cluster = this.memo.get(CDS, k, Cluster, m.cluster, () => (through ? externalServiceEgressCluster(m) : externalServiceCluster(m)));
     const cla = through ? this.memo.get(EDS, `${k}\u0000${JSON.stringify(mesh.egresses)}`, ClusterLoadAssignment, m.cluster, () => externalServiceEgressAssignment(m, mesh.egresses)) : undefined;
     const vip = e.vip;
+    // Its VIP comes from the DNS component's loop like a service's: counted, so the agent retries shortly.
+    if (!vip) this.missingVips++;
     const listeners = vip
       ? [this.memo.get(LDS, `${k}\u0000${vip}`, Listener, `outbound:${vip}:${m.port}`, () => outboundListener(vip, m.port, m.cluster, m.protocol, externalServiceHooks(m), false))]
       : [];
