@@ -234,7 +234,8 @@ const routeTo = (cluster: string, autoHostRewrite: boolean): Route[] => [
 export function externalServiceHooks(m: ExternalServiceModel): OutboundHooks {
   return {
     decorateCluster: (c) => c,
-    httpRoutes: () => routeTo(m.cluster, false),
+    // Host rewritten to the endpoint's name, as Kuma's sidecar route does (a no-op towards an IP endpoint).
+    httpRoutes: () => routeTo(m.cluster, true),
     tcpClusterSpecifier: () => ({ $case: 'cluster', value: m.cluster }),
     backendServices: [],
   };
