@@ -13,7 +13,10 @@
  * cluster's endpoint is zone-1's ingress; an egress token is refused for a sidecar and vice versa.
  * A MeshExternalService created on the global reaches zone-2 and its resolver answers Kuma's default
  * hostname `<name>.extsvc.mesh.local` with a VIP of its own (the real `dig`); an invalid one is a 400 naming
- * Kuma's field path.
+ * Kuma's field path. Through the agent's xDS, that MeshExternalService then gives the sidecar a listener on
+ * its VIP and a cluster to the egress (Kuma's `.mes` SNI, the egress's SPIFFE ID), and the egress an SNI
+ * chain and a cluster to its endpoint; a TLS connection made as the sidecar would arrives at the egress
+ * stand-in with that SNI; an endpoint edit on the global reaches the egress's cluster.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import * as tls from 'node:tls';
@@ -62,6 +65,9 @@ describe('zone egress: cross-zone traffic through the local egress (real process
   let ads: AggregatedDiscoveryServiceClient;
   const clients: DeltaClient[] = [];
   const xdsPort = { z2: 0 };
+  /** The sidecar's and the egress's streams, kept open for the MeshExternalService checks. */
+  let webClient: DeltaClient;
+  let egClient: DeltaClient;
 
   beforeAll(async () => {
     ingress = await standIn();
@@ -110,7 +116,7 @@ describe('zone egress: cross-zone traffic through the local egress (real process
   };
 
   it("sends the sidecar's cross-zone connection to zone-2's egress, SNI unchanged", async () => {
-    const web = connect({ id: 'default.web' }, await token({ mesh: 'default', name: 'web' }));
+    const web = (webClient = connect({ id: 'default.web' }, await token({ mesh: 'default', name: 'web' })));
     web.subscribe(CDS);
     const clusters = await waitFor('cluster echo', async () => (web.get(CDS).has('echo') ? web.get(CDS) : undefined), 20_000);
     web.subscribe(EDS, ['echo']);
@@ -130,7 +136,7 @@ describe('zone egress: cross-zone traffic through the local egress (real process
   });
 
   it('gives the egress (kuma-dp --proxy-type=egress) an SNI chain to zone-1\'s ingress', async () => {
-    const eg = connect({ id: '.egress-1', metadata: { 'dataplane.proxyType': 'egress' } }, await token({ type: 'egress', name: 'egress-1' }));
+    const eg = (egClient = connect({ id: '.egress-1', metadata: { 'dataplane.proxyType': 'egress' } }, await token({ type: 'egress', name: 'egress-1' })));
     eg.subscribe(LDS);
     eg.subscribe(CDS);
     const listeners = await waitFor('egress listener', async () => (eg.get(LDS).size > 0 ? eg.get(LDS) : undefined), 20_000);
@@ -155,6 +161,42 @@ describe('zone egress: cross-zone traffic through the local egress (real process
     const echo = await waitFor('echo.mesh in zone-2', async () => (await digShort(dns, 'echo.mesh')) || undefined, 30_000);
     expect(echo).not.toBe(vip);
   });
+
+  it('routes the MeshExternalService from the sidecar through the egress, and an endpoint edit reaches the egress', async () => {
+    const name = 'default_httpbin___extsvc_443';
+    const sni = 'a260442408b1a89a9.httpbin.443.default.mes';
+    const vip = await digShort(zones['zone-2']!.dnsPort, 'httpbin.extsvc.mesh.local');
+    // The sidecar: a listener on the VIP and port, a cluster to the egress with Kuma's SNI and the egress's identity.
+    const clusters = await waitFor('sidecar cluster for httpbin', async () => (webClient.get(CDS).has(name) ? webClient.get(CDS) : undefined), 60_000);
+    const upstream = UpstreamTlsContext.decode(Cluster.decode(clusters.get(name)!.value).transportSocket!.configType!.value.value);
+    expect(upstream.sni).toBe(sni);
+    expect(JSON.stringify(upstream.commonTlsContext?.validationContextType)).toContain('spiffe://default/zone-egress');
+    webClient.subscribe(LDS);
+    await waitFor(`sidecar listener outbound:${vip}:443`, async () => webClient.get(LDS).has(`outbound:${vip}:443`) || undefined, 60_000);
+    webClient.subscribe(EDS, [name]);
+    const cla = await waitFor('sidecar endpoints of httpbin', async () => webClient.get(EDS).get(name), 20_000);
+    expect(endpointsOf(cla.value)).toEqual([`127.0.0.1:${egress.port}`]);
+    const socket = tls.connect({ host: '127.0.0.1', port: egress.port, servername: sni, rejectUnauthorized: false });
+    socket.on('error', () => {});
+    await waitFor('a ClientHello with the MeshExternalService SNI at the egress', async () => egress.hellos.some((h) => h.includes(Buffer.from(sni))) || undefined, 10_000);
+    socket.destroy();
+
+    // The egress: a chain for that SNI, and a cluster to the service's endpoint with TLS origination.
+    const clusterOn = async (address: string) =>
+      waitFor(`egress cluster to ${address}`, async () => {
+        const c = egClient.get(CDS).get(name);
+        return c && endpointsOf(ClusterLoadAssignment.encode(Cluster.decode(c.value).loadAssignment!).finish() as Buffer).includes(`${address}:443`) ? Cluster.decode(c.value) : undefined;
+      }, 60_000);
+    const direct = await clusterOn('httpbin.org');
+    expect(UpstreamTlsContext.decode(direct.transportSocket!.configType!.value.value).sni).toBe('httpbin.org');
+    const l = Listener.decode(egClient.get(LDS).get(`inbound:127.0.0.1:${egress.port}`)!.value);
+    expect(l.filterChains.map((c) => c.filterChainMatch?.serverNames)).toEqual([['echo{mesh=default}'], [sni]]);
+
+    const mes = { type: 'MeshExternalService', mesh: 'default', name: 'httpbin', spec: { match: { type: 'HostnameGenerator', port: 443, protocol: 'tcp' }, endpoints: [{ address: 'eu.httpbin.org', port: 443 }], tls: { enabled: true } } };
+    expect((await call(global.url, 'PUT', '/meshes/default/meshexternalservices/httpbin', { body: mes })).status).toBe(200);
+    const edited = await clusterOn('eu.httpbin.org');
+    expect(UpstreamTlsContext.decode(edited.transportSocket!.configType!.value.value).sni).toBe('eu.httpbin.org');
+  }, 240_000);
 
   it('admits an egress only with an egress token, and a sidecar never with one', async () => {
     const asSidecar = connect({ id: '.egress-1', metadata: { 'dataplane.proxyType': 'egress' } }, await token({ mesh: 'default', name: 'web' }));

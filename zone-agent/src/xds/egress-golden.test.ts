@@ -7,6 +7,15 @@
  * - `sidecar-through-egress`: a transparent-proxy sidecar of that mesh: its cross-zone cluster keeps the
  *   remote SNI, its endpoints are the local egress address in each remote zone's locality, and local
  *   instances are still reached directly.
+ * - `zone-egress-mes`: the same egress with two MeshExternalServices of mesh `default` (mTLS on), one with
+ *   TLS origination (HTTP, a hostname endpoint, a CA from a Secret, SANs, versions) and one plain (TCP, IP
+ *   endpoints with priorities): an SNI chain each (Kuma's `<hash>.<name>.<port>.<mesh>.mes`) terminating the
+ *   mesh mTLS with the egress's own certificate, and a cluster to the service's endpoints (Kuma's egress
+ *   golden `01.externalservice-only`); mesh `plain` (no mTLS) gets nothing on the egress;
+ * - `sidecar-mes-through-egress`: a sidecar of `default` gets an outbound on each one's VIP and port and a
+ *   cluster to the local egress with Kuma's SNI, egress SAN and ALPN (Kuma's `default-meshexternalservice`);
+ * - `sidecar-mes-mtls-off`: a sidecar of a mesh without mTLS goes straight to the service (Kuma has no
+ *   working path there; see README "MeshExternalService").
  * Every resource decodes with Envoy's own types and re-encodes to the same bytes.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -19,6 +28,7 @@ import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, LISTENER_TYPE_URL, SECRET_TYPE_URL } 
 import { stored } from '../model/testing.js';
 import { WorkloadCertificates } from './certs.js';
 import { XdsGenerator, type ConnectedNode, type GenerationInput } from './generate/index.js';
+import { externalServiceSni } from './generate/external-services.js';
 import { envoyJson, roundTripProblems } from './generate/roundtrip.js';
 import { shortType, type Snapshot } from './snapshot.js';
 
@@ -52,6 +62,23 @@ function world(): Fixture[] {
     res('Dataplane', 'default', 'backend-1', { networking: { address: '10.0.0.11', inbound: [{ port: 8080, tags: { 'kuma.io/service': 'backend' } }] } }),
     remoteIngress('zone-2', '192.0.2.2', [{ mesh: 'default', service: 'backend', instances: 3 }, { mesh: 'default', service: 'payments', instances: 2 }, { mesh: 'plain', service: 'ledger', instances: 1 }]),
     remoteIngress('zone-3', '192.0.2.3', [{ mesh: 'default', service: 'payments', instances: 1 }]),
+  ];
+}
+
+const mes = (mesh: string, name: string, spec: Record<string, unknown>) => res('MeshExternalService', mesh, name, spec);
+function withExternalServices(): Fixture[] {
+  // Mesh `plain` without mTLS here.
+  return [
+    ...world().map((r) => (r.kind === 'Mesh' && r.name === 'plain' ? res('Mesh', '', 'plain', {}) : r)),
+    res('Secret', 'default', 'httpbin-ca', { data: Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n').toString('base64') }),
+    mes('default', 'httpbin', {
+      match: { type: 'HostnameGenerator', port: 443, protocol: 'http' },
+      endpoints: [{ address: 'httpbin.org', port: 443 }],
+      tls: { enabled: true, allowRenegotiation: true, version: { min: 'TLS12', max: 'TLS13' }, verification: { caCert: { secret: 'httpbin-ca' }, subjectAltNames: [{ type: 'Exact', value: 'www.httpbin.org' }] } },
+    }),
+    mes('default', 'db', { match: { type: 'HostnameGenerator', port: 5432, protocol: 'tcp' }, endpoints: [{ address: '10.20.0.5', port: 5432 }, { address: '10.20.0.6', port: 5432, priority: 1 }] }),
+    mes('plain', 'api', { match: { type: 'HostnameGenerator', port: 8080, protocol: 'http' }, endpoints: [{ address: '10.30.0.1', port: 8080 }] }),
+    res('Dataplane', 'plain', 'client-1', { networking: { address: '10.0.0.21', inbound: [{ port: 8080, tags: { 'kuma.io/service': 'client' } }], transparentProxying: { redirectPortInbound: 15006, redirectPortOutbound: 15001 } } }),
   ];
 }
 
@@ -98,9 +125,9 @@ function checkGolden(name: string, snap: Snapshot): void {
 const egressNode: ConnectedNode = { id: '.egress-1', kind: 'egress', mesh: '', name: 'egress-1' };
 const web: ConnectedNode = { id: 'default.web-1', kind: 'sidecar', mesh: 'default', name: 'web-1' };
 const endpointsOf = (snap: Snapshot, cluster: string) =>
-  (envoyJson(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, snap.get(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL).items.get(cluster)!.body.value) as { endpoints: { locality: { zone: string }; lbEndpoints: { endpoint: { address: { socketAddress: { address: string; portValue: number } } } }[] }[] }).endpoints.map(
-    (l) => [l.locality.zone, l.lbEndpoints.map((e) => `${e.endpoint.address.socketAddress.address}:${e.endpoint.address.socketAddress.portValue}`)],
-  );
+  (envoyJson(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, snap.get(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL).items.get(cluster)!.body.value) as { endpoints?: { locality?: { zone: string }; lbEndpoints: { endpoint: { address: { socketAddress: { address: string; portValue: number } } } }[] }[] }).endpoints?.map(
+    (l) => [l.locality?.zone, l.lbEndpoints.map((e) => `${e.endpoint.address.socketAddress.address}:${e.endpoint.address.socketAddress.portValue}`)],
+  ) ?? [];
 
 describe('zone egress (golden files)', () => {
   beforeAll(async () => {
@@ -129,5 +156,36 @@ describe('zone egress (golden files)', () => {
     // With the flag and no egress in the zone, other zones are not reachable at all (Kuma's rule).
     const none = await generate(input(world().filter((r) => r.kind !== 'ZoneEgress'), vips), web);
     expect(endpointsOf(none, 'backend')).toEqual([['zone-1', ['10.0.0.11:8080']]]);
+  });
+
+  it('egress: a chain per MeshExternalService of an mTLS mesh, terminating the mesh mTLS and originating TLS per spec.tls', async () => {
+    const snap = await generate(input(withExternalServices()), egressNode);
+    checkGolden('zone-egress-mes', snap);
+    const listener = envoyJson(LISTENER_TYPE_URL, snap.get(LISTENER_TYPE_URL).items.get('inbound:192.168.0.1:10002')!.body.value) as { filterChains: { name: string; filterChainMatch: { serverNames: string[] } }[] };
+    const chains = Object.fromEntries(listener.filterChains.map((c) => [c.name, c.filterChainMatch.serverNames]));
+    // Kuma's SNI for `example` on 9090 in `default` (its golden `default-meshexternalservice`) is computed the same way.
+    expect(externalServiceSni('default', 'example', 9090)).toBe('afce62f771ed74b78.example.9090.default.mes');
+    expect(chains['default_httpbin___extsvc_443']).toEqual([externalServiceSni('default', 'httpbin', 443)]);
+    expect(chains['default_db___extsvc_5432']).toEqual([externalServiceSni('default', 'db', 5432)]);
+    expect(Object.keys(chains).some((n) => n.startsWith('plain_'))).toBe(false);
+    expect([...snap.get(SECRET_TYPE_URL).items.keys()].sort()).toEqual(['identity_cert:secret:default', 'mesh_ca:secret:default']);
+  });
+
+  it('sidecar: a MeshExternalService through the local egress with mTLS on, on its VIP and port', async () => {
+    const vips = { default: { backend: '240.0.0.1', payments: '240.0.0.2', web: '240.0.0.3', 'mes:httpbin': '240.0.0.4', 'mes:db': '240.0.0.5' } };
+    const snap = await generate(input(withExternalServices(), vips), web);
+    checkGolden('sidecar-mes-through-egress', snap);
+    expect(snap.get(LISTENER_TYPE_URL).items.has('outbound:240.0.0.4:443')).toBe(true);
+    expect(endpointsOf(snap, 'default_db___extsvc_5432')).toEqual([[undefined, ['192.168.0.1:10002']]]);
+    // No egress in the zone: the cluster is there, with no endpoint (Kuma's rule: never around the egress).
+    const none = await generate(input(withExternalServices().filter((r) => r.kind !== 'ZoneEgress'), vips), web);
+    expect(endpointsOf(none, 'default_db___extsvc_5432')).toEqual([]);
+  });
+
+  it('sidecar: a MeshExternalService of a mesh without mTLS is reached directly', async () => {
+    const snap = await generate(input(withExternalServices(), { plain: { client: '240.0.1.1', 'mes:api': '240.0.1.2' } }), { id: 'plain.client-1', kind: 'sidecar', mesh: 'plain', name: 'client-1' });
+    checkGolden('sidecar-mes-mtls-off', snap);
+    expect(snap.get(LISTENER_TYPE_URL).items.has('outbound:240.0.1.2:8080')).toBe(true);
+    expect(snap.get(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL).items.has('plain_api___extsvc_8080')).toBe(false);
   });
 });

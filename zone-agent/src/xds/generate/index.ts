@@ -20,7 +20,7 @@
  */
 import { Snapshot } from '../snapshot.js';
 import { issueCertificates } from './certificates.js';
-import { egressSnapshot } from './egress-snapshot.js';
+import { egressCertName, egressSnapshot } from './egress-snapshot.js';
 import { ingressSnapshot } from './ingress-snapshot.js';
 import { isZoneProxy } from './node-kind.js';
 import { groupOf, meshInputs, type MeshInputs } from './mesh-inputs.js';
@@ -80,7 +80,9 @@ export class XdsGenerator {
     // Groups no node belongs to any more.
     this.shared.prune();
     this.proxyless.prune();
-    this.opts.certs.retain((mesh, name) => live.has(`${mesh}.${name}`));
+    // Egresses hold one certificate per mesh, under `egressCertName` (`egress-snapshot.ts`).
+    const egresses = new Set(nodes.filter((n) => n.kind === 'egress').map((n) => egressCertName(n.name)));
+    this.opts.certs.retain((mesh, name) => live.has(`${mesh}.${name}`) || egresses.has(name));
     this.memo.sweep();
     return { nodes: nodes.length, rebuilt, encoded: this.memo.encoded - encodedBefore, missingVips: this.shared.missingVips, ms: performance.now() - t0 };
   }
@@ -92,7 +94,7 @@ export class XdsGenerator {
 
   private async nodeSnapshot(input: GenerationInput, meshes: Map<string, MeshInputs>, node: ConnectedNode): Promise<{ snapshot: Snapshot; rebuilt: boolean } | { skip: string }> {
     if (node.kind === 'ingress') return { snapshot: ingressSnapshot(this.memo, input, node), rebuilt: true };
-    if (node.kind === 'egress') return { snapshot: egressSnapshot(this.memo, input, node), rebuilt: true };
+    if (node.kind === 'egress') return { snapshot: await egressSnapshot(this.memo, this.opts.certs, input, node), rebuilt: true };
     const mesh = meshes.get(node.mesh);
     if (!mesh) return { snapshot: Snapshot.empty(), rebuilt: false };
     const dp = mesh.dataplanes.get(node.name);

@@ -11,6 +11,7 @@ import { TrafficDirection } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import type { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
 import type { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
 import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
+import type { FilterChain } from '@ursa/proto/gen/envoy/config/listener/v3/listener_components.js';
 import { TlsInspector } from '@ursa/proto/gen/envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.js';
 import { packAny } from '../hash.js';
 import { TLS_INSPECTOR_TYPE_URL } from '../type-urls.js';
@@ -26,21 +27,22 @@ export interface IngressService {
   readonly endpoints: ServiceEndpoints;
 }
 
-export function ingressListener(address: string, port: number, services: readonly IngressService[]): Listener {
+/** `extra`: chains after the passthrough ones (a zone egress's MeshExternalService chains). */
+export function ingressListener(address: string, port: number, services: readonly IngressService[], extra: readonly FilterChain[] = []): Listener {
   const name = inboundListenerName(address, port);
   return Listener.fromPartial({
     name,
     address: socketAddress(address, port),
     trafficDirection: TrafficDirection.INBOUND,
     listenerFilters: [{ name: 'envoy.filters.listener.tls_inspector', configType: { $case: 'typedConfig', value: packAny(TLS_INSPECTOR_TYPE_URL, TlsInspector, TlsInspector.fromPartial({})) } }],
-    filterChains: services.map((s) => {
+    filterChains: [...services.map((s) => {
       const cluster = ingressClusterName(s.mesh, s.service);
       return {
         name: sniFor(s.service, s.mesh),
         filterChainMatch: { serverNames: [sniFor(s.service, s.mesh)], transportProtocol: 'tls' },
         filters: [tcpProxyFilter(cluster, { $case: 'cluster', value: cluster })],
       };
-    }),
+    }), ...extra],
   });
 }
 

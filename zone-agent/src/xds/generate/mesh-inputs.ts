@@ -7,9 +7,10 @@ import { createHash } from 'node:crypto';
 import { isLocal, type DataplaneResource } from '../../model/dataplane.js';
 import type { PolicyResource } from '../policy/index.js';
 import type { Snapshot, TypeSet, VersionedResource } from '../snapshot.js';
-import { externalServiceOfKey } from '../../dns/external-services.js';
+import { externalServiceKey, externalServiceOfKey } from '../../dns/external-services.js';
+import { externalServiceModels, type ExternalServiceModel } from './external-services.js';
 import { localEgressEndpoints, routesThroughEgress, throughEgress } from './egress-route.js';
-import { meshEndpoints, type ServiceEndpoints } from './endpoints.js';
+import { meshEndpoints, type ServiceEndpoint, type ServiceEndpoints } from './endpoints.js';
 import { meshModel, proxyModelOf, secretPem, serviceProtocols, type MeshModel, type Protocol } from './model.js';
 import type { ProxyPolicies } from './policy-hooks.js';
 import type { GenerationInput } from './types.js';
@@ -33,6 +34,10 @@ export interface MeshInputs {
   readonly endpointKeys: ReadonlyMap<string, string>;
   readonly protocols: ReadonlyMap<string, Protocol>;
   readonly vips: ReadonlyMap<string, string>;
+  /** The mesh's MeshExternalServices (`external-services.ts`), with their VIPs (absent: none allocated yet). */
+  readonly externalServices: readonly { readonly model: ExternalServiceModel; readonly vip?: string }[];
+  /** The zone's egresses, where a sidecar sends MeshExternalService traffic when mTLS is on. */
+  readonly egresses: readonly ServiceEndpoint[];
   /** Local inbound ports per service (the VIP listens on them and on 80). */
   readonly ports: ReadonlyMap<string, readonly number[]>;
   readonly policies: readonly PolicyResource[];
@@ -80,6 +85,8 @@ export function meshInputs(input: GenerationInput, wanted: ReadonlySet<string>):
       endpointKeys,
       protocols: serviceProtocols(m.name, dataplanes, input.zoneIngresses, input.zone),
       vips: serviceVips(input.vips.get(m.name)),
+      externalServices: externalServiceModels(m.name, input.externalServices ?? [], input.secrets).map((model) => ({ model, vip: input.vips.get(m.name)?.get(externalServiceKey(model.name)) })),
+      egresses: localEgressEndpoints(input.zoneEgresses ?? []),
       ports,
       policies,
       epoch: hash(JSON.stringify([model, policies.map((p) => [p.kind, p.name, p.labels, p.spec])])),

@@ -19,6 +19,8 @@ export const outboundClusterName = (service: string): string => service;
 export const ingressClusterName = (mesh: string, service: string): string => `${mesh}:${service}`;
 export const identitySecretName = (mesh: string): string => `identity_cert:secret:${mesh}`;
 export const caSecretName = (mesh: string): string => `mesh_ca:secret:${mesh}`;
+/** The identity a zone egress presents in each mesh (Kuma's `mesh_proto.ZoneEgressServiceName`). */
+export const ZONE_EGRESS_SERVICE = 'zone-egress';
 export const spiffeId = (mesh: string, service: string): string => `spiffe://${mesh}/${service}`;
 
 /**

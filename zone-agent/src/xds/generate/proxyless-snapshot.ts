@@ -22,7 +22,7 @@ const PROTOCOL_FOR_PROXYLESS: Protocol = 'grpc';
 
 /** What `_config` tells about a proxyless client's endpoints. */
 export const PROXYLESS_NOTE =
-  "proxyless gRPC client: endpoints are this zone's instances only. Other zones are reached through their zone ingress, which accepts only mesh mTLS routed by SNI; a gRPC xDS client cannot speak it, so those endpoints are withheld (a service with no instance in this zone answers UNAVAILABLE). Use a sidecar for cross-zone calls.";
+  "proxyless gRPC client: endpoints are this zone's instances only. Other zones are reached through their zone ingress, which accepts only mesh mTLS routed by SNI; a gRPC xDS client cannot speak it, so those endpoints are withheld (a service with no instance in this zone answers UNAVAILABLE). Use a sidecar for cross-zone calls. MeshExternalServices are not served to proxyless clients for the same reason: they are reached through the zone egress, which accepts only mesh mTLS routed by SNI.";
 
 export class ProxylessSnapshots {
   private readonly prev = new Map<string, { key: VersionedResource[]; snapshot: Snapshot }>();

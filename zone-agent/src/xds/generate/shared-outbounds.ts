@@ -9,6 +9,7 @@ import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
 import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, LISTENER_TYPE_URL as LDS } from '@ursa/proto/xds';
 import { typeSetOf, type TypeSet, type VersionedResource } from '../snapshot.js';
 import { loadAssignmentFor } from './eds.js';
+import { externalServiceCluster, externalServiceEgressAssignment, externalServiceEgressCluster, externalServiceHooks } from './external-services.js';
 import type { ResourceMemo } from './memo.js';
 import { groupKey, type Group, type MeshInputs } from './mesh-inputs.js';
 import { outboundClusterName } from './naming.js';
@@ -25,7 +26,8 @@ const reachKeys = new WeakMap<readonly string[], string>();
 interface SharedService {
   readonly sig: string;
   readonly cluster: VersionedResource;
-  readonly cla: VersionedResource;
+  /** Absent for a MeshExternalService reached directly (its endpoints are in the cluster). */
+  readonly cla?: VersionedResource;
   readonly listeners: readonly VersionedResource[];
 }
 
@@ -98,7 +100,7 @@ export class SharedOutbounds {
     const services = [...new Set([...mesh.services.keys(), ...mesh.vips.keys()])].sort();
     const memoKey = groupKey(mesh, g);
     this.used.add(memoKey);
-    g.sets = this.compose(memoKey, services.map((s) => this.entry(mesh, g, zone, s)));
+    g.sets = this.compose(memoKey, [...services.map((s) => this.entry(mesh, g, zone, s)), ...mesh.externalServices.map((m) => this.externalEntry(mesh, m))]);
     return g.sets;
   }
 
@@ -142,7 +144,7 @@ export class SharedOutbounds {
     entry = prev !== undefined && prev.epoch === mesh.epoch ? prev.services.get(service) : undefined;
     if (entry && entry.sig === sig) {
       this.memo.keep(entry.cluster);
-      this.memo.keep(entry.cla);
+      if (entry.cla) this.memo.keep(entry.cla);
       for (const l of entry.listeners) this.memo.keep(l);
     } else {
       const d = this.destination(mesh, g, zone, service, mesh.model.mtls !== undefined);
@@ -163,6 +165,26 @@ export class SharedOutbounds {
     return entry;
   }
 
+  /**
+   * A MeshExternalService's outbound (`external-services.ts`): through the zone egress with mTLS on (its
+   * cluster, the egresses as its endpoints), else direct; a listener on its VIP and `match.port` once the
+   * resolver gave it a VIP. The same for every group (no policy applies to it yet), memoised by its inputs.
+   */
+  private externalEntry(mesh: MeshInputs, e: MeshInputs['externalServices'][number]): SharedService {
+    const m = e.model;
+    const through = mesh.model.mtls !== undefined;
+    const k = `mes\u0000${m.key}\u0000${through}`;
+    const cluster = this.memo.get(CDS, k, Cluster, m.cluster, () => (through ? externalServiceEgressCluster(m) : externalServiceCluster(m)));
+    const cla = through ? this.memo.get(EDS, `${k}\u0000${JSON.stringify(mesh.egresses)}`, ClusterLoadAssignment, m.cluster, () => externalServiceEgressAssignment(m, mesh.egresses)) : undefined;
+    const vip = e.vip;
+    // Its VIP comes from the DNS component's loop like a service's: counted, so the agent retries shortly.
+    if (!vip) this.missingVips++;
+    const listeners = vip
+      ? [this.memo.get(LDS, `${k}\u0000${vip}`, Listener, `outbound:${vip}:${m.port}`, () => outboundListener(vip, m.port, m.cluster, m.protocol, externalServiceHooks(m), false))]
+      : [];
+    return { sig: '', cluster, cla, listeners };
+  }
+
   /** Sets of `entries`, the previous ones under `memoKey` where their resources did not change. */
   private compose(memoKey: string, entries: readonly SharedService[]): SharedSets {
     this.usedSets.add(memoKey);
@@ -172,7 +194,7 @@ export class SharedOutbounds {
     const listeners: VersionedResource[] = [];
     for (const e of entries) {
       clusters.push(e.cluster);
-      clas.push(e.cla);
+      if (e.cla) clas.push(e.cla);
       listeners.push(...e.listeners);
     }
     const key = [clusters, clas, listeners];

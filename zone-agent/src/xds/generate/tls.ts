@@ -17,7 +17,7 @@ import { DownstreamTlsContext, UpstreamTlsContext, type CommonTlsContext } from 
 import { encodeCanonical } from '../hash.js';
 import { DOWNSTREAM_TLS_TYPE_URL, UPSTREAM_TLS_TYPE_URL } from '../type-urls.js';
 import { adsSource, tlsTransportSocket } from './envoy.js';
-import { caSecretName, identitySecretName, sniFor, spiffeId } from './naming.js';
+import { caSecretName, identitySecretName, sniFor, spiffeId, ZONE_EGRESS_SERVICE } from './naming.js';
 
 export function identitySecret(mesh: string, certPem: string, keyPem: string): Secret {
   return Secret.fromPartial({
@@ -58,5 +58,15 @@ export function inboundTls(mesh: string): TransportSocket {
 /** Client side towards `service`: our identity, theirs verified, and the SNI a remote ingress routes by. */
 export function outboundTls(mesh: string, service: string): TransportSocket {
   const ctx = UpstreamTlsContext.fromPartial({ sni: sniFor(service, mesh), commonTlsContext: common(mesh, { $case: 'exact', value: spiffeId(mesh, service) }) });
+  return tlsTransportSocket(UPSTREAM_TLS_TYPE_URL, encodeCanonical(UpstreamTlsContext, ctx));
+}
+
+/**
+ * Client side towards the zone egress for a MeshExternalService (Kuma `ClientSideMTLSCustomSNI` with the
+ * service `zone-egress`): our identity, the egress's `spiffe://<mesh>/zone-egress` verified, the service's
+ * SNI (the egress picks its filter chain by it) and ALPN `kuma`.
+ */
+export function egressTls(mesh: string, sni: string): TransportSocket {
+  const ctx = UpstreamTlsContext.fromPartial({ sni, commonTlsContext: { ...common(mesh, { $case: 'exact', value: spiffeId(mesh, ZONE_EGRESS_SERVICE) }), alpnProtocols: ['kuma'] } });
   return tlsTransportSocket(UPSTREAM_TLS_TYPE_URL, encodeCanonical(UpstreamTlsContext, ctx));
 }

@@ -50,7 +50,7 @@ export interface GenerationStats {
   readonly rebuilt: number;
   /** Resources encoded by this generation (memo misses). */
   readonly encoded: number;
-  /** Services of transparent-proxy meshes without a VIP yet (the DNS allocator runs on its own loop). */
+  /** Services (and MeshExternalServices) of transparent-proxy meshes without a VIP yet (the DNS allocator runs on its own loop). */
   readonly missingVips: number;
   readonly ms: number;
 }
