@@ -66,12 +66,10 @@ export async function startRelay(database: Database, instanceId: string, tracker
   return {
     async ask(tenant, zone, holder, req, timeoutMs) {
       const id = crypto.randomUUID();
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const heard = new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), timeoutMs + RELAY_MARGIN_MS);
-        waiting.set(id, () => {
-          clearTimeout(timer);
-          resolve(true);
-        });
+        timer = setTimeout(() => resolve(false), timeoutMs + RELAY_MARGIN_MS);
+        waiting.set(id, () => resolve(true));
       });
       try {
         await db.delete(kdsRelayAnswers).where(lt(kdsRelayAnswers.answeredAt, new Date(Date.now() - SWEEP_AFTER_MS)));
@@ -87,6 +85,7 @@ export async function startRelay(database: Database, instanceId: string, tracker
         }
         return { id: 0, status: row.status, contentType: row.contentType, body: Buffer.from(row.body, 'utf8') } satisfies InspectResponse;
       } finally {
+        clearTimeout(timer);
         waiting.delete(id);
       }
     },
