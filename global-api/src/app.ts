@@ -6,18 +6,25 @@
 import { createApp, type AppDeps } from '@ursa/core';
 import { mountKdsRoutes, type KdsOptions } from './kds/routes.js';
 import { mountZoneTokenRoutes } from './kds/token-routes.js';
+import { type ForwardDeps, mountForwardRoutes, zoneAsker } from './kds/forward.js';
 
 export interface GlobalAppDeps extends Omit<AppDeps, 'plane' | 'publicRoutes' | 'planeRoutes'> {
   /** KDS (zone sync); without it the app serves the HTTP API only. */
   readonly kds?: KdsOptions;
+  /** Forwarding of a proxy's `xds`/`stats`/`clusters` to its zone; without it those routes answer Kuma's error. */
+  readonly forward?: ForwardDeps;
 }
 
 export function createGlobalApp(deps: GlobalAppDeps) {
-  const { kds, ...rest } = deps;
+  const { kds, forward, ...rest } = deps;
+  const asker = forward ? zoneAsker(forward) : undefined;
   return createApp({
     ...rest,
     plane: { kind: 'global' },
     publicRoutes: kds ? (app) => mountKdsRoutes(app, deps.instanceId, kds) : undefined,
-    planeRoutes: mountZoneTokenRoutes,
+    planeRoutes: (app) => {
+      mountZoneTokenRoutes(app);
+      mountForwardRoutes(app, asker);
+    },
   });
 }

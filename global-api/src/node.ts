@@ -12,6 +12,7 @@ import { ConfigError, describeConfig, helpText, maskedConfig, parseConfig } from
 import { createLogger, createStores, type Database, notifyWaker, openPostgres, PRODUCT, TOKEN_CACHE_MS, VERSION } from '@ursa/core';
 import { migrate, openPglite, startupGuardedSockets } from '@ursa/core/node';
 import { StreamTracker } from './kds/ws.js';
+import { startRelay } from './kds/relay.js';
 import { FeedCache } from './kds/feed-cache.js';
 import { keeperIntervalMs, LeaseKeeper } from './kds/keeper.js';
 import { createGlobalMetrics } from './metrics.js';
@@ -45,6 +46,8 @@ async function main(): Promise<void> {
   const stores = createStores(database.db, { observe: (op, kind, s) => metrics?.storeOperation(op, kind, s) });
   metrics = createGlobalMetrics({ instanceId, defaultTenant: config.defaultTenant, resources: stores.resources, kds: stores.kds });
   const waker = await notifyWaker(database);
+  // On PostgreSQL other replicas may hold a zone's session: forwarded requests reach them through the database.
+  const relay = database.backend === 'postgres' ? await startRelay(database, instanceId, tracker, kdsLog) : undefined;
   const app = createGlobalApp({
     instanceId,
     hostname: hostname(),
@@ -57,6 +60,8 @@ async function main(): Promise<void> {
     log,
     metrics,
     config: maskedConfig(config),
+    // A proxy's xds/stats/clusters asked of its zone through its session, here or on another replica.
+    forward: { instanceId, tracker, remote: relay },
     kds: {
       // LISTEN/NOTIFY: every replica on PostgreSQL, in-process on PGlite.
       waker,

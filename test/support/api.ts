@@ -36,6 +36,8 @@ export interface StartOptions {
   /** What one zone may stage, and after how long an abandoned upload is swept (KDS defaults otherwise). */
   readonly stagingLimits?: StagingLimits;
   readonly stagingTtlMs?: number;
+  /** How long a forwarded inspect request waits for the zone (default FORWARD_TIMEOUT_MS). */
+  readonly forwardTimeoutMs?: number;
 }
 
 export async function startApi(backend: Backend, overrides: Partial<GlobalAppDeps> = {}, opts: StartOptions = {}): Promise<ApiServer> {
@@ -55,6 +57,7 @@ export async function startApi(backend: Backend, overrides: Partial<GlobalAppDep
     auth: { loopbackAdmin: true, operatorToken: 'operator-token-for-tests', isLoopback: (c) => /^(127\.|::1$|::ffff:127\.)/.test(getConnInfo(c).remote.address ?? '') },
     meshDefaults: true,
     config: { test: true },
+    forward: { instanceId: opts.instanceId ?? 'test-0000', tracker, timeoutMs: opts.forwardTimeoutMs },
     kds: { waker, heartbeatMs: opts.heartbeatMs ?? 1000, leaseTtlMs, upgradeWebSocket: upgradeWebSocket as never, tracker, feed, keeper, progressFlushMs: opts.progressFlushMs, stagingLimits: opts.stagingLimits, stagingTtlMs: opts.stagingTtlMs },
     ...overrides,
   });

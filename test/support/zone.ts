@@ -4,7 +4,7 @@
  */
 import { type Database, type Logger, notifyWaker, ResourceStore, type Waker } from '@ursa/core';
 import { migrate, openPglite } from '@ursa/core/node';
-import { KdsClient, LOCAL, ZoneSyncState } from '@ursa/zone-agent';
+import { KdsClient, type KdsClientOptions, LOCAL, ZoneSyncState } from '@ursa/zone-agent';
 
 export interface TestZone {
   readonly name: string;
@@ -21,7 +21,7 @@ export interface TestZone {
   stop(): Promise<void>;
 }
 
-export async function startZone(opts: { name: string; globalUrl: string; token: string | (() => string); transport: 'ws' | 'poll'; database?: Database; pollWaitS?: number; log?: Logger }): Promise<TestZone> {
+export async function startZone(opts: { name: string; globalUrl: string; token: string | (() => string); transport: 'ws' | 'poll'; database?: Database; pollWaitS?: number; log?: Logger; inspect?: KdsClientOptions['inspect'] }): Promise<TestZone> {
   const database = opts.database ?? (await openPglite());
   if (!opts.database) await migrate(database);
   const store = new ResourceStore(database.db);
@@ -41,6 +41,7 @@ export async function startZone(opts: { name: string; globalUrl: string; token: 
       backoff: { baseMs: 50, maxMs: 500 },
       pollWaitS: opts.pollWaitS ?? 2,
       log: opts.log,
+      inspect: opts.inspect,
     });
   let client = newClient(opts.globalUrl, opts.transport);
   client.start();

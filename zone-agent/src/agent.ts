@@ -98,6 +98,8 @@ export async function runAgent(start: AgentStart): Promise<void> {
         process.exit(70);
       },
       log: log.child('kds'),
+      // The global's forwarded `xds` of a proxy (Kuma's XDSConfigRequest), from this agent's snapshot cache.
+      inspect: async (req) => (await import('./xds/inspect-answer.js')).answerInspect({ tenant: LOCAL, zone: config.zone, store: stores.resources, xds: () => xdsHandle }, req),
     });
   }
 

@@ -126,6 +126,21 @@ export const kdsStaging = pgTable(
   (t) => [primaryKey({ name: 'kds_staging_pk', columns: [t.tenantId, t.zone, t.snapshotId, t.kind, t.mesh, t.name] })],
 );
 
+/**
+ * Answers relayed between global replicas: a proxy's `xds` asked on one replica of a zone whose KDS session
+ * another replica holds (`global-api/src/kds/relay.ts`). The question travels in a NOTIFY; the answer (up to
+ * the 8 MiB a zone sends) is written here by the holding replica and read and deleted by the asking one;
+ * answers nobody collected (the asker gave up) are deleted after a minute.
+ */
+export const kdsRelayAnswers = pgTable('kds_relay_answers', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  status: integer('status').notNull(),
+  contentType: text('content_type').notNull(),
+  body: text('body').notNull(),
+  answeredAt: timestamp('answered_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
 /** HMAC keys that sign zone tokens. Several may be active: rotation adds one, retiring stops verification. */
 export const signingKeys = pgTable(
   'signing_keys',

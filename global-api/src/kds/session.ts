@@ -13,7 +13,7 @@ import type { LeaseKeeper } from './keeper.js';
 import { sweepStagingNow } from './staging-sweep.js';
 
 /** Features this global speaks; a zone gets the intersection with what it announced. */
-export const FEATURES = ['resume-v1', 'snapshot-complete', 'chunked-deltas', 'hash-suffix'] as const;
+export const FEATURES = ['resume-v1', 'snapshot-complete', 'chunked-deltas', 'hash-suffix', 'inspect-v1'] as const;
 
 export interface SessionDeps {
   readonly resources: ResourceStore;

@@ -91,6 +91,11 @@ export function checkFrame(frame: Frame): void {
       text('error.code', body.value.code, MAX_SHORT_TEXT_CHARS);
       text('error.message', body.value.message, MAX_REASON_CHARS);
       return;
+    case 'inspectResponse':
+      revision('inspect_response.id', body.value.id);
+      if (body.value.status < 100 || body.value.status > 599) bad('inspect_response.status', `${body.value.status} is not an HTTP status (100 to 599)`);
+      text('inspect_response.content_type', body.value.contentType, MAX_SHORT_TEXT_CHARS);
+      return;
     default:
       return; // welcome: refused by the driver as out of place, with its own message
   }

@@ -5,11 +5,12 @@
  * heartbeats; three missed heartbeats end the session, and the lease runs out on its own if this process
  * dies.
  */
-import type { Frame, Hello } from '@ursa/proto/gen/kds.js';
+import type { Frame, Hello, InspectRequest, InspectResponse } from '@ursa/proto/gen/kds.js';
 import { createLogger, decodeFrame, encodeFrame, errorText, KdsError, type Logger, type Waker } from '@ursa/core';
 import { ZoneSession, type SessionDeps } from './session.js';
 import { publicKdsError } from './public-error.js';
 import { checkFrame } from './validate.js';
+import { InspectCalls } from './inspect-calls.js';
 
 /** What the driver needs from the socket: a Hono `WSContext` fits. */
 export interface SocketLike {
@@ -39,6 +40,12 @@ export class StreamTracker {
   get size(): number {
     return this.#drivers.size;
   }
+  /** The live session of a zone held by this process, if any (the newest, should two overlap for a moment). */
+  find(tenant: string, zone: string): StreamDriver | undefined {
+    let found: StreamDriver | undefined;
+    for (const d of this.#drivers) if (d.live && d.tenant === tenant && d.zone === zone) found = d;
+    return found;
+  }
   /**
    * Ends every session (Error frame `internal`: the global is shutting down) and waits until each is
    * closed. Leases are left to run out: zones reconnect elsewhere without showing Offline.
@@ -64,6 +71,7 @@ export class StreamDriver {
 
   #ended?: Promise<void>;
   readonly #log: Logger;
+  readonly #inspects = new InspectCalls();
 
   constructor(
     private readonly socket: SocketLike,
@@ -83,6 +91,28 @@ export class StreamDriver {
     }, helloWithinMs);
   }
 
+  get live(): boolean {
+    return Boolean(this.#session) && !this.#closed;
+  }
+  get tenant(): string | undefined {
+    return this.#session?.tenant;
+  }
+  get zone(): string | undefined {
+    return this.#session?.zone;
+  }
+  /** Features both sides agreed in the Welcome. */
+  get features(): readonly string[] {
+    return this.#session?.welcome.features ?? [];
+  }
+
+  /**
+   * Asks the zone about one of its proxies and waits for its answer (at most `timeoutMs`); fails with an
+   * `InspectCallError` when the session ends first, too many requests wait, or the zone is silent.
+   */
+  inspect(req: Omit<InspectRequest, 'id'>, timeoutMs: number): Promise<InspectResponse> {
+    return this.#inspects.ask(req, (r) => this.#send({ body: { $case: 'inspectRequest', value: r } }), timeoutMs);
+  }
+
   /** Ends the session from this side and waits until its lease and subscription are closed. */
   async shutdown(reason: string): Promise<void> {
     this.#send({ body: { $case: 'error', value: { code: 'internal', message: reason } } });
@@ -93,6 +123,8 @@ export class StreamDriver {
   /** Feed every binary message here; they are processed strictly in arrival order. */
   receive(data: Uint8Array): void {
     this.#lastReceived = Date.now();
+    // An inspect answer is settled at once, not behind a batch being applied: its caller is waiting.
+    if (this.#session && this.#settleInspect(data)) return;
     this.#queue = this.#queue.then(() => this.#handle(data)).catch((err) => this.#fail(err));
   }
 
@@ -109,6 +141,24 @@ export class StreamDriver {
   /** The socket closed (either side). */
   closed(): void {
     void this.#end('closed', 'connection closed');
+  }
+
+  /** True when `data` was an InspectResponse (settled); anything else goes through the queue. */
+  #settleInspect(data: Uint8Array): boolean {
+    // Frame's oneof is its only field: an InspectResponse (field 8, length-delimited) starts with 0x42, so
+    // other frames (Deltas of up to 16 MiB) are not decoded twice.
+    if (data[0] !== 0x42) return false;
+    let frame: Frame;
+    try {
+      frame = decodeFrame(data);
+    } catch {
+      return false; // the queue reports it
+    }
+    if (frame.body?.$case !== 'inspectResponse') return false;
+    checkInspectResponse(frame.body.value, this.#inspects, (err) => {
+      this.#queue = this.#queue.then(() => this.#fail(err));
+    });
+    return true;
   }
 
   async #handle(data: Uint8Array): Promise<void> {
@@ -246,6 +296,7 @@ export class StreamDriver {
   #end(code: string, message: string, inQueue = false): Promise<void> {
     if (this.#ended) return inQueue ? Promise.resolve() : this.#ended;
     this.#closed = true;
+    this.#inspects.end(`the zone's session ended (${code}) before it answered`);
     clearInterval(this.#timer);
     clearTimeout(this.#helloTimer);
     this.#unsubscribe?.();
@@ -259,6 +310,17 @@ export class StreamDriver {
     })();
     return this.#ended;
   }
+}
+
+/** Settles a zone's answer, or ends the session when the answer is malformed (`validate.ts` bounds). */
+function checkInspectResponse(r: InspectResponse, calls: InspectCalls, fail: (err: unknown) => void): void {
+  try {
+    checkFrame({ body: { $case: 'inspectResponse', value: r } });
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  calls.settle(r);
 }
 
 /**

@@ -5,7 +5,7 @@
  * records the client's `status`: connected, the last error, the applied revision, bytes, and `fatal` when the
  * zone's database died and sync stopped for good.
  */
-import type { Hello, Welcome } from '@ursa/proto/gen/kds.js';
+import type { Hello, InspectRequest, InspectResponse, Welcome } from '@ursa/proto/gen/kds.js';
 import type { Logger } from '@ursa/core';
 import type { SyncState } from './state.js';
 import { SyncSession } from './sync-session.js';
@@ -31,6 +31,11 @@ export interface KdsClientOptions {
   /** Long-poll wait per request, seconds. */
   readonly pollWaitS?: number;
   readonly log?: Logger;
+  /**
+   * Answers the global's forwarded inspect requests (feature `inspect-v1`); without it the zone does not
+   * announce the feature and the global tells its callers so.
+   */
+  readonly inspect?: (req: InspectRequest) => Promise<InspectResponse>;
   /**
    * The zone's embedded database failed beyond repair in this process (PGlite aborted: its wasm instance
    * is dead or inconsistent). Sync has stopped for good; the agent should exit, and a restart recovers the
@@ -60,6 +65,8 @@ export interface KdsStatus {
 }
 
 export const CLIENT_FEATURES = ['resume-v1', 'snapshot-complete', 'chunked-deltas', 'hash-suffix'];
+/** The zone answers InspectRequest frames (announced only when the agent gives the client an `inspect` handler). */
+export const INSPECT_FEATURE = 'inspect-v1';
 const DEFAULT_BACKOFF = { baseMs: 500, maxMs: 30_000 };
 /** Error codes that say the zone crossed a limit of the global's: retrying soon would only cross it again. */
 const OVER_LIMIT_CODES = new Set(['limit-exceeded', 'too-large']);
@@ -117,6 +124,7 @@ export class KdsClient {
         onLocalChange: this.o.onLocalChange,
         report: this.#report,
         log: this.o.log,
+        inspect: this.o.inspect,
       });
       this.#session = session;
       try {
@@ -152,7 +160,7 @@ export class KdsClient {
       token: (await this.o.token()).trim(),
       agentVersion: this.o.agentVersion,
       instanceId: this.o.instanceId,
-      features: CLIENT_FEATURES,
+      features: this.o.inspect ? [...CLIENT_FEATURES, INSPECT_FEATURE] : CLIENT_FEATURES,
       lastRevision: await this.o.state.lastRevision(),
       configJson: this.o.configJson ?? '{}',
       inventoryRevision: await this.o.state.inventoryRevision(),

@@ -13,7 +13,7 @@
  * It always ends by throwing: `SessionEnded` with the reason, or the error that broke it (the client tells
  * a dead database from the rest).
  */
-import type { Delta, Frame, Hello, Rejection, Welcome } from '@ursa/proto/gen/kds.js';
+import type { Delta, Frame, Hello, InspectRequest, InspectResponse, Rejection, Welcome } from '@ursa/proto/gen/kds.js';
 import type { Logger } from '@ursa/core';
 import { Inbox } from './inbox.js';
 import type { SyncState } from './state.js';
@@ -45,7 +45,12 @@ export interface SessionContext {
   readonly onLocalChange: (listener: () => void) => () => void;
   readonly report: SessionReport;
   readonly log?: Logger;
+  /** Answers the global's inspect requests (`inspect-v1`); each runs beside the session loop, never blocking it. */
+  readonly inspect?: (req: InspectRequest) => Promise<InspectResponse>;
 }
+
+/** Inspect requests the zone answers at once; more are refused (the global sends far fewer: see forward.ts). */
+const MAX_INSPECTS_IN_FLIGHT = 16;
 
 export class SyncSession {
   readonly #inbox: Inbox;
@@ -108,6 +113,7 @@ export class SyncSession {
     let localChanged = true;
     const cursor: UpCursor = { acked: welcome.inventoryRevision, revision: welcome.inventoryRevision, snapshot: welcome.inventoryRevision === 0 };
     let batches: AsyncGenerator<Omit<Delta, 'seq'>> | undefined;
+    let inspecting = 0;
     const unsubscribe = this.ctx.onLocalChange(() => {
       localChanged = true;
       inbox.ring();
@@ -188,6 +194,23 @@ export class SyncSession {
             await state.advance(body.value.revision);
             report.advanced(body.value.revision);
             break;
+          case 'inspectRequest': {
+            const req = body.value;
+            const answer = (r: InspectResponse) => send({ body: { $case: 'inspectResponse', value: r } });
+            const refuse = (status: number, reason: string) => answer({ id: req.id, status, contentType: 'text/plain', body: Buffer.from(reason, 'utf8') });
+            if (!this.ctx.inspect) refuse(501, 'this zone agent does not answer inspect requests');
+            else if (inspecting >= MAX_INSPECTS_IN_FLIGHT) refuse(429, `the zone agent is already answering ${MAX_INSPECTS_IN_FLIGHT} inspect requests`);
+            else {
+              // Answered beside the loop: reading a large config must not hold up Deltas and heartbeats. The
+              // answer goes out whenever it is ready (after this session ended, the send is a no-op).
+              inspecting += 1;
+              this.ctx
+                .inspect(req)
+                .then(answer, (err: Error) => refuse(500, `the zone agent failed to answer: ${err.message}`))
+                .finally(() => (inspecting -= 1));
+            }
+            break;
+          }
           case 'error':
             throw new SessionEnded(`global ended the session: ${body.value.code}: ${body.value.message}`, body.value.code);
           default:

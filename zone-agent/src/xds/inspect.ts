@@ -123,15 +123,29 @@ async function dataplaneOf(deps: InspectDeps, mesh: string, name: string, title:
   return dp;
 }
 
+/** The proxy kinds a config dump can be asked for (the zone API serves Dataplanes; the global forwards all three). */
+export type ProxyResourceType = 'Dataplane' | 'ZoneIngress' | 'ZoneEgress';
+
 /** `GET /meshes/{mesh}/dataplanes/{name}/_config`. */
 export async function inspectConfig(c: Context<AppEnv>, deps: InspectDeps, mesh: string, name: string): Promise<Response> {
-  const title = 'Could not get the xDS configuration of the dataplane';
-  await dataplaneOf(deps, mesh, name, title);
+  return c.json(await configDump(deps, 'Dataplane', mesh, name));
+}
+
+/**
+ * The body of `_config`: the xDS resources the proxy is served now. Also what the global's forwarded
+ * `xds` / `_config` answer (`forward.ts`), so both show the same document. Throws ApiError (404) when the
+ * proxy does not exist in this zone or has no snapshot (not connected to this agent).
+ */
+export async function configDump(deps: InspectDeps, type: ProxyResourceType, mesh: string, name: string): Promise<Record<string, unknown>> {
+  const title = type === 'Dataplane' ? 'Could not get the xDS configuration of the dataplane' : `Could not get the xDS configuration of the ${type === 'ZoneIngress' ? 'zone ingress' : 'zone egress'}`;
+  if (type === 'Dataplane') await dataplaneOf(deps, mesh, name, title);
+  else if (!(await deps.store.get(deps.tenant, { kind: type, mesh: '', name }))) throw new ApiError(404, title, 'Not found');
   const xds = deps.xds();
   if (!xds) throw new ApiError(404, title, 'the xDS server of this zone agent is off or still starting (--xds-port)');
-  const nodeId = `${mesh}.${name}`;
+  // Zone ingresses and egresses serve every mesh: their node id has none (`.<name>`).
+  const nodeId = `${type === 'Dataplane' ? mesh : ''}.${name}`;
   const snap = xds.cache.getSnapshot(nodeId);
-  if (!snap) throw new ApiError(404, title, `dataplane ${nodeId} has no xDS configuration: it is not connected to this zone agent`);
+  if (!snap) throw new ApiError(404, title, `${type === 'Dataplane' ? 'dataplane' : type} ${nodeId} has no xDS configuration: it is not connected to this zone agent`);
   const types = [...PUSH_ORDER, SECRET_TYPE_URL];
   const resources: Record<string, { version: string; items: { name: string; version: string; resource: unknown }[] }> = {};
   for (const t of types) {
@@ -143,7 +157,7 @@ export async function inspectConfig(c: Context<AppEnv>, deps: InspectDeps, mesh:
     };
   }
   const kind = xds.kindOf(nodeId);
-  return c.json({ mesh, name, nodeId, connected: kind !== undefined, ...(kind ? { proxyType: kind } : {}), ...(kind === 'proxyless' ? { notes: [PROXYLESS_NOTE] } : {}), resources });
+  return { mesh, name, nodeId, connected: kind !== undefined, ...(kind ? { proxyType: kind } : {}), ...(kind === 'proxyless' ? { notes: [PROXYLESS_NOTE] } : {}), resources };
 }
 
 /** `GET /meshes/{mesh}/dataplanes/{name}/_policies`. */
