@@ -77,8 +77,8 @@ function finish<K extends string, S extends SpecSchema, P extends boolean>(row: 
  * derives `ResourceKind` and `SpecOf<K>`. Everything else reads `RESOURCES`.
  */
 export const DESCRIPTORS = Object.freeze([
-  legacy({ kind: 'Mesh', scope: 'global', path: 'meshes', kds: 'global-to-zones', readOnlyOnGlobal: false, isMeshDefinition: true, shortName: 'm', pluralDisplayName: 'Meshes', schema: meshSpec }),
-  legacy({ kind: 'Zone', scope: 'global', path: 'zones', kds: 'none', readOnlyOnGlobal: false, isZoneDefinition: true, shortName: 'z', schema: zoneSpec }),
+  legacy({ kind: 'Mesh', scope: 'global', path: 'meshes', kds: 'global-to-zones', readOnlyOnGlobal: false, isMeshDefinition: true, warnNonDns1035Name: true, shortName: 'm', pluralDisplayName: 'Meshes', schema: meshSpec }),
+  legacy({ kind: 'Zone', scope: 'global', path: 'zones', kds: 'none', readOnlyOnGlobal: false, isZoneDefinition: true, warnNonDns1035Name: true, shortName: 'z', schema: zoneSpec }),
   legacy({ kind: 'ZoneInsight', scope: 'global', path: 'zone-insights', kds: 'none', readOnlyOnGlobal: true, readOnly: true, shortName: '', insightOf: 'Zone', schema: zoneInsightSpec }),
   legacy({ kind: 'ZoneIngress', scope: 'global', path: 'zoneingresses', altPaths: ['zone-ingresses'], kds: 'zone-to-global-to-zones', readOnlyOnGlobal: true, shortName: 'zi', zoneField: 'zone', tagPaths: ['$.availableServices[*].tags'], pluralDisplayName: 'Zone Ingresses', schema: zoneIngressSpec }),
   legacy({ kind: 'ZoneIngressInsight', scope: 'global', path: 'zone-ingress-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: '', insightOf: 'ZoneIngress', schema: zoneIngressInsightSpec }),

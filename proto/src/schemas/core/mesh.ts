@@ -145,8 +145,8 @@ const loggingBackend = obj({
   const type = read.str(b, 'type');
   const conf = read.obj(b, 'conf') ?? {};
   // Kuma's field paths call a logging or tracing backend's `conf` `config` (mesh_validator.go).
-  if (type === 'file') checkWith(ctx, fileLoggingConf, conf, ['config']);
-  else if (type === 'tcp') checkWith(ctx, tcpLoggingConf, conf, ['config']);
+  if (type === 'file') checkWith(ctx, fileLoggingConf, conf, ['config'], ['conf']);
+  else if (type === 'tcp') checkWith(ctx, tcpLoggingConf, conf, ['config'], ['conf']);
   else {
     ctx.addIssue({
       code: 'custom',
@@ -223,8 +223,8 @@ const tracingBackend = obj({
   }
   const type = read.str(b, 'type');
   const conf = read.obj(b, 'conf') ?? {};
-  if (type === 'zipkin') checkWith(ctx, zipkinConf, conf, ['config']);
-  else if (type === 'datadog') checkWith(ctx, datadogConf, conf, ['config']);
+  if (type === 'zipkin') checkWith(ctx, zipkinConf, conf, ['config'], ['conf']);
+  else if (type === 'datadog') checkWith(ctx, datadogConf, conf, ['config'], ['conf']);
   else {
     ctx.addIssue({
       code: 'custom',
