@@ -29,7 +29,7 @@ import { meshRetryFieldPath, meshRetrySpec } from './schemas/policies/mesh-retry
 import { meshTCPRouteSpec } from './schemas/policies/mesh-tcp-route.js';
 import { meshTimeoutSpec } from './schemas/policies/mesh-timeout.js';
 import { meshTraceSpec } from './schemas/policies/mesh-trace.js';
-import { meshTrafficPermissionSpec } from './schemas/policies/mesh-traffic-permission.js';
+import { meshTrafficPermissionFieldPath, meshTrafficPermissionSpec } from './schemas/policies/mesh-traffic-permission.js';
 import { meshExternalServiceSpec } from './schemas/services/mesh-external-service.js';
 
 type Defaulted = 'altPaths' | 'readOnly' | 'singularDisplayName' | 'pluralDisplayName' | 'tagPaths' | 'includeInFederation' | 'isMeshDefinition' | 'isZoneDefinition' | 'blocksMeshDeletion';
@@ -89,7 +89,7 @@ export const DESCRIPTORS = Object.freeze([
   legacy({ kind: 'Secret', scope: 'mesh', path: 'secrets', kds: 'global-to-zones', readOnlyOnGlobal: false, shortName: '', schema: secretSpec }),
   legacy({ kind: 'GlobalSecret', scope: 'global', path: 'global-secrets', altPaths: ['globalsecrets'], kds: 'global-to-zones', readOnlyOnGlobal: false, shortName: '', schema: globalSecretSpec }),
   meshSpecResource({ kind: 'MeshExternalService', path: 'meshexternalservices', shortName: 'mes', maxNameLength: 63, schema: meshExternalServiceSpec }),
-  policy({ kind: 'MeshTrafficPermission', policy: { hasTo: false, hasFrom: true, hasRules: true }, path: 'meshtrafficpermissions', shortName: 'mtp', schema: meshTrafficPermissionSpec }),
+  policy({ kind: 'MeshTrafficPermission', policy: { hasTo: false, hasFrom: true, hasRules: true }, path: 'meshtrafficpermissions', shortName: 'mtp', schema: meshTrafficPermissionSpec, kumaFieldPath: meshTrafficPermissionFieldPath }),
   policy({ kind: 'MeshTimeout', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshtimeouts', shortName: 'mt', schema: meshTimeoutSpec }),
   policy({ kind: 'MeshRetry', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshretries', shortName: 'mr', pluralDisplayName: 'Mesh Retries', schema: meshRetrySpec, kumaFieldPath: meshRetryFieldPath }),
   policy({ kind: 'MeshCircuitBreaker', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshcircuitbreakers', shortName: 'mcb', schema: meshCircuitBreakerSpec }),

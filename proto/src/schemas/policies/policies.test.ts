@@ -74,7 +74,7 @@ describe('MeshTimeout', () => {
       check(kind, { rules: [{ matches: [{ spiffeID: { type: 'Regex', value: 'frontend' } }, {}], default: { http: { requestTimeout: '20s' } } }] }),
     ).toEqual([
       { field: 'spec.rules[0].matches[0].spiffeID.type', message: 'unrecognized type "Regex", supported values are: Exact, Prefix' },
-      { field: 'spec.rules[0].matches[0].spiffeID.value', message: 'must be a valid Spiffe ID' },
+      { field: 'spec.rules[0].matches[0].spiffeID', message: 'must be a valid Spiffe ID: scheme is missing or invalid' },
       { field: 'spec.rules[0].matches[1]', message: "must specify at least one of 'spiffeID' or 'sni'" },
     ]);
   });
@@ -113,7 +113,7 @@ describe('MeshTrafficPermission', () => {
       { field: 'spec.targetRef.kind', message: "value 'MeshGateway' is not supported" },
       { field: 'spec.from[0].targetRef.kind', message: "value 'Dataplane' is not supported" },
       { field: 'spec.from[0].default.action', message: 'must be one of: Allow, Deny, AllowWithShadowDeny' },
-      { field: 'spec.from[1].default', message: 'must be defined' },
+      { field: 'spec.from[1].default.action', message: 'must be defined' },
       { field: 'spec.to', message: 'unknown field "to"' },
     ]);
     expect(
@@ -275,7 +275,7 @@ describe('MeshCircuitBreaker', () => {
     ).toEqual([
       { field: 'spec.to[0].targetRef.kind', message: "value 'MeshHTTPRoute' is not supported" },
       { field: 'spec.to[0].default.connectionLimits.maxConnections', message: 'must be greater than 0' },
-      { field: 'spec.to[0].default.outlierDetection.interval', message: 'must be greater than zero' },
+      { field: 'spec.to[0].default.outlierDetection.interval', message: 'must be greater than zero when defined' },
       { field: 'spec.to[0].default.outlierDetection.maxEjectionPercent', message: 'must be in inclusive range [0, 100]' },
       { field: 'spec.to[0].default.outlierDetection.healthyPanicThreshold', message: 'must be in inclusive range [0.0, 100.0]' },
       { field: 'spec.to[0].default.outlierDetection.detectors', message: 'must be defined' },
