@@ -121,10 +121,11 @@ describe('MeshTrafficPermission', () => {
         rules: [{ default: { allow: [{ spiffeID: { type: 'Exact', value: 'frontend' } }], deny: [{ sni: { type: 'Prefix', value: 'Backend' } }] } }, { default: {} }],
       }),
     ).toEqual([
-      { field: 'spec.rules[0].default.allow[0].spiffeID.value', message: 'must be a valid Spiffe ID' },
-      { field: 'spec.rules[0].default.deny[0].sni.type', message: 'unrecognized type "Prefix", supported values are: Exact' },
-      { field: 'spec.rules[0].default.deny[0].sni.value', message: 'must be a lowercase RFC 1123 subdomain' },
-      { field: 'spec.rules[1].default', message: "at least one of 'allow', 'allowWithShadowDeny', 'deny' has to be defined" },
+      // Kuma's paths for a rule leave out `default`; its texts come from go-spiffe and Kubernetes.
+      { field: 'spec.rules[0].allow[0].spiffeID', message: 'must be a valid Spiffe ID: scheme is missing or invalid' },
+      { field: 'spec.rules[0].deny[0].sni.type', message: 'unrecognized type "Prefix", supported values are: Exact' },
+      { field: 'spec.rules[0].deny[0].sni.value', message: expect.stringMatching(/^a lowercase RFC 1123 subdomain must consist of/) },
+      { field: 'spec.rules[1]', message: "at least one of 'allow', 'allowWithShadowDeny', 'deny' has to be defined" },
     ]);
   });
   it('needs from or rules, never both', () => {
@@ -825,5 +826,23 @@ describe('reporting', () => {
       'spec.to[2].extra',
       'spec.to[0].targetRef.kind',
     ]);
+  });
+});
+
+describe('dropUnknownFields (what an API write keeps of a body with unknown fields)', () => {
+  it('drops unknown fields at any depth, names them Kuma-style, and leaves a spec that validates', async () => {
+    const { dropUnknownFields, descriptorFor, validateSpec } = await import('../../index.js');
+    const desc = descriptorFor('MeshTimeout')!;
+    const spec = { targetRef: { kind: 'Mesh', colour: 'red' }, to: [{ targetRef: { kind: 'Mesh' }, default: { idleTimoeut: '1m', connectionTimeout: '2s', http: null } }], extra: 1 };
+    const out = dropUnknownFields(desc, spec);
+    expect(out.dropped.sort()).toEqual(['spec.extra', 'spec.targetRef.colour', 'spec.to[0].default.idleTimoeut']);
+    expect(out.spec).toEqual({ targetRef: { kind: 'Mesh' }, to: [{ targetRef: { kind: 'Mesh' }, default: { connectionTimeout: '2s' } }] });
+    expect(validateSpec(desc, out.spec).ok).toBe(true);
+    expect(spec.extra).toBe(1); // the input is not changed
+  });
+  it('leaves other problems for validation', async () => {
+    const { dropUnknownFields, descriptorFor } = await import('../../index.js');
+    const out = dropUnknownFields(descriptorFor('MeshTimeout')!, { targetRef: { kind: 'Nonsense' }, typo: true });
+    expect(out).toEqual({ spec: { targetRef: { kind: 'Nonsense' } }, dropped: ['spec.typo'] });
   });
 });
