@@ -20,7 +20,7 @@ import { zoneSpec } from './schemas/core/zone.js';
 import type { DescriptorOf, PolicyKind, ResourceKind } from './spec-types.js';
 import { meshAccessLogSpec } from './schemas/policies/mesh-access-log.js';
 import { meshCircuitBreakerSpec } from './schemas/policies/mesh-circuit-breaker.js';
-import { meshFaultInjectionSpec } from './schemas/policies/mesh-fault-injection.js';
+import { meshFaultInjectionFieldPath, meshFaultInjectionSpec } from './schemas/policies/mesh-fault-injection.js';
 import { meshHealthCheckSpec } from './schemas/policies/mesh-health-check.js';
 import { meshHTTPRouteSpec } from './schemas/policies/mesh-http-route.js';
 import { meshLoadBalancingStrategySpec } from './schemas/policies/mesh-load-balancing-strategy.js';
@@ -97,7 +97,7 @@ export const DESCRIPTORS = Object.freeze([
   policy({ kind: 'MeshHTTPRoute', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshhttproutes', shortName: 'mhttpr', schema: meshHTTPRouteSpec }),
   policy({ kind: 'MeshTCPRoute', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshtcproutes', shortName: 'mtcpr', schema: meshTCPRouteSpec }),
   policy({ kind: 'MeshLoadBalancingStrategy', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshloadbalancingstrategies', shortName: 'mlbs', pluralDisplayName: 'Mesh Load Balancing Strategies', schema: meshLoadBalancingStrategySpec }),
-  policy({ kind: 'MeshFaultInjection', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshfaultinjections', shortName: 'mfi', schema: meshFaultInjectionSpec }),
+  policy({ kind: 'MeshFaultInjection', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshfaultinjections', shortName: 'mfi', schema: meshFaultInjectionSpec, kumaFieldPath: meshFaultInjectionFieldPath }),
   policy({ kind: 'MeshRateLimit', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshratelimits', shortName: 'mrl', schema: meshRateLimitSpec }),
   policy({ kind: 'MeshAccessLog', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshaccesslogs', shortName: 'mal', schema: meshAccessLogSpec }),
   policy({ kind: 'MeshTrace', policy: { hasTo: false, hasFrom: false, hasRules: false }, path: 'meshtraces', shortName: 'mtr', schema: meshTraceSpec }),

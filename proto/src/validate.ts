@@ -116,7 +116,11 @@ export function validateSpec(desc: ResourceDescriptor, spec: unknown): Result<Re
   const unstorable = storableViolations(spec, prefix);
   const parsed = desc.schema.safeParse(spec ?? {});
   if (parsed.success && unstorable.length === 0) return { ok: true, value: parsed.data };
-  const violations = (parsed.success ? [] : zodViolations(parsed.error, prefix)).map((v) => (desc.kumaFieldPath ? { ...v, field: desc.kumaFieldPath(v.field) } : v));
+  const all = (parsed.success ? [] : zodViolations(parsed.error, prefix)).map((v) => (desc.kumaFieldPath ? { ...v, field: desc.kumaFieldPath(v.field) } : v));
+  // A section that must not be there is not looked into (as Kuma's validators return early): its own
+  // problems would only bury the one that matters.
+  const forbidden = all.filter((v) => v.message.startsWith('must not be defined')).map((v) => v.field);
+  const violations = all.filter((v) => !forbidden.some((f) => v.field.startsWith(`${f}[`) || v.field.startsWith(`${f}.`)));
   // One message per field: the schema's, when it already refused that field.
   violations.push(...unstorable.filter((u) => !violations.some((v) => v.field === u.field)));
   return { ok: false, violations };

@@ -42,15 +42,16 @@ export const uint32 = () =>
     .min(0, { error: 'must be a non-negative integer' })
     .max(4294967295, { error: 'must fit in 32 bits' });
 
-/** Kuma percentages are int-or-string ("50", 50, "12.5"); the value must be within [0, 100]. */
+/**
+ * Kuma percentages are int-or-string ("50", 50, "12.5"); the value must be within [0, 100]. Kuma's texts
+ * (`ValidatePercentage`): a string that is not a number, then the range.
+ */
 export const percentage = () =>
-  z.union([z.number(), z.string()], { error: 'must be a number or a decimal string' }).refine(
-    (v) => {
-      const n = typeof v === 'number' ? v : /^[0-9]+(\.[0-9]+)?$/.test(v) ? Number(v) : NaN;
-      return Number.isFinite(n) && n >= 0 && n <= 100;
-    },
-    { error: 'must be in inclusive range [0.0, 100.0]' },
-  );
+  z.union([z.number(), z.string()], { error: 'must be a number or a decimal string' }).superRefine((v, ctx) => {
+    const n = typeof v === 'number' ? v : /^-?[0-9]+(\.[0-9]+)?$/.test(v.trim()) ? Number(v) : NaN;
+    if (typeof v === 'string' && Number.isNaN(n)) ctx.addIssue({ code: 'custom', message: 'string must be a valid number' });
+    else if (!(Number.isFinite(n) && n >= 0 && n <= 100)) ctx.addIssue({ code: 'custom', message: 'must be in inclusive range [0.0, 100.0]' });
+  });
 
 /** Label keys follow k8s qualified names: optional DNS prefix + "/" + name (≤ 63, alnum at both ends). */
 const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;

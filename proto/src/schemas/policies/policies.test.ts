@@ -611,11 +611,12 @@ describe('MeshFaultInjection', () => {
       }),
     ).toEqual([
       { field: 'spec.from[0].targetRef.kind', message: "value 'MeshGateway' is not supported" },
-      { field: 'spec.from[0].default.http[0].abort.httpStatus', message: 'must be in inclusive range [100, 599]' },
-      { field: 'spec.from[0].default.http[0].abort.percentage', message: 'must be in inclusive range [0.0, 100.0]' },
-      { field: 'spec.from[0].default.http[1].delay.value', message: 'must be a duration string like "5s" or "1m30s"' },
-      { field: 'spec.from[0].default.http[2].responseBandwidth.limit', message: 'must be in kbps/Mbps/Gbps units' },
-      { field: 'spec.from[0].default.http[3].abort.httpStatus', message: 'must be defined' },
+      // Kuma's paths name the fault kind, then the index; a missing status is Go's zero, out of range.
+      { field: 'spec.from[0].default.http.abort[0].httpStatus', message: 'must be in inclusive range [100, 599]' },
+      { field: 'spec.from[0].default.http.abort[0].percentage', message: 'must be in inclusive range [0.0, 100.0]' },
+      { field: 'spec.from[0].default.http.delay[1].value', message: 'must be a duration string like "5s" or "1m30s"' },
+      { field: 'spec.from[0].default.http.responseBandwidth[2].limit', message: 'must be in kbps/Mbps/Gbps units' },
+      { field: 'spec.from[0].default.http.abort[3].httpStatus', message: 'must be in inclusive range [100, 599]' },
     ]);
   });
   it('keeps from to sidecars and to to gateways', () => {
