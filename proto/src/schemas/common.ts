@@ -453,6 +453,8 @@ export function narrowSectionKinds(
   section: string,
   itemKinds: readonly TargetRefKind[],
   narrow: (top: TargetRefKind, item: Record<string, unknown>) => readonly TargetRefKind[] | undefined,
+  /** Kuma's own text for a refusal, where it has one; `value '<kind>' is not supported` otherwise. */
+  message?: (top: TargetRefKind, item: Record<string, unknown>) => string | undefined,
 ) {
   return (spec: unknown, ctx: z.RefinementCtx) => {
     const top = topLevelRef(spec);
@@ -466,7 +468,7 @@ export function narrowSectionKinds(
         ctx.addIssue({
           code: 'custom',
           path: [section, i, 'targetRef', 'kind'],
-          message: `value '${kind}' is not supported`,
+          message: message?.(top.kind, item) ?? `value '${kind}' is not supported`,
         });
       }
     });

@@ -567,7 +567,7 @@ describe('MeshLoadBalancingStrategy', () => {
         targetRef: { kind: 'MeshGateway', name: 'gw' },
         to: [{ targetRef: svc('backend'), default: { loadBalancer: { type: 'RoundRobin' } } }],
       }),
-    ).toEqual([{ field: 'spec.to[0].targetRef.kind', message: "value 'MeshService' is not supported" }]);
+    ).toEqual([{ field: 'spec.to[0].targetRef.kind', message: "value 'MeshGateway' is not supported, only Mesh is allowed if loadBalancer is set" }]);
   });
 });
 
