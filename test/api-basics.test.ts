@@ -56,6 +56,21 @@ for (const backend of backends()) {
       expect((await call(api.url, 'GET', '/meshes/m1/meshtimeouts/t9')).status).toBe(404);
     });
 
+    it('drops unknown fields as Kuma does, names each in the warnings of the answer, and stores none of them', async () => {
+      const body = { ...mt('typo', 'm1'), status: {}, colour: 'red' } as Record<string, unknown>;
+      const spec = body.spec as { to: { default: Record<string, unknown> }[] };
+      spec.to[0]!.default.idleTimoeut = '1m';
+      const r = await call(api.url, 'PUT', '/meshes/m1/meshtimeouts/typo', { body });
+      expect(r.status).toBe(201);
+      expect(r.body).toEqual({ warnings: ['unknown field "colour" was dropped', 'unknown field "spec.to[0].default.idleTimoeut" was dropped'] });
+      const got = await call(api.url, 'GET', '/meshes/m1/meshtimeouts/typo');
+      expect(got.body.spec.to[0].default).toEqual({ http: { requestTimeout: '5s' } });
+      expect(JSON.stringify(got.body)).not.toMatch(/colour|idleTimoeut/);
+      // Kuma's deprecation warning for a Mesh name that is not a DNS-1035 label; a clean write answers `{}`.
+      expect((await call(api.url, 'PUT', '/meshes/aa.b', { body: { type: 'Mesh', name: 'aa.b' } })).body.warnings[0]).toMatch(/^Invalid Mesh resource name: 'aa\.b'\. It does not conform to the DNS format \(RFC 1035\)/);
+      expect((await call(api.url, 'PUT', '/meshes/m1/meshtimeouts/typo', { body: mt('typo', 'm1') })).body).toEqual({});
+    });
+
     it('accepts YAML bodies', async () => {
       const yaml = 'type: MeshTimeout\nname: y1\nmesh: m1\nspec:\n  targetRef: {kind: Mesh}\n  to:\n  - targetRef: {kind: Mesh}\n    default: {idleTimeout: 2m}\n';
       expect((await call(api.url, 'PUT', '/meshes/m1/meshtimeouts/y1', { body: yaml, headers: { 'content-type': 'application/yaml' } })).status).toBe(201);

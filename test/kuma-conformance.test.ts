@@ -19,13 +19,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { descriptorFor } from '@ursa/proto';
+import { descriptorFor, dropUnknownFields } from '@ursa/proto';
 import { call, startApi, type ApiServer } from '@ursa/test-support/api.js';
 import { backends } from '@ursa/test-support/backends.js';
 import { apiCases, baseEndpointCases, normalizeBody, notApplicable, validatorCases, type ApiCase, type ValidatorCase } from '@ursa/test-support/kuma-testdata.js';
 
 /** The share of applicable cases that must stay identical: what this suite reached. */
-const MIN_RATE = 0.88;
+const MIN_RATE = 0.95;
 
 const OPERATOR = 'operator-token-for-tests';
 const META = new Set(['type', 'name', 'mesh', 'labels', 'creationTime', 'modificationTime', 'kri']);
@@ -36,13 +36,17 @@ interface Outcome {
   readonly why?: string;
 }
 
-/** A Kuma universal-format resource as a store draft: meta fields apart, the rest (or `spec`) is the spec. */
+/**
+ * A Kuma universal-format resource as a store draft: meta fields apart, the rest (or `spec`) is the spec.
+ * Fields Kuma's decoder would have dropped while reading the seed are dropped (one case's outbound carries a
+ * stray `kuma.io/service`).
+ */
 function draft(doc: Record<string, unknown>) {
   const desc = descriptorFor(String(doc.type));
   if (!desc) throw new Error(`seed of unknown type ${String(doc.type)}`);
   const rest = Object.fromEntries(Object.entries(doc).filter(([k]) => !META.has(k)));
   const spec = desc.shape === 'spec' ? ((doc.spec ?? {}) as Record<string, unknown>) : rest;
-  return { kind: desc.kind, mesh: desc.scope === 'mesh' ? String(doc.mesh) : '', name: String(doc.name), labels: (doc.labels ?? {}) as Record<string, string>, spec };
+  return { kind: desc.kind, mesh: desc.scope === 'mesh' ? String(doc.mesh) : '', name: String(doc.name), labels: (doc.labels ?? {}) as Record<string, string>, spec: dropUnknownFields(desc, spec).spec };
 }
 
 /** Kuma's golden and Ursa's answer as comparable JSON (or text when not JSON). */
@@ -131,7 +135,9 @@ describe.each(backends().map((b) => [b.name, b] as const))('Kuma v2.14.3 conform
     const address = api.url.replace(/^http:\/\//, '');
     for (const [i, a] of c.actions.entries()) {
       const id = `${c.id}#${i} ${a.method} ${a.path}`;
-      const res = await fetch(`${api.url}${a.path}`, {
+      // A KRI in the URL names the zone of Kuma's test server; a global names its own resources with none.
+      const path = a.path.startsWith('/_kri/') ? a.path.replace(/^(\/_kri\/kri_[a-z]+_[^_]*)_default_/, '$1__') : a.path;
+      const res = await fetch(`${api.url}${path}`, {
         method: a.method,
         headers: { authorization: `Bearer ${t.token}`, ...(a.request ? { 'content-type': 'application/json' } : {}) },
         body: a.request,

@@ -134,6 +134,12 @@ describe.each(backendNames)('ursactl against a real global and zone agent (%s)',
     expect(updated.stdout.trim()).toBe('MeshTimeout "timeouts" in mesh cli updated');
     expect(parse((await run(['get', 'meshtimeouts', 'timeouts', '-m', 'cli', '-o', 'yaml'])).stdout)).toMatchObject({ spec: { to: [{ default: { connectionTimeout: '7s' } }] } });
 
+    // A misspelt field is dropped, as Kuma does, but never silently: the warning is printed and nothing of it stored.
+    const typo = await run(['apply', '-f', '-'], 'type: MeshTimeout\nname: timeouts\nmesh: cli\nspec:\n  targetRef:\n    kind: Mesh\n  to:\n    - targetRef:\n        kind: Mesh\n      default:\n        connectionTimeout: 7s\n        idleTimoeut: 1m\n');
+    expect(typo.code, typo.stderr).toBe(0);
+    expect(typo.stderr).toContain('Warning: MeshTimeout "timeouts": unknown field "spec.to[0].default.idleTimoeut" was dropped');
+    expect((await run(['get', 'meshtimeouts', 'timeouts', '-m', 'cli', '-o', 'yaml'])).stdout).not.toContain('idleTimoeut');
+
     // Kuma's short name names the type too.
     expect(JSON.parse((await run(['get', 'mt', 'timeouts', '-m', 'cli', '-o', 'json'])).stdout)).toMatchObject({ type: 'MeshTimeout', name: 'timeouts' });
     const table = await run(['get', 'meshtimeouts', '--mesh', 'cli']);

@@ -116,6 +116,9 @@ export async function apply(client: Client, opts: ApplyOptions): Promise<string>
     const what = `${p.d.kind} "${p.name}"${p.d.scope === 'mesh' ? ` in mesh ${p.mesh}` : ''} ${res.status === 201 ? 'created' : 'updated'}`;
     // Progress for long applies: each resource as it lands, on stderr, so stdout stays the summary.
     if (planned.length > 1) opts.progress(`[${i + 1}/${planned.length}] ${what}`);
+    // The control plane's warnings (a dropped unknown field, a deprecated name), on stderr as kubectl does.
+    const warnings = (res.body as { warnings?: unknown } | undefined)?.warnings;
+    if (Array.isArray(warnings)) for (const w of warnings) opts.progress(`Warning: ${p.d.kind} "${p.name}": ${String(w)}`);
     lines.push(what);
   }
   return lines.join('\n');

@@ -21,6 +21,7 @@ import { mountTokenRoutes } from './http/routes/tokens.js';
 import { mountMeshInsightRoutes } from './http/routes/mesh-insights.js';
 import { mountUnmodelledRoutes } from './http/routes/unmodelled.js';
 import { mountDataplaneLayoutRoute } from './http/routes/dataplane-layout.js';
+import { mountKriRoute } from './http/routes/kri.js';
 import { mountPolicyDataplanesRoute } from './http/routes/policy-dataplanes.js';
 
 export type { AppEnv, Stores };
@@ -116,6 +117,7 @@ export function createApp(deps: AppDeps) {
   mountMeshInsightRoutes(app);
   mountUnmodelledRoutes(app);
   mountDataplaneLayoutRoute(app);
+  mountKriRoute(app, deps.plane ?? { kind: 'global' });
   mountPolicyDataplanesRoute(app);
   mountResourceRoutes(app, { meshDefaults: deps.meshDefaults, plane: deps.plane ?? { kind: 'global' } });
   return app;

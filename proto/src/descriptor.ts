@@ -73,6 +73,11 @@ export interface ResourceDescriptor<K extends string = string, S extends SpecSch
   readonly policy?: { readonly hasTo: boolean; readonly hasFrom: boolean; readonly hasRules: boolean };
   /** A shorter name limit than the general one (Kuma: 63 for MeshExternalService, a DNS label of its hostname). */
   readonly maxNameLength?: number;
+  /**
+   * Kuma warns (a deprecation, the write still succeeds) when a name is not a DNS-1035 label (Mesh, Zone:
+   * `Deprecations()` in Kuma's resource types).
+   */
+  readonly warnNonDns1035Name?: boolean;
   /** For `*Insight` types, the kind whose object this insight describes (same name). */
   readonly insightOf?: string;
   /** Validates and normalises the spec (for `flat` types: the body minus meta fields). */

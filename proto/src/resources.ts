@@ -20,7 +20,7 @@ import { zoneSpec } from './schemas/core/zone.js';
 import type { DescriptorOf, PolicyKind, ResourceKind } from './spec-types.js';
 import { meshAccessLogSpec } from './schemas/policies/mesh-access-log.js';
 import { meshCircuitBreakerSpec } from './schemas/policies/mesh-circuit-breaker.js';
-import { meshFaultInjectionSpec } from './schemas/policies/mesh-fault-injection.js';
+import { meshFaultInjectionFieldPath, meshFaultInjectionSpec } from './schemas/policies/mesh-fault-injection.js';
 import { meshHealthCheckSpec } from './schemas/policies/mesh-health-check.js';
 import { meshHTTPRouteSpec } from './schemas/policies/mesh-http-route.js';
 import { meshLoadBalancingStrategySpec } from './schemas/policies/mesh-load-balancing-strategy.js';
@@ -29,7 +29,7 @@ import { meshRetryFieldPath, meshRetrySpec } from './schemas/policies/mesh-retry
 import { meshTCPRouteSpec } from './schemas/policies/mesh-tcp-route.js';
 import { meshTimeoutSpec } from './schemas/policies/mesh-timeout.js';
 import { meshTraceSpec } from './schemas/policies/mesh-trace.js';
-import { meshTrafficPermissionSpec } from './schemas/policies/mesh-traffic-permission.js';
+import { meshTrafficPermissionFieldPath, meshTrafficPermissionSpec } from './schemas/policies/mesh-traffic-permission.js';
 import { meshExternalServiceSpec } from './schemas/services/mesh-external-service.js';
 
 type Defaulted = 'altPaths' | 'readOnly' | 'singularDisplayName' | 'pluralDisplayName' | 'tagPaths' | 'includeInFederation' | 'isMeshDefinition' | 'isZoneDefinition' | 'blocksMeshDeletion';
@@ -77,8 +77,8 @@ function finish<K extends string, S extends SpecSchema, P extends boolean>(row: 
  * derives `ResourceKind` and `SpecOf<K>`. Everything else reads `RESOURCES`.
  */
 export const DESCRIPTORS = Object.freeze([
-  legacy({ kind: 'Mesh', scope: 'global', path: 'meshes', kds: 'global-to-zones', readOnlyOnGlobal: false, isMeshDefinition: true, shortName: 'm', pluralDisplayName: 'Meshes', schema: meshSpec }),
-  legacy({ kind: 'Zone', scope: 'global', path: 'zones', kds: 'none', readOnlyOnGlobal: false, isZoneDefinition: true, shortName: 'z', schema: zoneSpec }),
+  legacy({ kind: 'Mesh', scope: 'global', path: 'meshes', kds: 'global-to-zones', readOnlyOnGlobal: false, isMeshDefinition: true, warnNonDns1035Name: true, shortName: 'm', pluralDisplayName: 'Meshes', schema: meshSpec }),
+  legacy({ kind: 'Zone', scope: 'global', path: 'zones', kds: 'none', readOnlyOnGlobal: false, isZoneDefinition: true, warnNonDns1035Name: true, shortName: 'z', schema: zoneSpec }),
   legacy({ kind: 'ZoneInsight', scope: 'global', path: 'zone-insights', kds: 'none', readOnlyOnGlobal: true, readOnly: true, shortName: '', insightOf: 'Zone', schema: zoneInsightSpec }),
   legacy({ kind: 'ZoneIngress', scope: 'global', path: 'zoneingresses', altPaths: ['zone-ingresses'], kds: 'zone-to-global-to-zones', readOnlyOnGlobal: true, shortName: 'zi', zoneField: 'zone', tagPaths: ['$.availableServices[*].tags'], pluralDisplayName: 'Zone Ingresses', schema: zoneIngressSpec }),
   legacy({ kind: 'ZoneIngressInsight', scope: 'global', path: 'zone-ingress-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: '', insightOf: 'ZoneIngress', schema: zoneIngressInsightSpec }),
@@ -89,7 +89,7 @@ export const DESCRIPTORS = Object.freeze([
   legacy({ kind: 'Secret', scope: 'mesh', path: 'secrets', kds: 'global-to-zones', readOnlyOnGlobal: false, shortName: '', schema: secretSpec }),
   legacy({ kind: 'GlobalSecret', scope: 'global', path: 'global-secrets', altPaths: ['globalsecrets'], kds: 'global-to-zones', readOnlyOnGlobal: false, shortName: '', schema: globalSecretSpec }),
   meshSpecResource({ kind: 'MeshExternalService', path: 'meshexternalservices', shortName: 'mes', maxNameLength: 63, schema: meshExternalServiceSpec }),
-  policy({ kind: 'MeshTrafficPermission', policy: { hasTo: false, hasFrom: true, hasRules: true }, path: 'meshtrafficpermissions', shortName: 'mtp', schema: meshTrafficPermissionSpec }),
+  policy({ kind: 'MeshTrafficPermission', policy: { hasTo: false, hasFrom: true, hasRules: true }, path: 'meshtrafficpermissions', shortName: 'mtp', schema: meshTrafficPermissionSpec, kumaFieldPath: meshTrafficPermissionFieldPath }),
   policy({ kind: 'MeshTimeout', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshtimeouts', shortName: 'mt', schema: meshTimeoutSpec }),
   policy({ kind: 'MeshRetry', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshretries', shortName: 'mr', pluralDisplayName: 'Mesh Retries', schema: meshRetrySpec, kumaFieldPath: meshRetryFieldPath }),
   policy({ kind: 'MeshCircuitBreaker', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshcircuitbreakers', shortName: 'mcb', schema: meshCircuitBreakerSpec }),
@@ -97,7 +97,7 @@ export const DESCRIPTORS = Object.freeze([
   policy({ kind: 'MeshHTTPRoute', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshhttproutes', shortName: 'mhttpr', schema: meshHTTPRouteSpec }),
   policy({ kind: 'MeshTCPRoute', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshtcproutes', shortName: 'mtcpr', schema: meshTCPRouteSpec }),
   policy({ kind: 'MeshLoadBalancingStrategy', policy: { hasTo: true, hasFrom: false, hasRules: false }, path: 'meshloadbalancingstrategies', shortName: 'mlbs', pluralDisplayName: 'Mesh Load Balancing Strategies', schema: meshLoadBalancingStrategySpec }),
-  policy({ kind: 'MeshFaultInjection', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshfaultinjections', shortName: 'mfi', schema: meshFaultInjectionSpec }),
+  policy({ kind: 'MeshFaultInjection', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshfaultinjections', shortName: 'mfi', schema: meshFaultInjectionSpec, kumaFieldPath: meshFaultInjectionFieldPath }),
   policy({ kind: 'MeshRateLimit', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshratelimits', shortName: 'mrl', schema: meshRateLimitSpec }),
   policy({ kind: 'MeshAccessLog', policy: { hasTo: true, hasFrom: true, hasRules: true }, path: 'meshaccesslogs', shortName: 'mal', schema: meshAccessLogSpec }),
   policy({ kind: 'MeshTrace', policy: { hasTo: false, hasFrom: false, hasRules: false }, path: 'meshtraces', shortName: 'mtr', schema: meshTraceSpec }),

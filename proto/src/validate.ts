@@ -116,10 +116,91 @@ export function validateSpec(desc: ResourceDescriptor, spec: unknown): Result<Re
   const unstorable = storableViolations(spec, prefix);
   const parsed = desc.schema.safeParse(spec ?? {});
   if (parsed.success && unstorable.length === 0) return { ok: true, value: parsed.data };
-  const violations = (parsed.success ? [] : zodViolations(parsed.error, prefix)).map((v) => (desc.kumaFieldPath ? { ...v, field: desc.kumaFieldPath(v.field) } : v));
+  const all = (parsed.success ? [] : zodViolations(parsed.error, prefix)).map((v) => (desc.kumaFieldPath ? { ...v, field: desc.kumaFieldPath(v.field) } : v));
+  // A section that must not be there is not looked into (as Kuma's validators return early): its own
+  // problems would only bury the one that matters.
+  const forbidden = all.filter((v) => v.message.startsWith('must not be defined')).map((v) => v.field);
+  const violations = all.filter((v) => !forbidden.some((f) => v.field.startsWith(`${f}[`) || v.field.startsWith(`${f}.`)));
   // One message per field: the schema's, when it already refused that field.
   violations.push(...unstorable.filter((u) => !violations.some((v) => v.field === u.field)));
   return { ok: false, violations };
+}
+
+/**
+ * Kuma decodes bodies leniently: a field its types do not have is dropped, not refused. Ursa does the same
+ * for API writes, but names each dropped field so a typo is not lost silently (the REST answer carries them
+ * as Kuma's `warnings`). Returns a copy of `spec` without the fields the schema does not know, and their
+ * Kuma-style paths. Fields the schema reports as unknown are removed and the spec checked again, since a
+ * refinement (run only once the rest is valid) may reveal more; other problems are left for validateSpec.
+ * An explicit `null` the schema refuses is removed too (Kuma reads it as "not set"), without a warning.
+ */
+export function dropUnknownFields(desc: ResourceDescriptor, spec: unknown): { spec: unknown; dropped: string[] } {
+  if (typeof spec !== 'object' || spec === null) return { spec, dropped: [] };
+  const prefix = desc.shape === 'spec' ? 'spec' : '';
+  let current: unknown;
+  try {
+    current = structuredClone(spec);
+  } catch {
+    return { spec, dropped: [] };
+  }
+  const dropped: string[] = [];
+  for (let round = 0; round < 8; round++) {
+    const parsed = desc.schema.safeParse(current);
+    if (parsed.success) break;
+    let removed = 0;
+    for (const issue of parsed.error.issues) {
+      if (issue.code !== 'unrecognized_keys') {
+        // Kuma's decoder reads an explicit `null` as "not set": one the schema refuses is removed, silently.
+        const last = issue.path[issue.path.length - 1];
+        const parent = valueAt(current, issue.path.slice(0, -1));
+        if (typeof last === 'string' && isObject(parent) && parent[last] === null) {
+          delete parent[last];
+          removed++;
+        }
+        continue;
+      }
+      const parent = valueAt(current, issue.path);
+      if (!isObject(parent)) continue;
+      for (const key of issue.keys) {
+        if (!Object.hasOwn(parent, key)) continue;
+        delete (parent as Record<string, unknown>)[key];
+        removed++;
+        const field = formatPath([...issue.path, key], prefix);
+        dropped.push(desc.kumaFieldPath ? desc.kumaFieldPath(field) : field);
+      }
+    }
+    if (removed === 0) break;
+  }
+  return { spec: current, dropped };
+}
+
+function valueAt(v: unknown, path: readonly PropertyKey[]): unknown {
+  for (const seg of path) v = typeof v === 'object' && v !== null ? (v as Record<PropertyKey, unknown>)[seg] : undefined;
+  return v;
+}
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The warning a write answers for each field dropped by dropUnknownFields. */
+export const droppedFieldWarning = (field: string) => `unknown field ${JSON.stringify(field)} was dropped`;
+
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * Kuma's deprecation warnings for a written resource (`Deprecations()`): a Mesh or Zone name (its display
+ * name) that is not a DNS-1035 label, with the Kubernetes validation text Kuma quotes.
+ */
+export function deprecations(desc: ResourceDescriptor, name: string, labels: Readonly<Record<string, string>> = {}): string[] {
+  if (!desc.warnNonDns1035Name) return [];
+  const shown = labels['kuma.io/display-name'] ?? name;
+  const errs: string[] = [];
+  if (shown.length > 63) errs.push('must be no more than 63 characters');
+  if (!DNS1035_LABEL.test(shown)) {
+    errs.push(
+      "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
+    );
+  }
+  if (errs.length === 0) return [];
+  return [`Invalid ${desc.kind} resource name: '${shown}'. It does not conform to the DNS format (RFC 1035). This is deprecated. Errors: ${errs.join('; ')}`];
 }
 
 /** Kuma-style byte counts in messages: `1048576 bytes (1 MiB)`. */

@@ -31,15 +31,16 @@ export function toRest(desc: ResourceDescriptor, r: Resource): Record<string, un
 /**
  * Reads a PUT body for the resource named by the URL. The body must repeat type, name and (for mesh-scoped
  * types) mesh; mismatches are violations with Kuma's messages. Returns the draft and any violations found
- * here; the spec itself is validated by the store.
+ * here; the spec itself is validated by the store. Top-level fields a new-style body has no place for are
+ * dropped, as Kuma's decoder does, and named in `dropped` (the caller warns about them).
  */
 export function fromRest(
   desc: ResourceDescriptor,
   body: unknown,
   url: { mesh?: string; name: string },
-): { draft?: ResourceDraft; violations: Violation[] } {
+): { draft?: ResourceDraft; violations: Violation[]; dropped: string[] } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return { violations: [{ field: '', message: 'the body must be a JSON or YAML object' }] };
+    return { violations: [{ field: '', message: 'the body must be a JSON or YAML object' }], dropped: [] };
   }
   const b = body as Record<string, unknown>;
   const violations: Violation[] = [];
@@ -49,8 +50,9 @@ export function fromRest(
   if (desc.scope === 'mesh' && b.mesh !== undefined && b.mesh !== '' && b.mesh !== url.mesh) violations.push({ field: 'mesh', message: 'mesh from the URL has to be the same as in body' });
 
   let spec: unknown;
+  const dropped: string[] = [];
   if (desc.shape === 'spec') {
-    for (const k of Object.keys(b)) if (!SPEC_BODY_FIELDS.has(k)) violations.push({ field: k, message: `unknown field ${JSON.stringify(k)}` });
+    dropped.push(...Object.keys(b).filter((k) => !SPEC_BODY_FIELDS.has(k)));
     if (b.spec === undefined) violations.push({ field: 'spec', message: 'must be defined' });
     spec = b.spec;
   } else {
@@ -59,6 +61,7 @@ export function fromRest(
   const labels = b.labels === undefined || b.labels === null ? {} : (b.labels as Record<string, string>);
   return {
     violations,
+    dropped,
     draft: { kind: desc.kind, mesh: desc.scope === 'mesh' ? url.mesh : undefined, name: url.name, labels, spec },
   };
 }

@@ -35,7 +35,11 @@ export function parsePage(c: Context): Page {
   let offset = 0;
   if (offsetRaw !== undefined && offsetRaw !== '') {
     if (!/^[0-9]+$/.test(offsetRaw) || !Number.isSafeInteger(Number(offsetRaw))) {
-      throw invalid(`invalid offset: ${offsetRaw.length > 32 ? `${offsetRaw.slice(0, 32)}…` : offsetRaw}`, 'offset', 'must be a non-negative integer');
+      // Kuma's answer word for word (Go's strconv.Atoi text, no invalid_parameters); a long value is cut short.
+      const shown = offsetRaw.length > 32 ? `${offsetRaw.slice(0, 32)}…` : offsetRaw;
+      const integer = /^[+-]?[0-9]+$/.test(offsetRaw);
+      const why = integer && offsetRaw.startsWith('-') ? 'must not be negative' : `strconv.Atoi: parsing ${JSON.stringify(shown)}: ${integer ? 'value out of range' : 'invalid syntax'}`;
+      throw new ApiError(400, 'Could not retrieve resources', `invalid: invalid offset: ${why}`);
     }
     offset = Number(offsetRaw);
   }

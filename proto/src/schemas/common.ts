@@ -11,9 +11,22 @@ export const duration = () =>
     error: 'must be a duration string like "5s" or "1m30s"',
   });
 
-/** A duration that must be strictly positive (Kuma: "must be greater than zero"). */
-export const positiveDuration = () =>
-  duration().refine((v) => !/^(0+(\.0+)?(ns|us|µs|ms|s|m|h)?)+$/.test(v), { error: 'must be greater than zero' });
+/** Go `time.Duration` text with an optional sign: Kuma parses "-1s" and then says what is wrong with it. */
+const SIGNED_DURATION = /^-?(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$/;
+export const signedDuration = () =>
+  z.string({ error: 'must be a duration string like "5s" or "1m30s"' }).regex(SIGNED_DURATION, { error: 'must be a duration string like "5s" or "1m30s"' });
+
+const isZeroDuration = (v: string) => /^-?(0+(\.0+)?(ns|us|µs|ms|s|m|h)?)+$/.test(v);
+
+/**
+ * A duration that must be strictly positive. A negative one parses (as in Go) and gets Kuma's
+ * `ValidateDurationGreaterThanZeroOrNil` message rather than a format error.
+ */
+export const positiveDuration = (message = 'must be greater than zero when defined') =>
+  signedDuration().refine((v) => !v.startsWith('-') && !isZeroDuration(v), { error: message });
+
+/** A duration that must not be negative (Kuma `ValidateDurationNotNegative`). */
+export const nonNegativeDuration = (message = 'must not be negative when defined') => signedDuration().refine((v) => !v.startsWith('-') || isZeroDuration(v), { error: message });
 
 export const port = () =>
   z
@@ -29,15 +42,16 @@ export const uint32 = () =>
     .min(0, { error: 'must be a non-negative integer' })
     .max(4294967295, { error: 'must fit in 32 bits' });
 
-/** Kuma percentages are int-or-string ("50", 50, "12.5"); the value must be within [0, 100]. */
+/**
+ * Kuma percentages are int-or-string ("50", 50, "12.5"); the value must be within [0, 100]. Kuma's texts
+ * (`ValidatePercentage`): a string that is not a number, then the range.
+ */
 export const percentage = () =>
-  z.union([z.number(), z.string()], { error: 'must be a number or a decimal string' }).refine(
-    (v) => {
-      const n = typeof v === 'number' ? v : /^[0-9]+(\.[0-9]+)?$/.test(v) ? Number(v) : NaN;
-      return Number.isFinite(n) && n >= 0 && n <= 100;
-    },
-    { error: 'must be in inclusive range [0.0, 100.0]' },
-  );
+  z.union([z.number(), z.string()], { error: 'must be a number or a decimal string' }).superRefine((v, ctx) => {
+    const n = typeof v === 'number' ? v : /^-?[0-9]+(\.[0-9]+)?$/.test(v.trim()) ? Number(v) : NaN;
+    if (typeof v === 'string' && Number.isNaN(n)) ctx.addIssue({ code: 'custom', message: 'string must be a valid number' });
+    else if (!(Number.isFinite(n) && n >= 0 && n <= 100)) ctx.addIssue({ code: 'custom', message: 'must be in inclusive range [0.0, 100.0]' });
+  });
 
 /** Label keys follow k8s qualified names: optional DNS prefix + "/" + name (≤ 63, alnum at both ends). */
 const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;
@@ -283,10 +297,36 @@ export const headerMatch = () =>
       }
     });
 
-/** `spiffe://trust-domain/path` as accepted by go-spiffe `spiffeid.FromString`. */
-function isSpiffeId(v: string): boolean {
-  const m = /^spiffe:\/\/([a-z0-9._-]+)((?:\/[A-Za-z0-9._-]+)*)$/.exec(v);
-  return m !== null && !m[2]!.split('/').some((seg) => seg === '.' || seg === '..');
+/** Why go-spiffe `spiffeid.FromString` refuses an ID, in its words; undefined when it accepts it. */
+export function spiffeIdProblem(id: string): string | undefined {
+  if (id === '') return 'cannot be empty';
+  if (!id.startsWith('spiffe://')) return 'scheme is missing or invalid';
+  const rest = id.slice('spiffe://'.length);
+  const slash = rest.indexOf('/');
+  const td = slash < 0 ? rest : rest.slice(0, slash);
+  if (!/^[a-z0-9._-]*$/.test(td)) return 'trust domain characters are limited to lowercase letters, numbers, dots, dashes, and underscores';
+  if (td === '') return 'trust domain is missing';
+  if (slash < 0) return undefined;
+  const segments = rest.slice(slash + 1).split('/');
+  for (const [i, seg] of segments.entries()) {
+    if (seg === '' && i === segments.length - 1) return 'path cannot have a trailing slash';
+    if (seg === '') return 'path cannot contain empty segments';
+    if (seg === '.' || seg === '..') return 'path cannot contain dot segments';
+    if (!/^[A-Za-z0-9._-]+$/.test(seg)) return 'path segment characters are limited to letters, numbers, dots, dashes, and underscores';
+  }
+  return undefined;
+}
+
+/** Kubernetes `IsDNS1123Subdomain` messages, as Kuma reports them for an SNI. */
+export function dns1123SubdomainProblems(v: string): string[] {
+  const out: string[] = [];
+  if (v.length > 253) out.push('must be no more than 253 characters');
+  if (!DNS_SUBDOMAIN.test(v)) {
+    out.push(
+      "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+    );
+  }
+  return out;
 }
 
 /** Kuma's `ValidateMatch` wording for a match `type`. */
@@ -305,16 +345,23 @@ export const match = (opts: { requireSome?: boolean } = {}) =>
           type: z.enum(['Exact'], { error: (iss) => matchTypeProblem(iss.input, 'Exact') }),
           value: z
             .string({ error: 'must be set' })
-            .min(1, { error: 'must be set' })
-            .max(253, { error: 'must be at most 253 characters' })
-            .regex(DNS_SUBDOMAIN, { error: 'must be a lowercase RFC 1123 subdomain' }),
+            .superRefine((v, ctx) => {
+              if (v === '') ctx.addIssue({ code: 'custom', message: 'must be set' });
+              else for (const message of dns1123SubdomainProblems(v)) ctx.addIssue({ code: 'custom', message });
+            }),
         })
         .optional(),
       spiffeID: z
         .strictObject({
           type: z.enum(['Exact', 'Prefix'], { error: (iss) => matchTypeProblem(iss.input, 'Exact, Prefix') }),
-          value: z.string({ error: 'must be set' }).refine(isSpiffeId, { error: 'must be a valid Spiffe ID' }),
+          value: z.string({ error: 'must be set' }),
         })
+        .superRefine((id, ctx) => {
+          // Kuma names the match's `spiffeID`, with go-spiffe's reason (whatever its `type`, hence EVEN_WITH_ISSUES).
+          const value = (id as { value?: unknown }).value;
+          const problem = typeof value === 'string' ? spiffeIdProblem(value) : undefined;
+          if (problem) ctx.addIssue({ code: 'custom', path: [], message: `must be a valid Spiffe ID: ${problem}` });
+        }, EVEN_WITH_ISSUES)
         .optional(),
     })
     .superRefine((m, ctx) => {
@@ -406,6 +453,8 @@ export function narrowSectionKinds(
   section: string,
   itemKinds: readonly TargetRefKind[],
   narrow: (top: TargetRefKind, item: Record<string, unknown>) => readonly TargetRefKind[] | undefined,
+  /** Kuma's own text for a refusal, where it has one; `value '<kind>' is not supported` otherwise. */
+  message?: (top: TargetRefKind, item: Record<string, unknown>) => string | undefined,
 ) {
   return (spec: unknown, ctx: z.RefinementCtx) => {
     const top = topLevelRef(spec);
@@ -419,7 +468,7 @@ export function narrowSectionKinds(
         ctx.addIssue({
           code: 'custom',
           path: [section, i, 'targetRef', 'kind'],
-          message: `value '${kind}' is not supported`,
+          message: message?.(top.kind, item) ?? `value '${kind}' is not supported`,
         });
       }
     });

@@ -4,7 +4,7 @@
  * Kuma alternative path. Nothing here knows a kind by name; behaviour comes from descriptor fields.
  */
 import type { Context, Hono } from 'hono';
-import { descriptorFor, kindsWhere, type ResourceDescriptor, RESOURCES, validateResource, type Violation } from '@ursa/proto';
+import { deprecations, descriptorFor, droppedFieldWarning, dropUnknownFields, kindsWhere, type ResourceDescriptor, RESOURCES, validateResource, type Violation } from '@ursa/proto';
 import { caOps } from '../../domain/mesh-ca.js';
 import { defaultsFor } from '../../domain/mesh-defaults.js';
 import { ORIGIN_LABEL, stampZone, ZONE_LABEL } from '../../kds/mappers.js';
@@ -112,7 +112,12 @@ async function put(c: Context<AppEnv>, desc: ResourceDescriptor, opts: ResourceR
   checkWritable(c, desc, TITLES.put, opts.plane);
   const key = keyOf(c, desc);
   const body = await readBody(c);
-  const { draft, violations } = fromRest(desc, body, { mesh: key.mesh, name: key.name });
+  const { draft: raw, violations, dropped } = fromRest(desc, body, { mesh: key.mesh, name: key.name });
+  // Fields Kuma's types do not have are dropped, as Kuma's decoder does, and named in the answer's warnings
+  // (as kubectl does) so a typo is not lost silently; nothing unknown reaches the store or KDS.
+  const lenient = raw ? dropUnknownFields(desc, raw.spec) : undefined;
+  const draft = raw && lenient ? { ...raw, spec: lenient.spec as Record<string, unknown> } : undefined;
+  const warnings = [...dropped, ...(lenient?.dropped ?? [])].map(droppedFieldWarning);
   // Report URL/body mismatches and spec problems together, as one 400.
   if (violations.length > 0 || !draft) {
     const more = draft ? validateResource(draft) : undefined;
@@ -150,7 +155,9 @@ async function put(c: Context<AppEnv>, desc: ResourceDescriptor, opts: ResourceR
     ops.push(...(await caOps(resources, tenant, key.name, asTyped('Mesh', checked.value).spec)));
   }
   const [result] = await resources.apply(tenant, ops, pre);
-  return c.json({}, result && 'created' in result && result.created ? 201 : 200);
+  warnings.push(...deprecations(desc, key.name, checked.value.labels));
+  // Kuma's CreateOrUpdateSuccessResponse: `{}`, or `{"warnings": [...]}` when there is something to say.
+  return c.json(warnings.length > 0 ? { warnings } : {}, result && 'created' in result && result.created ? 201 : 200);
 }
 
 async function remove(c: Context<AppEnv>, desc: ResourceDescriptor, opts: ResourceRouteOptions) {

@@ -139,7 +139,7 @@ describe('Mesh', () => {
       'must be one of: builtin, provided',
     ]);
     expect(fields('Mesh', { mtls: { backends: [{ name: 'ca-1', type: 'builtin', dpCert: { rotation: { expiration: '1 day' } } }] } })).toEqual([
-      'mtls.backends[0].dpCert.rotation.expiration',
+      'mtls.dpcert.rotation.expiration',
     ]);
     expect(fields('Mesh', { mtls: { backends: [{ name: 'ca-1', type: 'provided', conf: {} }] } })).toEqual([
       'mtls.backends[0].conf.cert',

@@ -51,10 +51,6 @@ const caBackend = obj({
   rootChain: obj({ requestTimeout: protoDuration().optional() }).optional(),
 }).superRefine((b, ctx) => {
   if (read.str(b, 'name') === '') ctx.addIssue({ code: 'custom', path: ['name'], message: 'cannot be empty' });
-  const dpCert = read.obj(b, 'dpCert');
-  if (dpCert && !CERT_EXPIRATION.test(read.str(read.obj(dpCert, 'rotation'), 'expiration'))) {
-    ctx.addIssue({ code: 'custom', path: ['dpCert', 'rotation', 'expiration'], message: 'has to be a valid format' });
-  }
 }, lenient);
 
 /** `{secret} | {file} | {inline (base64)} | {inlineString}`: exactly one (`pkg/core/datasource/validator.go`). */
@@ -115,6 +111,11 @@ const mtls = obj({
     ctx.addIssue({ code: 'custom', path: ['enabledBackend'], message: 'has to be set to one of the backends in the mesh' });
   }
   backends.forEach((b, i) => {
+    const dpCert = read.obj(b, 'dpCert');
+    // Kuma names this field without the backend's index, in lower case (mesh_validator.go).
+    if (dpCert && !CERT_EXPIRATION.test(read.str(read.obj(dpCert, 'rotation'), 'expiration'))) {
+      ctx.addIssue({ code: 'custom', path: ['dpcert', 'rotation', 'expiration'], message: 'has to be a valid format' });
+    }
     const type = read.str(b, 'type');
     if (type !== 'builtin' && type !== 'provided') return;
     const schema = type === 'builtin' ? builtinCaConf : providedCaConf(!read.bool(m, 'skipValidation'));
@@ -145,8 +146,8 @@ const loggingBackend = obj({
   const type = read.str(b, 'type');
   const conf = read.obj(b, 'conf') ?? {};
   // Kuma's field paths call a logging or tracing backend's `conf` `config` (mesh_validator.go).
-  if (type === 'file') checkWith(ctx, fileLoggingConf, conf, ['config']);
-  else if (type === 'tcp') checkWith(ctx, tcpLoggingConf, conf, ['config']);
+  if (type === 'file') checkWith(ctx, fileLoggingConf, conf, ['config'], ['conf']);
+  else if (type === 'tcp') checkWith(ctx, tcpLoggingConf, conf, ['config'], ['conf']);
   else {
     ctx.addIssue({
       code: 'custom',
@@ -223,8 +224,8 @@ const tracingBackend = obj({
   }
   const type = read.str(b, 'type');
   const conf = read.obj(b, 'conf') ?? {};
-  if (type === 'zipkin') checkWith(ctx, zipkinConf, conf, ['config']);
-  else if (type === 'datadog') checkWith(ctx, datadogConf, conf, ['config']);
+  if (type === 'zipkin') checkWith(ctx, zipkinConf, conf, ['config'], ['conf']);
+  else if (type === 'datadog') checkWith(ctx, datadogConf, conf, ['config'], ['conf']);
   else {
     ctx.addIssue({
       code: 'custom',

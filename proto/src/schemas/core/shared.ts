@@ -147,12 +147,13 @@ export function isBase64(v: string): boolean {
  * (used for `conf` blocks whose shape depends on a sibling `type`). Unknown keys stay `unrecognized_keys`
  * issues so that `zodViolations` names each of them.
  */
-export function checkWith(ctx: z.RefinementCtx, schema: z.ZodType, value: unknown, path: readonly PropertyKey[]): void {
+export function checkWith(ctx: z.RefinementCtx, schema: z.ZodType, value: unknown, path: readonly PropertyKey[], inputPath: readonly PropertyKey[] = path): void {
   const parsed = schema.safeParse(value);
   if (parsed.success) return;
   for (const issue of parsed.error.issues) {
     const at = [...path, ...issue.path];
-    if (issue.code === 'unrecognized_keys') ctx.addIssue({ code: 'unrecognized_keys', keys: issue.keys, path: at });
+    // Unknown keys are named where they sit in the body (`conf`, not Kuma's `config`): a write drops them there.
+    if (issue.code === 'unrecognized_keys') ctx.addIssue({ code: 'unrecognized_keys', keys: issue.keys, path: [...inputPath, ...issue.path] });
     else ctx.addIssue({ code: 'custom', message: issue.message, path: at });
   }
 }

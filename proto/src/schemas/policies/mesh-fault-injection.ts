@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import {
   DEFINED,
-  duration,
+  nonNegativeDuration,
   EVEN_WITH_ISSUES,
   exclusiveWithRules,
   forbidSection,
@@ -18,25 +18,41 @@ import {
 // Kuma allows MeshGateway only for system-role policies; the role is not part of the spec.
 const TOP_KINDS = ['Mesh', 'MeshSubset', 'MeshGateway', 'MeshService', 'MeshServiceSubset', 'Dataplane'] as const;
 
+/**
+ * A fault's fields are plain values in Kuma's Go types: a missing one is its zero value (percentage 0, delay
+ * 0s, status 0), stored as such here. So an absent status reads as out of range, as in Kuma.
+ */
+const BANDWIDTH = /^(\d*)\s?([GMk]+bps)$/;
 const conf = z.strictObject({
   http: z
     .array(
       z.strictObject({
-        abort: z.strictObject({ httpStatus: httpStatus(), percentage: percentage() }).optional(),
-        delay: z.strictObject({ value: duration(), percentage: percentage() }).optional(),
+        abort: z
+          .strictObject({ httpStatus: httpStatus().default(0).pipe(httpStatus()), percentage: percentage().default(0) })
+          .optional(),
+        delay: z.strictObject({ value: nonNegativeDuration().default('0s'), percentage: percentage().default(0) }).optional(),
         responseBandwidth: z
           .strictObject({
+            // Kuma's `ValidateBandwidth`; a number (YAML `1000`) is not in units either.
             limit: z
-              .string({ error: 'must be defined' })
-              .min(1, { error: 'must be defined' })
-              .regex(/^(\d*)\s?([GMk]+bps)$/, { error: 'must be in kbps/Mbps/Gbps units' }),
-            percentage: percentage(),
+              .union([z.string(), z.number()], { error: 'must be defined' })
+              .superRefine((v, ctx) => {
+                if (v === '') ctx.addIssue({ code: 'custom', message: 'must be defined' });
+                else if (typeof v !== 'string' || !BANDWIDTH.test(v)) ctx.addIssue({ code: 'custom', message: 'must be in kbps/Mbps/Gbps units' });
+              })
+              .transform((v) => String(v)),
+            percentage: percentage().default(0),
           })
           .optional(),
       }),
     )
     .optional(),
 });
+
+/** Kuma's validator names a fault by its kind, then its index: `default.http.abort[0]`, not `default.http[0].abort`. */
+export function meshFaultInjectionFieldPath(field: string): string {
+  return field.replace(/\.default\.http\[(\d+)\]\.(abort|delay|responseBandwidth)(?=\.|$)/, '.default.http.$2[$1]');
+}
 
 export const meshFaultInjectionSpec = z
   .strictObject({

@@ -167,7 +167,10 @@ export const meshLoadBalancingStrategySpec = z
       if (top !== 'MeshGateway') return undefined;
       const lb = (item.default as { loadBalancer?: unknown } | undefined)?.loadBalancer;
       return lb !== undefined ? ['Mesh'] : ['Mesh', 'MeshService', 'MeshMultiZoneService'];
-    }),
+    }, (top, item) =>
+      // Kuma names the top-level kind here (`validator.go`).
+      (item.default as { loadBalancer?: unknown } | undefined)?.loadBalancer !== undefined ? `value '${top}' is not supported, only Mesh is allowed if loadBalancer is set` : undefined,
+    ),
     EVEN_WITH_ISSUES,
   )
   .superRefine(sectionNameOnlyForInbound([]), EVEN_WITH_ISSUES);

@@ -33,11 +33,11 @@ const GRPC_RETRY_ON = ['Canceled', 'DeadlineExceeded', 'Internal', 'ResourceExha
 const numberAsString = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : v);
 
 const backOff = z
-  .strictObject({ baseInterval: positiveDuration().optional(), maxInterval: duration().optional() })
+  .strictObject({ baseInterval: positiveDuration('must be greater than zero').optional(), maxInterval: duration().optional() })
   .superRefine(requireSomeField(['baseInterval', 'maxInterval'], 'must not be empty'));
 
 const rateLimitedBackOff = z.strictObject({
-  maxInterval: positiveDuration().optional(),
+  maxInterval: positiveDuration('must be greater than zero').optional(),
   resetHeaders: z.array(
     z.strictObject({ name: headerName(), format: z.enum(['Seconds', 'UnixTimestamp'], { error: 'must be one of: Seconds, UnixTimestamp' }) }),
     DEFINED,

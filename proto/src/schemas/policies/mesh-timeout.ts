@@ -13,15 +13,12 @@ import {
   narrowSectionKinds,
   requireSomeSection,
   sectionNameOnlyForInbound,
+  signedDuration,
   targetRef,
   TO_KINDS,
   topLevelRef,
 } from '../common.js';
 
-/** Go `time.Duration` text with an optional sign: Kuma parses "-1s" and then says it must not be negative. */
-const SIGNED_DURATION = /^-?(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$/;
-const signedDuration = () =>
-  z.string({ error: 'must be a duration string like "5s" or "1m30s"' }).regex(SIGNED_DURATION, { error: 'must be a duration string like "5s" or "1m30s"' });
 
 const HTTP_FIELDS = ['requestTimeout', 'streamIdleTimeout', 'maxStreamDuration', 'maxConnectionDuration', 'requestHeadersTimeout'] as const;
 

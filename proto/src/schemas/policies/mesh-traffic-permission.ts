@@ -22,11 +22,15 @@ export const meshTrafficPermissionSpec = z
       .array(
         z.strictObject({
           targetRef: targetRef(FROM_KINDS),
-          default: z.strictObject(
-            {
-              action: z.enum(['Allow', 'Deny', 'AllowWithShadowDeny'], { error: 'must be one of: Allow, Deny, AllowWithShadowDeny' }),
-            },
-            DEFINED,
+          // Kuma reads a missing `default` as an empty one and names its `action` (`default.action: must be defined`).
+          default: z.preprocess(
+            (v) => (v === undefined ? {} : v),
+            z.strictObject(
+              {
+                action: z.enum(['Allow', 'Deny', 'AllowWithShadowDeny'], { error: (iss) => (iss.input === undefined ? 'must be defined' : 'must be one of: Allow, Deny, AllowWithShadowDeny') }),
+              },
+              DEFINED,
+            ),
           ),
         }),
       )
@@ -48,3 +52,8 @@ export const meshTrafficPermissionSpec = z
   .superRefine(requireSomeSection(['from', 'rules']), EVEN_WITH_ISSUES)
   .superRefine(exclusiveWithRules(['from']), EVEN_WITH_ISSUES)
   .superRefine(sectionNameOnlyForInbound(['from', 'rules']), EVEN_WITH_ISSUES);
+
+/** Kuma's MeshTrafficPermission validator names a rule's fields without `default` (`spec.rules[0].allow[0]`). */
+export function meshTrafficPermissionFieldPath(field: string): string {
+  return field.replace(/^spec\.rules\[(\d+)\]\.default(?=\.|\[|$)/, 'spec.rules[$1]');
+}

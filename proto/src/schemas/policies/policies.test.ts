@@ -74,7 +74,7 @@ describe('MeshTimeout', () => {
       check(kind, { rules: [{ matches: [{ spiffeID: { type: 'Regex', value: 'frontend' } }, {}], default: { http: { requestTimeout: '20s' } } }] }),
     ).toEqual([
       { field: 'spec.rules[0].matches[0].spiffeID.type', message: 'unrecognized type "Regex", supported values are: Exact, Prefix' },
-      { field: 'spec.rules[0].matches[0].spiffeID.value', message: 'must be a valid Spiffe ID' },
+      { field: 'spec.rules[0].matches[0].spiffeID', message: 'must be a valid Spiffe ID: scheme is missing or invalid' },
       { field: 'spec.rules[0].matches[1]', message: "must specify at least one of 'spiffeID' or 'sni'" },
     ]);
   });
@@ -113,7 +113,7 @@ describe('MeshTrafficPermission', () => {
       { field: 'spec.targetRef.kind', message: "value 'MeshGateway' is not supported" },
       { field: 'spec.from[0].targetRef.kind', message: "value 'Dataplane' is not supported" },
       { field: 'spec.from[0].default.action', message: 'must be one of: Allow, Deny, AllowWithShadowDeny' },
-      { field: 'spec.from[1].default', message: 'must be defined' },
+      { field: 'spec.from[1].default.action', message: 'must be defined' },
       { field: 'spec.to', message: 'unknown field "to"' },
     ]);
     expect(
@@ -121,10 +121,11 @@ describe('MeshTrafficPermission', () => {
         rules: [{ default: { allow: [{ spiffeID: { type: 'Exact', value: 'frontend' } }], deny: [{ sni: { type: 'Prefix', value: 'Backend' } }] } }, { default: {} }],
       }),
     ).toEqual([
-      { field: 'spec.rules[0].default.allow[0].spiffeID.value', message: 'must be a valid Spiffe ID' },
-      { field: 'spec.rules[0].default.deny[0].sni.type', message: 'unrecognized type "Prefix", supported values are: Exact' },
-      { field: 'spec.rules[0].default.deny[0].sni.value', message: 'must be a lowercase RFC 1123 subdomain' },
-      { field: 'spec.rules[1].default', message: "at least one of 'allow', 'allowWithShadowDeny', 'deny' has to be defined" },
+      // Kuma's paths for a rule leave out `default`; its texts come from go-spiffe and Kubernetes.
+      { field: 'spec.rules[0].allow[0].spiffeID', message: 'must be a valid Spiffe ID: scheme is missing or invalid' },
+      { field: 'spec.rules[0].deny[0].sni.type', message: 'unrecognized type "Prefix", supported values are: Exact' },
+      { field: 'spec.rules[0].deny[0].sni.value', message: expect.stringMatching(/^a lowercase RFC 1123 subdomain must consist of/) },
+      { field: 'spec.rules[1]', message: "at least one of 'allow', 'allowWithShadowDeny', 'deny' has to be defined" },
     ]);
   });
   it('needs from or rules, never both', () => {
@@ -275,7 +276,7 @@ describe('MeshCircuitBreaker', () => {
     ).toEqual([
       { field: 'spec.to[0].targetRef.kind', message: "value 'MeshHTTPRoute' is not supported" },
       { field: 'spec.to[0].default.connectionLimits.maxConnections', message: 'must be greater than 0' },
-      { field: 'spec.to[0].default.outlierDetection.interval', message: 'must be greater than zero' },
+      { field: 'spec.to[0].default.outlierDetection.interval', message: 'must be greater than zero when defined' },
       { field: 'spec.to[0].default.outlierDetection.maxEjectionPercent', message: 'must be in inclusive range [0, 100]' },
       { field: 'spec.to[0].default.outlierDetection.healthyPanicThreshold', message: 'must be in inclusive range [0.0, 100.0]' },
       { field: 'spec.to[0].default.outlierDetection.detectors', message: 'must be defined' },
@@ -566,7 +567,7 @@ describe('MeshLoadBalancingStrategy', () => {
         targetRef: { kind: 'MeshGateway', name: 'gw' },
         to: [{ targetRef: svc('backend'), default: { loadBalancer: { type: 'RoundRobin' } } }],
       }),
-    ).toEqual([{ field: 'spec.to[0].targetRef.kind', message: "value 'MeshService' is not supported" }]);
+    ).toEqual([{ field: 'spec.to[0].targetRef.kind', message: "value 'MeshGateway' is not supported, only Mesh is allowed if loadBalancer is set" }]);
   });
 });
 
@@ -610,11 +611,12 @@ describe('MeshFaultInjection', () => {
       }),
     ).toEqual([
       { field: 'spec.from[0].targetRef.kind', message: "value 'MeshGateway' is not supported" },
-      { field: 'spec.from[0].default.http[0].abort.httpStatus', message: 'must be in inclusive range [100, 599]' },
-      { field: 'spec.from[0].default.http[0].abort.percentage', message: 'must be in inclusive range [0.0, 100.0]' },
-      { field: 'spec.from[0].default.http[1].delay.value', message: 'must be a duration string like "5s" or "1m30s"' },
-      { field: 'spec.from[0].default.http[2].responseBandwidth.limit', message: 'must be in kbps/Mbps/Gbps units' },
-      { field: 'spec.from[0].default.http[3].abort.httpStatus', message: 'must be defined' },
+      // Kuma's paths name the fault kind, then the index; a missing status is Go's zero, out of range.
+      { field: 'spec.from[0].default.http.abort[0].httpStatus', message: 'must be in inclusive range [100, 599]' },
+      { field: 'spec.from[0].default.http.abort[0].percentage', message: 'must be in inclusive range [0.0, 100.0]' },
+      { field: 'spec.from[0].default.http.delay[1].value', message: 'must be a duration string like "5s" or "1m30s"' },
+      { field: 'spec.from[0].default.http.responseBandwidth[2].limit', message: 'must be in kbps/Mbps/Gbps units' },
+      { field: 'spec.from[0].default.http.abort[3].httpStatus', message: 'must be in inclusive range [100, 599]' },
     ]);
   });
   it('keeps from to sidecars and to to gateways', () => {
@@ -825,5 +827,23 @@ describe('reporting', () => {
       'spec.to[2].extra',
       'spec.to[0].targetRef.kind',
     ]);
+  });
+});
+
+describe('dropUnknownFields (what an API write keeps of a body with unknown fields)', () => {
+  it('drops unknown fields at any depth, names them Kuma-style, and leaves a spec that validates', async () => {
+    const { dropUnknownFields, descriptorFor, validateSpec } = await import('../../index.js');
+    const desc = descriptorFor('MeshTimeout')!;
+    const spec = { targetRef: { kind: 'Mesh', colour: 'red' }, to: [{ targetRef: { kind: 'Mesh' }, default: { idleTimoeut: '1m', connectionTimeout: '2s', http: null } }], extra: 1 };
+    const out = dropUnknownFields(desc, spec);
+    expect(out.dropped.sort()).toEqual(['spec.extra', 'spec.targetRef.colour', 'spec.to[0].default.idleTimoeut']);
+    expect(out.spec).toEqual({ targetRef: { kind: 'Mesh' }, to: [{ targetRef: { kind: 'Mesh' }, default: { connectionTimeout: '2s' } }] });
+    expect(validateSpec(desc, out.spec).ok).toBe(true);
+    expect(spec.extra).toBe(1); // the input is not changed
+  });
+  it('leaves other problems for validation', async () => {
+    const { dropUnknownFields, descriptorFor } = await import('../../index.js');
+    const out = dropUnknownFields(descriptorFor('MeshTimeout')!, { targetRef: { kind: 'Nonsense' }, typo: true });
+    expect(out).toEqual({ spec: { targetRef: { kind: 'Nonsense' } }, dropped: ['spec.typo'] });
   });
 });
