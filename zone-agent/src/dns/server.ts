@@ -13,9 +13,9 @@
  *   undecodable message or one without a question: FORMERR; an opcode other than QUERY: NOTIMP;
  * - slow TCP clients cannot hold the TCP slots: whole-message, idle and write deadlines, and a newcomer
  *   evicts the slowest connection when all slots are taken (`tcp.ts`);
- * - throughput: the usual query (one question, at most an OPT record) is read in place and a local answer
- *   written into one buffer from a per-VIP cached record (`wire.ts`), synchronously, with no promise per
- *   packet; a packet whose section counts cannot fit its length is FORMERR without the full decoder. A
+ * - throughput: the usual query (one question, at most an OPT record) is read in place; a repeated local
+ *   question is answered from its cached encoded response (`answer-cache.ts`), a new one written into one
+ *   buffer from a per-VIP cached record (`wire.ts`), synchronously, with no promise per packet; a packet whose section counts cannot fit its length is FORMERR without the full decoder. A
  *   1 MiB UDP receive buffer absorbs bursts (Linux's default, ~200 KiB, overflows in milliseconds at these
  *   rates) while keeping what waits in it to roughly a tenth of a second of work: beyond what one core answers, the
  *   kernel drops the excess datagrams (clients retry), and the agent keeps answering at its full rate.
