@@ -21,7 +21,6 @@
  *   kernel drops the excess datagrams (clients retry), and the agent keeps answering at its full rate.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { lookup as dnsLookup } from 'node:dns';
 import { isIP } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { DNS_TTL } from './ttl.js';
@@ -164,7 +163,8 @@ export function createHandler(opts: Pick<DnsServerOptions, 'lookup' | 'forwarder
 function literalLookup(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
   const v = isIP(address);
   if (v !== 0) callback(null, address, v);
-  else dnsLookup(address, family as number, callback as never);
+  // Never the case for an answer; loaded only then, to keep `node:dns` off the resolver's start-up path.
+  else void import('node:dns').then((dns) => dns.lookup(address, family as number, callback as never));
 }
 
 export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer> {
