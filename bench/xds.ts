@@ -79,6 +79,15 @@ const pct = (xs: readonly number[], p: number) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
 };
 const rssMb = async (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+/**
+ * The agent's CPU seconds so far (user + system, /proc/<pid>/stat, in clock ticks of 1/100 s): on a machine
+ * shared with other work, wall time also counts the time the agent waited for a CPU (and the bench's own
+ * clients, on the same CPUs), so the cold start is also given as the agent's own CPU time.
+ */
+const cpuSeconds = async (pid: number) => {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const address = (i: number, j: number, gen = 0) => `10.${gen}.${Math.floor((i * INSTANCES + j) / 250)}.${((i * INSTANCES + j) % 250) + 1}`;
 /** The services svc-i reaches with `--reach`: the next REACH ones. */
@@ -131,12 +140,13 @@ async function main(): Promise<void> {
     if ((await api(base, 'PUT', '/meshes/default', { type: 'Mesh', name: 'default' })).status >= 300) throw new Error('PUT mesh failed');
 
     const t0 = performance.now();
+    const regCpu0 = await cpuSeconds(agent.proc.pid!);
     const keys = Array.from({ length: PROXIES }, (_, k) => [Math.floor(k / INSTANCES), k % INSTANCES] as const);
     await pool(keys, 16, async ([i, j]) => {
       const r = await api(base, 'PUT', `/meshes/default/dataplanes/svc-${i}-${j}`, dataplane(i, j));
       if (r.status >= 300) throw new Error(`PUT svc-${i}-${j}: ${r.status} ${r.text}`);
     });
-    console.log(`registered ${PROXIES} dataplanes in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(`registered ${PROXIES} dataplanes in ${((performance.now() - t0) / 1000).toFixed(1)} s (agent CPU ${((await cpuSeconds(agent.proc.pid!)) - regCpu0).toFixed(1)} s)`);
     const tok = await api(base, 'POST', '/tokens/dataplane', { mesh: 'default', validFor: '1h' });
     if (tok.status !== 200) throw new Error(`token: ${tok.status} ${tok.text}`);
     await sleep(2000);
@@ -151,6 +161,7 @@ async function main(): Promise<void> {
     for (let c = 0; c < CONNS; c++) clients.push(new grpc.Client(`127.0.0.1:${xdsPort}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 }));
     const stopColdProfile = args['profile-cold'] ? await startCpuProfile(inspectPort) : undefined;
     const coldStart = performance.now();
+    const coldCpu0 = await cpuSeconds(agent.proc.pid!);
     let coldDone = 0;
     let coldBytes = 0;
     const done = new Set<LightProxy>();
@@ -190,9 +201,10 @@ async function main(): Promise<void> {
       throw new Error(`${err instanceof Error ? err.message.split('\n')[0] : err} (${configured}/${PROXIES} configured; proxies with a response, per type: ${JSON.stringify(Object.fromEntries(types))})\n${agent.output().slice(-3000)}`);
     });
     const coldMs = coldDone - coldStart;
+    const coldCpu = (await cpuSeconds(agent.proc.pid!)) - coldCpu0;
     await stopColdProfile?.(args['profile-cold']!);
     const coldResponses = proxies.reduce((n, p) => n + [...p.received.values()].reduce((a, b) => a + b, 0), 0);
-    console.log(`cold start: ${PROXIES} proxies connected and configured in ${(coldMs / 1000).toFixed(2)} s (${(coldResponses / PROXIES).toFixed(1)} responses per proxy, ${(coldBytes / PROXIES / 1024).toFixed(0)} KB)${args['named-eds'] ? ` (each asked for ${proxies[0]!.edsNamesAsked} ClusterLoadAssignments by name)` : ''}`);
+    console.log(`cold start: ${PROXIES} proxies connected and configured in ${(coldMs / 1000).toFixed(2)} s, agent CPU ${coldCpu.toFixed(1)} s (${(coldResponses / PROXIES).toFixed(1)} responses per proxy, ${(coldBytes / PROXIES / 1024).toFixed(0)} KB)${args['named-eds'] ? ` (each asked for ${proxies[0]!.edsNamesAsked} ClusterLoadAssignments by name)` : ''}`);
     await sleep(3000);
     const heapAfter = await heapAfterGc(inspectPort);
     const rssAfter = await rssMb(agent.proc.pid!);
@@ -265,7 +277,7 @@ async function main(): Promise<void> {
     console.log(
       `xds ${PROXIES} DPs (${SERVICES} services x ${INSTANCES}, ${REACH > 0 ? `each reaching ${REACH}` : 'everyone reaches everyone'}, ${VARIANT}${args['named-eds'] ? ', EDS by name' : ''}): ` +
         figures.map(([name, v, g, unit]) => `${name} ${v.toFixed(unit === 's' ? 1 : 0)} ${unit} (goal <= ${g} ${unit}, x${(v / g).toFixed(2)})`).join('; ') +
-        `; change p50 ${p50.toFixed(0)} ms to ${affected} affected proxies, ${extra} others woken; heap ${(perDp * 1024).toFixed(0)} KB/DP, RSS ${(rssPerDp * 1024).toFixed(0)} KB/DP; load ${loadavg()[0]!.toFixed(1)}; ${worst <= 1 ? 'all goals met' : `worst x${worst.toFixed(2)} of its goal`}`,
+        `; cold start agent CPU ${coldCpu.toFixed(1)} s; change p50 ${p50.toFixed(0)} ms to ${affected} affected proxies, ${extra} others woken; heap ${(perDp * 1024).toFixed(0)} KB/DP, RSS ${(rssPerDp * 1024).toFixed(0)} KB/DP; load ${loadavg()[0]!.toFixed(1)}; ${worst <= 1 ? 'all goals met' : `worst x${worst.toFixed(2)} of its goal`}`,
     );
   } finally {
     for (const p of proxies) p.close();

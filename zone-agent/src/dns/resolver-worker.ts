@@ -39,6 +39,8 @@ port.on('message', (m: ToWorker) => {
   if (m.type === 'serve') {
     // Names are lower-case without the trailing dot (the record table's keys), as the server asks for them.
     byName = new Map(m.records.map((r) => [r.name, r.ip]));
+    // In the same turn as the swap: no query is answered from the old table's encoded answers after it.
+    server?.answersChanged();
     // Acknowledged once in effect, so the main thread knows from when on the new table answers.
     open().then(
       () => post({ type: 'served', port: server!.port }),

@@ -63,19 +63,40 @@ export interface PlainQuery {
   readonly ednsUdpSize: number | undefined;
 }
 
+/** The byte after the first question's name (its root label), or -1 when it is malformed: the checks of `firstQuestion`. */
+function nameEnd(msg: Buffer): number {
+  let o = 12;
+  for (;;) {
+    if (o >= msg.length) return -1;
+    const len = msg[o]!;
+    if (len === 0) return o + 1;
+    if (len > 63 || o + 1 + len > msg.length) return -1;
+    o += 1 + len;
+    if (o - 12 > 255) return -1;
+  }
+}
+
+/** A plain query's shape: where its question ends and its EDNS payload size, read without building its name. */
+export interface PlainShape {
+  readonly end: number;
+  /** The OPT record's UDP payload size, or undefined without EDNS. */
+  readonly ednsUdpSize: number | undefined;
+}
+
 /**
  * The plain shape, or undefined for anything else (the caller then decodes in full): exactly one question,
  * no answer or authority records, and either nothing after the question or one well-formed OPT record
  * (root name, options that fit its RDATA exactly) ending the message.
  */
-export function plainQuery(msg: Buffer): PlainQuery | undefined {
+export function plainShape(msg: Buffer): PlainShape | undefined {
   if (msg.length < 17 || msg.readUInt16BE(4) !== 1 || msg.readUInt16BE(6) !== 0 || msg.readUInt16BE(8) !== 0) return undefined;
   const ar = msg.readUInt16BE(10);
   if (ar > 1) return undefined;
-  const q = firstQuestion(msg);
-  if (!q) return undefined;
-  if (ar === 0) return q.end === msg.length ? { q, ednsUdpSize: undefined } : undefined;
-  let o = q.end;
+  const ne = nameEnd(msg);
+  if (ne < 0 || ne + 4 > msg.length) return undefined;
+  const end = ne + 4;
+  if (ar === 0) return end === msg.length ? { end, ednsUdpSize: undefined } : undefined;
+  let o = end;
   if (o + 11 > msg.length || msg[o] !== 0 || msg.readUInt16BE(o + 1) !== TYPE_OPT) return undefined;
   const udpSize = msg.readUInt16BE(o + 3);
   const rdlen = msg.readUInt16BE(o + 9);
@@ -86,7 +107,14 @@ export function plainQuery(msg: Buffer): PlainQuery | undefined {
     if (o + 4 > msg.length) return undefined;
     o += 4 + msg.readUInt16BE(o + 2);
   }
-  return o === msg.length ? { q, ednsUdpSize: udpSize } : undefined;
+  return o === msg.length ? { end, ednsUdpSize: udpSize } : undefined;
+}
+
+/** The plain shape with its first question read (see `plainShape`). */
+export function plainQuery(msg: Buffer): PlainQuery | undefined {
+  const shape = plainShape(msg);
+  const q = shape && firstQuestion(msg);
+  return q ? { q, ednsUdpSize: shape!.ednsUdpSize } : undefined;
 }
 
 /**

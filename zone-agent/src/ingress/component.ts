@@ -77,6 +77,9 @@ export async function startIngressBookkeeping(deps: ComponentDeps, opts: Ingress
     const dataplanes = all.get('Dataplane')!;
     const meshes = all.get('Mesh')!;
     const ingresses = all.get('ZoneIngress')!.filter((r) => ownIngress(r, config.zone));
+    // No ingress of ours, nothing to write: skip the walk over every Dataplane (10% of the agent's CPU while
+    // 10,000 Dataplanes registered in `bench/xds.ts`, growing with their number). A new ingress rings the doorbell.
+    if (ingresses.length === 0) return;
     const services = computeAvailableServices(dataplanes, { skipMeshes: exclusiveMeshes(meshes) });
     const failures: string[] = [];
     for (const ingress of ingresses) {
