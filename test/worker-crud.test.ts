@@ -132,7 +132,8 @@ describe('global plane HTTP API in workerd', () => {
 
       it('an invalid spec is a 400 listing every violation by field path', async () => {
         const bad = mt('bad', 'm1', 'soon');
-        (bad.spec.to[0] as Record<string, unknown>).surprise = true;
+        // A second violation in the same entry (an unknown field would be dropped with a warning, as Kuma drops it).
+        (bad.spec.to[0]!.default as Record<string, unknown>).connectionTimeout = 'later';
         const r = await call(workerd.url, 'PUT', '/meshes/m1/meshtimeouts/bad', { body: bad, token: tokens.admin });
         expect(r.status).toBe(400);
         expect(r.body).toMatchObject({ type: '/std-errors', status: 400, detail: 'Resource is not valid' });

@@ -285,7 +285,10 @@ if (DATABASE_URL) {
       s.send(helloFrame({ zone: 'zone-g', token }));
       await eventually('a complete snapshot', () => s.frames.some((f) => f.body?.$case === 'delta' && f.body.value.snapshot && f.body.value.complete), 10_000);
       const keys = s.frames.flatMap((f) => (f.body?.$case === 'delta' ? f.body.value.upserts.map((u) => `${u.key?.kind}/${u.key?.mesh}/${u.key?.name}`) : []));
-      expect(keys).toEqual(['Mesh//other']);
+      // Its own mesh, and the public half of its own zone-token signing key (published for its zones; the
+      // token just issued created it); nothing of acme's.
+      expect(keys.filter((k) => !k.startsWith('GlobalSecret//zone-token-'))).toEqual(['Mesh//other']);
+      expect(keys.filter((k) => k.startsWith('GlobalSecret//zone-token-signing-public-key-'))).toHaveLength(1);
       s.close();
       await closedWithin(s, 5000);
       // And acme's zones never saw globex's mesh.

@@ -526,6 +526,16 @@ function fixedPaths(): Record<string, Obj> {
     '/_resources': meta('getResourceTypeDescription', 'Every resource type served', ref('ResourceTypeDescriptionList')),
     '/policies': meta('getPolicies', 'Every policy type served', ref('PolicyDescriptionList')),
     '/global-insight': meta('getGlobalInsight', 'Counts across the tenant', ref('GlobalInsight')),
+    '/global-insights': meta('getGlobalInsights', "Kuma's older per-type counts ({type: GlobalInsights, creationTime, resources})", { type: 'object' }),
+    '/_kri/{kri}': {
+      get: {
+        operationId: 'getByKri',
+        summary: "A resource by its Kuma Resource Identifier (kri_<short>_<mesh>_<zone>_<namespace>_<name>_<section>), answered as the resource's own GET",
+        tags: ['Meta'],
+        parameters: [{ name: 'kri', in: 'path', required: true, description: 'The identifier.', schema: { type: 'string' } }],
+        responses: { '200': ok('The resource.', { type: 'object' }), '400': resp('BadRequest'), '404': resp('NotFound'), ...AUTH_ERRORS },
+      },
+    },
     '/config': meta('getConfig', 'The effective configuration, secrets masked', { type: 'object' }),
     '/openapi.json': meta('getOpenApi', 'This document', { type: 'object', description: 'An OpenAPI 3.1 document.' }),
     '/tokens': {
