@@ -14,6 +14,7 @@ export * from './http/token-format.js';
 export * from './kds/apply-batch.js';
 export * from './kds/frames.js';
 export * from './kds/mappers.js';
+export { fnv1a64 } from './kds/names.js';
 export * from './kds/packer.js';
 export * from './kds/waker.js';
 export * from './limits.js';

@@ -11,7 +11,8 @@ const MASK = 0xffffffffffffffffn;
 const SAFE = 'bcdfghjklmnpqrstvwxz2456789';
 const MAX_BASE = 236; // 253 - len("-") - 16
 
-function fnv1a64(text: string): bigint {
+/** FNV-1a, 64 bits, over the UTF-8 bytes of `text` (Kuma's hashes: names here, MeshExternalService SNIs in the zone). */
+export function fnv1a64(text: string): bigint {
   let h = FNV_OFFSET;
   for (const byte of new TextEncoder().encode(text)) {
     h ^= BigInt(byte);

@@ -25,6 +25,7 @@ import { SubjectAltNameMatcher_SanType, TlsParameters_TlsProtocol } from '@ursa/
 import { UpstreamTlsContext, type CommonTlsContext, type DeepPartial } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
 import { HttpProtocolOptions } from '@ursa/proto/gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js';
 import { isIP as ipVersion } from 'node:net';
+import { fnv1a64 } from '@ursa/core';
 import type { MeshExternalServiceResource, SecretResource } from '../../model/resources.js';
 import { encodeCanonical, packAny } from '../hash.js';
 import { HTTP_PROTOCOL_OPTIONS_TYPE_URL, UPSTREAM_TLS_TYPE_URL } from '../type-urls.js';
@@ -34,9 +35,9 @@ import type { OutboundHooks } from './sidecar.js';
 import { egressTls, inboundTls } from './tls.js';
 import type { Protocol } from './model.js';
 
-/** Where kuma-dp's Envoy finds the system trust store when `spec.tls` names no CA (Kuma: `systemCaPath`). */
 const isIP = (s: string): boolean => ipVersion(s) !== 0;
 
+/** Where kuma-dp's Envoy finds the system trust store when `spec.tls` names no CA (Kuma: `systemCaPath`). */
 export const SYSTEM_CA_PATH = '/etc/ssl/certs/ca-certificates.crt';
 
 type Spec = MeshExternalServiceResource['spec'];
@@ -60,8 +61,7 @@ export const externalServiceClusterName = (mesh: string, name: string, port: num
 
 /** Kuma's `SNIForResource` for a MeshExternalService (FNV-1a 64 of `name;mesh;`, DNS labels capped at 63). */
 export function externalServiceSni(mesh: string, name: string, port: number): string {
-  let h = 0xcbf29ce484222325n;
-  for (const b of Buffer.from(`${name};${mesh};`, 'utf8')) h = ((h ^ BigInt(b)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  const h = fnv1a64(`${name};${mesh};`);
   const label = (s: string) => (s.length > 62 ? `${s.slice(0, 62)}x` : s);
   return `a${h.toString(16).padStart(16, '0')}.${label(name)}.${port}.${label(mesh)}.mes`;
 }
