@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { Frame, Frames, PollRequest, type Hello } from '@ursa/proto/gen/kds.js';
 import { type Database, encodeFrame, ResourceStore, TokenStore } from '@ursa/core';
-import { sendableCloseCode, tenantOf } from '@ursa/global-api';
+import { hubName, routeOf, sendableCloseCode, shardOf, tenantOf } from '@ursa/global-api';
 import { call } from '@ursa/test-support/api.js';
 import { postgresBackend } from '@ursa/test-support/backends.js';
 import { removeDirs, startZoneAgent, type ZoneProc } from '@ursa/test-support/cluster.js';
@@ -93,6 +93,17 @@ describe('WebSocket KDS relay routing (in Node)', () => {
     expect(tenantOf(helloFrame({ token: claiming('x'.repeat(500)) }).slice().buffer, 'default')).toBe('default');
   });
 
+  it("with KDS_HUB_SHARDS, picks the zone's hub by a stable hash of its name, spread evenly", () => {
+    expect(routeOf(helloFrame({ token: claiming('acme'), zone: 'zone-7' }).slice().buffer, 'default')).toEqual({ tenant: 'acme', zone: 'zone-7' });
+    expect(routeOf('hello', 'default')).toEqual({ tenant: 'default', zone: '' });
+    // One shard keeps the hub named by the tenant alone (the objects a deployment had before sharding).
+    expect([shardOf('zone-7', 1), hubName('acme', 0, 1), hubName('acme', 3, 4)]).toEqual([0, 'acme', 'acme#3']);
+    const counts = [0, 0, 0, 0];
+    for (let i = 0; i < 4000; i++) counts[shardOf(`zone-${i}`, 4)]! += 1;
+    for (const c of counts) expect(c, JSON.stringify(counts)).toBeGreaterThan(800);
+    expect(shardOf('zone-7', 4)).toBe(shardOf('zone-7', 4));
+  });
+
   it('never relays a close code that may not be sent', () => {
     expect([1005, 1006, 1015, undefined, 999, 2000].map(sendableCloseCode)).toEqual([1000, 1011, 1011, 1000, 1011, 1011]);
     expect([1000, 1001, 1008, 1011, 4000].map(sendableCloseCode)).toEqual([1000, 1001, 1008, 1011, 4000]);
@@ -144,7 +155,9 @@ const zoneIngress = (port: number) => ({ type: 'ZoneIngress', name: 'ingress', n
 if (DATABASE_URL) {
   describe('KDS over WebSocket and long-poll against the global in workerd (PostgreSQL through Hyperdrive)', () => {
     const LEASE_MS = 2000;
-    const vars = { ZONE_LEASE_MS: String(LEASE_MS), KDS_HEARTBEAT_MS: '500', KDS_POLL_INTERVAL_MS: '250' };
+    // Two hubs per tenant: zones are spread over both by name (the default, one, is what bench/worker.ts runs).
+    const SHARDS = 2;
+    const vars = { ZONE_LEASE_MS: String(LEASE_MS), KDS_HEARTBEAT_MS: '500', KDS_POLL_INTERVAL_MS: '250', KDS_HUB_SHARDS: String(SHARDS) };
     /** zone -> transport: one of each. */
     const TRANSPORTS = { 'zone-ws': 'ws', 'zone-lp': 'poll' } as const;
     type ZoneName = keyof typeof TRANSPORTS;
@@ -210,6 +223,35 @@ if (DATABASE_URL) {
       await Promise.all(ZONES.map((z) => eventually(`${z} has slow=9s`, () => zoneHas(z, 'slow', '9s'), 20_000)));
       expect((await api('DELETE', '/meshes/default/meshtimeouts/slow')).status).toBe(200);
       await Promise.all(ZONES.map((z) => eventually(`${z} lost slow`, async () => (await call(zones[z]!.url, 'GET', '/meshes/default/meshtimeouts/slow')).status === 404, 20_000)));
+    });
+
+    it("with two hubs per tenant, a zone on the other hub gets the Worker's writes and the first hub's own writes", { timeout: 90_000 }, async () => {
+      // A second WebSocket zone whose name hashes to the other hub than zone-ws's.
+      const name = ['zone-s1', 'zone-s2', 'zone-s3', 'zone-s4'].find((n) => shardOf(n, SHARDS) !== shardOf('zone-ws', SHARDS))!;
+      const { token } = await zoneToken(name);
+      const other = await startZoneAgent({ name, globalUrl: worker!.url, token, transport: 'ws' });
+      try {
+        await eventually(`${name} has the mesh`, async () => (await call(other.url, 'GET', '/meshes/default')).status === 200, 30_000);
+        const hubOf = (lines: string[]) => /connected to (workerd-hub-[0-9a-f]{4})/.exec(lines.at(-1) ?? '')?.[1];
+        expect(hubOf(welcomesOf(other)), 'served by another hub (Durable Object) than zone-ws').not.toBe(hubOf(welcomes('zone-ws')));
+        // A write through the Worker rings both hubs: both zones have it at once, not after a heartbeat.
+        const began = Date.now();
+        expect((await api('PUT', '/meshes/default/meshtimeouts/sharded', mt('sharded', '6s'))).status).toBe(201);
+        await Promise.all([eventually('zone-ws has sharded', () => zoneHas('zone-ws', 'sharded', '6s'), 20_000), eventually(`${name} has sharded`, () => zoneHasTimeout(other, 'sharded', '6s'), 20_000)]);
+        expect(Date.now() - began).toBeLessThan(5000);
+        // A write made by zone-ws's hub (its zone's ingress, which every other zone receives) reaches the other hub's zone.
+        expect((await call(zones['zone-ws']!.url, 'PUT', '/zoneingresses/shard-ingress', { body: { ...zoneIngress(10003), name: 'shard-ingress' } })).status).toBe(201);
+        await eventually(`${name} has zone-ws's ingress`, async () =>
+          ((await call(other.url, 'GET', '/zoneingresses')).body.items as { labels?: Record<string, string> }[]).some((i) => i.labels?.['kuma.io/zone'] === 'zone-ws'),
+        20_000);
+        expect((await call(zones['zone-ws']!.url, 'DELETE', '/zoneingresses/shard-ingress')).status).toBe(200);
+        expect((await api('DELETE', '/meshes/default/meshtimeouts/sharded')).status).toBe(200);
+      } finally {
+        await other.stop();
+        await removeDirs([other.dataDir]);
+      }
+      // Leave the zone list as the other tests expect it (a WebSocket zone is deletable as soon as its agent stops).
+      await eventually(`${name} deleted`, async () => (await api('DELETE', `/zones/${name}`)).status === 200, 20_000);
     });
 
     it('a write that bypasses the Worker (another global on the same database) still reaches both zones, unrung', async () => {
@@ -378,7 +420,7 @@ if (DATABASE_URL) {
     it('workerd logged no uncaught error, cross-request I/O or failed session', () => {
       const logs = [...earlierOutput, worker!.child.output()].join('\n');
       expect(logs).toContain('GET /kds/v1/stream 101');
-      const bad = /Uncaught|unhandled|Cannot perform I\/O|hanging Promise|Stream was cancelled|ursa kds: (poll|session) failed|ringing the KDS hub failed|revision watch failed/i;
+      const bad = /Uncaught|unhandled|Cannot perform I\/O|hanging Promise|Stream was cancelled|ursa kds: (poll|session) failed|ringing (the )?KDS hub|revision watch failed/i;
       const lines = logs.split('\n');
       // Each bad line with the lines around it, so a failure says what was going on.
       const found = lines.flatMap((l, i) => (bad.test(l) ? [lines.slice(Math.max(0, i - 4), i + 3).join('\n')] : []));

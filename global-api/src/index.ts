@@ -6,6 +6,7 @@ export * from './kds/session.js';
 export * from './kds/token-routes.js';
 export * from './kds/ws.js';
 export * from './worker/check-bundle.js';
+export * from './worker/hub-shards.js';
 export * from './worker/kds-relay.js';
 export * from './worker/request-scope.js';
 export * from './worker/runtime.js';

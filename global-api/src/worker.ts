@@ -7,8 +7,9 @@
  * - HTTP long-poll (`/kds/v1/poll`, `/kds/v1/push`; `--transport poll`): each waiting poll watches its
  *   tenant over its own request's client (`worker/request-scope.ts`);
  * - WebSocket (`/kds/v1/stream`; `--transport ws`): relayed (`worker/kds-relay.ts`) to the tenant's KDS hub,
- *   a Durable Object serving all of that tenant's stream sessions (`worker/kds-hub.ts`). Every write made
- *   through the Worker rings that hub after commit, since Hyperdrive cannot NOTIFY.
+ *   a Durable Object serving all of that tenant's stream sessions (`worker/kds-hub.ts`; `KDS_HUB_SHARDS` hubs
+ *   per tenant, by zone name, `worker/hub-shards.ts`). Every write made through the Worker rings the
+ *   tenant's hubs after commit, since Hyperdrive cannot NOTIFY.
  * Zone tokens, the zone registry, leases, deletion and disabling are the same code as on Node.
  */
 import { createGlobalApp } from './app.js';
@@ -16,6 +17,7 @@ import { ConfigError, createLogger, type Stores, TOKEN_CACHE_MS } from '@ursa/co
 import { ZoneSession } from './kds/session.js';
 import type { WorkerEnv } from './worker/env.js';
 import { openHyperdrive } from './worker/hyperdrive.js';
+import { ringHubs } from './worker/hub-shards.js';
 import { relayKdsStream } from './worker/kds-relay.js';
 import { newRequestScope, requestScopes, requestWaker, withRequestScope } from './worker/request-scope.js';
 import { ringingStores, type ExecutionContextLike } from './worker/runtime.js';
@@ -25,19 +27,14 @@ export type { WorkerEnv };
 // The Durable Object class must be exported by the Worker's main module (wrangler.jsonc `durable_objects`).
 export { KdsHub } from './worker/kds-hub.js';
 
-/** One client per request; with `ctx`, every committed write zones receive rings the tenant's KDS hub (after the response). */
+/** One client per request; with `ctx`, every committed write zones receive rings the tenant's KDS hubs (after the response). */
 function openStores(env: WorkerEnv, ctx?: ExecutionContextLike): Stores {
   const stores = openHyperdrive(env.HYPERDRIVE, 1);
   const hubs = env.KDS_HUB;
   if (!hubs || !ctx) return stores;
-  return ringingStores(stores, ZoneSession.interest(), (tenant) => {
-    const wake = hubs
-      .get(hubs.idFromName(tenant))
-      .fetch(`https://kds-hub/wake?tenant=${encodeURIComponent(tenant)}`, { method: 'POST' })
-      // A lost ring costs one revision-watch interval in the hub, not a lost change.
-      .catch((err: unknown) => console.error('ursa: ringing the KDS hub failed:', err instanceof Error ? err.message : err));
-    ctx.waitUntil(wake);
-  });
+  // `config` is read before any request opens stores (fetch below).
+  const shards = config?.kdsHubShards ?? 1;
+  return ringingStores(stores, ZoneSession.interest(), (tenant) => ctx.waitUntil(ringHubs(hubs, tenant, shards)));
 }
 
 function buildApp(env: WorkerEnv) {
@@ -94,5 +91,5 @@ function kdsStream(request: Request, env: WorkerEnv, s: WorkerSettings): Respons
   if (!env.KDS_HUB) {
     return Response.json({ type: '/std-errors', status: 501, title: 'Not Implemented', detail: 'the KDS_HUB Durable Object binding is missing: zones must use --transport poll' }, { status: 501 });
   }
-  return relayKdsStream({ hubs: env.KDS_HUB, defaultTenant: s.defaultTenant, helloWithinMs: 3 * s.kdsHeartbeatMs });
+  return relayKdsStream({ hubs: env.KDS_HUB, defaultTenant: s.defaultTenant, helloWithinMs: 3 * s.kdsHeartbeatMs, shards: s.kdsHubShards });
 }

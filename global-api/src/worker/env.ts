@@ -17,4 +17,6 @@ export interface WorkerEnv {
   ZONE_LEASE_MS?: string;
   /** How often a waiting long-poll, and a hub with sessions, reads its tenant's revision, in ms (default 500). */
   KDS_POLL_INTERVAL_MS?: string;
+  /** KDS hubs per tenant (default 1; worker/hub-shards.ts). */
+  KDS_HUB_SHARDS?: string;
 }

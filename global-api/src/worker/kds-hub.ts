@@ -1,5 +1,6 @@
 /**
- * KdsHub: the Durable Object, one per tenant, that serves the KDS WebSocket sessions of that tenant's zones
+ * KdsHub: the Durable Object, one per tenant (or `KDS_HUB_SHARDS` per tenant, each for the zones whose names
+ * hash to it: worker/hub-shards.ts), that serves the KDS WebSocket sessions of that tenant's zones
  * (docs/architecture.md, "KDS WebSocket on Workers: a hub per tenant").
  *
  * Each session is the same `StreamDriver` + `ZoneSession` as on Node (kds/ws.ts, kds/session.ts): one
@@ -26,6 +27,7 @@ import { keeperIntervalMs, LeaseKeeper } from '../kds/keeper.js';
 import { ZoneSession, type SessionDeps } from '../kds/session.js';
 import { StreamDriver } from '../kds/ws.js';
 import type { WorkerEnv } from './env.js';
+import { ringHubs } from './hub-shards.js';
 import { HubWaker } from './hub-waker.js';
 import { openHyperdrive } from './hyperdrive.js';
 import { acceptBinary, closeQuietly, ringingStores, upgradeResponse, webSocketPair, type CfWebSocket } from './runtime.js';
@@ -42,6 +44,8 @@ interface Live {
 
 export class KdsHub {
   #tenant?: string;
+  /** This hub's shard among its tenant's `KDS_HUB_SHARDS` hubs (worker/hub-shards.ts). */
+  #shard = 0;
   #settings?: WorkerSettings;
   #stores?: Stores;
   #waker?: HubWaker;
@@ -62,6 +66,7 @@ export class KdsHub {
     // A hub is addressed by its tenant's name; it learns the name from its first request.
     this.#tenant ??= tenant;
     if (tenant !== this.#tenant) return new Response(`this hub serves tenant ${JSON.stringify(this.#tenant)}`, { status: 409 });
+    this.#shard = Number(url.searchParams.get('shard') ?? 0) || 0;
     if (url.pathname === '/wake') {
       this.#waker?.ring();
       return new Response(null, { status: 204 });
@@ -73,8 +78,13 @@ export class KdsHub {
   #init(): { settings: WorkerSettings; stores: Stores; waker: HubWaker } {
     const tenant = this.#tenant!;
     this.#settings ??= workerSettings(this.env as Record<string, unknown>);
-    // The hub's own writes (zone inventory, e.g. a ZoneIngress other zones receive) ring its sessions at once.
-    this.#stores ??= ringingStores(openHyperdrive(this.env.HYPERDRIVE, HUB_CONNECTIONS), ZoneSession.interest(), () => this.#waker?.ring());
+    // The hub's own writes (zone inventory, e.g. a ZoneIngress other zones receive) ring its sessions at once,
+    // and the tenant's other hubs, whose zones receive it too.
+    const shards = this.#settings.kdsHubShards;
+    this.#stores ??= ringingStores(openHyperdrive(this.env.HYPERDRIVE, HUB_CONNECTIONS), ZoneSession.interest(), () => {
+      this.#waker?.ring();
+      if (shards > 1 && this.env.KDS_HUB) void ringHubs(this.env.KDS_HUB, tenant, shards, this.#shard);
+    });
     const stores = this.#stores;
     this.#waker ??= new HubWaker(tenant, () => stores.resources.currentRevision(tenant), this.#settings.kdsPollIntervalMs);
     return { settings: this.#settings, stores: this.#stores, waker: this.#waker };

@@ -11,6 +11,7 @@
  * frame Node would.
  */
 import { decodeFrame, encodeFrame } from '@ursa/core';
+import { hubName, hubUrl, shardOf } from './hub-shards.js';
 import { acceptBinary, closeQuietly, upgradeResponse, webSocketPair, type CfWebSocket, type DurableObjectNamespace } from './runtime.js';
 
 export interface RelayOptions {
@@ -18,6 +19,8 @@ export interface RelayOptions {
   readonly defaultTenant: string;
   /** A socket that says nothing for this long is ended, as a silent session on Node is (three heartbeats). */
   readonly helloWithinMs: number;
+  /** Hubs per tenant (`KDS_HUB_SHARDS`): the zone's is picked by its name (worker/hub-shards.ts). */
+  readonly shards?: number;
 }
 
 export function relayKdsStream(opts: RelayOptions): Response {
@@ -41,10 +44,12 @@ export function relayKdsStream(opts: RelayOptions): Response {
     if (!hub && !closed) refuse('unauthenticated', `no hello within ${opts.helloWithinMs} ms of connecting`);
   }, opts.helloWithinMs);
 
-  const connect = async (tenant: string) => {
+  const shards = opts.shards ?? 1;
+  const connect = async ({ tenant, zone }: HubRoute) => {
     try {
-      const stub = opts.hubs.get(opts.hubs.idFromName(tenant));
-      const res = await stub.fetch(`https://kds-hub/stream?tenant=${encodeURIComponent(tenant)}`, { headers: { upgrade: 'websocket' } });
+      const shard = shardOf(zone, shards);
+      const stub = opts.hubs.get(opts.hubs.idFromName(hubName(tenant, shard, shards)));
+      const res = await stub.fetch(hubUrl('/stream', tenant, shard), { headers: { upgrade: 'websocket' } });
       const ws = res.webSocket;
       if (!ws) throw new Error(`the KDS hub answered ${res.status} instead of a WebSocket`);
       acceptBinary(ws);
@@ -89,7 +94,7 @@ export function relayKdsStream(opts: RelayOptions): Response {
     }
     if (!pending) return; // the hub could not be reached: the socket is being closed
     pending.push(event.data);
-    if (pending.length === 1) void connect(tenantOf(event.data, opts.defaultTenant));
+    if (pending.length === 1) void connect(routeOf(event.data, opts.defaultTenant));
   });
   const end = (code?: number, reason?: string) => {
     if (closed) return;
@@ -103,21 +108,35 @@ export function relayKdsStream(opts: RelayOptions): Response {
   return upgradeResponse(client);
 }
 
+/** Where a session goes: its tenant's hubs, and among them the zone's (by name). */
+export interface HubRoute {
+  readonly tenant: string;
+  /** Hello's zone name ('' when the first frame is no Hello: the default tenant's hub refuses it). */
+  readonly zone: string;
+}
+
 /**
- * The tenant a first frame claims: the zone token's `tenant` claim (read, not verified: the hub verifies),
- * else Hello's `tenant`, else the default. Anything unreadable goes to the default tenant's hub, which refuses
- * it with the precise error.
+ * The route a first frame asks for: the tenant is the zone token's `tenant` claim (read, not verified: the
+ * hub verifies), else Hello's `tenant`, else the default; the zone is Hello's. Anything unreadable goes to
+ * the default tenant's hub, which refuses it with the precise error.
  */
-export function tenantOf(first: ArrayBuffer | string, defaultTenant: string): string {
-  if (typeof first === 'string') return defaultTenant;
+export function routeOf(first: ArrayBuffer | string, defaultTenant: string): HubRoute {
+  const fallback = { tenant: defaultTenant, zone: '' };
+  if (typeof first === 'string') return fallback;
   try {
     const body = decodeFrame(new Uint8Array(first)).body;
-    if (body?.$case !== 'hello') return defaultTenant;
+    if (body?.$case !== 'hello') return fallback;
     const claimed = claimedTenant(body.value.token);
-    return plausible(claimed) ? claimed : plausible(body.value.tenant) ? body.value.tenant : defaultTenant;
+    const tenant = plausible(claimed) ? claimed : plausible(body.value.tenant) ? body.value.tenant : defaultTenant;
+    return { tenant, zone: body.value.zone };
   } catch {
-    return defaultTenant;
+    return fallback;
   }
+}
+
+/** The tenant a first frame claims (see `routeOf`). */
+export function tenantOf(first: ArrayBuffer | string, defaultTenant: string): string {
+  return routeOf(first, defaultTenant).tenant;
 }
 
 function claimedTenant(token: string): string | undefined {

@@ -15,6 +15,8 @@ export interface WorkerSettings {
   readonly zoneLeaseMs: number;
   /** How often a waiting long-poll looks at its tenant's revision (Hyperdrive cannot LISTEN). */
   readonly kdsPollIntervalMs: number;
+  /** KDS hubs (Durable Objects) per tenant; a zone's hub is picked by a hash of its name (worker/hub-shards.ts). */
+  readonly kdsHubShards: number;
   /** Least severe level written to the Workers log. */
   readonly logLevel: LogLevel;
   /** Browser origins allowed to call the API (CORS); empty: none. */
@@ -46,6 +48,14 @@ const OPTIONS: readonly OptionSpec<keyof WorkerSettings>[] = [
     default: '500',
     help: "how often a waiting long-poll reads its tenant's revision, in ms",
     parse: (v) => intIn(v, 50, 10_000),
+  },
+  {
+    key: 'kdsHubShards',
+    flag: 'KDS_HUB_SHARDS',
+    env: ['KDS_HUB_SHARDS'],
+    default: '1',
+    help: "KDS hubs (Durable Objects) per tenant: more than one when a tenant's zones outgrow one object",
+    parse: (v) => intIn(v, 1, 64),
   },
 ];
 
