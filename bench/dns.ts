@@ -1,6 +1,7 @@
 /**
  * DNS benchmark: dnsperf (UDP) against the zone agent's `.mesh` resolver and against `unbound` serving the
- * same records as `local-data` (loopback, a free port, one thread like the agent's one answering thread),
+ * same records as `local-data` (loopback, a free port, as many threads as the agent has UDP answering
+ * processes: its resolver thread and `--dns-udp-processes` more, BENCH_DNS_UDP_PROCESSES, default 1),
  * both running, in alternating rounds (agent, unbound; unbound, agent; ...): on a machine shared with other
  * work the load drifts by the minute, so each round's ratio compares runs seconds apart, and the last line
  * gives the median of the rounds' ratios, the goal (>= 1.0x unbound's queries/s, no query lost) and the load.
@@ -11,7 +12,8 @@
  * kernel drops when the socket buffer is full; a resolver that keeps answering at its full rate under the
  * flood answers about its closed-loop rate).
  * Run: `npx tsx bench/dns.ts` (about two minutes; env BENCH_DNS_SECONDS per run, default 10; BENCH_DNS_ROUNDS,
- * default 3; BENCH_DNS_SERVICES, default 200).
+ * default 3; BENCH_DNS_SERVICES, default 200; BENCH_DNS_UDP_PROCESSES=0 compares one agent thread with one
+ * unbound thread).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -26,6 +28,9 @@ const SECONDS = Number(process.env.BENCH_DNS_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_DNS_ROUNDS ?? 3);
 const SERVICES = Number(process.env.BENCH_DNS_SERVICES ?? 200);
 const FLOOD_QPS = Number(process.env.BENCH_DNS_FLOOD_QPS ?? 40_000);
+const UDP_PROCESSES = Number(process.env.BENCH_DNS_UDP_PROCESSES ?? 1);
+/** The agent's answering processes (its resolver thread and the extra ones), and so unbound's threads. */
+const THREADS = 1 + UDP_PROCESSES;
 const TSX = new URL('../node_modules/.bin/tsx', import.meta.url).pathname;
 const ZONE = new URL('../zone-agent/src/main.ts', import.meta.url).pathname;
 
@@ -88,7 +93,7 @@ async function main() {
     // 1. The agent, standalone, with SERVICES services in mesh default (half of them with `_`, for dotted aliases).
     const [apiPort, dnsPort] = [await freePort(), await freePort()];
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('URSA_') && k !== 'DATABASE_URL'));
-    const agent = spawn(TSX, [ZONE, '--zone', 'bench', '--data-dir', join(dir, 'zone'), '--api-port', String(apiPort), '--dns-port', String(dnsPort), '--dns-upstream', '127.0.0.1:9'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const agent = spawn(TSX, [ZONE, '--zone', 'bench', '--data-dir', join(dir, 'zone'), '--api-port', String(apiPort), '--dns-port', String(dnsPort), '--dns-upstream', '127.0.0.1:9', '--dns-udp-processes', String(UDP_PROCESSES)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let agentOut = '';
     agent.stdout.on('data', (d) => (agentOut += d));
     agent.stderr.on('data', (d) => (agentOut += d));
@@ -112,6 +117,11 @@ async function main() {
     }
     const last = services[services.length - 1]!;
     await until(`${last}.mesh in the agent's DNS`, async () => (await dig(dnsPort, `${last}.mesh`)) || undefined, 10_000, 100);
+    if (UDP_PROCESSES > 0) {
+      await until(`the agent's ${UDP_PROCESSES} extra UDP process(es)`, async () => (agentOut.includes(`UDP answered by ${THREADS} processes`) ? true : undefined), 30_000, 100).catch((e) => {
+        throw new Error(`${e.message}\n${agentOut}`);
+      });
+    }
 
     // The record table, read back from the agent: every name it answers, with its VIP.
     const records: { name: string; ip: string }[] = [];
@@ -123,7 +133,7 @@ async function main() {
     const queries = records.flatMap((r, i) => [`${r.name} A`, ...(i % 4 === 0 ? [`${r.name} AAAA`] : [])]);
     const datafile = join(dir, 'queries.txt');
     await writeFile(datafile, `${queries.join('\n')}\n`);
-    console.log(`${records.length} names (${services.length} services), ${queries.length} distinct queries (A, and AAAA for a quarter), ${SECONDS} s per run, dnsperf -c 4 -q 100`);
+    console.log(`${records.length} names (${services.length} services), ${queries.length} distinct queries (A, and AAAA for a quarter), ${SECONDS} s per run, dnsperf -c 4 -q 100; the agent answers UDP from ${THREADS} process(es), unbound runs ${THREADS} thread(s)`);
 
     // 2. unbound with the same records.
     const ubPort = await freePort();
@@ -143,7 +153,7 @@ async function main() {
         `  directory: "${dir}"`,
         '  pidfile: ""',
         '  verbosity: 0',
-        '  num-threads: 1',
+        `  num-threads: ${THREADS}`,
         '  access-control: 127.0.0.0/8 allow',
         '  module-config: "iterator"',
         '  local-zone: "mesh." static',
@@ -167,7 +177,7 @@ async function main() {
       const got: Record<string, PerfResult> = {};
       for (const who of order) {
         got[who] = await dnsperf(who === 'agent' ? dnsPort : ubPort, datafile);
-        console.log(fmt(`${round}: ${who === 'agent' ? 'ursa zone agent' : 'unbound (1 thread)'}`, got[who]!));
+        console.log(fmt(`${round}: ${who === 'agent' ? `ursa (${THREADS} proc)` : `unbound (${THREADS} thr)`}`, got[who]!));
       }
       lost += lostOf(got.agent!);
       ratios.push(got.agent!.qps / got.unbound!.qps);
@@ -179,7 +189,7 @@ async function main() {
     await stop(agent);
     const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
     console.log(
-      `dns: ursa/unbound queries/s median ${median.toFixed(2)}x over ${ROUNDS} rounds (${ratios.map((r) => `${r.toFixed(2)}x`).join(', ')}; goal >= 1.00x, ${median >= 1 ? 'met' : 'missed'}), agent lost ${lost} (goal 0); load ${loadavg()[0]!.toFixed(1)}`,
+      `dns: ursa (${THREADS} UDP processes) / unbound (${THREADS} threads) queries/s median ${median.toFixed(2)}x over ${ROUNDS} rounds (${ratios.map((r) => `${r.toFixed(2)}x`).join(', ')}; goal >= 1.00x, ${median >= 1 ? 'met' : 'missed'}), agent lost ${lost} (goal 0); load ${loadavg()[0]!.toFixed(1)}`,
     );
   } finally {
     for (const p of procs) await stop(p).catch(() => {});

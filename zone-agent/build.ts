@@ -5,7 +5,8 @@
  * loads its wasm from its own directory); only our code is bundled: the zone agent's and the workspace
  * packages it imports. Code splitting keeps every dynamic `import()` lazy: `main.mjs` itself holds only what
  * answers DNS from the persisted answers, the rest loads after (see `main.ts`); `dns-worker.mjs` is the
- * resolver's thread (`src/dns/resolver-worker.ts`).
+ * resolver's thread (`src/dns/resolver-worker.ts`), `dns-udp-child.mjs` its extra UDP answering processes
+ * (`src/dns/udp-child.ts`).
  *
  * The build fails when the bundle holds code that is the global's alone (see `checkZoneBundle`), or when the
  * start-up path loads more than it may (see `checkStartPath`).
@@ -67,7 +68,7 @@ export async function buildZoneAgent(outdir = `${root}zone-agent/dist`): Promise
   await rm(join(outdir, 'chunks'), { recursive: true, force: true });
   const result = await build({
     // The resolver's thread is an entry of its own: `main.ts` starts it as `dist/dns-worker.mjs`.
-    entryPoints: { main: `${root}zone-agent/src/main.ts`, 'dns-worker': `${root}zone-agent/src/dns/resolver-worker.ts` },
+    entryPoints: { main: `${root}zone-agent/src/main.ts`, 'dns-worker': `${root}zone-agent/src/dns/resolver-worker.ts`, 'dns-udp-child': `${root}zone-agent/src/dns/udp-child.ts` },
     outdir,
     outExtension: { '.js': '.mjs' },
     chunkNames: 'chunks/[name]-[hash]',
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
     for (const v of violations) console.error(`zone-agent/build: ${v}`);
     process.exit(1);
   }
-  console.log(`zone-agent/build: zone-agent/dist/main.mjs, dns-worker.mjs and ${Object.keys(metafile.outputs).filter((o) => o.endsWith('.mjs')).length - 2} chunks in ${Math.round(performance.now() - started)} ms (${Object.keys(metafile.inputs).length} files, no global-only code, a small start-up path)`);
+  console.log(`zone-agent/build: zone-agent/dist/main.mjs, dns-worker.mjs, dns-udp-child.mjs and ${Object.keys(metafile.outputs).filter((o) => o.endsWith('.mjs')).length - 3} chunks in ${Math.round(performance.now() - started)} ms (${Object.keys(metafile.inputs).length} files, no global-only code, a small start-up path)`);
 }
 
 /**

@@ -2,6 +2,7 @@
  * The zone agent's configuration: flags, or `URSA_ZONE_*` variables (flags win). Without `--global-url`
  * the agent runs standalone (Kuma's standalone mode): it accepts meshes and policies locally.
  */
+import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { bool, ConfigError, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel, dnsLabel, intIn, helpText as optionsHelp, nonEmpty, oneOf, parseOptions, port, type OptionSpec, type Parsed } from '@ursa/core/base';
 
@@ -23,6 +24,11 @@ export interface ZoneConfig {
   readonly dnsPort: number;
   /** Where other names are forwarded (`host:port`); default: the first nameserver of /etc/resolv.conf. */
   readonly dnsUpstream: string | undefined;
+  /**
+   * Extra processes answering the resolver's UDP socket beside its thread (`dns/udp-children.ts`); absent
+   * (configs built by hand, tests): none.
+   */
+  readonly dnsUdpProcesses?: number;
   /** Range VIPs are allocated from, per mesh. */
   readonly vipCidr: string;
   /** Envoy xDS (gRPC) address and port; port 0 turns the server off. */
@@ -73,6 +79,15 @@ export const OPTIONS: readonly OptionSpec<keyof ZoneConfig>[] = [
     env: ['URSA_ZONE_DNS_UPSTREAM'],
     help: 'resolver for non-.mesh names, host:port (default: first nameserver in /etc/resolv.conf)',
     parse: (v) => (/^[^\s:]+(:[0-9]{1,5})?$|^\[[0-9a-fA-F:]+\](:[0-9]{1,5})?$/.test(v) ? v : { error: 'must be host or host:port' }),
+  },
+  {
+    key: 'dnsUdpProcesses',
+    flag: '--dns-udp-processes',
+    env: ['URSA_ZONE_DNS_UDP_PROCESSES'],
+    // One thread spends most of its time in sendmsg: a second reader nearly doubles what a 2-CPU host answers; on one CPU it only adds switching.
+    default: String(availableParallelism() >= 2 ? 1 : 0),
+    help: 'extra processes answering DNS over UDP on the same socket (default: 1 with 2 or more CPUs, else 0)',
+    parse: (v) => intIn(v, 0, 64),
   },
   {
     key: 'vipCidr',

@@ -24,6 +24,8 @@ export interface Resolver {
   readonly source: AnswerSource | undefined;
   /** The UDP and TCP port once open. */
   readonly port: number | undefined;
+  /** The extra UDP answering processes' ids as of the last `serve` (`udp-children.ts`). */
+  readonly udpProcessIds: readonly number[];
   /** Answers from `answers` from now on; opens the sockets on the first call (and fails if they cannot). */
   serve(answers: readonly Answer[], source: AnswerSource): Promise<void>;
   /** The resolver thread's counters since it started (`/metrics`); undefined before the sockets open or after. */
@@ -36,7 +38,8 @@ export interface ResolverOptions {
   readonly upstreamTimeoutMs?: number;
   /**
    * The worker's entry: `main.ts` passes the bundle's (`dist/dns-worker.mjs`); by default this module's
-   * sibling source, run through tsx (tests, the unbundled agent).
+   * sibling source, run through tsx (tests, the unbundled agent). The extra UDP processes' entry is its
+   * sibling: `dns-udp-child.mjs` beside the bundle's, `udp-child.ts` beside the source.
    */
   readonly workerUrl?: URL;
 }
@@ -47,11 +50,16 @@ export interface ResolverWorkerData {
   readonly port: number;
   readonly upstream: Upstream;
   readonly upstreamTimeoutMs?: number;
+  /** Extra processes answering UDP on the same socket, started with the first live table (`udp-children.ts`). */
+  readonly udpProcesses: number;
+  /** Their entry (a file URL) and node's options for it (tsx's loader when it is TypeScript). */
+  readonly childEntry: string;
+  readonly childExecArgv: readonly string[];
 }
-export type ToWorker = { type: 'serve'; records: readonly Answer[] } | { type: 'stats' } | { type: 'close' };
+export type ToWorker = { type: 'serve'; records: readonly Answer[]; source: AnswerSource } | { type: 'stats' } | { type: 'close' };
 export type FromWorker =
-  /** A `serve` is in effect (acknowledged in order); the sockets are open on `port`. */
-  | { type: 'served'; port: number }
+  /** A `serve` is in effect in every answering process (acknowledged in order); the sockets are open on `port`. */
+  | { type: 'served'; port: number; pids: readonly number[] }
   | { type: 'error'; message: string }
   | { type: 'closed' }
   /** The server's counters (answers a `stats`; absent before the sockets open). */
@@ -68,15 +76,23 @@ function spawn(entry: URL, workerData: ResolverWorkerData): Worker {
   return new Worker(`import(${JSON.stringify(tsx)}).then((m) => m.register()).then(() => import(${JSON.stringify(entry.href)}))`, { eval: true, workerData });
 }
 
+/** The extra UDP processes' entry beside the worker's, and the loader it needs. */
+function childEntry(worker: URL): { childEntry: string; childExecArgv: string[] } {
+  if (!worker.pathname.endsWith('.ts')) return { childEntry: new URL('./dns-udp-child.mjs', worker).href, childExecArgv: [] };
+  return { childEntry: new URL('./udp-child.ts', worker).href, childExecArgv: ['--import', import.meta.resolve('tsx')] };
+}
+
 /** Resolves the upstream now (a bad `--dns-upstream` fails the start) and starts the resolver's thread; the sockets open on `serve`. */
-export async function createResolver(config: Pick<ZoneConfig, 'dnsHost' | 'dnsPort' | 'dnsUpstream' | 'vipCidr'>, log: Logger, opts: ResolverOptions = {}): Promise<Resolver> {
+export async function createResolver(config: Pick<ZoneConfig, 'dnsHost' | 'dnsPort' | 'dnsUpstream' | 'vipCidr' | 'dnsUdpProcesses'>, log: Logger, opts: ResolverOptions = {}): Promise<Resolver> {
   const upstream = await resolveUpstream(config.dnsUpstream);
   if (upstream.port === config.dnsPort && (upstream.host === config.dnsHost || config.dnsHost === '0.0.0.0' || config.dnsHost === '::')) {
     log.warn(`the upstream ${upstream.host}:${upstream.port} is this resolver itself: forwarded names will time out (set --dns-upstream)`);
   }
-  const worker = spawn(opts.workerUrl ?? SOURCE_WORKER, { host: config.dnsHost, port: config.dnsPort, upstream, upstreamTimeoutMs: opts.upstreamTimeoutMs });
+  const entry = opts.workerUrl ?? SOURCE_WORKER;
+  const worker = spawn(entry, { host: config.dnsHost, port: config.dnsPort, upstream, upstreamTimeoutMs: opts.upstreamTimeoutMs, udpProcesses: config.dnsUdpProcesses ?? 0, ...childEntry(entry) });
   let source: AnswerSource | undefined;
   let port: number | undefined;
+  let pids: readonly number[] = [];
   let failed: Error | undefined;
   /** Callers waiting for the worker's answers, in the order they asked (it answers in order). */
   const waiting: ((m: FromWorker) => void)[] = [];
@@ -107,9 +123,12 @@ export async function createResolver(config: Pick<ZoneConfig, 'dnsHost' | 'dnsPo
     get port() {
       return port;
     },
+    get udpProcessIds() {
+      return pids;
+    },
     async serve(answers, from) {
       if (closed) return;
-      const r = await ask({ type: 'serve', records: answers.map(({ name, ip }) => ({ name, ip })) });
+      const r = await ask({ type: 'serve', records: answers.map(({ name, ip }) => ({ name, ip })), source: from });
       if (r.type !== 'served') throw new Error(`dns: cannot listen on ${config.dnsHost}:${config.dnsPort}: ${r.type === 'error' ? r.message : r.type}`);
       if (port === undefined) {
         log.info(`resolver on ${config.dnsHost}:${r.port} (udp and tcp), ${from === 'persisted' ? "answering from the last run's persisted answers until the database is open" : `VIPs from ${config.vipCidr}`}, other names forwarded to ${upstream.host}:${upstream.port}`);
@@ -117,6 +136,7 @@ export async function createResolver(config: Pick<ZoneConfig, 'dnsHost' | 'dnsPo
         log.info('resolver answers from the database now');
       }
       port = r.port;
+      pids = r.pids;
       source = from;
     },
     async stats() {

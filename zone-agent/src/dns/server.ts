@@ -69,6 +69,8 @@ export interface DnsServer {
   tcpConnections(): number;
   /** What `lookup` returns has changed: drops the encoded answers (call it in the same turn as the change). */
   answersChanged(): void;
+  /** The bound UDP socket: the resolver's thread hands it to its extra answering processes (`udp-child.ts`). */
+  readonly udpSocket: UdpSocket;
   close(): Promise<void>;
 }
 
@@ -160,11 +162,29 @@ export function createHandler(opts: Pick<DnsServerOptions, 'lookup' | 'forwarder
  * callback per packet (a tenth of the JS time per packet in a CPU profile under dnsperf). This calls back
  * at once for a literal and defers to `dns.lookup` otherwise.
  */
-function literalLookup(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
+export function literalLookup(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
   const v = isIP(address);
   if (v !== 0) callback(null, address, v);
   // Never the case for an answer; loaded only then, to keep `node:dns` off the resolver's start-up path.
   else void import('node:dns').then((dns) => dns.lookup(address, family as number, callback as never));
+}
+
+/** The 'message' listener of a UDP socket: each datagram answered by `handle`, the answer sent back to its sender. */
+export function answerUdp(udp: UdpSocket, handle: (msg: Buffer, tcp: boolean) => Answer, closed: () => boolean): (msg: Buffer, rinfo: { port: number; address: string }) => void {
+  const send = (resp: Buffer | undefined, rinfo: { port: number; address: string }) => {
+    if (!resp || closed()) return;
+    try {
+      // No callback: a send error surfaces as the socket's 'error' event (logged), not per packet.
+      udp.send(resp, rinfo.port, rinfo.address);
+    } catch {
+      /* socket closed meanwhile */
+    }
+  };
+  return (msg, rinfo) => {
+    const resp = handle(msg, false);
+    if (resp instanceof Promise) void resp.then((r) => send(r, rinfo));
+    else send(resp, rinfo);
+  };
 }
 
 export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer> {
@@ -173,23 +193,6 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
   const handle = createHandler(opts, stats, cache);
   const log = opts.log ?? silentLogger;
   let closed = false;
-
-  const onMessage = (udp: UdpSocket) => {
-    const send = (resp: Buffer | undefined, rinfo: { port: number; address: string }) => {
-      if (!resp || closed) return;
-      try {
-        // No callback: a send error surfaces as the socket's 'error' event (logged), not per packet.
-        udp.send(resp, rinfo.port, rinfo.address);
-      } catch {
-        /* socket closed meanwhile */
-      }
-    };
-    return (msg: Buffer, rinfo: { port: number; address: string }) => {
-      const resp = handle(msg, false);
-      if (resp instanceof Promise) void resp.then((r) => send(r, rinfo));
-      else send(resp, rinfo);
-    };
-  };
 
   const tcpDns = createTcpDnsServer((msg) => handle(msg, true), { maxConnections: opts.maxTcpConnections, idleMs: opts.tcpIdleMs, messageMs: opts.tcpMessageMs });
   const tcp = tcpDns.server;
@@ -228,7 +231,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
     }
   }
   udp.on('error', (err) => log.warn(`udp socket error: ${err.message}`));
-  udp.on('message', onMessage(udp));
+  udp.on('message', answerUdp(udp, handle, () => closed));
   tcp.on('error', (err) => log.warn(`tcp server error: ${err.message}`));
   const port = udp.address().port;
   const udpSocket = udp;
@@ -238,6 +241,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
     stats,
     tcpConnections: () => tcpDns.connections(),
     answersChanged: () => cache.clear(),
+    udpSocket,
     async close() {
       if (closed) return;
       closed = true;
