@@ -84,9 +84,11 @@ export const OPTIONS: readonly OptionSpec<keyof ZoneConfig>[] = [
     key: 'dnsUdpProcesses',
     flag: '--dns-udp-processes',
     env: ['URSA_ZONE_DNS_UDP_PROCESSES'],
-    // One thread spends most of its time in sendmsg: a second reader nearly doubles what a 2-CPU host answers; on one CPU it only adds switching.
-    default: String(availableParallelism() >= 2 ? 1 : 0),
-    help: 'extra processes answering DNS over UDP on the same socket (default: 1 with 2 or more CPUs, else 0)',
+    // One thread spends most of its time in sendmsg, so a second reader helps where a CPU is free for it. On 2
+    // CPUs the bench could not show a steady gain (its load generator takes most of a CPU) and every agent
+    // would pay ~55 MB and ~0.3 s of CPU for it, so it is on by default from 4 CPUs (README, Performance, DNS).
+    default: String(availableParallelism() >= 4 ? 1 : 0),
+    help: 'extra processes answering DNS over UDP on the same socket (default: 1 with 4 or more CPUs, else 0)',
     parse: (v) => intIn(v, 0, 64),
   },
   {
