@@ -15,7 +15,7 @@
  *
  * Cases that do not apply are listed with their reason in `not-applicable.json` (summarised in the fixtures
  * README): types Ursa does not model, zone-only writes, stored ServiceInsights; and inspect endpoints Ursa does
- * not serve yet ("pending"). The rate is printed; the suite fails when it drops below MIN_RATE.
+ * not serve yet ("pending"; none left). The rate is printed; the suite fails when it drops below MIN_RATE.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -25,7 +25,7 @@ import { backends } from '@ursa/test-support/backends.js';
 import { apiCases, baseEndpointCases, normalizeBody, notApplicable, validatorCases, type ApiCase, type ValidatorCase } from '@ursa/test-support/kuma-testdata.js';
 
 /** The share of applicable cases that must stay identical: what this suite reached. */
-const MIN_RATE = 0.95;
+const MIN_RATE = 0.956;
 
 const OPERATOR = 'operator-token-for-tests';
 const META = new Set(['type', 'name', 'mesh', 'labels', 'creationTime', 'modificationTime', 'kri']);
