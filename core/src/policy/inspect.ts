@@ -12,12 +12,15 @@
 import { descriptorFor, type TargetRefSpec } from '@ursa/proto';
 import { ZONE_LABEL } from '../kds/mappers.js';
 import type { Resource } from '../store/resource-store.js';
-import { mergeAll } from './json.js';
+import { canonicalJson, mergeAll, mergePatch } from './json.js';
+import { buildSubsetRules, type Subset, type SubsetItem } from './subset.js';
 import { kumaConf } from './kuma-conf.js';
 import { compareAttributes, compareDisplayName, readRef, selects, type InboundInfo, type TargetRef } from './select.js';
 
 type Json = Record<string, unknown>;
 const SERVICE_TAG = 'kuma.io/service';
+/** Kuma's tag for a route rule's matches in subset rules. */
+const RULE_MATCHES_HASH = '__rule-matches-hash__';
 
 /** An inbound or a zone-proxy listener of the Dataplane, as Kuma's rules name it. */
 export interface InspectInbound extends InboundInfo {
@@ -35,6 +38,8 @@ export interface InspectMatch {
   readonly top: TargetRef;
   readonly inbounds: ReadonlySet<number>;
   readonly proxy: boolean;
+  /** The MeshHTTPRoute a policy's top-level targetRef names. */
+  readonly route?: Resource;
 }
 
 const asArray = (v: unknown): Json[] => (Array.isArray(v) ? (v.filter((x) => typeof x === 'object' && x !== null) as Json[]) : []);
@@ -61,12 +66,16 @@ export function matchForInspect(dp: Resource, policies: readonly Resource[]): Ma
   for (const policy of policies) {
     if (policy.mesh !== dp.mesh || !descriptorFor(policy.kind)?.isPolicy) continue;
     const top = readRef(policy.spec.targetRef as TargetRefSpec | undefined);
-    if (top.kind === 'MeshHTTPRoute') continue;
-    const s = selects(policy, top, dp, inbounds, zone);
+    // A policy on a MeshHTTPRoute selects what the route selects; on a route that does not exist, nothing.
+    const route = top.kind === 'MeshHTTPRoute' ? policies.find((r) => r.kind === 'MeshHTTPRoute' && r.mesh === dp.mesh && r.name === top.name) : undefined;
+    if (top.kind === 'MeshHTTPRoute' && !route) continue;
+    const selector = route ?? policy;
+    const s = selects(selector, route ? readRef(route.spec.targetRef as TargetRefSpec | undefined) : top, dp, inbounds, zone);
     if (!s.proxy && s.inbounds.length === 0) continue;
-    matched.push({ policy, top, inbounds: new Set(s.inbounds), proxy: s.proxy });
+    matched.push({ policy, top, inbounds: new Set(s.inbounds), proxy: s.proxy, ...(route ? { route } : {}) });
   }
-  matched.sort((a, b) => compareAttributes({ resource: a.policy, top: a.top }, { resource: b.policy, top: b.top }) || compareDisplayName({ resource: a.policy, top: a.top }, { resource: b.policy, top: b.top }) || (a.policy.name < b.policy.name ? -1 : 1));
+  const rank = (m: InspectMatch) => ({ resource: m.policy, top: m.top });
+  matched.sort((a, b) => compareAttributes(rank(a), rank(b)) || compareDisplayName(rank(a), rank(b)) || (a.policy.name < b.policy.name ? -1 : 1));
   const byKind = new Map<string, InspectMatch[]>();
   for (const m of matched) byKind.set(m.policy.kind, [...(byKind.get(m.policy.kind) ?? []), m]);
   return new Map([...byKind].sort(([a], [b]) => (a < b ? -1 : 1)));
@@ -96,33 +105,90 @@ export function inboundRuleEntries(list: readonly InspectMatch[], port: number):
   return out;
 }
 
-interface Entry {
-  readonly policy: Resource;
-  readonly ref: TargetRef;
-  readonly conf: unknown;
+/** A `to`/`from` item as a subset item: Kuma's `asSubset` of its targetRef (other kinds are not subsets). */
+function subsetOf(ref: TargetRef): Subset | undefined {
+  const tags = (t: Record<string, string> | undefined) => Object.entries(t ?? {}).map(([key, value]) => ({ key, value, not: false }));
+  switch (ref.kind) {
+    case 'Mesh':
+      return [];
+    case 'MeshSubset':
+      return tags(ref.tags);
+    case 'MeshService':
+      return [{ key: SERVICE_TAG, value: ref.name ?? '', not: false }];
+    case 'MeshServiceSubset':
+      return [{ key: SERVICE_TAG, value: ref.name ?? '', not: false }, ...tags(ref.tags)];
+    default:
+      return undefined;
+  }
 }
 
-/** Kuma's subset rules over `Mesh` and `MeshService` entries (lowest precedence first). */
-function subsetRules(kind: string, entries: readonly Entry[]): Json[] {
-  const usable = entries.filter((e) => e.ref.kind === 'Mesh' || (e.ref.kind === 'MeshService' && e.ref.name !== undefined));
-  const services = [...new Set(usable.filter((e) => e.ref.kind === 'MeshService').map((e) => e.ref.name!))];
-  const rule = (of: readonly Entry[], matchers: Json[]) => ({
-    conf: kumaConf(kind, mergeAll(of.map((e) => e.conf)) ?? {}),
-    matchers,
-    origin: [...new Set(of.map((e) => e.policy))].map(metaOf),
+/** Kuma's `merge.Confs`: JSON merge patch, except route rules, which merge by their `matches`. */
+function mergeConfs(kind: string, confs: readonly unknown[]): unknown {
+  if (kind !== 'MeshHTTPRoute') return mergeAll(confs) ?? {};
+  // The more precedent policy's version of a rule wins and its rules come first.
+  const byKey = new Map<string, Json>();
+  for (const conf of [...confs].reverse()) {
+    for (const rule of asArray((conf as Json).rules)) {
+      const key = canonicalJson(rule.matches);
+      const have = byKey.get(key);
+      byKey.set(key, have ? { ...have, default: mergePatch(rule.default, have.default) } : rule);
+    }
+  }
+  return { rules: [...byKey.values()] };
+}
+
+function subsetRules(kind: string, items: readonly SubsetItem<Resource>[], withNegations: boolean): Json[] {
+  return buildSubsetRules(items, withNegations).map((r) => ({
+    conf: kumaConf(kind, mergeConfs(kind, r.confs)),
+    matchers: r.subset.map((t) => ({ key: t.key, not: t.not, value: t.value })),
+    origin: r.origins.map(metaOf),
+  }));
+}
+
+/** Kuma's hash of a route rule's `matches`: SHA-256 (base64) of Go's JSON of them, fields in Go's order. */
+async function hashMatches(matches: unknown): Promise<string> {
+  const ordered = asArray(matches).map((m) => {
+    const o: Json = {};
+    const path = m.path as Json | undefined;
+    if (path) o.path = { value: path.value ?? '', type: path.type ?? '' };
+    if (m.method !== undefined) o.method = m.method;
+    if (m.queryParams !== undefined) o.queryParams = asArray(m.queryParams).map((q) => ({ type: q.type ?? '', name: q.name ?? '', value: q.value ?? '' }));
+    if (m.headers !== undefined) o.headers = asArray(m.headers).map((h) => ({ ...(h.type !== undefined ? { type: h.type } : {}), name: h.name ?? '', ...(h.value !== undefined ? { value: h.value } : {}) }));
+    return o;
   });
-  const out = services.map((s) => rule(usable.filter((e) => e.ref.kind === 'Mesh' || e.ref.name === s), [{ key: SERVICE_TAG, not: false, value: s }]));
-  const mesh = usable.filter((e) => e.ref.kind === 'Mesh');
-  if (mesh.length > 0) out.push(rule(mesh, []));
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(JSON.stringify(ordered))));
+  return btoa(String.fromCharCode(...digest));
+}
+
+/**
+ * Kuma `buildToListWithRoutes`: a policy on a MeshHTTPRoute stands, for each rule of the route, for its `to`
+ * items aimed at that route's destination and the rule's matches hash.
+ */
+async function routeItems(policy: Resource, route: Resource): Promise<{ ref: TargetRef; conf: unknown }[]> {
+  const out: { ref: TargetRef; conf: unknown }[] = [];
+  for (const to of asArray(route.spec.to)) {
+    const dest = readRef(to.targetRef as TargetRefSpec | undefined);
+    for (const rule of asArray(to.rules)) {
+      const hash = await hashMatches(rule.matches);
+      for (const item of itemsOf(policy, 'to')) {
+        const ref: TargetRef = dest.kind === 'Mesh' || dest.kind === 'MeshSubset' ? { kind: 'MeshSubset', tags: { [RULE_MATCHES_HASH]: hash } } : { kind: 'MeshServiceSubset', name: dest.name, tags: { [RULE_MATCHES_HASH]: hash } };
+        out.push({ ref, conf: item.default ?? {} });
+      }
+    }
+  }
   return out;
 }
 
 const inboundView = (i: InspectInbound) => (i.listener ? { port: i.port, tags: null } : { ...(i.name ? { name: i.name } : {}), port: i.port, tags: i.tags });
 
-/** The body of `GET /meshes/{mesh}/dataplanes/{name}/_rules` (Kuma's `InspectRules`). */
-export function dataplaneRules(dp: Resource, policies: readonly Resource[]): Json {
+/**
+ * The body of `GET /meshes/{mesh}/dataplanes/{name}/_rules` (Kuma's `InspectRules`). Kuma shows the legacy
+ * `toRules` only when the mesh is not in MeshService `Exclusive` mode, and skips a kind that yields no rule.
+ */
+export async function dataplaneRules(dp: Resource, policies: readonly Resource[], meshServicesExclusive: boolean): Promise<Json> {
   const inbounds = inspectInbounds(dp).sort((a, b) => a.port - b.port);
   const rules: Json[] = [];
+  const httpMatches = new Map<string, unknown>();
   for (const [kind, list] of matchForInspect(dp, policies)) {
     const entry: Json = { type: kind, warnings: [], fromRules: [], inboundRules: [], toRules: [], toResourceRules: [] };
     if (isProxyWide(kind)) {
@@ -130,30 +196,59 @@ export function dataplaneRules(dp: Resource, policies: readonly Resource[]): Jso
       rules.push(entry);
       continue;
     }
+    let anyFromInbound = false;
     entry.fromRules = inbounds.flatMap((i) => {
       if (i.listener) return [];
-      const from = list.filter((m) => m.inbounds.has(i.port)).flatMap((m) => itemsOf(m.policy, 'from').map((item) => ({ policy: m.policy, ref: readRef(item.targetRef), conf: item.default ?? {} })));
-      const r = subsetRules(kind, from);
+      const selecting = list.filter((m) => m.inbounds.has(i.port));
+      if (selecting.length > 0) anyFromInbound = true;
+      const items = selecting.flatMap((m) =>
+        itemsOf(m.policy, 'from').flatMap((item) => {
+          const subset = subsetOf(readRef(item.targetRef));
+          return subset ? [{ subset, conf: item.default ?? {}, origin: m.policy }] : [];
+        }),
+      );
+      const r = subsetRules(kind, items, true);
       return r.length === 0 ? [] : [{ inbound: inboundView(i), rules: r }];
     });
     entry.inboundRules = inbounds.flatMap((i) => {
       const r = inboundRuleEntries(list, i.port).map((e) => ({ conf: [e.conf], origin: [{ resourceMeta: metaOf(e.policy), ruleIndex: e.ruleIndex }] }));
       return r.length === 0 ? [] : [{ inbound: inboundView(i), rules: r }];
     });
-    const to = list.filter((m) => m.proxy).flatMap((m) => itemsOf(m.policy, 'to').map((item, ruleIndex) => ({ policy: m.policy, ref: readRef(item.targetRef), conf: confOf(item), ruleIndex })));
-    entry.toRules = subsetRules(kind, to);
-    const toMesh = to.filter((e) => e.ref.kind === 'Mesh');
+    const toItems: SubsetItem<Resource>[] = [];
+    for (const m of list.filter((x) => x.proxy)) {
+      const items = itemsOf(m.policy, 'to');
+      // Kuma leaves out a policy with a `to` aimed at a MeshHTTPRoute (the older way to target a route).
+      if (items.some((item) => readRef(item.targetRef).kind === 'MeshHTTPRoute')) continue;
+      const refs = m.route ? await routeItems(m.policy, m.route) : items.map((item) => ({ ref: readRef(item.targetRef), conf: confOf(item) }));
+      for (const { ref, conf } of refs) {
+        const subset = subsetOf(ref);
+        if (subset) toItems.push({ subset, conf, origin: m.policy });
+      }
+    }
+    const toRules = subsetRules(kind, toItems, false);
+    if (kind === 'MeshHTTPRoute') {
+      for (const r of toRules) for (const rule of asArray((r.conf as Json).rules)) httpMatches.set(await hashMatches(rule.matches), rule.matches);
+    }
+    if (!meshServicesExclusive) entry.toRules = toRules;
+    const toMesh = list
+      .filter((m) => m.proxy && !m.route)
+      .flatMap((m) => itemsOf(m.policy, 'to').flatMap((item, ruleIndex) => (readRef(item.targetRef).kind === 'Mesh' ? [{ policy: m.policy, conf: confOf(item), ruleIndex }] : [])));
     if (toMesh.length > 0) {
       entry.toResourceRules = [
         {
-          conf: [kumaConf(kind, mergeAll(toMesh.map((e) => e.conf)) ?? {})],
+          conf: [kumaConf(kind, mergeConfs(kind, toMesh.map((e) => e.conf)))],
           origin: toMesh.map((e) => ({ resourceMeta: metaOf(e.policy), ruleIndex: e.ruleIndex })),
           resourceMeta: { labels: {}, mesh: '', name: dp.mesh, type: 'Mesh' },
           resourceSectionName: '',
         },
       ];
     }
+    if (toRules.length === 0 && toMesh.length === 0 && !anyFromInbound) continue;
     rules.push(entry);
   }
-  return { httpMatches: [], resource: { labels: dp.labels, mesh: dp.mesh, name: dp.name, type: 'Dataplane' }, rules };
+  return {
+    httpMatches: [...httpMatches].sort(([a], [b]) => (a < b ? -1 : 1)).map(([hash, match]) => ({ hash, match: kumaConf('MeshHTTPRoute', match) })),
+    resource: { labels: dp.labels, mesh: dp.mesh, name: dp.name, type: 'Dataplane' },
+    rules,
+  };
 }

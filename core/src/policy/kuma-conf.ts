@@ -1,7 +1,7 @@
 /**
  * A policy conf as Kuma's inspect endpoints show it: Kuma decodes each stored spec into its Go types, so its
  * answers carry the schema defaults Go fills in (a Zipkin backend's `traceId128bit`, `apiVersion`,
- * `sharedSpanContext`; an access-log format's `omitEmptyValues`) and durations printed by Go's
+ * `sharedSpanContext`; an access-log format's `omitEmptyValues`; a route backend's `weight`) and durations printed by Go's
  * `time.Duration.String` (`60s` → `1m0s`). Ursa stores specs as sent; this reads them Kuma's way.
  */
 import { isRecord } from '@ursa/proto';
@@ -35,6 +35,7 @@ function walk(v: unknown, key: string, kind: string): unknown {
   if (!isRecord(v)) return v;
   const out: Record<string, unknown> = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, k, kind)]));
   if (kind === 'MeshTrace' && key === 'zipkin') return { traceId128bit: false, apiVersion: 'httpJson', sharedSpanContext: true, ...out };
+  if ((kind === 'MeshHTTPRoute' || kind === 'MeshTCPRoute') && key === 'backendRefs') return { weight: 1, ...out };
   if (kind === 'MeshAccessLog' && key === 'format') return { omitEmptyValues: false, ...out };
   return out;
 }

@@ -40,7 +40,7 @@ async function policiesOf(c: Ctx, mesh: string): Promise<Resource[]> {
 }
 
 /** The mesh and the Dataplane, with Kuma's errors; `exclusive` asks for `meshServices.mode: Exclusive`. */
-async function load(c: Ctx, endpoint: string | undefined): Promise<{ dp: Resource; policies: Resource[] }> {
+async function load(c: Ctx, endpoint: string | undefined): Promise<{ dp: Resource; policies: Resource[]; exclusive: boolean }> {
   const { resources } = c.var.stores();
   const meshName = c.req.param('mesh')!;
   const [mesh, dp] = await Promise.all([
@@ -48,12 +48,13 @@ async function load(c: Ctx, endpoint: string | undefined): Promise<{ dp: Resourc
     resources.get(c.var.tenant, { kind: 'Dataplane', mesh: meshName, name: c.req.param('name')! }),
   ]);
   if (!mesh) throw new ApiError(404, 'Failed to retrieve Mesh', 'Not found');
+  const mode = (mesh.spec.meshServices as Record<string, unknown> | undefined)?.mode;
+  const exclusive = mode === 'Exclusive' || mode === 3;
   if (endpoint) {
-    const mode = (mesh.spec.meshServices as Record<string, unknown> | undefined)?.mode;
-    if (mode !== 'Exclusive' && mode !== 3) throw new ApiError(400, 'Bad Request', `bad request: can't use ${endpoint} endpoint without meshService enabled`);
+    if (!exclusive) throw new ApiError(400, 'Bad Request', `bad request: can't use ${endpoint} endpoint without meshService enabled`);
   }
   if (!dp) throw new ApiError(404, 'Could not retrieve Dataplane', 'Not found');
-  return { dp, policies: await policiesOf(c, meshName) };
+  return { dp, policies: await policiesOf(c, meshName), exclusive };
 }
 
 const kriOf = (r: Resource) => kri(descriptorFor(r.kind)!, r);
@@ -61,8 +62,8 @@ const kriOf = (r: Resource) => kri(descriptorFor(r.kind)!, r);
 export function mountDataplaneInspectRoutes(app: Hono<AppEnv>): void {
   app.get('/meshes/:mesh/dataplanes/:name/_rules', async (c) => {
     c.set('errorTitle', 'Could not retrieve rules');
-    const { dp, policies } = await load(c as unknown as Ctx, undefined);
-    return c.json(dataplaneRules(dp, policies));
+    const { dp, policies, exclusive } = await load(c as unknown as Ctx, undefined);
+    return c.json(await dataplaneRules(dp, policies, exclusive));
   });
 
   app.get('/meshes/:mesh/dataplanes/:name/_policies', async (c) => {
