@@ -5,9 +5,9 @@
  * resources, so the global answers them from its own store (and a zone agent could, from its own).
  *
  * Selection and precedence are the policy engine's (`select.ts`): policies are listed lowest precedence first,
- * as Kuma lists origins. Subset rules (`toRules`, `fromRules`) are built for `Mesh` and `MeshService` refs: one
- * rule per service named (that service's entries folded over the `Mesh` ones), then the `Mesh`-only fallback.
- * Policies whose top-level targetRef is a MeshHTTPRoute are left out (Kuma's rule-matches hashes are not built).
+ * as Kuma lists origins. `toRules` and `fromRules` are Kuma's subset rules (`subset.ts`); a policy on a
+ * MeshHTTPRoute counts once per route rule, tagged with that rule's matches hash, as Kuma's
+ * `buildToListWithRoutes` does. Confs are rendered as Kuma shows them (`kuma-conf.ts`).
  */
 import { descriptorFor, type TargetRefSpec } from '@ursa/proto';
 import { ZONE_LABEL } from '../kds/mappers.js';

@@ -62,13 +62,13 @@ const kriOf = (r: Resource) => kri(descriptorFor(r.kind)!, r);
 export function mountDataplaneInspectRoutes(app: Hono<AppEnv>): void {
   app.get('/meshes/:mesh/dataplanes/:name/_rules', async (c) => {
     c.set('errorTitle', 'Could not retrieve rules');
-    const { dp, policies, exclusive } = await load(c as unknown as Ctx, undefined);
+    const { dp, policies, exclusive } = await load(c, undefined);
     return c.json(await dataplaneRules(dp, policies, exclusive));
   });
 
   app.get('/meshes/:mesh/dataplanes/:name/_policies', async (c) => {
     c.set('errorTitle', 'Could not retrieve policies');
-    const { dp, policies } = await load(c as unknown as Ctx, '_policies');
+    const { dp, policies } = await load(c, '_policies');
     const out = [...matchForInspect(dp, policies)]
       .filter(([kind]) => isProxyWide(kind))
       .map(([kind, list]) => ({
@@ -84,7 +84,7 @@ export function mountDataplaneInspectRoutes(app: Hono<AppEnv>): void {
     const id = parseKri(c.req.param('kri'));
     if (typeof id === 'string') throw new ApiError(400, 'Bad Request', `bad request: ${id}`);
     const section = c.req.param('kri').split('_').slice(6).join('_');
-    const { dp, policies } = await load(c as unknown as Ctx, '_policies');
+    const { dp, policies } = await load(c, '_policies');
     const inbound = inspectInbounds(dp).find((i) => sectionOf(i) === section);
     if (!inbound) throw new ApiError(404, 'Could not retrieve policies', `the Dataplane has no inbound or listener ${JSON.stringify(section)}`);
     const out = [...matchForInspect(dp, policies)].flatMap(([kind, list]) => {
