@@ -14,8 +14,9 @@
  *   since Kuma's order follows its Go code's walk and no client relies on it).
  *
  * Cases that do not apply are listed with their reason in `not-applicable.json` (summarised in the fixtures
- * README): types Ursa does not model, zone-only writes, stored ServiceInsights; and inspect endpoints Ursa does
- * not serve yet ("pending"). The rate is printed; the suite fails when it drops below MIN_RATE.
+ * README): types Ursa does not model, zone-only writes, stored ServiceInsights, zone-generated `_config`; a reason
+ * starting "pending" marks an endpoint not served yet (none now). The rate is printed; the suite fails when it
+ * drops below MIN_RATE.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -25,7 +26,7 @@ import { backends } from '@ursa/test-support/backends.js';
 import { apiCases, baseEndpointCases, normalizeBody, notApplicable, validatorCases, type ApiCase, type ValidatorCase } from '@ursa/test-support/kuma-testdata.js';
 
 /** The share of applicable cases that must stay identical: what this suite reached. */
-const MIN_RATE = 0.95;
+const MIN_RATE = 0.959;
 
 const OPERATOR = 'operator-token-for-tests';
 const META = new Set(['type', 'name', 'mesh', 'labels', 'creationTime', 'modificationTime', 'kri']);

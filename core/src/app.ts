@@ -20,6 +20,7 @@ import { mountResourceRoutes, type Plane } from './http/routes/resources.js';
 import { mountTokenRoutes } from './http/routes/tokens.js';
 import { mountMeshInsightRoutes } from './http/routes/mesh-insights.js';
 import { mountUnmodelledRoutes } from './http/routes/unmodelled.js';
+import { mountDataplaneInspectRoutes } from './http/routes/dataplane-inspect.js';
 import { mountDataplaneLayoutRoute } from './http/routes/dataplane-layout.js';
 import { mountKriRoute } from './http/routes/kri.js';
 import { mountPolicyDataplanesRoute } from './http/routes/policy-dataplanes.js';
@@ -117,6 +118,7 @@ export function createApp(deps: AppDeps) {
   mountMeshInsightRoutes(app);
   mountUnmodelledRoutes(app);
   mountDataplaneLayoutRoute(app);
+  if (deps.plane?.kind !== 'zone') mountDataplaneInspectRoutes(app);
   mountKriRoute(app, deps.plane ?? { kind: 'global' });
   mountPolicyDataplanesRoute(app);
   mountResourceRoutes(app, { meshDefaults: deps.meshDefaults, plane: deps.plane ?? { kind: 'global' } });

@@ -37,3 +37,6 @@ export * from './tokens/zone-token-secrets.js';
 export * from './version.js';
 export * from './log.js';
 export * from './metrics.js';
+export * from './policy/json.js';
+export * from './policy/kuma-conf.js';
+export * from './policy/inspect.js';

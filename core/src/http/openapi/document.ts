@@ -13,6 +13,7 @@ import { GLOBAL_READ_ONLY_MESSAGE } from '../errors.js';
 import { DNS_LABEL } from '../../text.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../list-query.js';
 import { insightPaths, insightSchemas } from './insights.js';
+import { inspectPaths, inspectSchemas } from './inspect.js';
 import { itemSchema, listSchema, overviewSchema, ref, schemaNames, specSchema, type JsonSchema } from './schemas.js';
 
 type Obj = Record<string, unknown>;
@@ -38,8 +39,8 @@ const ok = (description: string, schema: JsonSchema) => ({ description, content:
 const AUTH_ERRORS = { '401': resp('Unauthorized'), '500': resp('Internal') };
 
 export function buildOpenApiDocument(): Obj {
-  const schemas: Record<string, JsonSchema> = { ...fixedSchemas(), ...insightSchemas() };
-  const paths: Record<string, Obj> = { ...fixedPaths(), ...insightPaths({ ok, resp, param, errors: AUTH_ERRORS }) };
+  const schemas: Record<string, JsonSchema> = { ...fixedSchemas(), ...insightSchemas(), ...inspectSchemas() };
+  const paths: Record<string, Obj> = { ...fixedPaths(), ...insightPaths({ ok, resp, param, errors: AUTH_ERRORS }), ...inspectPaths({ ok, resp, errors: AUTH_ERRORS }) };
   const tags: Obj[] = [
     { name: 'Meta', description: 'The index and what this control plane serves.' },
     { name: 'Tokens', description: "The tenant's API tokens." },

@@ -14,7 +14,7 @@ import type { AppEnv } from '../env.js';
 import { ApiError } from '../errors.js';
 import type { Plane } from './resources.js';
 
-interface Identifier {
+export interface Identifier {
   readonly short: string;
   readonly mesh: string;
   readonly zone: string;
@@ -23,7 +23,7 @@ interface Identifier {
 }
 
 /** Kuma `kri.FromString`: its checks and texts (Go's %q quoting is JSON's for the text a URL carries). */
-function parse(s: string): Identifier | string {
+export function parseKri(s: string): Identifier | string {
   const parts = s.split('_');
   if (parts.length < 7) return `invalid identifier string: ${JSON.stringify(s)}`;
   if (parts[0] !== 'kri') return `identifier must start with 'kri': ${JSON.stringify(s)}`;
@@ -33,7 +33,7 @@ function parse(s: string): Identifier | string {
 export function mountKriRoute(app: Hono<AppEnv>, plane: Plane): void {
   app.get('/_kri/:kri', async (c) => {
     c.set('errorTitle', 'Could not retrieve a resource');
-    const id = parse(c.req.param('kri'));
+    const id = parseKri(c.req.param('kri'));
     if (typeof id === 'string') throw new ApiError(400, 'Bad Request', `bad request: ${id}`);
     const desc = RESOURCES.find((d) => d.shortName !== '' && d.shortName === id.short);
     if (!desc) throw new ApiError(400, 'Bad Request', `bad request: unknown short name of resource type: ${JSON.stringify(id.short)}`);
