@@ -141,7 +141,8 @@ describe('zone egress: cross-zone traffic through the local egress (real process
     eg.subscribe(CDS);
     const listeners = await waitFor('egress listener', async () => (eg.get(LDS).size > 0 ? eg.get(LDS) : undefined), 20_000);
     const l = Listener.decode(listeners.get(`inbound:127.0.0.1:${egress.port}`)!.value);
-    expect(l.filterChains.map((c) => c.filterChainMatch?.serverNames)).toEqual([['echo{mesh=default}']]);
+    // The SNI chain, and the plaintext one for proxyless clients (test/zone-xds-proxyless-egress.test.ts).
+    expect(l.filterChains.map((c) => [c.filterChainMatch?.transportProtocol, c.filterChainMatch?.serverNames])).toEqual([['tls', ['echo{mesh=default}']], ['raw_buffer', []]]);
     expect(l.listenerFilters.map((f) => f.name)).toEqual(['envoy.filters.listener.tls_inspector']);
     eg.subscribe(EDS, ['default:echo']);
     const cla = await waitFor('egress endpoints', async () => eg.get(EDS).get('default:echo'), 20_000);
@@ -190,7 +191,7 @@ describe('zone egress: cross-zone traffic through the local egress (real process
     const direct = await clusterOn('httpbin.org');
     expect(UpstreamTlsContext.decode(direct.transportSocket!.configType!.value.value).sni).toBe('httpbin.org');
     const l = Listener.decode(egClient.get(LDS).get(`inbound:127.0.0.1:${egress.port}`)!.value);
-    expect(l.filterChains.map((c) => c.filterChainMatch?.serverNames)).toEqual([['echo{mesh=default}'], [sni]]);
+    expect(l.filterChains.map((c) => c.filterChainMatch?.serverNames)).toEqual([['echo{mesh=default}'], [sni], []]);
 
     const mes = { type: 'MeshExternalService', mesh: 'default', name: 'httpbin', spec: { match: { type: 'HostnameGenerator', port: 443, protocol: 'tcp' }, endpoints: [{ address: 'eu.httpbin.org', port: 443 }], tls: { enabled: true } } };
     expect((await call(global.url, 'PUT', '/meshes/default/meshexternalservices/httpbin', { body: mes })).status).toBe(200);

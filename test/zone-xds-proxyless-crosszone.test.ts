@@ -85,7 +85,7 @@ describe('proxyless gRPC client across zones (real processes, grpc-js-xds)', () 
 
     const config = (await call(zones['zone-2']!.url, 'GET', '/meshes/default/dataplanes/client/_config')).body as { proxyType?: string; notes?: string[]; resources: { EDS?: { items: { name: string; resource: { endpoints?: unknown[] } }[] } } };
     expect(config.proxyType).toBe('proxyless');
-    expect(config.notes?.[0]).toMatch(/this zone's instances only.*zone ingress.*withheld/);
+    expect(config.notes?.[0]).toMatch(/this zone's instances only.*ingress accepts only mesh mTLS.*withheld/);
     const eds = Object.fromEntries((config.resources.EDS?.items ?? []).map((i) => [i.name, i.resource.endpoints ?? []]));
     expect(eds['remote-only']).toEqual([]);
     expect(eds.echo).toHaveLength(1);

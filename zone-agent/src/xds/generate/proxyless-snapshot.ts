@@ -22,7 +22,7 @@ const PROTOCOL_FOR_PROXYLESS: Protocol = 'grpc';
 
 /** What `_config` tells about a proxyless client's endpoints. */
 export const PROXYLESS_NOTE =
-  "proxyless gRPC client: endpoints are this zone's instances only. Other zones are reached through their zone ingress, which accepts only mesh mTLS routed by SNI; a gRPC xDS client cannot speak it, so those endpoints are withheld (a service with no instance in this zone answers UNAVAILABLE). Use a sidecar for cross-zone calls. MeshExternalServices are not served to proxyless clients for the same reason: they are reached through the zone egress, which accepts only mesh mTLS routed by SNI.";
+  "proxyless gRPC client: other zones' instances are reached only through this zone's egress. When the mesh routes through the zone egress (routing.zoneEgress with mTLS) and the zone has one, a service's instances in other zones are one endpoint per egress address (in those zones' localities), where the egress takes plaintext HTTP/2 and calls the other zone as the zone egress identity (spiffe://<mesh>/zone-egress, which MeshTrafficPermission must allow). Otherwise this zone's instances only: another zone's ingress accepts only mesh mTLS routed by SNI, which a gRPC xDS client cannot speak, so those endpoints are withheld (a service with no instance in this zone answers UNAVAILABLE; use a sidecar). The same holds for a service name that is remote in two meshes routed through the egress (its plaintext path cannot tell meshes apart). MeshExternalServices are not served to proxyless clients: the egress reaches them only for mesh mTLS routed by SNI.";
 
 export class ProxylessSnapshots {
   private readonly prev = new Map<string, { key: VersionedResource[]; snapshot: Snapshot }>();
@@ -47,17 +47,19 @@ export class ProxylessSnapshots {
     const listeners: VersionedResource[] = [];
     const routes: VersionedResource[] = [];
     for (const service of mesh.services.keys()) {
-      // This zone's instances only: another zone is reached through its ingress, which accepts nothing but
-      // mesh mTLS routed by SNI (it passes TLS through, `ingress.ts`). A gRPC client speaks neither, so an
-      // ingress endpoint would be a connection the ingress closes: calls would fail, and a failover to another
-      // zone would fail silently. A service with no instance here has no endpoint for them (UNAVAILABLE).
-      // `_config` says so (`PROXYLESS_NOTE`).
+      // Another zone's ingress accepts nothing but mesh mTLS routed by SNI (it passes TLS through,
+      // `ingress.ts`). A gRPC client speaks neither, so an ingress endpoint would be a connection the ingress
+      // closes: calls would fail, and a failover to another zone would fail silently. Remote instances are
+      // kept only where the mesh's endpoints already point at this zone's egress (`throughEgress`) and the
+      // egress has a plaintext route for the service (`egress-proxyless.ts`); otherwise this zone's only
+      // (a service with no instance here answers UNAVAILABLE). `_config` says so (`PROXYLESS_NOTE`).
+      const viaEgress = mesh.proxylessViaEgress.has(service);
       const hooks = g.policies.outbound(service);
       const loc = g.policies.locality(service);
       clusters.push(this.memo.get(CDS, `pl\u0000${gk}\u0000${service}`, Cluster, service, () => hooks.decorateCluster(proxylessCluster(service), PROTOCOL_FOR_PROXYLESS)));
       clas.push(
-        this.memo.get(EDS, `pl\u0000${mesh.model.name}\u0000${service}\u0000${loc.key === 'flat' || loc.key === 'local-first' ? loc.key : `${loc.key}\u0000${mesh.epoch}`}\u0000${mesh.endpointKeys.get(service)}`, ClusterLoadAssignment, service, () =>
-          loadAssignmentFor(service, mesh.services.get(service), { localZone: zone, includeRemote: false, priorityOf: loc.priorityOf }),
+        this.memo.get(EDS, `pl\u0000${mesh.model.name}\u0000${service}\u0000${viaEgress}\u0000${loc.key === 'flat' || loc.key === 'local-first' ? loc.key : `${loc.key}\u0000${mesh.epoch}`}\u0000${mesh.endpointKeys.get(service)}`, ClusterLoadAssignment, service, () =>
+          loadAssignmentFor(service, mesh.services.get(service), { localZone: zone, includeRemote: viaEgress, priorityOf: loc.priorityOf }),
         ),
       );
       listeners.push(this.memo.get(LDS, `pl\u0000${service}`, Listener, service, () => apiListener(service)));
