@@ -53,6 +53,11 @@ export async function h2Forwarder(upstreams: Readonly<Record<string, { host: str
     upstream.on('response', (h) => {
       const out: http2.OutgoingHttpHeaders = {};
       for (const [k, v] of Object.entries(h)) if (!k.startsWith(':') || k === ':status') out[k] = v;
+      // A gRPC "trailers-only" answer (an error with no message) carries its status in these headers.
+      if (h['grpc-status'] !== undefined) {
+        stream.respond(out, { endStream: true });
+        return;
+      }
       stream.respond(out, { waitForTrailers: true });
       upstream.pipe(stream);
     });
