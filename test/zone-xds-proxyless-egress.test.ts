@@ -1,20 +1,24 @@
 /**
- * A proxyless gRPC client reaches another zone through its own zone's egress (README "Proxyless gRPC
- * clients"), and is still never handed an endpoint whose listener would refuse it.
+ * A proxyless gRPC client reaches other zones and its own zone's sidecars through its zone's egress (README
+ * "Proxyless gRPC clients"), and is never handed an endpoint whose listener would refuse it (issue 16 item 7).
  *
  * Real processes: a global; zone-1 with a `remote-only` echo instance and a ZoneIngress whose advertised
  * address is a TCP listener of this test (it counts connections and closes them, as the ingress's Envoy
- * closes plaintext); zone-2 with a local `echo` instance, a ZoneEgress, and a real `@grpc/grpc-js-xds` client.
- * Mesh `default` has builtin mTLS and `routing.zoneEgress: true`.
+ * closes plaintext); zone-2 with a local `echo` Dataplane, a ZoneEgress, and a real `@grpc/grpc-js-xds`
+ * client. Mesh `default` has builtin mTLS and `routing.zoneEgress: true`. The local `echo` Dataplane's
+ * inbound is another counting listener that closes every connection: it stands in for the sidecar's
+ * inbound, which requires a mesh client certificate (`tls.ts`) and so refuses a plaintext client.
  * No Envoy runs here. The ZoneEgress's address is a plaintext HTTP/2 forwarder of this test
- * (test/support/h2-forwarder.ts) that sends `remote-only` straight to zone-1's echo instance: it stands in
- * for the egress's plaintext chain *and* the hop it originates (mesh mTLS to zone-1's ingress, then the
- * destination sidecar). What is real: the agent's xDS to the client and to the egress (a scripted delta
- * ADS client with kuma-dp's egress metadata and an egress token), and the client's own load balancing.
- * Shown: calls to `xds:///remote-only` are answered by zone-1's instance through the egress address with
- * `:authority` `remote-only`, the name the egress's plaintext chain (`raw_buffer`) has a virtual host for;
- * every endpoint the client was handed is a local instance or that egress listener; the ingress is never
- * dialled. With `routing.zoneEgress` turned off, the remote endpoints are withheld again (item 7).
+ * (test/support/h2-forwarder.ts) that sends `remote-only` straight to zone-1's echo instance and `echo` to
+ * zone-2's echo server: it stands in for the egress's plaintext chain *and* the hop it originates (mesh
+ * mTLS to zone-1's ingress or to the local sidecar, then the workload). What is real: the agent's xDS to
+ * the client and to the egress (a scripted delta ADS client with kuma-dp's egress metadata and an egress
+ * token), and the client's own load balancing.
+ * Shown: calls to `xds:///remote-only` and to the local `xds:///echo` are answered through the egress
+ * address with `:authority` the service, the name the egress's plaintext chain (`raw_buffer`) has a virtual
+ * host for; every endpoint the client was handed is that egress listener; neither the ingress nor the local
+ * sidecar is ever dialled. With `routing.zoneEgress` turned off (mTLS still on), every endpoint is withheld:
+ * calls answer UNAVAILABLE, and still nothing dials the sidecar or the ingress.
  */
 import { createServer, type Server } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
@@ -42,10 +46,13 @@ describe('proxyless gRPC client across zones through the zone egress (real proce
   const clients = new EchoClients();
   let ingress: Server;
   let ingressConnections = 0;
+  let sidecar: Server;
+  let sidecarConnections = 0;
   let egress: H2Forwarder;
   let ads: AggregatedDiscoveryServiceClient;
   let egressXds: DeltaClient;
   let clientPort = 0;
+  let sidecarPort = 0;
   const mesh = { type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] }, routing: { zoneEgress: true } };
 
   beforeAll(async () => {
@@ -55,8 +62,14 @@ describe('proxyless gRPC client across zones through the zone egress (real proce
     });
     await new Promise<void>((r) => ingress.listen(0, '127.0.0.1', () => r()));
     const ingressPort = (ingress.address() as { port: number }).port;
+    sidecar = createServer((s) => {
+      sidecarConnections++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => sidecar.listen(0, '127.0.0.1', () => r()));
+    sidecarPort = (sidecar.address() as { port: number }).port;
     echoes.push(await startEcho('remote-only-zone-1'), await startEcho('echo-zone-2'));
-    egress = await h2Forwarder({ 'remote-only': { host: '127.0.0.1', port: echoes[0]!.port } });
+    egress = await h2Forwarder({ 'remote-only': { host: '127.0.0.1', port: echoes[0]!.port }, echo: { host: '127.0.0.1', port: echoes[1]!.port } });
 
     global = await startGlobal();
     expect((await call(global.url, 'PUT', '/meshes/default', { body: mesh })).status).toBeLessThan(300);
@@ -72,7 +85,7 @@ describe('proxyless gRPC client across zones through the zone egress (real proce
     await put(z1, '/meshes/default/dataplanes/remote-only-zone-1', echoDataplane('remote-only-zone-1', 'remote-only', echoes[0]!.port));
     await put(z1, '/zoneingresses/ingress', { type: 'ZoneIngress', name: 'ingress', networking: { address: '127.0.0.1', advertisedAddress: '127.0.0.1', port: ingressPort, advertisedPort: ingressPort } });
     await put(z2, '/zoneegresses/egress-1', { type: 'ZoneEgress', name: 'egress-1', networking: { address: '127.0.0.1', port: egress.port } });
-    await put(z2, '/meshes/default/dataplanes/echo-zone-2', echoDataplane('echo-zone-2', 'echo', echoes[1]!.port));
+    await put(z2, '/meshes/default/dataplanes/echo-zone-2', echoDataplane('echo-zone-2', 'echo', sidecarPort));
     clientPort = await freePort();
     await put(z2, '/meshes/default/dataplanes/client', echoDataplane('client', 'client', clientPort));
     await eventually("zone-2 received zone-1's ingress with remote-only", async () => {
@@ -100,6 +113,7 @@ describe('proxyless gRPC client across zones through the zone egress (real proce
     await Promise.all(echoes.map((e) => e.close()));
     await egress?.close();
     await new Promise((r) => ingress?.close(r));
+    await new Promise((r) => sidecar?.close(r));
     await removeDirs([global?.dataDir, ...Object.values(zones).map((z) => z.dataDir)].filter(Boolean) as string[]);
   });
 
@@ -112,7 +126,7 @@ describe('proxyless gRPC client across zones through the zone egress (real proce
   /** The egress listener's plaintext chain as the agent serves it: virtual host domains -> cluster. */
   const plaintextRoutes = async () => {
     const name = `inbound:127.0.0.1:${egress.port}`;
-    return waitFor('the egress listener with a raw_buffer chain for remote-only', async () => {
+    return waitFor('the egress listener with a raw_buffer chain for remote-only and echo', async () => {
       const l = egressXds.get(LDS).get(name);
       if (!l) return undefined;
       const chain = Listener.decode(l.value).filterChains.find((c) => c.filterChainMatch?.transportProtocol === 'raw_buffer');
@@ -120,52 +134,70 @@ describe('proxyless gRPC client across zones through the zone egress (real proce
       const hcm = config?.$case === 'typedConfig' ? HttpConnectionManager.decode(config.value.value) : undefined;
       const vhosts = hcm?.routeSpecifier?.$case === 'routeConfig' ? hcm.routeSpecifier.value.virtualHosts : [];
       const routes = Object.fromEntries(vhosts.flatMap((v) => v.domains.map((d) => [d, v.routes[0]?.action?.$case === 'route' && v.routes[0].action.value.clusterSpecifier?.$case === 'cluster' ? v.routes[0].action.value.clusterSpecifier.value : ''])));
-      return routes['remote-only'] ? routes : undefined;
+      return routes['remote-only'] && routes['echo'] ? routes : undefined;
     }, 30_000);
   };
 
-  it("reaches zone-1 through zone-2's egress address, never the ingress, and only ever dials listeners that take plaintext", async () => {
+  it("reaches zone-1 and its own zone's sidecar through zone-2's egress address, and only ever dials the egress", async () => {
     const routes = await plaintextRoutes();
-    expect(routes).toEqual({ 'remote-only': 'proxyless:default:remote-only' });
+    expect(routes).toEqual({ 'remote-only': 'proxyless:default:remote-only', echo: 'proxyless:default:echo', client: 'proxyless:default:client' });
     // The egress's hop onward: mesh mTLS with the sidecar's SNI to zone-1's ingress, as the egress's identity.
     const cluster = await waitFor('the egress cluster proxyless:default:remote-only', async () => egressXds.get(CDS).get('proxyless:default:remote-only'), 20_000);
     const upstream = UpstreamTlsContext.decode(Cluster.decode(cluster.value).transportSocket!.configType!.value.value);
     expect(upstream.sni).toBe('remote-only{mesh=default}');
     expect(upstream.commonTlsContext?.tlsCertificateSdsSecretConfigs.map((s) => s.name)).toEqual(['identity_cert:secret:default']);
+    // And to the local sidecar: the same mesh mTLS, the egress presenting its own certificate.
+    const local = await waitFor('the egress cluster proxyless:default:echo', async () => egressXds.get(CDS).get('proxyless:default:echo'), 20_000);
+    const toSidecar = UpstreamTlsContext.decode(Cluster.decode(local.value).transportSocket!.configType!.value.value);
+    expect(toSidecar.sni).toBe('echo{mesh=default}');
+    expect(toSidecar.commonTlsContext?.tlsCertificateSdsSecretConfigs.map((s) => s.name)).toEqual(['identity_cert:secret:default']);
 
     await waitFor('a first RPC through xds:///remote-only', () => clients.rpc('remote-only').catch(() => undefined), 30_000);
     expect(await clients.count('remote-only', 50, 10)).toEqual({ 'remote-only-zone-1': 50 });
     expect(egress.authorities.length).toBeGreaterThanOrEqual(51);
     expect(new Set(egress.authorities)).toEqual(new Set(['remote-only']));
+    // The local service: through the egress too (its sidecar would refuse a plaintext client).
+    await waitFor('a first RPC through xds:///echo', () => clients.rpc('echo').catch(() => undefined), 30_000);
+    const before = egress.authorities.filter((a) => a === 'echo').length;
     expect(await clients.count('echo', 20, 10)).toEqual({ 'echo-zone-2': 20 });
+    expect(egress.authorities.filter((a) => a === 'echo').length - before).toBe(20);
     expect(ingressConnections, "connections to zone-1's ingress").toBe(0);
+    expect(sidecarConnections, "connections to the local echo sidecar").toBe(0);
 
-    // Every endpoint the client holds: a local instance (a plain gRPC server here), or the egress, whose
-    // listener has the plaintext chain the agent serves it (checked above).
+    // Every endpoint the client holds is the egress, whose listener has the plaintext chain checked above.
     const { eds, notes } = await clientEds();
     expect(eds['remote-only']).toEqual([{ zone: 'zone-1', at: `127.0.0.1:${egress.port}` }]);
-    const plaintextOk = new Set([`127.0.0.1:${egress.port}`, `127.0.0.1:${echoes[1]!.port}`, `127.0.0.1:${clientPort}`]);
+    expect(eds['echo']).toEqual([{ zone: 'zone-2', at: `127.0.0.1:${egress.port}` }]);
     const handed = Object.values(eds).flat().map((e) => e.at);
     expect(handed.length).toBeGreaterThan(0);
-    expect(handed.filter((a) => !plaintextOk.has(a))).toEqual([]);
-    expect(notes[0]).toMatch(/through this zone's egress.*zone egress identity/);
+    expect(handed.filter((a) => a !== `127.0.0.1:${egress.port}`)).toEqual([]);
+    expect(notes[0]).toMatch(/every endpoint, this zone's and other zones', is the egress address.*zone egress identity/);
   }, 120_000);
 
-  it('withholds the other zone again when the mesh stops routing through the egress', async () => {
+  it('withholds every endpoint, local ones too, when the mesh stops routing through the egress (mTLS still on)', async () => {
     const { routing: _, ...withoutEgress } = mesh;
     expect((await call(global.url, 'PUT', '/meshes/default', { body: withoutEgress })).status).toBeLessThan(300);
-    await waitFor('remote-only withheld from the client', async () => ((await clientEds()).eds['remote-only'] ?? []).length === 0 || undefined, 30_000);
+    await waitFor('every endpoint withheld from the client', async () => {
+      const { eds } = await clientEds();
+      return Object.values(eds).flat().length === 0 || undefined;
+    }, 30_000);
+    expect((await clientEds()).notes[0]).toMatch(/needs the egress path or a sidecar/);
     // The client applies the update a moment after `_config` shows it: calls may still go out until then.
-    const err = await waitFor('the client to see no endpoint for remote-only', () =>
-      clients.rpc('remote-only').then(
-        () => undefined,
-        (e: grpc.ServiceError) => e,
-      ), 20_000);
-    expect(err.code, err.message).toBe(grpc.status.UNAVAILABLE);
+    for (const service of ['remote-only', 'echo']) {
+      const err = await waitFor(`the client to see no endpoint for ${service}`, () =>
+        clients.rpc(service).then(
+          () => undefined,
+          (e: grpc.ServiceError) => e,
+        ), 20_000);
+      expect(err.code, err.message).toBe(grpc.status.UNAVAILABLE);
+    }
     const seen = egress.authorities.length;
-    for (let i = 0; i < 5; i++) await expect(clients.rpc('remote-only')).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    for (let i = 0; i < 5; i++) {
+      await expect(clients.rpc('remote-only')).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+      await expect(clients.rpc('echo')).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    }
     expect(egress.authorities.length, 'requests at the egress after the flag went off').toBe(seen);
     expect(ingressConnections, "connections to zone-1's ingress").toBe(0);
-    expect(await clients.count('echo', 10, 10)).toEqual({ 'echo-zone-2': 10 });
+    expect(sidecarConnections, 'connections to the local echo sidecar').toBe(0);
   }, 90_000);
 });

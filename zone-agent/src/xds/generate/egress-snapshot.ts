@@ -10,8 +10,8 @@
  *   mesh (`spiffe://<mesh>/zone-egress`, SDS `identity_cert:secret:<mesh>` and `mesh_ca:secret:<mesh>`) and
  *   sends the traffic on to the service's endpoints, with TLS per its `spec.tls` (`external-services.ts`).
  * - for proxyless gRPC clients of meshes with `routing.zoneEgress`, one plaintext chain (`raw_buffer`) with
- *   an HTTP/2 route per remote service by its name, originating mesh mTLS to the other zone's ingress as the
- *   egress (`egress-proxyless.ts`).
+ *   an HTTP/2 route per service of the mesh by its name, originating mesh mTLS as the egress to this zone's
+ *   sidecars and other zones' ingresses (`egress-proxyless.ts`).
  * No listener when no chain would be in it (Envoy rejects a listener without filter chains).
  */
 import { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
@@ -24,7 +24,8 @@ import { externalServiceCluster, externalServiceEgressChain, externalServiceMode
 import { caSecret, identitySecret } from './tls.js';
 import { isLocal } from '../../model/dataplane.js';
 import { Snapshot, typeSetOf, type VersionedResource } from '../snapshot.js';
-import { egressRemoteServices, meshCa, proxylessEgressChain, proxylessEgressCluster, proxylessEgressClusterName, proxylessEgressNames } from './egress-proxyless.js';
+import { egressProxylessServices, egressRemoteServices, meshCa, proxylessEgressChain, proxylessEgressCluster, proxylessEgressClusterName, proxylessEgressLoadAssignment, proxylessEgressNames } from './egress-proxyless.js';
+import { meshModel } from './model.js';
 import { ingressCluster, ingressListener } from './ingress.js';
 import { loadAssignmentFor } from './eds.js';
 import { caSecretName, identitySecretName, ingressClusterName, ZONE_EGRESS_SERVICE } from './naming.js';
@@ -40,22 +41,33 @@ export async function egressSnapshot(memo: ResourceMemo, certs: WorkloadCertific
   const address = ze.spec.networking.address ?? '';
   const port = ze.spec.networking.port;
   const services = egressRemoteServices(input);
-  const proxyless = [...proxylessEgressNames(input, services)].flatMap(([mesh, names]) => [...names].sort().map((service) => ({ mesh, service })));
+  const candidates = egressProxylessServices(input);
+  const names = proxylessEgressNames(input, candidates);
+  const proxyless = candidates.filter((p) => names.get(p.mesh)?.has(p.service));
+  const localityAware = new Set(input.meshes.filter((m) => meshModel(m).localityAware).map((m) => m.name));
   const external = await externalServices(memo, certs, input, node, new Set(proxyless.map((p) => p.mesh)));
   const clusters = [
     ...external.clusters,
     ...services.map((s) => memo.get(CDS, `ze\u0000${s.mesh}\u0000${s.service}`, Cluster, ingressClusterName(s.mesh, s.service), () => ingressCluster(s))),
     ...proxyless.map((p) => memo.get(CDS, `ze\u0000pl\u0000${p.mesh}\u0000${p.service}`, Cluster, proxylessEgressClusterName(p.mesh, p.service), () => proxylessEgressCluster(p.mesh, p.service))),
   ];
-  const clas = services.map((s) =>
-    memo.get(EDS, `ze\u0000${s.mesh}\u0000${s.service}\u0000${JSON.stringify(s.endpoints.zones)}`, ClusterLoadAssignment, ingressClusterName(s.mesh, s.service), () =>
-      loadAssignmentFor(ingressClusterName(s.mesh, s.service), s.endpoints, { localZone: input.zone, includeRemote: true }),
+  const clas = [
+    ...services.map((s) =>
+      memo.get(EDS, `ze\u0000${s.mesh}\u0000${s.service}\u0000${JSON.stringify(s.endpoints.zones)}`, ClusterLoadAssignment, ingressClusterName(s.mesh, s.service), () =>
+        loadAssignmentFor(ingressClusterName(s.mesh, s.service), s.endpoints, { localZone: input.zone, includeRemote: true }),
+      ),
     ),
-  );
+    ...proxyless.map((p) => {
+      const aware = localityAware.has(p.mesh);
+      return memo.get(EDS, `ze\u0000pl\u0000${p.mesh}\u0000${p.service}\u0000${aware}\u0000${JSON.stringify(p.endpoints.zones)}`, ClusterLoadAssignment, proxylessEgressClusterName(p.mesh, p.service), () =>
+        proxylessEgressLoadAssignment(p, input.zone, aware),
+      );
+    }),
+  ];
   const chainsKey = `${services.map((s) => `${s.mesh}/${s.service}`).join(',')}\u0000${external.models.map((m) => m.key).join(',')}\u0000${proxyless.map((p) => `${p.mesh}/${p.service}`).join(',')}`;
   const extra = [...external.models.map(externalServiceEgressChain), ...(proxyless.length > 0 ? [proxylessEgressChain(proxyless)] : [])];
   const listeners =
-    address !== '' && port > 0 && services.length + external.models.length > 0
+    address !== '' && port > 0 && services.length + external.models.length + proxyless.length > 0
       ? [memo.get(LDS, `ze\u0000${address}:${port}\u0000${chainsKey}`, Listener, `inbound:${address}:${port}`, () => ingressListener(address, port, services, extra))]
       : [];
   return Snapshot.fromSets(

@@ -39,8 +39,9 @@ export interface MeshInputs {
   /** The mesh's MeshExternalServices (`external-services.ts`), with their VIPs (absent: none allocated yet). */
   readonly externalServices: readonly { readonly model: ExternalServiceModel; readonly vip?: string }[];
   /**
-   * Services whose other zones' instances a proxyless client reaches through the zone egress's plaintext
-   * path (`egress-proxyless.ts`); empty when the mesh does not route through the egress or the zone has none.
+   * Services a proxyless client reaches through the zone egress's plaintext path, all their instances, this
+   * zone's and others' (`egress-proxyless.ts`); empty when the mesh does not route through the egress or
+   * the zone has none.
    */
   readonly proxylessViaEgress: ReadonlySet<string>;
   /** The zone's egresses, where a sidecar sends MeshExternalService traffic when mTLS is on. */
@@ -58,7 +59,7 @@ export interface MeshInputs {
 export function meshInputs(input: GenerationInput, wanted: ReadonlySet<string>): Map<string, MeshInputs> {
   const out = new Map<string, MeshInputs>();
   const byMesh = new Map<string, DataplaneResource[]>();
-  // Across every mesh (a name remote in two of them is served to neither), once, when one needs it.
+  // Across every mesh (a name with instances in two of them is served to neither), once, when one needs it.
   let viaEgress: Map<string, Set<string>> | undefined;
   const proxylessViaEgress = (m: MeshResource) => (routesThroughEgress(m) ? ((viaEgress ??= proxylessEgressNames(input)).get(m.name) ?? NONE) : NONE);
   for (const dp of input.dataplanes) {
