@@ -16,7 +16,8 @@
  * Kuma's field path. Through the agent's xDS, that MeshExternalService then gives the sidecar a listener on
  * its VIP and a cluster to the egress (Kuma's `.mes` SNI, the egress's SPIFFE ID), and the egress an SNI
  * chain and a cluster to its endpoint; a TLS connection made as the sidecar would arrives at the egress
- * stand-in with that SNI; an endpoint edit on the global reaches the egress's cluster.
+ * stand-in with that SNI; an endpoint edit on the global reaches the egress's cluster. The sidecar's DNS in the
+ * proxy answers the MeshExternalService's name with the VIP the zone resolver gives.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import * as tls from 'node:tls';
@@ -26,6 +27,7 @@ import { Cluster } from '@ursa/proto/gen/envoy/config/cluster/v3/cluster.js';
 import { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import { ClusterLoadAssignment } from '@ursa/proto/gen/envoy/config/endpoint/v3/endpoint.js';
 import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
+import { HttpConnectionManager } from '@ursa/proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { UpstreamTlsContext } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
 import { AggregatedDiscoveryServiceClient, CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, LISTENER_TYPE_URL as LDS } from '@ursa/proto/xds';
 import { call } from '@ursa/test-support/api.js';
@@ -141,7 +143,8 @@ describe('zone egress: cross-zone traffic through the local egress (real process
     eg.subscribe(CDS);
     const listeners = await waitFor('egress listener', async () => (eg.get(LDS).size > 0 ? eg.get(LDS) : undefined), 20_000);
     const l = Listener.decode(listeners.get(`inbound:127.0.0.1:${egress.port}`)!.value);
-    expect(l.filterChains.map((c) => c.filterChainMatch?.serverNames)).toEqual([['echo{mesh=default}']]);
+    // The SNI chain, and the plaintext one for proxyless clients (test/zone-xds-proxyless-egress.test.ts).
+    expect(l.filterChains.map((c) => [c.filterChainMatch?.transportProtocol, c.filterChainMatch?.serverNames])).toEqual([['tls', ['echo{mesh=default}']], ['raw_buffer', []]]);
     expect(l.listenerFilters.map((f) => f.name)).toEqual(['envoy.filters.listener.tls_inspector']);
     eg.subscribe(EDS, ['default:echo']);
     const cla = await waitFor('egress endpoints', async () => eg.get(EDS).get('default:echo'), 20_000);
@@ -173,6 +176,13 @@ describe('zone egress: cross-zone traffic through the local egress (real process
     expect(JSON.stringify(upstream.commonTlsContext?.validationContextType)).toContain('spiffe://default/zone-egress');
     webClient.subscribe(LDS);
     await waitFor(`sidecar listener outbound:${vip}:443`, async () => webClient.get(LDS).has(`outbound:${vip}:443`) || undefined, 60_000);
+    // DNS in the proxy: the same name and VIP as the zone resolver, in the table kuma-dp reads.
+    const dnsListener = Listener.decode(webClient.get(LDS).get('_kuma:dynamicconfig')!.value);
+    const dnsConfig = dnsListener.filterChains[0]!.filters[0]!.configType;
+    const dnsHcm = dnsConfig?.$case === 'typedConfig' ? HttpConnectionManager.decode(dnsConfig.value.value) : undefined;
+    const dnsRoute = dnsHcm?.routeSpecifier?.$case === 'routeConfig' ? dnsHcm.routeSpecifier.value.virtualHosts[0]!.routes.find((r) => r.action?.$case === 'directResponse' && r.action.value.status === 200) : undefined;
+    const dnsBody = dnsRoute?.action?.$case === 'directResponse' && dnsRoute.action.value.body?.specifier?.$case === 'inlineString' ? dnsRoute.action.value.body.specifier.value : '{}';
+    expect((JSON.parse(dnsBody) as { records?: { name: string; ips: string[] }[] }).records).toContainEqual({ name: 'httpbin.extsvc.mesh.local', ips: [vip] });
     webClient.subscribe(EDS, [name]);
     const cla = await waitFor('sidecar endpoints of httpbin', async () => webClient.get(EDS).get(name), 20_000);
     expect(endpointsOf(cla.value)).toEqual([`127.0.0.1:${egress.port}`]);
@@ -190,7 +200,7 @@ describe('zone egress: cross-zone traffic through the local egress (real process
     const direct = await clusterOn('httpbin.org');
     expect(UpstreamTlsContext.decode(direct.transportSocket!.configType!.value.value).sni).toBe('httpbin.org');
     const l = Listener.decode(egClient.get(LDS).get(`inbound:127.0.0.1:${egress.port}`)!.value);
-    expect(l.filterChains.map((c) => c.filterChainMatch?.serverNames)).toEqual([['echo{mesh=default}'], [sni]]);
+    expect(l.filterChains.map((c) => c.filterChainMatch?.serverNames)).toEqual([['echo{mesh=default}'], [sni], []]);
 
     const mes = { type: 'MeshExternalService', mesh: 'default', name: 'httpbin', spec: { match: { type: 'HostnameGenerator', port: 443, protocol: 'tcp' }, endpoints: [{ address: 'eu.httpbin.org', port: 443 }], tls: { enabled: true } } };
     expect((await call(global.url, 'PUT', '/meshes/default/meshexternalservices/httpbin', { body: mes })).status).toBe(200);

@@ -8,7 +8,9 @@
  * connection and closes it, as the real listener closes a plaintext one), and zone-2 (a local `echo`
  * instance and a real `@grpc/grpc-js-xds` client). Once zone-2 has received zone-1's ingress, every call to
  * `xds:///echo` is answered in zone-2, a call to `xds:///remote-only` fails (no endpoint) instead of going to
- * the ingress, nothing ever connects to the ingress, and the client's `_config` says why.
+ * the ingress, nothing ever connects to the ingress, and the client's `_config` says why. Mesh `default` has
+ * mTLS off, so zone-2's own instances take plaintext and are handed out directly; in an mTLS mesh they would
+ * refuse it, and the client goes through the egress or gets nothing (test/zone-xds-proxyless-egress.test.ts).
  */
 import { createServer, type Server } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
@@ -85,7 +87,7 @@ describe('proxyless gRPC client across zones (real processes, grpc-js-xds)', () 
 
     const config = (await call(zones['zone-2']!.url, 'GET', '/meshes/default/dataplanes/client/_config')).body as { proxyType?: string; notes?: string[]; resources: { EDS?: { items: { name: string; resource: { endpoints?: unknown[] } }[] } } };
     expect(config.proxyType).toBe('proxyless');
-    expect(config.notes?.[0]).toMatch(/this zone's instances only.*zone ingress.*withheld/);
+    expect(config.notes?.[0]).toMatch(/this zone's instances only.*ingress accepts only mesh mTLS.*withheld/);
     const eds = Object.fromEntries((config.resources.EDS?.items ?? []).map((i) => [i.name, i.resource.endpoints ?? []]));
     expect(eds['remote-only']).toEqual([]);
     expect(eds.echo).toHaveLength(1);

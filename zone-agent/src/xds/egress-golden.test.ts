@@ -4,6 +4,14 @@
  * - `zone-egress`: the egress of zone-1 for a mesh with `routing.zoneEgress`: one `inbound:` listener with a
  *   TLS inspector, one SNI chain per service of another zone passed through to those zones' ingresses (Kuma's
  *   egress golden `02.internalservice-only`); a mesh without the flag gets nothing on the egress;
+ *   For proxyless gRPC clients the same listener has a plaintext chain (`transport_protocol: raw_buffer`): an
+ *   HTTP/2 HttpConnectionManager with a virtual host per service of the mesh by its name (`backend`,
+ *   `payments`, `web`), each to cluster `proxyless:default:<service>` that originates mesh mTLS as the
+ *   egress (Kuma's SNI, `spiffe://default/<service>` verified) to the service's local sidecars and other
+ *   zones' ingresses;
+ * - `proxyless-through-egress`: a proxyless client of that mesh (mTLS on): every endpoint is the egress
+ *   address, in the local locality for a service with local instances (the egress picks the zone), else in
+ *   the remote zone's; a local sidecar's address never (its inbound requires a mesh client certificate);
  * - `sidecar-through-egress`: a transparent-proxy sidecar of that mesh: its cross-zone cluster keeps the
  *   remote SNI, its endpoints are the local egress address in each remote zone's locality, and local
  *   instances are still reached directly.
@@ -24,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { asTyped, type TypedResourceLike } from '@ursa/core';
 import { generateCa, POLICY_KINDS, type ResourceKind } from '@ursa/proto';
-import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, LISTENER_TYPE_URL, SECRET_TYPE_URL } from '@ursa/proto/xds';
+import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, LISTENER_TYPE_URL, SECRET_TYPE_URL } from '@ursa/proto/xds';
 import { stored } from '../model/testing.js';
 import { WorkloadCertificates } from './certs.js';
 import { XdsGenerator, type ConnectedNode, type GenerationInput } from './generate/index.js';
@@ -142,6 +150,55 @@ describe('zone egress (golden files)', () => {
     expect(endpointsOf(snap, 'default:payments')).toEqual([['zone-2', ['192.0.2.2:10001']], ['zone-3', ['192.0.2.3:10001']]]);
     expect(endpointsOf(snap, 'default:backend')).toEqual([['zone-2', ['192.0.2.2:10001']]]);
     expect(snap.get(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL).items.has('plain:ledger')).toBe(false);
+  });
+
+  it('egress: a plaintext chain for proxyless clients, originating mesh mTLS as the egress', async () => {
+    const snap = await generate(input(world()), egressNode);
+    type Chain = { name: string; filterChainMatch: { transportProtocol: string; serverNames?: string[] }; filters: { typedConfig: { codecType?: string; routeConfig?: { virtualHosts: { domains: string[]; routes: { route: { cluster: string } }[] }[] } } }[] };
+    const listener = envoyJson(LISTENER_TYPE_URL, snap.get(LISTENER_TYPE_URL).items.get('inbound:192.168.0.1:10002')!.body.value) as { filterChains: Chain[] };
+    const plain = listener.filterChains.filter((c) => c.filterChainMatch.transportProtocol === 'raw_buffer');
+    expect(plain).toHaveLength(1);
+    const hcm = plain[0]!.filters[0]!.typedConfig;
+    expect(hcm.codecType).toBe('HTTP2');
+    expect(hcm.routeConfig!.virtualHosts.map((v) => [v.domains, v.routes[0]!.route.cluster])).toEqual([[['backend'], 'proxyless:default:backend'], [['payments'], 'proxyless:default:payments'], [['web'], 'proxyless:default:web']]);
+    const cluster = envoyJson(CLUSTER_TYPE_URL, snap.get(CLUSTER_TYPE_URL).items.get('proxyless:default:payments')!.body.value) as { edsClusterConfig: { serviceName: string }; transportSocket: { typedConfig: { sni: string; commonTlsContext: unknown } } };
+    expect(cluster.edsClusterConfig.serviceName).toBe('proxyless:default:payments');
+    expect(cluster.transportSocket.typedConfig.sni).toBe('payments{mesh=default}');
+    expect(JSON.stringify(cluster.transportSocket.typedConfig.commonTlsContext)).toContain('spiffe://default/payments');
+    // Local sidecars (their inbound, which takes the egress's mesh mTLS) beside other zones' ingresses, flat.
+    expect(endpointsOf(snap, 'proxyless:default:backend')).toEqual([['zone-1', ['10.0.0.11:8080']], ['zone-2', ['192.0.2.2:10001']]]);
+    expect(endpointsOf(snap, 'proxyless:default:web')).toEqual([['zone-1', ['10.0.0.1:8080']]]);
+    expect(endpointsOf(snap, 'proxyless:default:payments')).toEqual([['zone-2', ['192.0.2.2:10001']], ['zone-3', ['192.0.2.3:10001']]]);
+    expect([...snap.get(SECRET_TYPE_URL).items.keys()].sort()).toEqual(['identity_cert:secret:default', 'mesh_ca:secret:default']);
+
+    // A name with instances in two meshes routed through the egress: the plaintext chain cannot tell them apart.
+    const both = world().map((r) => (r.kind === 'Mesh' && r.name === 'plain' ? meshWithEgress('plain', true) : r)).concat(caSecrets('plain'), [remoteIngress('zone-4', '192.0.2.4', [{ mesh: 'plain', service: 'backend', instances: 1 }])]);
+    const twice = envoyJson(LISTENER_TYPE_URL, (await generate(input(both), egressNode)).get(LISTENER_TYPE_URL).items.get('inbound:192.168.0.1:10002')!.body.value) as { filterChains: Chain[] };
+    const hosts = twice.filterChains.find((c) => c.filterChainMatch.transportProtocol === 'raw_buffer')!.filters[0]!.typedConfig.routeConfig!.virtualHosts.map((v) => v.domains[0]);
+    expect(hosts).toEqual(['payments', 'web', 'ledger']);
+  });
+
+  it('proxyless client in an mTLS mesh: every endpoint through the egress address, none without it; direct with mTLS off', async () => {
+    const resources = [...world(), res('Dataplane', 'default', 'grpc-client', { networking: { address: '10.0.0.31', inbound: [{ port: 9090, tags: { 'kuma.io/service': 'grpc-client' } }] } })];
+    const node: ConnectedNode = { id: 'default.grpc-client', kind: 'proxyless', mesh: 'default', name: 'grpc-client' };
+    const snap = await generate(input(resources), node);
+    checkGolden('proxyless-through-egress', snap);
+    // backend has an instance here (10.0.0.11, behind a sidecar whose inbound requires a mesh certificate):
+    // the client gets the egress in this zone's locality, and the egress picks zone-1 or zone-2.
+    expect(endpointsOf(snap, 'backend')).toEqual([['zone-1', ['192.168.0.1:10002']]]);
+    expect(endpointsOf(snap, 'web')).toEqual([['zone-1', ['192.168.0.1:10002']]]);
+    expect(endpointsOf(snap, 'payments')).toEqual([['zone-2', ['192.168.0.1:10002']]]);
+    const handed = (s: Snapshot) => [...s.get(CLUSTER_LOAD_ASSIGNMENT_TYPE_URL).items.keys()].flatMap((c) => endpointsOf(s, c).flatMap(([, eps]) => eps as string[]));
+    expect(new Set(handed(snap))).toEqual(new Set(['192.168.0.1:10002']));
+    // No egress in the zone, or the flag off: with mTLS on nothing takes plaintext, so nothing is handed out
+    // (a remote ingress would close it, a local sidecar's inbound would refuse it).
+    for (const other of [resources.filter((r) => r.kind !== 'ZoneEgress'), resources.map((r) => (r.kind === 'Mesh' && r.name === 'default' ? meshWithEgress('default', false) : r))]) {
+      expect(handed(await generate(input(other), node))).toEqual([]);
+    }
+    // mTLS off: this zone's instances directly (their inbounds take plaintext), other zones withheld.
+    const off = await generate(input(resources.map((r) => (r.kind === 'Mesh' && r.name === 'default' ? res('Mesh', '', 'default', {}) : r))), node);
+    expect(endpointsOf(off, 'backend')).toEqual([['zone-1', ['10.0.0.11:8080']]]);
+    expect(new Set(handed(off))).toEqual(new Set(['10.0.0.1:8080', '10.0.0.11:8080', '10.0.0.31:9090']));
   });
 
   it('sidecar with routing.zoneEgress: remote endpoints become the local egress, local ones stay direct', async () => {

@@ -12,6 +12,7 @@ import { LISTENER_TYPE_URL } from '@ursa/proto/xds';
 import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
 import { encodeCanonical } from '../hash.js';
 import { dynamicConfigListener, dynamicConfigSocket, proxyDnsBody, proxyDnsRecords } from './dns.js';
+import { proxyDns } from './proxy-dns.js';
 import { envoyJson, roundTripProblems } from './roundtrip.js';
 
 const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), '..', 'testdata', 'golden', 'generate', 'dns-in-proxy.json');
@@ -50,6 +51,19 @@ describe('DNS in the proxy (kuma-dp 2.14 dynamic config)', () => {
     const text = `${JSON.stringify(json, null, 2)}\n`;
     if (process.env.UPDATE_GOLDEN === '1' || !existsSync(GOLDEN)) writeFileSync(GOLDEN, text);
     else expect(text, `${GOLDEN} differs; UPDATE_GOLDEN=1 rewrites it after review`).toBe(readFileSync(GOLDEN, 'utf8'));
+  });
+
+  it('answers a MeshExternalService with a VIP as <name>.extsvc.mesh.local, beside the services', () => {
+    const records = proxyDnsRecords(new Map([['httpbin', '240.0.0.1']]), [{ name: 'httpbin', vip: '240.0.0.9' }]);
+    expect(records).toEqual([{ name: 'httpbin.extsvc.mesh.local', ips: ['240.0.0.9'] }, { name: 'httpbin.mesh', ips: ['240.0.0.1'] }]);
+    // Through the sidecar's memoised listener: one without a VIP yet is left out, and a new VIP changes the key.
+    const vipsOf = new Map([['web', '240.0.0.2']]);
+    const none = proxyDns(vipsOf, 'default', {}, '/w', [{ name: 'db' }]);
+    const some = proxyDns(vipsOf, 'default', {}, '/w', [{ name: 'db', vip: '240.0.0.7' }]);
+    expect(some.key).not.toBe(none.key);
+    const body = (l: Listener) => JSON.parse((envoyJson(LISTENER_TYPE_URL, encodeCanonical(Listener, l)) as Record<string, any>).filterChains[0].filters[0].typedConfig.routeConfig.virtualHosts[0].routes[1].directResponse.body.inlineString);
+    expect(body(none.listener()).records).toEqual([{ name: 'web.mesh', ips: ['240.0.0.2'] }]);
+    expect(body(some.listener()).records).toEqual([{ name: 'db.extsvc.mesh.local', ips: ['240.0.0.7'] }, { name: 'web.mesh', ips: ['240.0.0.2'] }]);
   });
 
   it('an exact <service>.mesh name wins over another service\'s dotted alias, and the socket path fits', () => {

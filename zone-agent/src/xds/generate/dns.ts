@@ -9,7 +9,7 @@
  * answered next to the workload and keep resolving while the zone agent restarts.
  *
  * Names are the ones the agent's own resolver answers (`dns/records.ts`): `<service>.mesh` and its dotted
- * alias; IPv4 only (Kuma adds the IPv4-mapped IPv6 address when the proxy has IPv6 on). A plain Envoy
+ * alias, and `<name>.extsvc.mesh.local` for a MeshExternalService with a VIP; IPv4 only (Kuma adds the IPv4-mapped IPv6 address when the proxy has IPv6 on). A plain Envoy
  * serves this listener on the socket too, and nothing reads it: Ursa does not emit the pre-2.x UDP
  * `envoy.filters.udp.dns_filter` listener (README "DNS in the proxy").
  */
@@ -18,6 +18,7 @@ import { Listener } from '@ursa/proto/gen/envoy/config/listener/v3/listener.js';
 import { RouteConfiguration } from '@ursa/proto/gen/envoy/config/route/v3/route.js';
 import { Router } from '@ursa/proto/gen/envoy/extensions/filters/http/router/v3/router.js';
 import { HttpConnectionManager, HttpConnectionManager_CodecType } from '@ursa/proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+import { externalServiceHostname } from '../../dns/external-services.js';
 import { dottedAlias, isEncodableName } from '../../dns/records.js';
 import { packAny } from '../hash.js';
 import { HCM_TYPE_URL, ROUTER_TYPE_URL } from '../type-urls.js';
@@ -41,9 +42,13 @@ export function dynamicConfigSocket(workDir: string | undefined): string {
   return `${base.slice(0, 98)}.sock`;
 }
 
-/** The records of a mesh's VIP table, by name; an exact `<service>.mesh` wins over another service's alias. */
-export function proxyDnsRecords(vips: ReadonlyMap<string, string>): ProxyDnsRecord[] {
+/**
+ * The records of a mesh's VIP table, by name; an exact `<service>.mesh` wins over another service's alias.
+ * MeshExternalServices (`external`) are `<name>.extsvc.mesh.local`, a name no service record can take.
+ */
+export function proxyDnsRecords(vips: ReadonlyMap<string, string>, external: readonly { readonly name: string; readonly vip: string }[] = []): ProxyDnsRecord[] {
   const byName = new Map<string, string>();
+  for (const e of external) if (isEncodableName(externalServiceHostname(e.name))) byName.set(externalServiceHostname(e.name), e.vip);
   for (const [service, vip] of vips) {
     const alias = `${dottedAlias(service)}.mesh`;
     if (alias !== `${service}.mesh` && isEncodableName(alias) && !byName.has(alias)) byName.set(alias, vip);

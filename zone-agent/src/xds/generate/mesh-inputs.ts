@@ -10,6 +10,8 @@ import type { Snapshot, TypeSet, VersionedResource } from '../snapshot.js';
 import { externalServiceKey, externalServiceOfKey } from '../../dns/external-services.js';
 import { externalServiceModels, type ExternalServiceModel } from './external-services.js';
 import { localEgressEndpoints, routesThroughEgress, throughEgress } from './egress-route.js';
+import { proxylessEgressNames } from './egress-proxyless.js';
+import type { MeshResource } from '../../model/resources.js';
 import { meshEndpoints, type ServiceEndpoint, type ServiceEndpoints } from './endpoints.js';
 import { meshModel, proxyModelOf, secretPem, serviceProtocols, type MeshModel, type Protocol } from './model.js';
 import type { ProxyPolicies } from './policy-hooks.js';
@@ -36,6 +38,12 @@ export interface MeshInputs {
   readonly vips: ReadonlyMap<string, string>;
   /** The mesh's MeshExternalServices (`external-services.ts`), with their VIPs (absent: none allocated yet). */
   readonly externalServices: readonly { readonly model: ExternalServiceModel; readonly vip?: string }[];
+  /**
+   * Services a proxyless client reaches through the zone egress's plaintext path, all their instances, this
+   * zone's and others' (`egress-proxyless.ts`); empty when the mesh does not route through the egress or
+   * the zone has none.
+   */
+  readonly proxylessViaEgress: ReadonlySet<string>;
   /** The zone's egresses, where a sidecar sends MeshExternalService traffic when mTLS is on. */
   readonly egresses: readonly ServiceEndpoint[];
   /** Local inbound ports per service (the VIP listens on them and on 80). */
@@ -51,6 +59,9 @@ export interface MeshInputs {
 export function meshInputs(input: GenerationInput, wanted: ReadonlySet<string>): Map<string, MeshInputs> {
   const out = new Map<string, MeshInputs>();
   const byMesh = new Map<string, DataplaneResource[]>();
+  // Across every mesh (a name with instances in two of them is served to neither), once, when one needs it.
+  let viaEgress: Map<string, Set<string>> | undefined;
+  const proxylessViaEgress = (m: MeshResource) => (routesThroughEgress(m) ? ((viaEgress ??= proxylessEgressNames(input)).get(m.name) ?? NONE) : NONE);
   for (const dp of input.dataplanes) {
     if (!wanted.has(dp.mesh)) continue;
     let l = byMesh.get(dp.mesh);
@@ -87,6 +98,7 @@ export function meshInputs(input: GenerationInput, wanted: ReadonlySet<string>):
       vips: serviceVips(input.vips.get(m.name)),
       externalServices: externalServiceModels(m.name, input.externalServices ?? [], input.secrets).map((model) => ({ model, vip: input.vips.get(m.name)?.get(externalServiceKey(model.name)) })),
       egresses: localEgressEndpoints(input.zoneEgresses ?? []),
+      proxylessViaEgress: proxylessViaEgress(m),
       ports,
       policies,
       epoch: hash(JSON.stringify([model, policies.map((p) => [p.kind, p.name, p.labels, p.spec])])),
@@ -115,4 +127,5 @@ function serviceVips(vips: ReadonlyMap<string, string> | undefined): ReadonlyMap
   return new Map([...vips].filter(([k]) => externalServiceOfKey(k) === undefined));
 }
 
+const NONE: ReadonlySet<string> = new Set();
 const hash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 24);

@@ -10,6 +10,7 @@ import { RouteConfiguration } from '@ursa/proto/gen/envoy/config/route/v3/route.
 import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL as EDS, CLUSTER_TYPE_URL as CDS, LISTENER_TYPE_URL as LDS, ROUTE_CONFIGURATION_TYPE_URL as RDS } from '@ursa/proto/xds';
 import { Snapshot, typeSetOf, type VersionedResource } from '../snapshot.js';
 import { loadAssignmentFor } from './eds.js';
+import { proxylessClientEndpoints } from './egress-proxyless.js';
 import type { ResourceMemo } from './memo.js';
 import { groupKey, type Group, type MeshInputs } from './mesh-inputs.js';
 import type { Protocol } from './model.js';
@@ -22,7 +23,7 @@ const PROTOCOL_FOR_PROXYLESS: Protocol = 'grpc';
 
 /** What `_config` tells about a proxyless client's endpoints. */
 export const PROXYLESS_NOTE =
-  "proxyless gRPC client: endpoints are this zone's instances only. Other zones are reached through their zone ingress, which accepts only mesh mTLS routed by SNI; a gRPC xDS client cannot speak it, so those endpoints are withheld (a service with no instance in this zone answers UNAVAILABLE). Use a sidecar for cross-zone calls. MeshExternalServices are not served to proxyless clients for the same reason: they are reached through the zone egress, which accepts only mesh mTLS routed by SNI.";
+  "proxyless gRPC client: it speaks plaintext and holds no mesh certificate, so it is handed only endpoints that take plaintext. With mTLS off: this zone's instances only (another zone's ingress accepts only mesh mTLS routed by SNI, so other zones are withheld). With mTLS on, every sidecar inbound requires a mesh client certificate (Ursa has no permissive mode), so when the mesh routes through the zone egress (routing.zoneEgress) and the zone has one, every endpoint, this zone's and other zones', is the egress address (in this zone's locality when the service has instances here, else in the other zones'), where the egress takes plaintext HTTP/2 and calls the service's sidecars or the other zone's ingress as the zone egress identity (spiffe://<mesh>/zone-egress, which MeshTrafficPermission must allow) and picks the zone itself (flat by instance count, local first with localityAwareLoadBalancing). Otherwise no endpoint at all: a proxyless client in an mTLS mesh needs the egress path or a sidecar (calls answer UNAVAILABLE). The same holds for a service name with instances in two meshes routed through the egress (its plaintext path cannot tell meshes apart). MeshExternalServices are not served to proxyless clients: the egress reaches them only for mesh mTLS routed by SNI.";
 
 export class ProxylessSnapshots {
   private readonly prev = new Map<string, { key: VersionedResource[]; snapshot: Snapshot }>();
@@ -47,17 +48,20 @@ export class ProxylessSnapshots {
     const listeners: VersionedResource[] = [];
     const routes: VersionedResource[] = [];
     for (const service of mesh.services.keys()) {
-      // This zone's instances only: another zone is reached through its ingress, which accepts nothing but
-      // mesh mTLS routed by SNI (it passes TLS through, `ingress.ts`). A gRPC client speaks neither, so an
-      // ingress endpoint would be a connection the ingress closes: calls would fail, and a failover to another
-      // zone would fail silently. A service with no instance here has no endpoint for them (UNAVAILABLE).
-      // `_config` says so (`PROXYLESS_NOTE`).
+      // A gRPC client speaks plaintext and holds no mesh certificate. Another zone's ingress accepts nothing
+      // but mesh mTLS routed by SNI (`ingress.ts`), and with mTLS on so does every sidecar inbound here
+      // (`tls.ts`, no permissive mode): such an endpoint would be a connection that is refused, and a call
+      // or a failover would fail silently. So: mTLS off, this zone's instances (other zones withheld); mTLS
+      // on, every endpoint is this zone's egress where it has a plaintext route for the service
+      // (`egress-proxyless.ts`), and none otherwise (UNAVAILABLE). `_config` says so (`PROXYLESS_NOTE`).
+      const viaEgress = mesh.proxylessViaEgress.has(service);
+      const mode = !mesh.model.mtls ? 'direct' : viaEgress ? `egress ${mesh.egresses.map((e) => `${e.address}:${e.port}`).join(',')}` : 'none';
       const hooks = g.policies.outbound(service);
       const loc = g.policies.locality(service);
       clusters.push(this.memo.get(CDS, `pl\u0000${gk}\u0000${service}`, Cluster, service, () => hooks.decorateCluster(proxylessCluster(service), PROTOCOL_FOR_PROXYLESS)));
       clas.push(
-        this.memo.get(EDS, `pl\u0000${mesh.model.name}\u0000${service}\u0000${loc.key === 'flat' || loc.key === 'local-first' ? loc.key : `${loc.key}\u0000${mesh.epoch}`}\u0000${mesh.endpointKeys.get(service)}`, ClusterLoadAssignment, service, () =>
-          loadAssignmentFor(service, mesh.services.get(service), { localZone: zone, includeRemote: false, priorityOf: loc.priorityOf }),
+        this.memo.get(EDS, `pl\u0000${mesh.model.name}\u0000${service}\u0000${mode}\u0000${loc.key === 'flat' || loc.key === 'local-first' ? loc.key : `${loc.key}\u0000${mesh.epoch}`}\u0000${mesh.endpointKeys.get(service)}`, ClusterLoadAssignment, service, () =>
+          loadAssignmentFor(service, mode === 'direct' ? mesh.services.get(service) : viaEgress ? proxylessClientEndpoints(mesh.services.get(service), zone, mesh.egresses) : undefined, { localZone: zone, includeRemote: viaEgress, priorityOf: loc.priorityOf }),
         ),
       );
       listeners.push(this.memo.get(LDS, `pl\u0000${service}`, Listener, service, () => apiListener(service)));

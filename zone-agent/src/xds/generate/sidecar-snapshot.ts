@@ -76,7 +76,7 @@ export class SidecarSnapshots {
       const shared = tp.reachableServices ? this.shared.reachableSets(mesh, g, zone, tp.reachableServices) : this.shared.sets(mesh, g, zone);
       // DNS in the proxy (its mesh's VIP table, as in Kuma only with transparent proxying): a layer of its own
       // over the node's listeners, so a new VIP rebuilds one listener, not the node's own sets.
-      parts = [shared.cds, own.cds, shared.eds, shared.lds, this.withDns(state, own.lds, proxyDns(mesh.vips, mesh.model.name, state.dp.labels, node.workDir)), own.sds];
+      parts = [shared.cds, own.cds, shared.eds, shared.lds, this.withDns(state, own.lds, proxyDns(mesh.vips, mesh.model.name, state.dp.labels, node.workDir, mesh.externalServices.map((e) => ({ name: e.model.name, vip: e.vip })))), own.sds];
     } else {
       const prevEds = state.composed?.parts[2];
       const clas = destinations.map((d) => d.cla);
