@@ -119,8 +119,11 @@ export async function recordProgress(
   state: ZoneState,
   opts: { counters?: Counters; minAgeMs?: number; now?: Date } = {},
 ): Promise<void> {
-  const now = opts.now ?? new Date();
-  await updateInsight(store, tenant, zone, (subs) => {
+  await updateInsight(store, tenant, zone, progressChange(id, state, opts));
+}
+
+const progressChange = (id: string, state: ZoneState, opts: { counters?: Counters; minAgeMs?: number; now?: Date }) => (subs: Subscription[]): Subscription[] | undefined => {
+    const now = opts.now ?? new Date();
     const sub = current(subs, id);
     if (!sub || sub.disconnectTime) return undefined;
     const prev = sub.zoneState as { appliedRevision?: string; lastError?: string; reportedTime?: string } | undefined;
@@ -130,8 +133,7 @@ export async function recordProgress(
     if (opts.counters) sub.status = statusOf(opts.counters, now);
     sub.zoneState = zoneStateOf(state, now);
     return subs;
-  });
-}
+  };
 
 function zoneStateOf(s: ZoneState, now: Date) {
   return { appliedRevision: String(s.appliedRevision), ...(s.lastError ? { lastError: s.lastError } : {}), reportedTime: now.toISOString() };
@@ -175,7 +177,8 @@ async function updateInsight(store: ResourceStore, tenant: string, zone: string,
 // hellos of a tenant now share one transaction for each; should a shared write fail (a conflict with
 // another replica), every hello of it falls back to its own write, so errors stay with their zone.
 
-type Waves = { zones: Coalescer<string, boolean>; connects: Coalescer<{ zone: string; s: SubscriptionInfo }, void> };
+type Change = (subs: Subscription[]) => Subscription[] | undefined;
+type Waves = { zones: Coalescer<string, boolean>; insights: Coalescer<{ zone: string; change: Change }, void> };
 const waves = new WeakMap<ResourceStore, Map<string, Waves>>();
 
 function wavesOf(store: ResourceStore, tenant: string): Waves {
@@ -185,7 +188,7 @@ function wavesOf(store: ResourceStore, tenant: string): Waves {
   if (!w) {
     w = {
       zones: new Coalescer((zones) => ensureZonesNow(store, tenant, zones)),
-      connects: new Coalescer((items) => recordConnectsNow(store, tenant, items)),
+      insights: new Coalescer((items) => updateInsightsNow(store, tenant, items)),
     };
     byTenant.set(tenant, w);
   }
@@ -199,7 +202,17 @@ export function ensureZoneInWave(store: ResourceStore, tenant: string, zone: str
 
 /** `recordConnect`, shared with the hellos of the same tenant arriving meanwhile. */
 export function recordConnectInWave(store: ResourceStore, tenant: string, zone: string, s: SubscriptionInfo): Promise<void> {
-  return wavesOf(store, tenant).connects.run({ zone, s });
+  return wavesOf(store, tenant).insights.run({ zone, change: connectChange(s, new Date()) });
+}
+
+/**
+ * `recordProgress` of a live WebSocket session, shared with the other sessions of the tenant flushing
+ * meanwhile. Every insight write moves the tenant's revision, which every zone then reports as applied, so
+ * each session flushes every PROGRESS_FLUSH_MS: at 500 zones, one transaction each held the tenant's lock
+ * all the time (bench/kds-fanout.ts stalled there with every pool connection waiting on it).
+ */
+export function recordProgressInWave(store: ResourceStore, tenant: string, zone: string, id: string, state: ZoneState, opts: { counters?: Counters; minAgeMs?: number } = {}): Promise<void> {
+  return wavesOf(store, tenant).insights.run({ zone, change: progressChange(id, state, opts) });
 }
 
 async function ensureZonesNow(store: ResourceStore, tenant: string, zones: string[]): Promise<boolean[]> {
@@ -214,9 +227,8 @@ async function ensureZonesNow(store: ResourceStore, tenant: string, zones: strin
   }
 }
 
-async function recordConnectsNow(store: ResourceStore, tenant: string, items: { zone: string; s: SubscriptionInfo }[]): Promise<void[]> {
-  const now = new Date();
-  const one = async (i: { zone: string; s: SubscriptionInfo }) => recordConnect(store, tenant, i.zone, i.s, now);
+async function updateInsightsNow(store: ResourceStore, tenant: string, items: { zone: string; change: Change }[]): Promise<void[]> {
+  const one = (i: { zone: string; change: Change }) => updateInsight(store, tenant, i.zone, i.change);
   // The same zone twice in one wave (a quick reconnect): its writes must follow each other.
   if (items.length === 1 || new Set(items.map((i) => i.zone)).size !== items.length) {
     for (const i of items) await one(i);
@@ -224,14 +236,18 @@ async function recordConnectsNow(store: ResourceStore, tenant: string, items: { 
   }
   try {
     const current = await store.getMany(tenant, 'ZoneInsight', items.map((i) => ({ mesh: '', name: i.zone })));
-    const ops = items.map((i): WriteOp => {
+    const ops: WriteOp[] = [];
+    for (const i of items) {
       const cur = current.get(`/${i.zone}`);
-      const subs = connectChange(i.s, now)(structuredClone(((cur?.spec.subscriptions as Subscription[] | undefined) ?? []) as Subscription[]));
+      const subs = i.change(structuredClone(((cur?.spec.subscriptions as Subscription[] | undefined) ?? []) as Subscription[]));
+      if (!subs) continue;
       const spec = { ...(cur?.spec ?? {}), subscriptions: subs };
-      return cur
-        ? { op: 'update', resource: { kind: 'ZoneInsight', name: i.zone, labels: cur.labels, spec }, expectedVersion: cur.version }
-        : { op: 'create', resource: { kind: 'ZoneInsight', name: i.zone, spec } };
-    });
+      ops.push(
+        cur
+          ? { op: 'update', resource: { kind: 'ZoneInsight', name: i.zone, labels: cur.labels, spec }, expectedVersion: cur.version }
+          : { op: 'create', resource: { kind: 'ZoneInsight', name: i.zone, spec } },
+      );
+    }
     await store.apply(tenant, ops);
   } catch (err) {
     if (!(err instanceof Error && (err.name === 'ConflictError' || err.name === 'AlreadyExistsError'))) throw err;

@@ -7,7 +7,7 @@
 import type { Delta, Hello, Rejection, Resource, ResourceKey, Welcome } from '@ursa/proto/gen/kds.js';
 import { descriptorFor, type ResourceDescriptor, sentToZones } from '@ursa/proto';
 import { DeltaPacker, formatBytes, isDnsLabel, MAX_STAGED_BYTES, MAX_STAGED_RESOURCES, type StagingLimits, STAGING_TTL_MS, KdsError, type KdsStore, type OwnershipRule, planBatch, replaceOwnedOps, type Resource as StoredResource, type ResourceStore, toWire, toZone, upwardRule, visibleTo, type ZoneClaims, type Logger, type Metrics, type ZoneTokens } from '@ursa/core';
-import { ensureZoneInWave, newCounters, recordConnectInWave, recordDisconnect, recordProgress, type Counters, type ZoneState } from './registry.js';
+import { ensureZoneInWave, newCounters, recordConnectInWave, recordDisconnect, recordProgress, recordProgressInWave, type Counters, type ZoneState } from './registry.js';
 import type { FeedCache } from './feed-cache.js';
 import type { LeaseKeeper } from './keeper.js';
 import { sweepStagingNow } from './staging-sweep.js';
@@ -285,7 +285,7 @@ export class ZoneSession {
     const now = Date.now();
     if (this.#zoneState.appliedRevision === this.#flushed.revision || now - this.#flushed.at < (this.deps.progressFlushMs ?? PROGRESS_FLUSH_MS)) return;
     this.#flushed = { at: now, revision: this.#zoneState.appliedRevision };
-    await recordProgress(this.deps.resources, this.tenant, this.zone, this.sessionId, this.#zoneState, { counters: this.counters });
+    await recordProgressInWave(this.deps.resources, this.tenant, this.zone, this.sessionId, this.#zoneState, { counters: this.counters });
   }
 
   // --- upstream: zone -> global --------------------------------------------------------------------
