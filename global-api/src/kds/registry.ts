@@ -3,7 +3,8 @@
  * records each session as a Kuma `KDSSubscription` (connect/disconnect time, instances, agent version,
  * config, counters). Liveness itself is the lease in `zone_sessions`, not these records.
  */
-import { type ResourceStore, VERSION } from '@ursa/core';
+import { type ResourceStore, VERSION, type WriteOp } from '@ursa/core';
+import { Coalescer } from './coalescer.js';
 
 /**
  * Kuma's `DeploymentVersionCompatible` (`pkg/version/compatibility.go`): same major version and minor
@@ -73,7 +74,10 @@ export async function ensureZone(store: ResourceStore, tenant: string, zone: str
 
 /** Appends a subscription, closing any the previous session left open (Kuma's `finalizeSubscriptions`). */
 export async function recordConnect(store: ResourceStore, tenant: string, zone: string, s: SubscriptionInfo, now = new Date()): Promise<void> {
-  await updateInsight(store, tenant, zone, (subs) => {
+  await updateInsight(store, tenant, zone, connectChange(s, now));
+}
+
+const connectChange = (s: SubscriptionInfo, now: Date) => (subs: Subscription[]): Subscription[] => {
     for (const old of subs) if (old.connectTime && !old.disconnectTime) old.disconnectTime = now.toISOString();
     subs.push({
       id: s.id,
@@ -88,8 +92,7 @@ export async function recordConnect(store: ResourceStore, tenant: string, zone: 
       zoneState: zoneStateOf({ appliedRevision: s.zoneRevision, lastError: s.zoneLastError }, now),
     });
     return subs.slice(-SUBSCRIPTION_LIMIT);
-  });
-}
+  };
 
 /** Closes the session's subscription and stores its counters (and the zone's last reported state). */
 export async function recordDisconnect(store: ResourceStore, tenant: string, zone: string, id: string, counters: Counters, state?: ZoneState, now = new Date()): Promise<void> {
@@ -116,8 +119,11 @@ export async function recordProgress(
   state: ZoneState,
   opts: { counters?: Counters; minAgeMs?: number; now?: Date } = {},
 ): Promise<void> {
-  const now = opts.now ?? new Date();
-  await updateInsight(store, tenant, zone, (subs) => {
+  await updateInsight(store, tenant, zone, progressChange(id, state, opts));
+}
+
+const progressChange = (id: string, state: ZoneState, opts: { counters?: Counters; minAgeMs?: number; now?: Date }) => (subs: Subscription[]): Subscription[] | undefined => {
+    const now = opts.now ?? new Date();
     const sub = current(subs, id);
     if (!sub || sub.disconnectTime) return undefined;
     const prev = sub.zoneState as { appliedRevision?: string; lastError?: string; reportedTime?: string } | undefined;
@@ -127,8 +133,7 @@ export async function recordProgress(
     if (opts.counters) sub.status = statusOf(opts.counters, now);
     sub.zoneState = zoneStateOf(state, now);
     return subs;
-  });
-}
+  };
 
 function zoneStateOf(s: ZoneState, now: Date) {
   return { appliedRevision: String(s.appliedRevision), ...(s.lastError ? { lastError: s.lastError } : {}), reportedTime: now.toISOString() };
@@ -163,4 +168,90 @@ async function updateInsight(store: ResourceStore, tenant: string, zone: string,
       if (!(err instanceof Error && (err.name === 'ConflictError' || err.name === 'AlreadyExistsError'))) throw err;
     }
   }
+}
+
+// --- hellos in waves ---------------------------------------------------------------------------------
+//
+// Profile of bench/kds-fanout.ts (1,000 zones connecting): the global was half idle while each hello waited
+// for its own Zone create and ZoneInsight write, each a transaction under the tenant's lock. Concurrent
+// hellos of a tenant now share one transaction for each; should a shared write fail (a conflict with
+// another replica), every hello of it falls back to its own write, so errors stay with their zone.
+
+type Change = (subs: Subscription[]) => Subscription[] | undefined;
+type Waves = { zones: Coalescer<string, boolean>; insights: Coalescer<{ zone: string; change: Change }, void> };
+const waves = new WeakMap<ResourceStore, Map<string, Waves>>();
+
+function wavesOf(store: ResourceStore, tenant: string): Waves {
+  let byTenant = waves.get(store);
+  if (!byTenant) waves.set(store, (byTenant = new Map()));
+  let w = byTenant.get(tenant);
+  if (!w) {
+    w = {
+      zones: new Coalescer((zones) => ensureZonesNow(store, tenant, zones)),
+      insights: new Coalescer((items) => updateInsightsNow(store, tenant, items)),
+    };
+    byTenant.set(tenant, w);
+  }
+  return w;
+}
+
+/** `ensureZone`, shared with the hellos of the same tenant arriving meanwhile. */
+export function ensureZoneInWave(store: ResourceStore, tenant: string, zone: string): Promise<boolean> {
+  return wavesOf(store, tenant).zones.run(zone);
+}
+
+/** `recordConnect`, shared with the hellos of the same tenant arriving meanwhile. */
+export function recordConnectInWave(store: ResourceStore, tenant: string, zone: string, s: SubscriptionInfo): Promise<void> {
+  return wavesOf(store, tenant).insights.run({ zone, change: connectChange(s, new Date()) });
+}
+
+/**
+ * `recordProgress` of a live WebSocket session, shared with the other sessions of the tenant flushing
+ * meanwhile. Every insight write moves the tenant's revision, which every zone then reports as applied, so
+ * each session flushes every PROGRESS_FLUSH_MS: at 500 zones, one transaction each held the tenant's lock
+ * all the time (bench/kds-fanout.ts stalled there with every pool connection waiting on it).
+ */
+export function recordProgressInWave(store: ResourceStore, tenant: string, zone: string, id: string, state: ZoneState, opts: { counters?: Counters; minAgeMs?: number } = {}): Promise<void> {
+  return wavesOf(store, tenant).insights.run({ zone, change: progressChange(id, state, opts) });
+}
+
+async function ensureZonesNow(store: ResourceStore, tenant: string, zones: string[]): Promise<boolean[]> {
+  if (zones.length === 1) return [await ensureZone(store, tenant, zones[0]!)];
+  const names = [...new Set(zones)];
+  try {
+    const results = await store.apply(tenant, names.map((name): WriteOp => ({ op: 'create', ifAbsent: true, resource: { kind: 'Zone', name, spec: { enabled: true } } })));
+    const enabled = new Map(names.map((n, i) => { const r = results[i]; return [n, (r && 'resource' in r ? r.resource.spec : {}).enabled !== false]; }));
+    return zones.map((z) => enabled.get(z)!);
+  } catch {
+    return Promise.all(zones.map((z) => ensureZone(store, tenant, z)));
+  }
+}
+
+async function updateInsightsNow(store: ResourceStore, tenant: string, items: { zone: string; change: Change }[]): Promise<void[]> {
+  const one = (i: { zone: string; change: Change }) => updateInsight(store, tenant, i.zone, i.change);
+  // The same zone twice in one wave (a quick reconnect): its writes must follow each other.
+  if (items.length === 1 || new Set(items.map((i) => i.zone)).size !== items.length) {
+    for (const i of items) await one(i);
+    return items.map(() => undefined);
+  }
+  try {
+    const current = await store.getMany(tenant, 'ZoneInsight', items.map((i) => ({ mesh: '', name: i.zone })));
+    const ops: WriteOp[] = [];
+    for (const i of items) {
+      const cur = current.get(`/${i.zone}`);
+      const subs = i.change(structuredClone(((cur?.spec.subscriptions as Subscription[] | undefined) ?? []) as Subscription[]));
+      if (!subs) continue;
+      const spec = { ...(cur?.spec ?? {}), subscriptions: subs };
+      ops.push(
+        cur
+          ? { op: 'update', resource: { kind: 'ZoneInsight', name: i.zone, labels: cur.labels, spec }, expectedVersion: cur.version }
+          : { op: 'create', resource: { kind: 'ZoneInsight', name: i.zone, spec } },
+      );
+    }
+    await store.apply(tenant, ops);
+  } catch (err) {
+    if (!(err instanceof Error && (err.name === 'ConflictError' || err.name === 'AlreadyExistsError'))) throw err;
+    await Promise.all(items.map(one));
+  }
+  return items.map(() => undefined);
 }

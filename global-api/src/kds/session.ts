@@ -7,7 +7,7 @@
 import type { Delta, Hello, Rejection, Resource, ResourceKey, Welcome } from '@ursa/proto/gen/kds.js';
 import { descriptorFor, type ResourceDescriptor, sentToZones } from '@ursa/proto';
 import { DeltaPacker, formatBytes, isDnsLabel, MAX_STAGED_BYTES, MAX_STAGED_RESOURCES, type StagingLimits, STAGING_TTL_MS, KdsError, type KdsStore, type OwnershipRule, planBatch, replaceOwnedOps, type Resource as StoredResource, type ResourceStore, toWire, toZone, upwardRule, visibleTo, type ZoneClaims, type Logger, type Metrics, type ZoneTokens } from '@ursa/core';
-import { ensureZone, newCounters, recordConnect, recordDisconnect, recordProgress, type Counters, type ZoneState } from './registry.js';
+import { ensureZoneInWave, newCounters, recordConnectInWave, recordDisconnect, recordProgress, recordProgressInWave, type Counters, type ZoneState } from './registry.js';
 import type { FeedCache } from './feed-cache.js';
 import type { LeaseKeeper } from './keeper.js';
 import { sweepStagingNow } from './staging-sweep.js';
@@ -93,22 +93,27 @@ export class ZoneSession {
     const check = await deps.zoneTokens.verify(hello.token, { zone: hello.zone, tenant: hello.tenant });
     if (!check.ok) throw new KdsError(check.code, check.message);
     const tenant = check.claims.tenant;
-    if (!(await ensureZone(deps.resources, tenant, hello.zone))) {
+    // A zone the feed's map shows enabled exists: no write (a stale map errs towards the write, or the
+    // session's first tick ends a zone disabled meanwhile).
+    const known = deps.feed && (await deps.feed.zones(tenant)).get(hello.zone) === true;
+    if (!known && !(await ensureZoneInWave(deps.resources, tenant, hello.zone))) {
       throw new KdsError('zone-disabled', `zone ${hello.zone} is disabled on the global (enabled: false)`);
     }
 
     // Abandoned inventory uploads (any zone's) go here, at most once a minute per process.
     await sweepStagingNow(deps.kds, deps.stagingTtlMs ?? STAGING_TTL_MS);
     if (abandoned?.()) return undefined;
-    const existing = await deps.kds.session(tenant, hello.zone);
+    // Only a long poll can resume; a WebSocket hello always opens a session (one round trip fewer).
+    const existing = transport === 'poll' ? await deps.kds.session(tenant, hello.zone) : undefined;
     const resuming = transport === 'poll' && existing?.sessionId === sessionId && (existing.leaseExpiresAt?.getTime() ?? 0) > Date.now();
+    let sessionRow = existing;
     if (resuming) {
       await deps.kds.renew(tenant, hello.zone, sessionId, deps.leaseTtlMs);
     } else {
-      await deps.kds.openSession(tenant, hello.zone, { sessionId, globalInstanceId: deps.instanceId, ttlMs: deps.leaseTtlMs });
+      sessionRow = await deps.kds.openSession(tenant, hello.zone, { sessionId, globalInstanceId: deps.instanceId, ttlMs: deps.leaseTtlMs });
       if (transport === 'ws') deps.metrics?.kdsStream(transport, 1);
       deps.log?.info('zone session opened', { zone: hello.zone, tenant, transport, session: sessionId, zoneInstance: hello.instanceId, zoneRevision: hello.lastRevision });
-      await recordConnect(deps.resources, tenant, hello.zone, {
+      await recordConnectInWave(deps.resources, tenant, hello.zone, {
         id: sessionId,
         globalInstanceId: deps.instanceId,
         zoneInstanceId: hello.instanceId,
@@ -124,7 +129,6 @@ export class ZoneSession {
     // Resume needs a revision we can serve incrementally; the store tells us when we cannot.
     let snapshot = hello.lastRevision === 0;
     if (!snapshot) snapshot = (await deps.resources.changesSince(tenant, hello.lastRevision, { limit: 1, kinds: [] })).resyncRequired;
-    const sessionRow = await deps.kds.session(tenant, hello.zone);
     let inventoryRevision = sessionRow?.inventoryRevision ?? 0;
     // A zone that has less than the global applied lost its state (wiped data dir): ask for a full inventory.
     if (inventoryRevision > hello.inventoryRevision) inventoryRevision = 0;
@@ -281,7 +285,7 @@ export class ZoneSession {
     const now = Date.now();
     if (this.#zoneState.appliedRevision === this.#flushed.revision || now - this.#flushed.at < (this.deps.progressFlushMs ?? PROGRESS_FLUSH_MS)) return;
     this.#flushed = { at: now, revision: this.#zoneState.appliedRevision };
-    await recordProgress(this.deps.resources, this.tenant, this.zone, this.sessionId, this.#zoneState, { counters: this.counters });
+    await recordProgressInWave(this.deps.resources, this.tenant, this.zone, this.sessionId, this.#zoneState, { counters: this.counters });
   }
 
   // --- upstream: zone -> global --------------------------------------------------------------------

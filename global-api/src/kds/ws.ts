@@ -3,7 +3,8 @@
  * handled one at a time, in order; downstream frames go out one batch at a time and the next batch waits
  * for the zone's Ack (flow control: a slow zone never gets an unbounded queue). Idle sides exchange
  * heartbeats; three missed heartbeats end the session, and the lease runs out on its own if this process
- * dies.
+ * dies. The global's heartbeats go out from their timer, not through the queue: a pump that waits long on
+ * the database or packs a large batch must not look like a dead global to the zone.
  */
 import type { Frame, Hello, InspectRequest, InspectResponse } from '@ursa/proto/gen/kds.js';
 import { createLogger, decodeFrame, encodeFrame, errorText, KdsError, type Logger, type Waker } from '@ursa/core';
@@ -64,6 +65,10 @@ export class StreamDriver {
   #wakePending = false;
   #lastReceived = Date.now();
   #lastSent = Date.now();
+  /** The revision the frames sent so far bring the zone to: all a heartbeat may claim. */
+  #sentRevision = 0;
+  /** A liveness check (tick, missed wake-up) waits in the queue: a long pump does not pile them up. */
+  #beatQueued = false;
   #timer?: ReturnType<typeof setInterval>;
   #helloTimer?: ReturnType<typeof setTimeout>;
   #unsubscribe?: () => void;
@@ -225,9 +230,19 @@ export class StreamDriver {
     this.#unsubscribe = this.opts.waker.subscribe(session.tenant, (kind) => {
       if (kind === '*' || interest.has(kind)) this.#pump();
     });
+    this.#sentRevision = session.cursor;
     const hb = this.opts.session.heartbeatMs;
     this.#timer = setInterval(() => {
-      this.#queue = this.#queue.then(() => this.#beat(hb)).catch((err) => this.#fail(err));
+      // Straight from the timer: the queue may be held by a pump for longer than the zone's silence bound.
+      if (Date.now() - this.#lastSent >= hb) this.#send({ body: { $case: 'heartbeat', value: { revision: this.#sentRevision } } });
+      if (this.#beatQueued) return;
+      this.#beatQueued = true;
+      this.#queue = this.#queue
+        .then(() => {
+          this.#beatQueued = false;
+          return this.#beat(hb);
+        })
+        .catch((err) => this.#fail(err));
     }, Math.max(50, Math.floor(hb / 2)));
     this.#pump();
   }
@@ -241,7 +256,6 @@ export class StreamDriver {
       if (Date.now() - this.#lastReceived > 3 * hb) throw new KdsError('internal', `no frame from zone ${this.#session.zone} for ${3 * hb} ms`);
     }
     await this.#session.tick();
-    if (Date.now() - this.#lastSent >= hb) this.#send({ body: { $case: 'heartbeat', value: { revision: this.#session.cursor } } });
     // A missed wake-up (e.g. while the LISTEN connection reconnected) costs at most one heartbeat.
     this.#pump();
   }
@@ -260,6 +274,8 @@ export class StreamDriver {
         const before = this.#session!.cursor;
         const frames = await this.#session!.nextFrames();
         for (const delta of frames) this.#send({ body: { $case: 'delta', value: delta } });
+        // Only now may a heartbeat name the cursor: every frame up to it is on the socket, ahead of the heartbeat.
+        this.#sentRevision = this.#session!.cursor;
         if (frames.length > 0) this.#awaitingAck = frames[frames.length - 1]!.seq;
         // Pages with nothing for this zone still advance the cursor: keep reading until caught up.
         else if (this.#session!.cursor !== before) this.#wakePending = true;
