@@ -1,7 +1,7 @@
 /**
  * A zone that hangs up while the global is still checking its hello (a slow database under a reconnect storm,
- * and the zone's own hello timeout) must leave nothing behind: the global releases the lease it was taking, so
- * the zone shows Offline, and keeps no session for the closed socket. Before the fix the session started anyway,
+ * and the zone's own hello timeout) must leave nothing behind: the global stops its attach once the token check
+ * returns (no lease, no Zone registered, no session for the closed socket), so the zone stays Offline. Before the fix the session started anyway,
  * with no socket to end it: it renewed its lease for ever (the zone stayed Online after its agent was gone, as in
  * Kuma's complaint of zones Online for minutes) and it was never freed (thousands of such sessions piled up in
  * the 10,000-zone benchmark). Real sockets and a real database; the token check is held open by a gate.
@@ -19,6 +19,7 @@ describe.each(backends().map((b) => [b.name, b] as const))('a zone that hangs up
   let view: Stores | undefined;
   let gate: Promise<void> = Promise.resolve();
   let verifying = 0;
+  let verified = 0;
 
   beforeAll(async () => {
     api = await startApi(backend, { openStores: () => view! }, { leaseTtlMs: 1500 });
@@ -30,7 +31,11 @@ describe.each(backends().map((b) => [b.name, b] as const))('a zone that hangs up
           return async (...args: Parameters<ZoneTokens['verify']>) => {
             verifying++;
             await gate;
-            return target.verify(...args);
+            try {
+              return await target.verify(...args);
+            } finally {
+              verified++;
+            }
           };
         }
         const v = Reflect.get(target, key) as unknown;
@@ -53,10 +58,12 @@ describe.each(backends().map((b) => [b.name, b] as const))('a zone that hangs up
     await new Promise((r) => ws.once('close', r));
     release();
 
-    // The attach finishes (the Zone is created on first connect), then the lease it took is released.
-    await waitFor('the zone known to the global', async () => ((await call(api.url, 'GET', '/zones/quitter')).status === 200 ? true : undefined), 10_000);
+    // The check finishes; the attach sees the socket gone and stops there: no lease, and no Zone either (a zone
+    // that never completed a hello is not registered).
+    await waitFor('the token check done', async () => (verified > 0 ? true : undefined), 10_000);
     await waitFor('quitter Offline', async () => (!(await api.stores.kds.isOnline('default', 'quitter')) ? true : undefined), 10_000);
-    // Two lease lifetimes later it is still Offline: nothing renews a lease for the closed socket.
+    expect((await call(api.url, 'GET', '/zones/quitter')).status).toBe(404);
+    // Two lease lifetimes later it is still Offline and unknown: nothing renews a lease for the closed socket.
     const until = Date.now() + 3200;
     while (Date.now() < until) {
       expect(await api.stores.kds.isOnline('default', 'quitter')).toBe(false);

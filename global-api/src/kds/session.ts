@@ -90,8 +90,12 @@ export class ZoneSession {
   static async attach(deps: SessionDeps, hello: Hello, transport: 'ws' | 'poll', sessionId: string, abandoned?: () => boolean): Promise<ZoneSession | undefined> {
     if (!isDnsLabel(hello.zone)) throw new KdsError('bad-frame', `hello.zone ${JSON.stringify(hello.zone)} is not a valid zone name (a lowercase DNS label)`);
     if (hello.token === '') throw new KdsError('unauthenticated', 'hello.token is empty: the global requires a zone token (POST /tokens/zone)');
+    // A zone that gave up waiting for its Welcome (a burst of hellos after a deploy) has hung up: do none of
+    // the work for it, or the burst's abandoned hellos keep the next ones waiting past their deadline too.
+    if (abandoned?.()) return undefined;
     const check = await deps.zoneTokens.verify(hello.token, { zone: hello.zone, tenant: hello.tenant });
     if (!check.ok) throw new KdsError(check.code, check.message);
+    if (abandoned?.()) return undefined;
     const tenant = check.claims.tenant;
     // A zone the feed's map shows enabled exists: no write (a stale map errs towards the write, or the
     // session's first tick ends a zone disabled meanwhile).
