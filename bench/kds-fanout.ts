@@ -16,6 +16,7 @@ import { migrate } from '@ursa/core/node';
 import { scratchDatabase } from '@ursa/test-support/backends.js';
 import { freePort } from '@ursa/test-support/process.js';
 import { ms, pct } from './support/stats.js';
+import { timeChange } from './support/zone-procs.js';
 import { waitFor } from './support/wait.js';
 
 const { values: args } = parseArgs({ options: { zones: { type: 'string', default: '10000' }, procs: { type: 'string', default: '4' }, rounds: { type: 'string', default: '5' } } });
@@ -26,7 +27,6 @@ const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:543
 const GOAL_P99_MS = 500;
 const GOAL_KB_PER_ZONE = 50;
 
-const wall = () => performance.timeOrigin + performance.now();
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 
 const policy = (name: string) => ({
@@ -126,31 +126,7 @@ async function main() {
     const lasts: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const name = `fanout-${round}`;
-      const arrivals: number[] = [];
-      await Promise.all(procs.map((c) => new Promise<void>((resolve) => {
-        const on = (m: { type: string; name?: string }) => {
-          if (m.type === 'watching' && m.name === name) {
-            c.off('message', on);
-            resolve();
-          }
-        };
-        c.on('message', on);
-        c.send({ type: 'watch', name });
-      })));
-      const all = Promise.all(procs.map((c) => new Promise<void>((resolve) => {
-        const on = (m: { type: string; name?: string; arrivals?: number[] }) => {
-          if (m.type === 'arrivals' && m.name === name) {
-            c.off('message', on);
-            arrivals.push(...m.arrivals!);
-            resolve();
-          }
-        };
-        c.on('message', on);
-      })));
-      const start = wall();
-      await put(base, `/meshes/default/meshtimeouts/${name}`, policy(name));
-      await Promise.race([all, new Promise((_, reject) => setTimeout(() => reject(new Error(`round ${round}: not every zone applied the change within 60 s`)), 60_000))]);
-      const these = arrivals.map((a) => a - start);
+      const these = await timeChange(procs, name, () => put(base, `/meshes/default/meshtimeouts/${name}`, policy(name)));
       lat.push(...these);
       lasts.push(Math.max(...these));
       console.log(`  change ${round}: p50 ${ms(pct(these, 50))}, p99 ${ms(pct(these, 99))}, last zone ${ms(Math.max(...these))}`);

@@ -23,6 +23,7 @@ import { migrate } from '@ursa/core/node';
 import { scratchDatabase } from '@ursa/test-support/backends.js';
 import { freePort, stopGroup } from '@ursa/test-support/process.js';
 import { ms, pct } from './support/stats.js';
+import { timeChange } from './support/zone-procs.js';
 import { waitFor } from './support/wait.js';
 
 const { values: args } = parseArgs({
@@ -41,7 +42,6 @@ const DO_MESSAGES_PER_S = 1000;
 const DO_WEBSOCKETS = 32_768;
 const GOAL_P99_MS = 500;
 
-const wall = () => performance.timeOrigin + performance.now();
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 
 /** The workerd processes wrangler started (its proxy and the Worker with its Durable Objects): their RSS is summed. */
@@ -142,31 +142,7 @@ async function main() {
       const lasts: number[] = [];
       for (let r = 0; r < ROUNDS; r++, round++) {
         const name = `hub-${round}`;
-        const arrivals: number[] = [];
-        await Promise.all(procs.map((c) => new Promise<void>((resolve) => {
-          const on = (m: ZoneProcMessage) => {
-            if (m.type === 'watching' && m.name === name) {
-              c.off('message', on);
-              resolve();
-            }
-          };
-          c.on('message', on);
-          c.send({ type: 'watch', name });
-        })));
-        const all = Promise.all(procs.map((c) => new Promise<void>((resolve) => {
-          const on = (m: ZoneProcMessage) => {
-            if (m.type === 'arrivals' && m.name === name) {
-              c.off('message', on);
-              arrivals.push(...m.arrivals!);
-              resolve();
-            }
-          };
-          c.on('message', on);
-        })));
-        const start = wall();
-        await put(`/meshes/default/meshtimeouts/${name}`, policy(name));
-        await Promise.race([all, new Promise((_, reject) => setTimeout(() => reject(new Error(`${connected} zones: not every zone applied ${name} within 60 s`)), 60_000))]);
-        const these = arrivals.map((a) => a - start);
+        const these = await timeChange(procs, name, () => put(`/meshes/default/meshtimeouts/${name}`, policy(name)));
         lat.push(...these);
         lasts.push(Math.max(...these));
         await new Promise((res) => setTimeout(res, 300));
