@@ -159,12 +159,13 @@ for (const backend of backends()) {
       let broken: ApiServer;
       const leak = 'Failed query: select session_id, lease_expires_at in zone_sessions where tenant_id = $1\nparams: default';
       beforeAll(async () => {
-        // The same database, but reading a zone session fails as a broken query would.
+        // The same database, but reading or opening a zone session fails as a broken query would (a long-poll
+        // hello reads the session first; a WebSocket hello only opens one).
         broken = await startApi(backend, {
           openStores: () => {
             const failing = new Proxy(api.stores.kds, {
               get(target, prop) {
-                if (prop === 'session') return async () => Promise.reject(new Error(leak));
+                if (prop === 'session' || prop === 'openSession') return async () => Promise.reject(new Error(leak));
                 const v = Reflect.get(target, prop) as unknown;
                 return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
               },
