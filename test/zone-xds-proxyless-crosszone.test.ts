@@ -16,7 +16,7 @@ import { createServer, type Server } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '@ursa/test-support/api.js';
-import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from '@ursa/test-support/cluster.js';
+import { removeDirs, startGlobal, startFederatedZone, type GlobalProc, type ZoneProc } from '@ursa/test-support/cluster.js';
 import { echoDataplane, EchoClients, registerXdsClient, startEcho, type EchoServer } from '@ursa/test-support/grpc-echo.js';
 import { freePort, waitFor } from '@ursa/test-support/process.js';
 import { eventually } from '@ursa/test-support/zone.js';
@@ -41,11 +41,7 @@ describe('proxyless gRPC client across zones (real processes, grpc-js-xds)', () 
     global = await startGlobal();
     expect((await call(global.url, 'PUT', '/meshes/default', { body: { type: 'Mesh', name: 'default' } })).status).toBeLessThan(300);
     const xdsPort = await freePort();
-    for (const name of ['zone-1', 'zone-2']) {
-      const token = (await call(global.url, 'POST', '/tokens/zone', { body: { zone: name, validFor: 3600 } })).body.token as string;
-      zones[name] = await startZoneAgent({ name, globalUrl: global.url, token, transport: 'ws', ...(name === 'zone-2' ? { xdsPort } : {}) });
-      await eventually(`${name} has mesh default`, async () => (await call(zones[name]!.url, 'GET', '/meshes/default')).status === 200, 30_000);
-    }
+    for (const name of ['zone-1', 'zone-2']) zones[name] = await startFederatedZone(global.url, name, name === 'zone-2' ? { xdsPort: xdsPort } : {});
     const z1 = zones['zone-1']!.url;
     const z2 = zones['zone-2']!.url;
     echoes.push(await startEcho('echo-zone-1'), await startEcho('remote-only-zone-1'), await startEcho('echo-zone-2'));

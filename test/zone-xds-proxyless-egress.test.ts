@@ -30,7 +30,7 @@ import { HttpConnectionManager } from '@ursa/proto/gen/envoy/extensions/filters/
 import { UpstreamTlsContext } from '@ursa/proto/gen/envoy/extensions/transport_sockets/tls/v3/tls.js';
 import { AggregatedDiscoveryServiceClient, CLUSTER_TYPE_URL as CDS, LISTENER_TYPE_URL as LDS } from '@ursa/proto/xds';
 import { call } from '@ursa/test-support/api.js';
-import { removeDirs, startGlobal, startZoneAgent, type GlobalProc, type ZoneProc } from '@ursa/test-support/cluster.js';
+import { removeDirs, startGlobal, startFederatedZone, type GlobalProc, type ZoneProc } from '@ursa/test-support/cluster.js';
 import { DeltaClient } from '@ursa/test-support/delta-ads.js';
 import { echoDataplane, EchoClients, registerXdsClient, startEcho, type EchoServer } from '@ursa/test-support/grpc-echo.js';
 import { h2Forwarder, type H2Forwarder } from '@ursa/test-support/h2-forwarder.js';
@@ -74,11 +74,7 @@ describe('proxyless gRPC client across zones through the zone egress (real proce
     global = await startGlobal();
     expect((await call(global.url, 'PUT', '/meshes/default', { body: mesh })).status).toBeLessThan(300);
     const xdsPort = await freePort();
-    for (const name of ['zone-1', 'zone-2']) {
-      const token = (await call(global.url, 'POST', '/tokens/zone', { body: { zone: name, validFor: 3600 } })).body.token as string;
-      zones[name] = await startZoneAgent({ name, globalUrl: global.url, token, transport: 'ws', ...(name === 'zone-2' ? { xdsPort } : {}) });
-      await eventually(`${name} has mesh default`, async () => (await call(zones[name]!.url, 'GET', '/meshes/default')).status === 200, 30_000);
-    }
+    for (const name of ['zone-1', 'zone-2']) zones[name] = await startFederatedZone(global.url, name, name === 'zone-2' ? { xdsPort: xdsPort } : {});
     const z1 = zones['zone-1']!.url;
     const z2 = zones['zone-2']!.url;
     const put = async (url: string, path: string, body: unknown) => expect((await call(url, 'PUT', path, { body })).status).toBeLessThan(300);

@@ -102,6 +102,20 @@ export async function startZoneAgent(opts: { name: string; globalUrl: string; to
   };
 }
 
+/**
+ * A zone agent federated to a real global over WebSocket: a zone token from the global's API (loopback admin),
+ * the agent started with it, and resolved once the agent has received `mesh` from the global.
+ */
+export async function startFederatedZone(globalUrl: string, name: string, opts: { xdsPort?: number; mesh?: string } = {}): Promise<ZoneProc> {
+  const res = await fetch(`${globalUrl}/tokens/zone`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ zone: name, validFor: 3600 }) });
+  if (!res.ok) throw new Error(`zone token for ${name}: ${res.status} ${await res.text()}`);
+  const { token } = (await res.json()) as { token: string };
+  const zone = await startZoneAgent({ name, globalUrl, token, transport: 'ws', ...(opts.xdsPort ? { xdsPort: opts.xdsPort } : {}) });
+  const mesh = opts.mesh ?? 'default';
+  await waitFor(`${name} has mesh ${mesh}`, async () => ((await fetch(`${zone.url}/meshes/${mesh}`).catch(() => undefined))?.ok ? true : undefined), 30_000, zone.child);
+  return zone;
+}
+
 export async function removeDirs(dirs: string[]): Promise<void> {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 }
