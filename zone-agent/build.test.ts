@@ -17,7 +17,7 @@ describe('zone agent bundle', () => {
       expect(checkZoneBundle(meta)).toEqual([]);
       expect(checkStartPath(meta)).toEqual([]);
       // The entry and the chunks behind its dynamic imports (loaded after the resolver answers).
-      expect(Object.keys(meta.outputs).filter((o) => o.endsWith('/main.mjs') || o.endsWith('/dns-worker.mjs') || o.endsWith('/dns-udp-child.mjs'))).toHaveLength(3);
+      expect(Object.keys(meta.outputs).filter((o) => o.endsWith('/main.mjs') || o.endsWith('/dns-worker.mjs') || o.endsWith('/dns-udp-child.mjs') || o.endsWith('/xds-child.mjs'))).toHaveLength(4);
       expect(Object.keys(meta.outputs).some((o) => /\/chunks\/agent-[A-Z0-9]+\.mjs$/.test(o))).toBe(true);
     } finally {
       await rm(dir, { recursive: true, force: true });

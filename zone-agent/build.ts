@@ -6,7 +6,7 @@
  * packages it imports. Code splitting keeps every dynamic `import()` lazy: `main.mjs` itself holds only what
  * answers DNS from the persisted answers, the rest loads after (see `main.ts`); `dns-worker.mjs` is the
  * resolver's thread (`src/dns/resolver-worker.ts`), `dns-udp-child.mjs` its extra UDP answering processes
- * (`src/dns/udp-child.ts`).
+ * (`src/dns/udp-child.ts`), `xds-child.mjs` the xDS serving processes (`src/xds/procs/child.ts`).
  *
  * The build fails when the bundle holds code that is the global's alone (see `checkZoneBundle`), or when the
  * start-up path loads more than it may (see `checkStartPath`).
@@ -68,7 +68,7 @@ export async function buildZoneAgent(outdir = `${root}zone-agent/dist`): Promise
   await rm(join(outdir, 'chunks'), { recursive: true, force: true });
   const result = await build({
     // The resolver's thread is an entry of its own: `main.ts` starts it as `dist/dns-worker.mjs`.
-    entryPoints: { main: `${root}zone-agent/src/main.ts`, 'dns-worker': `${root}zone-agent/src/dns/resolver-worker.ts`, 'dns-udp-child': `${root}zone-agent/src/dns/udp-child.ts` },
+    entryPoints: { main: `${root}zone-agent/src/main.ts`, 'dns-worker': `${root}zone-agent/src/dns/resolver-worker.ts`, 'dns-udp-child': `${root}zone-agent/src/dns/udp-child.ts`, 'xds-child': `${root}zone-agent/src/xds/procs/child.ts` },
     outdir,
     outExtension: { '.js': '.mjs' },
     chunkNames: 'chunks/[name]-[hash]',
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     for (const v of violations) console.error(`zone-agent/build: ${v}`);
     process.exit(1);
   }
-  console.log(`zone-agent/build: zone-agent/dist/main.mjs, dns-worker.mjs, dns-udp-child.mjs and ${Object.keys(metafile.outputs).filter((o) => o.endsWith('.mjs')).length - 3} chunks in ${Math.round(performance.now() - started)} ms (${Object.keys(metafile.inputs).length} files, no global-only code, a small start-up path)`);
+  console.log(`zone-agent/build: zone-agent/dist/main.mjs, dns-worker.mjs, dns-udp-child.mjs, xds-child.mjs and ${Object.keys(metafile.outputs).filter((o) => o.endsWith('.mjs')).length - 4} chunks in ${Math.round(performance.now() - started)} ms (${Object.keys(metafile.inputs).length} files, no global-only code, a small start-up path)`);
 }
 
 /**

@@ -48,9 +48,19 @@ export interface ZoneConfig {
   readonly xdsTlsHostnames: readonly string[];
   /** Also serve plaintext gRPC (HTTP/2 without TLS) on the xDS port. */
   readonly xdsPlaintext: boolean;
+  /**
+   * Processes serving the xDS connections (TLS, HTTP/2, ADS streams) beside the main process, which keeps the
+   * store, generation and admission (`xds/procs/`); 0: all in the main process. Absent (configs built by
+   * hand, tests): 0.
+   */
+  readonly xdsProcesses?: number;
   /** How long a self-registered proxy's resource outlives its last stream (Kuma's dataplane deregistration delay). */
   readonly dataplaneDeregistrationDelayMs: number;
 }
+
+/** Default of `--xds-processes`: PLACEHOLDER until measured. */
+const XDS_PROCESSES_DEFAULT = 0;
+const XDS_PROCESSES_DEFAULT_HELP = '0';
 
 const url = (v: string) => {
   try {
@@ -133,6 +143,15 @@ export const OPTIONS: readonly OptionSpec<keyof ZoneConfig>[] = [
       const bad = names.find((n) => !/^[A-Za-z0-9.:-]+$/.test(n));
       return bad === undefined ? names : { error: `${JSON.stringify(bad)} is not a host name or IP address` };
     },
+  },
+  {
+    key: 'xdsProcesses',
+    flag: '--xds-processes',
+    env: ['URSA_ZONE_XDS_PROCESSES'],
+    // Decided by the bench (README, Performance, xDS): see XDS_PROCESSES_DEFAULT.
+    default: String(XDS_PROCESSES_DEFAULT),
+    help: `processes serving xDS connections (TLS, gRPC, ADS streams) beside the main one; 0: all in the main process (default: ${XDS_PROCESSES_DEFAULT_HELP})`,
+    parse: (v) => intIn(v, 0, 64),
   },
   { key: 'xdsPlaintext', flag: '--xds-plaintext', env: ['URSA_ZONE_XDS_PLAINTEXT'], default: 'true', help: 'also accept plaintext gRPC on the xDS port (proxyless gRPC clients); false: TLS only, like kuma-cp', parse: bool },
   {

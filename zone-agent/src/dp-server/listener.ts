@@ -9,7 +9,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { createSecureContext, TLSSocket } from 'node:tls';
+import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import type { DpServerTls } from './tls-material.js';
 
 export interface DpListenerOptions {
@@ -24,6 +24,12 @@ export interface DpListenerOptions {
   /** HTTP/1.1 requests over TLS. */
   readonly http: (req: IncomingMessage, res: ServerResponse) => void;
   readonly log: { warn(m: string): void; debug(m: string): void };
+  /**
+   * Set: TLS and plaintext HTTP/2 connections are not served here but handed over as they are, the bytes
+   * already read (`peeked`) beside them, socket reading stopped (`xds/procs/`: the serving processes get the
+   * socket's descriptor and terminate TLS themselves). Plaintext HTTP/1 is still refused here.
+   */
+  readonly handoff?: (socket: Socket, peeked: Buffer, kind: 'tls' | 'h2') => void;
 }
 
 export interface DpListener {
@@ -46,19 +52,7 @@ export async function startDpListener(opts: DpListenerOptions): Promise<DpListen
   const refusePlainHttp = (socket: Socket) =>
     socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(PLAIN_HTTP_ANSWER)}\r\nconnection: close\r\n\r\n${PLAIN_HTTP_ANSWER}`);
 
-  const onTls = (raw: Socket) => {
-    const tls = new TLSSocket(raw, { isServer: true, secureContext: context, ALPNProtocols: ['h2', 'http/1.1'] });
-    tls.on('error', (err) => {
-      opts.log.debug(`dp-server: TLS connection from ${raw.remoteAddress}: ${err.message}`);
-      tls.destroy();
-    });
-    tls.once('secure', () => {
-      // HTTP/2 over a TLS socket Node created from an accepted one stalls when handed to another HTTP/2
-      // server's session as is (seen on Node 20); through a plain JS stream it works.
-      if (tls.alpnProtocol === 'h2') opts.grpc(new Pass(tls));
-      else http.emit('connection', tls);
-    });
-  };
+  const onTls = (raw: Socket) => serveTls(raw, context, { grpc: opts.grpc, http: (tls) => http.emit('connection', tls), log: opts.log });
 
   const server: NetServer = createNetServer({ pauseOnConnect: true }, (socket) => {
     sockets.add(socket);
@@ -68,6 +62,14 @@ export async function startDpListener(opts: DpListenerOptions): Promise<DpListen
     socket.once('data', (chunk: Buffer) => {
       socket.pause();
       socket.setTimeout(0);
+      const kind = chunk[0] === TLS_HANDSHAKE ? 'tls' : chunk.subarray(0, 4).toString('latin1') === 'PRI ' ? 'h2' : undefined;
+      if (opts.handoff && (kind === 'tls' || (kind === 'h2' && opts.plaintext))) {
+        // Stop the descriptor's reads now (a paused socket still reads into its buffer until its high
+        // water mark): a byte read here after the hand-over would be lost to the process serving it.
+        stopReading(socket);
+        sockets.delete(socket);
+        return opts.handoff(socket, chunk, kind);
+      }
       // Put back: Node's TLS and HTTP/2 feed what a socket has buffered to their parser before its handle.
       socket.unshift(chunk);
       if (chunk[0] === TLS_HANDSHAKE) onTls(socket);
@@ -100,7 +102,34 @@ export async function startDpListener(opts: DpListenerOptions): Promise<DpListen
 }
 
 
-/** A stream that passes everything through to `inner` (see the h2 branch above). */
+/**
+ * Terminates TLS on an accepted socket (its first bytes put back): ALPN `h2` goes to `grpc` (through
+ * `Pass`), anything else to `http`. Used here and by the xDS serving processes (`xds/procs/child.ts`).
+ */
+export function serveTls(raw: Socket, context: SecureContext, on: { grpc: (connection: Duplex) => void; http: (tls: TLSSocket) => void; log: { debug(m: string): void } }): void {
+  const tls = new TLSSocket(raw, { isServer: true, secureContext: context, ALPNProtocols: ['h2', 'http/1.1'] });
+  tls.on('error', (err) => {
+    on.log.debug(`dp-server: TLS connection from ${raw.remoteAddress}: ${err.message}`);
+    tls.destroy();
+  });
+  tls.once('secure', () => {
+    // HTTP/2 over a TLS socket Node created from an accepted one stalls when handed to another HTTP/2
+    // server's session as is (seen on Node 20); through a plain JS stream it works.
+    if (tls.alpnProtocol === 'h2') on.grpc(new Pass(tls));
+    else on.http(tls);
+  });
+}
+
+/** Stops a socket's descriptor from being read (what `pause()` does only for sockets read into a fixed buffer). */
+function stopReading(socket: Socket): void {
+  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } })._handle;
+  if (handle?.readStop) {
+    handle.reading = false;
+    handle.readStop();
+  }
+}
+
+/** A stream that passes everything through to `inner` (see `serveTls`). */
 class Pass extends Duplex {
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;

@@ -30,7 +30,8 @@ import type { Db } from '@ursa/core';
 import { WorkloadCertificates, type CertificateOptions, type WorkloadCertificate } from './certs.js';
 import { XdsGenerator, type ConnectedNode } from './generate/index.js';
 import { StoreView } from '../store-view.js';
-import { startAdsServer } from './grpc.js';
+import { startAdsServer, type AdsServer } from './grpc.js';
+import { ObservedSnapshotCache, startXdsChildren, type XdsChildren } from './procs/children.js';
 import { createAdmission, type ProxyId } from './admission.js';
 import type { ProxyKind } from './generate/node-kind.js';
 import { InsightRecorder } from './insight.js';
@@ -125,7 +126,9 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
   // Before serving: no subscription of a previous run can still be open.
   await insights.closeStale().catch((err: unknown) => log.warn(`could not mark stale dataplane insights offline: ${err instanceof Error ? err.message : err}`));
   if (!config.dataplaneAuth) log.warn('dataplane auth is OFF (--dataplane-auth false): any client may claim any Dataplane');
-  const cache = new SnapshotCache();
+  // With serving processes (`--xds-processes`), they mirror the snapshots of their nodes (`procs/`).
+  const processes = config.xdsProcesses ?? 0;
+  const cache = processes > 0 ? new ObservedSnapshotCache() : new SnapshotCache();
   const nodes = new Map<string, Connected>();
   const generator = new XdsGenerator({ certs, log });
   const view = new StoreView(store, READ_KINDS);
@@ -241,20 +244,27 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
     },
   };
 
-  let server;
+  let server: AdsServer | undefined;
+  let children: XdsChildren | undefined;
   let listener: DpListener;
   try {
-    // The dp-server owns the port: TLS (bootstrap over HTTPS, ADS over TLS) and, unless turned off, plaintext ADS.
-    server = await startAdsServer({ host, port: 0, bind: false, cache, callbacks, identifier: `ursa-zone-agent/${config.zone}`, log });
+    const identifier = `ursa-zone-agent/${config.zone}`;
     const tls = await loadDpServerTls({ dataDir: config.dataDir, xdsHost: host, certFile: config.xdsTlsCertFile, keyFile: config.xdsTlsKeyFile, hostnames: config.xdsTlsHostnames }, log);
-    const ads = server;
     const bootstrap = bootstrapHttpHandler({ store, tenant: LOCAL, zone: config.zone, tokens: config.dataplaneAuth ? opts.tokens : undefined, tls, xdsPort: config.xdsPort }, log.child('bootstrap'));
-    listener = await startDpListener({ host, port: config.xdsPort, tls, plaintext: config.xdsPlaintext, grpc: (c) => ads.inject(c), http: bootstrap, log });
+    // The dp-server owns the port: TLS (bootstrap over HTTPS, ADS over TLS) and, unless turned off, plaintext
+    // ADS; served here, or handed to the serving processes.
+    if (processes > 0) {
+      children = await startXdsChildren({ count: processes, cache: cache as ObservedSnapshotCache, callbacks, certPem: tls.certPem, keyPem: tls.keyPem, bootstrap, identifier, log, socketDir: config.dataDir });
+    } else server = await startAdsServer({ host, port: 0, bind: false, cache, callbacks, identifier, log });
+    const ads = server;
+    const procs = children;
+    listener = await startDpListener({ host, port: config.xdsPort, tls, plaintext: config.xdsPlaintext, grpc: (c) => ads?.inject(c), http: bootstrap, log, handoff: procs && ((s, peeked, kind) => procs.handoff(s, peeked, kind)) });
     log.info(`dp-server on ${host}:${listener.port}: kuma-dp bootstrap (HTTPS POST /bootstrap) and ADS over TLS${config.xdsPlaintext ? ' and plaintext' : ''}; kuma-dp --ca-cert-file=${tls.caFile}`);
   } catch (err) {
     // Do not take the whole agent down (DNS, API and KDS keep serving): say it loudly instead.
     log.warn(`cannot listen on ${host}:${config.xdsPort} (${err instanceof Error ? err.message : err}): the xDS server is OFF`);
     await server?.close();
+    await children?.close();
     await loop.stop();
     return async () => {};
   }
@@ -268,7 +278,8 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
     // Registrations outlive this run: the proxies reconnect to the next one.
     selfRegistration.stop();
     // Ends every stream (each records its disconnect), then writes the insights offline.
-    await server.close();
+    await server?.close();
+    await children?.close();
     await listener.close();
     await insights.stop();
   };
