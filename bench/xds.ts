@@ -32,7 +32,7 @@
  * `BENCH_AGENT_ARGS="--xds-status-flush-ms 600000"` to take insight flushes out of the picture.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -61,8 +61,15 @@ const { values: args } = parseArgs({
     profile: { type: 'string' },
     /** The same for the cold start (streams opening, first snapshots and responses). */
     'profile-cold': { type: 'string' },
+    /**
+     * `--xds-processes` of the agent; a comma-separated list runs the agent once per value on the same
+     * registered Dataplanes (one registration) and prints the runs side by side, e.g. `0,1`.
+     */
+    'xds-processes': { type: 'string', default: '0' },
   },
 });
+const PROCESSES = args['xds-processes']!.split(',').map((v) => Number(v.trim()));
+if (PROCESSES.some((n) => !Number.isInteger(n) || n < 0)) throw new Error('--xds-processes: a comma-separated list of counts, e.g. 0,1');
 const VARIANT = args.variant as Variant;
 const INSTANCES = Number(args.instances);
 const SERVICES = args.services ? Number(args.services) : Math.ceil(Number(args.dps) / INSTANCES);
@@ -84,9 +91,28 @@ const rssMb = async (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(await readF
  * shared with other work, wall time also counts the time the agent waited for a CPU (and the bench's own
  * clients, on the same CPUs), so the cold start is also given as the agent's own CPU time.
  */
+const ownCpu = async (pid: number) => {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).replace(/^.*\) /, '').split(' ');
+  return fields.length > 12 ? (Number(fields[11]) + Number(fields[12])) / 100 : 0;
+};
+/** The direct children of `pid` (of every thread: the resolver's thread forks the DNS processes). */
+const childrenOf = async (pid: number): Promise<number[]> => {
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+  const out: number[] = [];
+  for (const t of tasks) out.push(...(await readFile(`/proc/${pid}/task/${t}/children`, 'utf8').catch(() => '')).split(/\s+/).filter(Boolean).map(Number));
+  return out;
+};
+/** The agent's and its serving processes' CPU (`--xds-processes`; a restarted child's earlier CPU is not counted). */
 const cpuSeconds = async (pid: number) => {
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  let sum = await ownCpu(pid);
+  for (const c of await childrenOf(pid)) sum += await ownCpu(c);
+  return sum;
+};
+/** The same, split: [main process, serving processes]. */
+const cpuSplit = async (pid: number): Promise<[number, number]> => {
+  let kids = 0;
+  for (const c of await childrenOf(pid)) kids += await ownCpu(c);
+  return [await ownCpu(pid), kids];
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const address = (i: number, j: number, gen = 0) => `10.${gen}.${Math.floor((i * INSTANCES + j) / 250)}.${((i * INSTANCES + j) % 250) + 1}`;
@@ -124,6 +150,24 @@ async function main(): Promise<void> {
   execFileSync(process.execPath, [join(ROOT, 'node_modules/.bin/tsx'), join(ROOT, 'zone-agent/build.ts')], { stdio: 'inherit' });
 
   const dataDir = await mkdtemp(join(tmpdir(), 'ursa-bench-xds-'));
+  const lines: string[] = [];
+  try {
+    // One registration, then one agent per `--xds-processes` value on the same data dir.
+    for (let k = 0; k < PROCESSES.length; k++) lines.push(await run(dataDir, PROCESSES[k]!, k));
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  if (lines.length > 1) {
+    console.log('side by side:');
+    for (const l of lines.slice(0, -1)) console.log(`  ${l}`);
+  }
+  // The last line: every run's figures, goals and ratios, and the load.
+  console.log(lines.length > 1 ? lines.join(' || ') : lines[0]);
+}
+
+/** One agent with `--xds-processes procs` over `dataDir` (registers the Dataplanes on the first run); returns its summary line. */
+async function run(dataDir: string, procs: number, k: number): Promise<string> {
+  console.log(`--- agent with --xds-processes ${procs} ---`);
   const apiPort = await freePort();
   const xdsPort = await freePort();
   const base = `http://127.0.0.1:${apiPort}`;
@@ -131,22 +175,23 @@ async function main(): Promise<void> {
   const dnsPort = await freePort();
   const inspectPort = await freePort();
   const nodeArgs = [`--inspect=127.0.0.1:${inspectPort}`];
-  const agent = start(process.execPath, [...nodeArgs, join(ROOT, 'zone-agent/bin/zone-agent.js'), '--zone', 'bench', '--data-dir', dataDir, '--api-port', String(apiPort), '--xds-port', String(xdsPort), '--dns-port', String(dnsPort), ...(process.env.BENCH_AGENT_ARGS ?? '').split(' ').filter(Boolean)], { env });
+  const agent = start(process.execPath, [...nodeArgs, join(ROOT, 'zone-agent/bin/zone-agent.js'), '--zone', 'bench', '--data-dir', dataDir, '--api-port', String(apiPort), '--xds-port', String(xdsPort), '--dns-port', String(dnsPort), '--xds-processes', String(procs), ...(process.env.BENCH_AGENT_ARGS ?? '').split(' ').filter(Boolean)], { env });
   const proxies: LightProxy[] = [];
   const clients: grpc.Client[] = [];
   try {
     await waitFor('zone agent /ready', () => getJson(`${base}/ready`), 60_000, agent);
     await waitFor('xds up', async () => (agent.output().includes('.xds\tADS (') ? true : undefined), 30_000, agent);
-    if ((await api(base, 'PUT', '/meshes/default', { type: 'Mesh', name: 'default' })).status >= 300) throw new Error('PUT mesh failed');
-
-    const t0 = performance.now();
-    const regCpu0 = await cpuSeconds(agent.proc.pid!);
     const keys = Array.from({ length: PROXIES }, (_, k) => [Math.floor(k / INSTANCES), k % INSTANCES] as const);
-    await pool(keys, 16, async ([i, j]) => {
-      const r = await api(base, 'PUT', `/meshes/default/dataplanes/svc-${i}-${j}`, dataplane(i, j));
-      if (r.status >= 300) throw new Error(`PUT svc-${i}-${j}: ${r.status} ${r.text}`);
-    });
-    console.log(`registered ${PROXIES} dataplanes in ${((performance.now() - t0) / 1000).toFixed(1)} s (agent CPU ${((await cpuSeconds(agent.proc.pid!)) - regCpu0).toFixed(1)} s)`);
+    if (k === 0) {
+      if ((await api(base, 'PUT', '/meshes/default', { type: 'Mesh', name: 'default' })).status >= 300) throw new Error('PUT mesh failed');
+      const t0 = performance.now();
+      const regCpu0 = await cpuSeconds(agent.proc.pid!);
+      await pool(keys, 16, async ([i, j]) => {
+        const r = await api(base, 'PUT', `/meshes/default/dataplanes/svc-${i}-${j}`, dataplane(i, j));
+        if (r.status >= 300) throw new Error(`PUT svc-${i}-${j}: ${r.status} ${r.text}`);
+      });
+      console.log(`registered ${PROXIES} dataplanes in ${((performance.now() - t0) / 1000).toFixed(1)} s (agent CPU ${((await cpuSeconds(agent.proc.pid!)) - regCpu0).toFixed(1)} s)`);
+    }
     const tok = await api(base, 'POST', '/tokens/dataplane', { mesh: 'default', validFor: '1h' });
     if (tok.status !== 200) throw new Error(`token: ${tok.status} ${tok.text}`);
     await sleep(2000);
@@ -220,12 +265,14 @@ async function main(): Promise<void> {
     let affected = 0;
     let extra = 0;
     const stopProfile = args.profile ? await startCpuProfile(inspectPort) : undefined;
+    const changeCpu0 = await cpuSplit(agent.proc.pid!);
     // The first WARMUP changes are not counted: they exercise the change path once (JIT, first feed reads),
     // so the figures are the steady state a running zone sees, not the agent's first change ever.
     for (let n = 0; n < WARMUP + ROUNDS; n++) {
       const measured = n >= WARMUP;
       const i = (n * 97 + 13) % SERVICES;
-      const gen = n + 1;
+      // Each run moves the addresses to new ones (a later run starts from where the last one left them).
+      const gen = k * 100 + n + 1;
       const logFrom = agent.output().length;
       round = { since: performance.now(), seen: new Map() };
       const r = await api(base, 'PUT', `/meshes/default/dataplanes/svc-${i}-0`, dataplane(i, 0, gen));
@@ -256,6 +303,10 @@ async function main(): Promise<void> {
       round = undefined;
     }
     await stopProfile?.(args.profile!);
+    const changeCpu1 = await cpuSplit(agent.proc.pid!);
+    // CPU per change (warm-ups and the 300 ms pauses included: insight flushes, timers), main vs serving processes.
+    const perChangeCpu = changeCpu1.map((v, x) => ((v - changeCpu0[x]!) * 1000) / (WARMUP + ROUNDS));
+    console.log(`agent CPU per change: main process ${perChangeCpu[0]!.toFixed(0)} ms, serving processes ${perChangeCpu[1]!.toFixed(0)} ms`);
     const p50 = pct(perChange, 50);
     const p99 = pct(perChange, 99);
     console.log(
@@ -274,16 +325,15 @@ async function main(): Promise<void> {
         : []),
     ];
     const worst = Math.max(...figures.map(([, v, g]) => v / g));
-    console.log(
-      `xds ${PROXIES} DPs (${SERVICES} services x ${INSTANCES}, ${REACH > 0 ? `each reaching ${REACH}` : 'everyone reaches everyone'}, ${VARIANT}${args['named-eds'] ? ', EDS by name' : ''}): ` +
+    return (
+      `xds ${PROXIES} DPs, --xds-processes ${procs} (${SERVICES} services x ${INSTANCES}, ${REACH > 0 ? `each reaching ${REACH}` : 'everyone reaches everyone'}, ${VARIANT}${args['named-eds'] ? ', EDS by name' : ''}): ` +
         figures.map(([name, v, g, unit]) => `${name} ${v.toFixed(unit === 's' ? 1 : 0)} ${unit} (goal <= ${g} ${unit}, x${(v / g).toFixed(2)})`).join('; ') +
-        `; cold start agent CPU ${coldCpu.toFixed(1)} s; change p50 ${p50.toFixed(0)} ms to ${affected} affected proxies, ${extra} others woken; heap ${(perDp * 1024).toFixed(0)} KB/DP, RSS ${(rssPerDp * 1024).toFixed(0)} KB/DP; load ${loadavg()[0]!.toFixed(1)}; ${worst <= 1 ? 'all goals met' : `worst x${worst.toFixed(2)} of its goal`}`,
+        `; cold start agent CPU ${coldCpu.toFixed(1)} s; change p50 ${p50.toFixed(0)} ms to ${affected} affected proxies, ${extra} others woken; heap ${(perDp * 1024).toFixed(0)} KB/DP, RSS ${(rssPerDp * 1024).toFixed(0)} KB/DP; load ${loadavg()[0]!.toFixed(1)}; ${worst <= 1 ? 'all goals met' : `worst x${worst.toFixed(2)} of its goal`}; CPU per change main ${perChangeCpu[0]!.toFixed(0)} ms + serving ${perChangeCpu[1]!.toFixed(0)} ms`
     );
   } finally {
     for (const p of proxies) p.close();
     for (const c of clients) c.close();
     await agent.stop();
-    await rm(dataDir, { recursive: true, force: true });
   }
 }
 
