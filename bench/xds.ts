@@ -25,7 +25,13 @@
  * - `npx tsx bench/xds.ts --dps 10000 --reach 20`: 5,000 services x 2; goals: change p99 <= 200 ms, cold
  *   start <= 60 s, <= 50 KB heap and <= 150 KB RSS per dataplane.
  *
- * Run: `npx tsx bench/xds.ts [--dps 2000] [--reach K] [--variant delta|sotw] [--named-eds] [--rounds 20] [--warmup 2] [--conns 50] [--profile FILE] [--profile-cold FILE]`
+ * Serving processes (issue 15): `--xds-processes 0,1` runs the agent once per value (`--xds-processes` of the
+ * agent) over the same registered Dataplanes and prints the runs side by side, then each against the first;
+ * CPU and RSS include the serving processes' (the heap is the main process's), and the CPU per change is
+ * split between the main process and the serving ones. `npx tsx bench/xds.ts --dps 2000 --xds-processes 0,1
+ * --rounds 10 --warmup 1` keeps both runs within about 5 minutes on a quiet 2-vCPU VM.
+ *
+ * Run: `npx tsx bench/xds.ts [--dps 2000] [--reach K] [--variant delta|sotw] [--named-eds] [--rounds 20] [--warmup 2] [--conns 50] [--xds-processes 0[,1...]] [--profile FILE] [--profile-cold FILE]`
  * (each variant finishes in under 5 minutes on a 2-vCPU VM; the last line gives the figures, the goals and
  * their ratio). The agent runs with its
  * resolver on (VIPs, hence VIP listeners, as in the workload); `BENCH_AGENT_ARGS` adds agent flags, e.g.
@@ -85,7 +91,7 @@ const pct = (xs: readonly number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
 };
-const rssMb = async (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+const ownRssMb = async (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8').catch(() => 'VmRSS: 0 kB'))?.[1] ?? 0) / 1024;
 /**
  * The agent's CPU seconds so far (user + system, /proc/<pid>/stat, in clock ticks of 1/100 s): on a machine
  * shared with other work, wall time also counts the time the agent waited for a CPU (and the bench's own
@@ -101,6 +107,12 @@ const childrenOf = async (pid: number): Promise<number[]> => {
   const out: number[] = [];
   for (const t of tasks) out.push(...(await readFile(`/proc/${pid}/task/${t}/children`, 'utf8').catch(() => '')).split(/\s+/).filter(Boolean).map(Number));
   return out;
+};
+/** The agent's RSS with its serving processes' (`--xds-processes`). */
+const rssMb = async (pid: number) => {
+  let sum = await ownRssMb(pid);
+  for (const c of await childrenOf(pid)) sum += await ownRssMb(c);
+  return sum;
 };
 /** The agent's and its serving processes' CPU (`--xds-processes`; a restarted child's earlier CPU is not counted). */
 const cpuSeconds = async (pid: number) => {
@@ -150,23 +162,33 @@ async function main(): Promise<void> {
   execFileSync(process.execPath, [join(ROOT, 'node_modules/.bin/tsx'), join(ROOT, 'zone-agent/build.ts')], { stdio: 'inherit' });
 
   const dataDir = await mkdtemp(join(tmpdir(), 'ursa-bench-xds-'));
-  const lines: string[] = [];
+  const runs: RunResult[] = [];
   try {
     // One registration, then one agent per `--xds-processes` value on the same data dir.
-    for (let k = 0; k < PROCESSES.length; k++) lines.push(await run(dataDir, PROCESSES[k]!, k));
+    for (let k = 0; k < PROCESSES.length; k++) runs.push(await run(dataDir, PROCESSES[k]!, k));
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }
-  if (lines.length > 1) {
+  if (runs.length > 1) {
     console.log('side by side:');
-    for (const l of lines.slice(0, -1)) console.log(`  ${l}`);
+    for (const r of runs) console.log(`  ${r.line}`);
   }
-  // The last line: every run's figures, goals and ratios, and the load.
-  console.log(lines.length > 1 ? lines.join(' || ') : lines[0]);
+  // The last line: every run's figures, goals and ratios, the load, and each run against the first.
+  const first = runs[0]!;
+  const vs = runs.slice(1).map((r) => `--xds-processes ${r.procs} vs ${first.procs}: change p50 x${(r.p50 / first.p50).toFixed(2)}, p99 x${(r.p99 / first.p99).toFixed(2)}, cold start x${(r.coldS / first.coldS).toFixed(2)}`);
+  console.log([...runs.map((r) => r.line), ...vs].join(' || '));
+}
+
+interface RunResult {
+  readonly procs: number;
+  readonly line: string;
+  readonly p50: number;
+  readonly p99: number;
+  readonly coldS: number;
 }
 
 /** One agent with `--xds-processes procs` over `dataDir` (registers the Dataplanes on the first run); returns its summary line. */
-async function run(dataDir: string, procs: number, k: number): Promise<string> {
+async function run(dataDir: string, procs: number, k: number): Promise<RunResult> {
   console.log(`--- agent with --xds-processes ${procs} ---`);
   const apiPort = await freePort();
   const xdsPort = await freePort();
@@ -325,11 +347,11 @@ async function run(dataDir: string, procs: number, k: number): Promise<string> {
         : []),
     ];
     const worst = Math.max(...figures.map(([, v, g]) => v / g));
-    return (
+    const line =
       `xds ${PROXIES} DPs, --xds-processes ${procs} (${SERVICES} services x ${INSTANCES}, ${REACH > 0 ? `each reaching ${REACH}` : 'everyone reaches everyone'}, ${VARIANT}${args['named-eds'] ? ', EDS by name' : ''}): ` +
         figures.map(([name, v, g, unit]) => `${name} ${v.toFixed(unit === 's' ? 1 : 0)} ${unit} (goal <= ${g} ${unit}, x${(v / g).toFixed(2)})`).join('; ') +
-        `; cold start agent CPU ${coldCpu.toFixed(1)} s; change p50 ${p50.toFixed(0)} ms to ${affected} affected proxies, ${extra} others woken; heap ${(perDp * 1024).toFixed(0)} KB/DP, RSS ${(rssPerDp * 1024).toFixed(0)} KB/DP; load ${loadavg()[0]!.toFixed(1)}; ${worst <= 1 ? 'all goals met' : `worst x${worst.toFixed(2)} of its goal`}; CPU per change main ${perChangeCpu[0]!.toFixed(0)} ms + serving ${perChangeCpu[1]!.toFixed(0)} ms`
-    );
+        `; cold start agent CPU ${coldCpu.toFixed(1)} s; change p50 ${p50.toFixed(0)} ms to ${affected} affected proxies, ${extra} others woken; heap ${(perDp * 1024).toFixed(0)} KB/DP, RSS ${(rssPerDp * 1024).toFixed(0)} KB/DP; load ${loadavg()[0]!.toFixed(1)}; ${worst <= 1 ? 'all goals met' : `worst x${worst.toFixed(2)} of its goal`}; CPU per change main ${perChangeCpu[0]!.toFixed(0)} ms + serving ${perChangeCpu[1]!.toFixed(0)} ms`;
+    return { procs, line, p50, p99, coldS: coldMs / 1000 };
   } finally {
     for (const p of proxies) p.close();
     for (const c of clients) c.close();
