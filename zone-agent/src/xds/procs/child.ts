@@ -18,7 +18,7 @@ import { serveTls } from '../../dp-server/listener.js';
 import { SnapshotCache } from '../cache.js';
 import { startAdsServer, type AdsServer } from '../grpc.js';
 import { XdsStreamError, type StreamContext, type XdsCallbacks } from '../stream.js';
-import type { FromChild, StreamEvent, ToChild } from './messages.js';
+import { COUNTED_TYPES, type FromChild, type NackEvent, type ToChild } from './messages.js';
 import { MirrorReceiver } from './mirror.js';
 
 const post = (m: FromChild) => {
@@ -37,21 +37,37 @@ let bootstrapPath = '';
 const waiting = new Map<number, { resolve: (id: string) => void; reject: (err: Error) => void }>();
 let reqSeq = 0;
 
-// Stream events, sent once per event-loop turn (a fan-out makes thousands in one turn).
-let events: StreamEvent[] = [];
+// Stream events, sent once per event-loop turn (a fan-out makes thousands in one turn): responses and ACKs
+// as counts per stream and type, NACKs one by one.
+const TYPE_INDEX = new Map(COUNTED_TYPES.map((t, i) => [t, i]));
+/** Per stream id: [responses, acks] per counted type, flattened. */
+let counts = new Map<number, number[]>();
+let nacks: NackEvent[] = [];
 let flushing = false;
 const flushEvents = () => {
   flushing = false;
-  if (events.length === 0) return;
-  post({ t: 'events', events });
-  events = [];
+  if (counts.size === 0 && nacks.length === 0) return;
+  const flat: number[] = [];
+  for (const [sid, c] of counts) for (let t = 0; t < COUNTED_TYPES.length; t++) if (c[2 * t]! + c[2 * t + 1]! > 0) flat.push(sid, t, c[2 * t]!, c[2 * t + 1]!);
+  post({ t: 'events', counts: Uint32Array.from(flat), nacks });
+  counts = new Map();
+  nacks = [];
 };
-const event = (e: StreamEvent) => {
-  events.push(e);
+const soon = () => {
   if (!flushing) {
     flushing = true;
     setImmediate(flushEvents);
   }
+};
+const count = (streamId: string, typeUrl: string, slot: 0 | 1) => {
+  const t = TYPE_INDEX.get(typeUrl);
+  // Only served types reach the callbacks (`stream.ts` refuses others before they are counted).
+  if (t === undefined) return;
+  const sid = Number(streamId);
+  let c = counts.get(sid);
+  if (!c) counts.set(sid, (c = new Array<number>(2 * COUNTED_TYPES.length).fill(0)));
+  c[2 * t + slot]!++;
+  soon();
 };
 
 const callbacks: XdsCallbacks = {
@@ -66,9 +82,12 @@ const callbacks: XdsCallbacks = {
     flushEvents();
     post({ t: 'close-stream', id, ctx });
   },
-  onResponse: (e) => event(['response', e.nodeId, e.streamId, e.variant, e.typeUrl]),
-  onAck: (e) => event(['ack', e.nodeId, e.streamId, e.variant, e.typeUrl, e.nonce, e.version]),
-  onNack: (e) => event(['nack', e.nodeId, e.streamId, e.variant, e.typeUrl, e.nonce, e.version, e.message]),
+  onResponse: (e) => count(e.streamId, e.typeUrl, 0),
+  onAck: (e) => count(e.streamId, e.typeUrl, 1),
+  onNack: (e) => {
+    nacks.push([e.streamId, e.typeUrl, e.nonce, e.version, e.message]);
+    soon();
+  },
 };
 
 /** A bootstrap request over TLS: its decrypted bytes to the main process's bootstrap server, and back. */

@@ -24,8 +24,8 @@ import { status } from '@grpc/grpc-js';
 import { asUnavailable, type Logger } from '@ursa/core';
 import { SnapshotCache } from '../cache.js';
 import type { Snapshot } from '../snapshot.js';
-import { XdsStreamError, type StreamContext, type XdsCallbacks } from '../stream.js';
-import type { FromChild, ToChild } from './messages.js';
+import { XdsStreamError, type StreamContext, type Variant, type XdsCallbacks } from '../stream.js';
+import { COUNTED_TYPES, type FromChild, type ToChild } from './messages.js';
 import { MirrorSender } from './mirror.js';
 
 /** A `SnapshotCache` that says which node's snapshot changed (the serving processes mirror them). */
@@ -80,7 +80,7 @@ interface Child {
   /** Streams per node open in this process (its mirror holds exactly these nodes). */
   readonly want: Map<string, number>;
   /** Admitted streams, by the child's stream id. */
-  readonly streams: Map<string, { readonly id: string; readonly ctx: StreamContext }>;
+  readonly streams: Map<string, { readonly id: string; readonly ctx: StreamContext; readonly variant: Variant }>;
 }
 
 const FIRST_RESTART_MS = 100;
@@ -179,7 +179,7 @@ export async function startXdsChildren(opts: XdsChildrenOptions): Promise<XdsChi
         callbacks.openStream(m.node, m.variant, ctx).then(
           (id) => {
             if (c.exited) return callbacks.closeStream(id, ctx);
-            c.streams.set(m.ctx.streamId, { id, ctx });
+            c.streams.set(m.ctx.streamId, { id, ctx, variant: m.variant });
             c.want.set(id, (c.want.get(id) ?? 0) + 1);
             // The node's snapshot before the answer: its first watches are answered at once.
             c.mirror.touch(id);
@@ -193,16 +193,23 @@ export async function startXdsChildren(opts: XdsChildrenOptions): Promise<XdsChi
       case 'close-stream':
         closeStream(c, m.ctx.streamId);
         break;
-      case 'events':
-        for (const [kind, nodeId, sid, variant, typeUrl, nonce, version, message] of m.events) {
+      case 'events': {
+        const q = m.counts;
+        for (let i = 0; i + 3 < q.length; i += 4) {
+          const s = c.streams.get(String(q[i]));
+          const typeUrl = COUNTED_TYPES[q[i + 1]!];
+          if (!s || !typeUrl) continue;
+          const e = { nodeId: s.id, streamId: s.ctx.streamId, variant: s.variant, typeUrl };
+          for (let n = q[i + 2]!; n > 0; n--) callbacks.onResponse?.(e);
+          // Insights and metrics count ACKs per type; nonce and version are the stream's business.
+          for (let n = q[i + 3]!; n > 0; n--) callbacks.onAck?.({ ...e, nonce: '', version: '' });
+        }
+        for (const [sid, typeUrl, nonce, version, message] of m.nacks) {
           const s = c.streams.get(sid);
-          if (!s) continue;
-          const streamId = s.ctx.streamId;
-          if (kind === 'response') callbacks.onResponse?.({ nodeId, streamId, variant, typeUrl });
-          else if (kind === 'ack') callbacks.onAck?.({ nodeId, streamId, variant, typeUrl, nonce: nonce!, version: version! });
-          else callbacks.onNack?.({ nodeId, streamId, variant, typeUrl, nonce: nonce!, version: version!, message: message! });
+          if (s) callbacks.onNack?.({ nodeId: s.id, streamId: s.ctx.streamId, variant: s.variant, typeUrl, nonce, version, message });
         }
         break;
+      }
       case 'closed':
         break;
     }

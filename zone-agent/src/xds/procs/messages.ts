@@ -5,6 +5,7 @@
 import type { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import type { StreamContext, Variant } from '../stream.js';
 import type { MirrorBatch } from './mirror.js';
+import { PUSH_ORDER } from '../snapshot.js';
 
 export type ToChild =
   /** First message: what the child serves with. */
@@ -18,14 +19,21 @@ export type ToChild =
   /** Ends every stream and exits. */
   | { t: 'close' };
 
-/** `[kind, nodeId, streamId, variant, typeUrl, nonce, version, message]` (the last three for ACK/NACK). */
-export type StreamEvent = readonly ['response' | 'ack' | 'nack', string, string, Variant, string, string?, string?, string?];
+/** The type URLs counted by index in `events` (what the stream servers serve). */
+export const COUNTED_TYPES: readonly string[] = PUSH_ORDER;
+
+/** A NACK, with what the insight and log need: `[streamId, typeUrl, nonce, version, message]`. */
+export type NackEvent = readonly [string, string, string, string, string];
 
 export type FromChild =
   | { t: 'ready' }
   | { t: 'open'; req: number; node: Node | undefined; variant: Variant; ctx: StreamContext }
   | { t: 'close-stream'; id: string; ctx: StreamContext }
-  /** Responses, ACKs and NACKs since the last batch, in order. */
-  | { t: 'events'; events: StreamEvent[] }
+  /**
+   * Since the last batch: responses and ACKs counted per stream and type, `[streamId, type index in
+   * COUNTED_TYPES, responses, acks]` repeated (numbers: a fan-out's 2,000 responses and their 2,000 ACKs cost
+   * the main process one small array, not 4,000 objects to decode), and the NACKs one by one.
+   */
+  | { t: 'events'; counts: Uint32Array; nacks: NackEvent[] }
   | { t: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
   | { t: 'closed' };
