@@ -58,9 +58,15 @@ export interface ZoneConfig {
   readonly dataplaneDeregistrationDelayMs: number;
 }
 
-/** Default of `--xds-processes`: PLACEHOLDER until measured. */
-const XDS_PROCESSES_DEFAULT = 0;
-const XDS_PROCESSES_DEFAULT_HELP = '0';
+/**
+ * Default of `--xds-processes`. On 2 vCPUs the bench (README, Performance, xDS) showed a faster cold start
+ * but no gain per change (the main process keeps generation, the database and insights, ~60 % of a change's
+ * CPU, and the serving process and the clients compete for the other CPU), while a process costs RSS and
+ * IPC CPU; from 4 CPUs one serving process has a core of its own, and one is enough while the main process's
+ * part stays the larger one.
+ */
+const XDS_PROCESSES_DEFAULT = availableParallelism() >= 4 ? 1 : 0;
+const XDS_PROCESSES_DEFAULT_HELP = '1 with 4 or more CPUs, else 0';
 
 const url = (v: string) => {
   try {
@@ -148,7 +154,6 @@ export const OPTIONS: readonly OptionSpec<keyof ZoneConfig>[] = [
     key: 'xdsProcesses',
     flag: '--xds-processes',
     env: ['URSA_ZONE_XDS_PROCESSES'],
-    // Decided by the bench (README, Performance, xDS): see XDS_PROCESSES_DEFAULT.
     default: String(XDS_PROCESSES_DEFAULT),
     help: `processes serving xDS connections (TLS, gRPC, ADS streams) beside the main one; 0: all in the main process (default: ${XDS_PROCESSES_DEFAULT_HELP})`,
     parse: (v) => intIn(v, 0, 64),
