@@ -207,9 +207,8 @@ export function recordConnectInWave(store: ResourceStore, tenant: string, zone: 
 
 /**
  * `recordProgress` of a live WebSocket session, shared with the other sessions of the tenant flushing
- * meanwhile. Every insight write moves the tenant's revision, which every zone then reports as applied, so
- * each session flushes every PROGRESS_FLUSH_MS: at 500 zones, one transaction each held the tenant's lock
- * all the time (bench/kds-fanout.ts stalled there with every pool connection waiting on it).
+ * meanwhile: one write of N rows instead of N round trips. (ZoneInsight is a status kind: its writes take no
+ * tenant lock and move no revision, so a session flushes only when its zone's applied revision changed.)
  */
 export function recordProgressInWave(store: ResourceStore, tenant: string, zone: string, id: string, state: ZoneState, opts: { counters?: Counters; minAgeMs?: number } = {}): Promise<void> {
   return wavesOf(store, tenant).insights.run({ zone, change: progressChange(id, state, opts) });
