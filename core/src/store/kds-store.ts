@@ -2,7 +2,8 @@
  * What KDS keeps besides resources: each zone's cursors and liveness lease, inventory snapshots in transit,
  * zone-token signing keys and issued zone tokens. Plain SQL over drizzle, the same on PGlite and PostgreSQL.
  */
-import { and, asc, count, eq, gt, isNull, ne, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
+import { Coalescer } from '../coalescer.js';
 import type { Db } from './db.js';
 import { kdsStaging, signingKeys, tenants, zoneSessions, zoneTokens } from './schema.js';
 import { rowsOf } from './insight-queries.js';
@@ -32,8 +33,23 @@ class OverLimit extends Error {
 const stagedBytes = (r: StagedRow) => jsonByteLength(r.spec) + jsonByteLength(r.labels) + r.kind.length + r.mesh.length + r.name.length;
 
 export type ZoneSessionRow = typeof zoneSessions.$inferSelect;
+export type ZoneTokenState = typeof zoneTokens.$inferSelect & { keyRetired: boolean };
+
+type SessionOpen = { tenant: string; zone: string; sessionId: string; globalInstanceId: string; ttlMs: number };
+
+/** Keys per `IN (...)` of a batched read or rows per batched upsert (parameters stay far below PostgreSQL's limit). */
+const BATCH = 500;
 
 export class KdsStore {
+  /**
+   * Hellos arrive in waves (a deploy, a global restart: thousands of zones at once), and each checked its token
+   * and took its lease in a round trip (and, for the lease, a commit) of its own; profile and pg_stat_activity
+   * of bench/kds-fanout.ts at 10,000 zones: see README, "Many zones on one global process". Concurrent calls
+   * now share one query each: one `IN (...)` token read, one multi-row lease upsert.
+   */
+  #tokenStates = new Coalescer((jtis: string[]) => this.#zoneTokenStatesNow(jtis), BATCH);
+  #opens = new Coalescer((opens: SessionOpen[]) => this.#openSessionsNow(opens), BATCH);
+
   constructor(private readonly db: Db) {}
 
   async session(tenant: string, zone: string): Promise<ZoneSessionRow | undefined> {
@@ -50,6 +66,30 @@ export class KdsStore {
    * about to be closed by its replica when it sees the session id change).
    */
   async openSession(tenant: string, zone: string, s: { sessionId: string; globalInstanceId: string; ttlMs: number }): Promise<ZoneSessionRow> {
+    return this.#opens.run({ tenant, zone, ...s });
+  }
+
+  async #openSessionsNow(opens: SessionOpen[]): Promise<ZoneSessionRow[]> {
+    // One statement may not upsert a row twice: a zone twice in one wave (a quick reconnect) goes one by one, in order.
+    if (opens.length === 1 || new Set(opens.map((o) => `${o.tenant}/${o.zone}`)).size !== opens.length) {
+      const out: ZoneSessionRow[] = [];
+      for (const o of opens) out.push(await this.#openSession(o.tenant, o.zone, o));
+      return out;
+    }
+    const now = new Date();
+    const rows = await this.db
+      .insert(zoneSessions)
+      .values(opens.map((o) => ({ tenantId: o.tenant, zone: o.zone, sessionId: o.sessionId, globalInstanceId: o.globalInstanceId, leaseExpiresAt: new Date(now.getTime() + o.ttlMs), connectedAt: now, lastSeenAt: now })))
+      .onConflictDoUpdate({
+        target: [zoneSessions.tenantId, zoneSessions.zone],
+        set: { sessionId: sql`excluded.session_id`, globalInstanceId: sql`excluded.global_instance_id`, leaseExpiresAt: sql`excluded.lease_expires_at`, connectedAt: sql`excluded.connected_at`, lastSeenAt: sql`excluded.last_seen_at` },
+      })
+      .returning();
+    const byKey = new Map(rows.map((r) => [`${r.tenantId}/${r.zone}`, r]));
+    return opens.map((o) => byKey.get(`${o.tenant}/${o.zone}`)!);
+  }
+
+  async #openSession(tenant: string, zone: string, s: { sessionId: string; globalInstanceId: string; ttlMs: number }): Promise<ZoneSessionRow> {
     const now = new Date();
     const lease = new Date(now.getTime() + s.ttlMs);
     const [row] = await this.db
@@ -222,13 +262,18 @@ export class KdsStore {
    * A zone token's row and whether its signing key has been retired, in one query: a verifier holding the key
    * in a cache still learns of its retirement at once.
    */
-  async zoneTokenState(jti: string) {
-    const [row] = await this.db
+  async zoneTokenState(jti: string): Promise<ZoneTokenState | undefined> {
+    return this.#tokenStates.run(jti);
+  }
+
+  async #zoneTokenStatesNow(jtis: string[]): Promise<(ZoneTokenState | undefined)[]> {
+    const rows = await this.db
       .select({ token: zoneTokens, keyRetiredAt: signingKeys.retiredAt, keyExists: signingKeys.kid })
       .from(zoneTokens)
       .leftJoin(signingKeys, and(eq(signingKeys.tenantId, zoneTokens.tenantId), eq(signingKeys.kid, zoneTokens.kid)))
-      .where(eq(zoneTokens.jti, jti));
-    return row ? { ...row.token, keyRetired: row.keyExists === null || row.keyRetiredAt !== null } : undefined;
+      .where(jtis.length === 1 ? eq(zoneTokens.jti, jtis[0]!) : inArray(zoneTokens.jti, [...new Set(jtis)]));
+    const byJti = new Map(rows.map((row) => [row.token.jti, { ...row.token, keyRetired: row.keyExists === null || row.keyRetiredAt !== null }]));
+    return jtis.map((j) => byJti.get(j));
   }
 
   async listZoneTokens(tenant: string) {

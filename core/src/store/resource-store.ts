@@ -15,6 +15,7 @@
 import { and, asc, count, eq, gt, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import { descriptorFor, type ResourceInput, validateResource, type Violation } from '@ursa/proto';
 import type { Db } from './db.js';
+import { Coalescer } from '../coalescer.js';
 import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionError, ValidationError, type ResourceKey } from './errors.js';
 import { resources, statusResources, syncCursors, tenants, type ResourceRow } from './schema.js';
 
@@ -159,6 +160,13 @@ export interface StoreHooks {
 }
 
 export class ResourceStore {
+  /**
+   * `currentRevision` calls arriving while one read runs share the next read (one `IN (...)` for all their
+   * tenants): every hello of a wave asks. A shared read starts after each of its callers asked, so none gets
+   * a revision older than at its call.
+   */
+  #revisions = new Coalescer((ids: string[]) => this.#currentRevisionsNow(ids), 500);
+
   constructor(
     private readonly db: Db,
     private readonly hooks: StoreHooks = {},
@@ -358,6 +366,23 @@ export class ResourceStore {
    */
   async snapshotPage(tenant: string, opts: { kinds: readonly string[]; after?: ResourceKey; limit: number }): Promise<{ resources: Resource[] }> {
     if (opts.kinds.length === 0) return { resources: [] };
+    return this.#snapshotPages.run({ tenant, opts });
+  }
+
+  /**
+   * Identical page requests arriving while a read runs share the next read: a wave of zones connecting all
+   * start their snapshot at the same first page (profile of bench/kds-fanout.ts at 10,000 zones: the socket
+   * writes of one query per hello were the global's largest cost after GC, README "Many zones on one global
+   * process"). Sessions get the same array; none of them changes it.
+   */
+  #snapshotPages = new Coalescer(async (reqs: { tenant: string; opts: { kinds: readonly string[]; after?: ResourceKey; limit: number } }[]) => {
+    const keyOf = (r: (typeof reqs)[number]) => JSON.stringify([r.tenant, r.opts.kinds, r.opts.after ?? null, r.opts.limit]);
+    const pages = new Map<string, Promise<{ resources: Resource[] }>>();
+    for (const r of reqs) if (!pages.has(keyOf(r))) pages.set(keyOf(r), this.#snapshotPageNow(r.tenant, r.opts));
+    return Promise.all(reqs.map((r) => pages.get(keyOf(r))!));
+  }, 500);
+
+  async #snapshotPageNow(tenant: string, opts: { kinds: readonly string[]; after?: ResourceKey; limit: number }): Promise<{ resources: Resource[] }> {
     const conds: (SQL | undefined)[] = [eq(resources.tenantId, tenant), eq(resources.deleted, false), inArray(resources.kind, [...opts.kinds])];
     if (opts.after) conds.push(sql`(${resources.kind}, ${resources.mesh}, ${resources.name}) > (${opts.after.kind}, ${opts.after.mesh}, ${opts.after.name})`);
     const rows = await this.db
@@ -410,8 +435,17 @@ export class ResourceStore {
 
   /** The tenant's current revision (0 for a tenant that never wrote). */
   async currentRevision(tenant: string): Promise<number> {
-    const rows = await this.db.select({ revision: tenants.revision }).from(tenants).where(eq(tenants.id, tenant));
-    return rows[0]?.revision ?? 0;
+    return this.#revisions.run(tenant);
+  }
+
+  async #currentRevisionsNow(ids: string[]): Promise<number[]> {
+    const unique = [...new Set(ids)];
+    const rows = await this.db
+      .select({ id: tenants.id, revision: tenants.revision })
+      .from(tenants)
+      .where(unique.length === 1 ? eq(tenants.id, unique[0]!) : inArray(tenants.id, unique));
+    const byId = new Map(rows.map((r) => [r.id, r.revision]));
+    return ids.map((id) => byId.get(id) ?? 0);
   }
 
   /**

@@ -4,7 +4,7 @@
  * config, counters). Liveness itself is the lease in `zone_sessions`, not these records.
  */
 import { type ResourceStore, VERSION, type WriteOp } from '@ursa/core';
-import { Coalescer } from './coalescer.js';
+import { Coalescer } from '@ursa/core';
 
 /**
  * Kuma's `DeploymentVersionCompatible` (`pkg/version/compatibility.go`): same major version and minor
