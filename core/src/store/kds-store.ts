@@ -49,6 +49,8 @@ export class KdsStore {
    */
   #tokenStates = new Coalescer((jtis: string[]) => this.#zoneTokenStatesNow(jtis), BATCH);
   #opens = new Coalescer((opens: SessionOpen[]) => this.#openSessionsNow(opens), BATCH);
+  /** Zones completing their inventory upload together (each of a wave of hellos uploads one) share one UPDATE. */
+  #inventoryRevisions = new Coalescer((sets: { tenant: string; zone: string; revision: number }[]) => this.#setInventoryRevisionsNow(sets), BATCH);
 
   constructor(private readonly db: Db) {}
 
@@ -217,10 +219,41 @@ export class KdsStore {
   }
 
   async setInventoryRevision(tenant: string, zone: string, revision: number): Promise<void> {
-    await this.db
-      .update(zoneSessions)
-      .set({ inventoryRevision: revision })
-      .where(and(eq(zoneSessions.tenantId, tenant), eq(zoneSessions.zone, zone)));
+    await this.#inventoryRevisions.run({ tenant, zone, revision });
+  }
+
+  async #setInventoryRevisionsNow(sets: { tenant: string; zone: string; revision: number }[]): Promise<void[]> {
+    // A zone twice in one wave: its later value is the one to keep (one UPDATE may match a row only once).
+    const last = [...new Map(sets.map((s) => [`${s.tenant}\u0000${s.zone}`, s])).values()];
+    const values = sql.join(last.map((s) => sql`(${s.tenant}::text, ${s.zone}::text, ${s.revision}::bigint)`), sql`, `);
+    await this.db.execute(sql`update ${zoneSessions} set inventory_revision = v.revision
+      from (values ${values}) as v(tenant_id, zone, revision)
+      where ${zoneSessions.tenantId} = v.tenant_id and ${zoneSessions.zone} = v.zone`);
+    return sets.map(() => undefined);
+  }
+
+  /**
+   * The last chunk of inventory snapshot `snapshotId`: the rows the zone staged of it before, if the whole
+   * snapshot (those and `rows`, a key counted once) stays within `limits`. The chunk itself is not staged: the
+   * caller applies it with the staged rows, then clears the zone's staging if anything was staged. A snapshot
+   * sent in one frame (a small zone, the usual case) so costs one read instead of a staging transaction, a
+   * read and a delete: per zone of a 10,000-zone wave, those were most of what pg_stat_activity showed once
+   * the hellos were shared (README, "Many zones on one global process"). Over the limits, the zone's staging
+   * is dropped and the limit named, as `stage` does.
+   */
+  async completeStaging(tenant: string, zone: string, snapshotId: string, rows: StagedRow[], limits: StagingLimits = STAGING_LIMITS): Promise<{ ok: true; staged: StagedRow[] } | Extract<StageResult, { ok: false }>> {
+    const earlier = snapshotId === '' ? [] : await this.staged(tenant, zone, snapshotId);
+    const key = (r: { kind: string; mesh: string; name: string }) => `${r.kind}\u0000${r.mesh}\u0000${r.name}`;
+    const inChunk = new Set(rows.map(key));
+    const kept = earlier.filter((r) => !inChunk.has(key(r)));
+    const totals = { resources: kept.length + inChunk.size, bytes: kept.reduce((n, r) => n + r.bytes, 0) + rows.reduce((n, r) => n + stagedBytes(r), 0) };
+    const over = totals.resources > limits.resources ? ('resources' as const) : totals.bytes > limits.bytes ? ('bytes' as const) : undefined;
+    if (over) {
+      await this.clearStaging(tenant, zone);
+      return { ok: false, limit: over, max: limits[over], ...totals };
+    }
+    const staged = kept.map((r) => ({ kind: r.kind, mesh: r.mesh, name: r.name, labels: r.labels, spec: r.spec }));
+    return { ok: true, staged: [...staged, ...rows] };
   }
 
   // --- zone-token signing keys and tokens ------------------------------------------------------------
