@@ -7,7 +7,7 @@
 import type { Delta, Hello, Rejection, Resource, ResourceKey, Welcome } from '@ursa/proto/gen/kds.js';
 import { descriptorFor, type ResourceDescriptor, sentToZones } from '@ursa/proto';
 import { DeltaPacker, formatBytes, isDnsLabel, MAX_STAGED_BYTES, MAX_STAGED_RESOURCES, type StagingLimits, STAGING_TTL_MS, KdsError, type KdsStore, type OwnershipRule, planBatch, type StagedRow, replaceOwnedOps, type Resource as StoredResource, type ResourceStore, toWire, toZone, upwardRule, visibleTo, type ZoneClaims, type Logger, type Metrics, type ZoneTokens } from '@ursa/core';
-import { ensureZoneInWave, newCounters, recordConnectInWave, recordDisconnect, recordProgress, recordProgressInWave, type Counters, type ZoneState } from './registry.js';
+import { ensureZoneInWave, newCounters, recordConnectInWave, recordDisconnectInWave, recordProgress, recordProgressInWave, type Counters, type ZoneState } from './registry.js';
 import type { FeedCache } from './feed-cache.js';
 import type { LeaseKeeper } from './keeper.js';
 import { sweepStagingNow } from './staging-sweep.js';
@@ -369,7 +369,7 @@ export class ZoneSession {
     this.#closed = true;
     if (this.transport === 'ws') {
       if (!keepLease) await this.deps.kds.closeSession(this.tenant, this.zone, this.sessionId);
-      await recordDisconnect(this.deps.resources, this.tenant, this.zone, this.sessionId, this.counters, this.#zoneState);
+      await recordDisconnectInWave(this.deps.resources, this.tenant, this.zone, this.sessionId, this.counters, this.#zoneState);
       this.deps.metrics?.kdsStream(this.transport, -1);
       this.deps.log?.info('zone session closed', { zone: this.zone, tenant: this.tenant, transport: this.transport, session: this.sessionId, appliedRevision: this.#zoneState.appliedRevision });
     }
