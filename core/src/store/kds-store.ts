@@ -49,6 +49,8 @@ export class KdsStore {
    */
   #tokenStates = new Coalescer((jtis: string[]) => this.#zoneTokenStatesNow(jtis), BATCH);
   #opens = new Coalescer((opens: SessionOpen[]) => this.#openSessionsNow(opens), BATCH);
+  /** Sessions closing together (zones that gave up, a replica's sockets cut) release their leases in one UPDATE. */
+  #closes = new Coalescer((closes: { tenant: string; zone: string; sessionId: string }[]) => this.#closeSessionsNow(closes), BATCH);
   /** Zones completing their inventory upload together (each of a wave of hellos uploads one) share one UPDATE. */
   #inventoryRevisions = new Coalescer((sets: { tenant: string; zone: string; revision: number }[]) => this.#setInventoryRevisionsNow(sets), BATCH);
 
@@ -118,10 +120,17 @@ export class KdsStore {
 
   /** Ends a session cleanly: the lease expires now, so the zone is Offline at once. */
   async closeSession(tenant: string, zone: string, sessionId: string): Promise<void> {
+    await this.#closes.run({ tenant, zone, sessionId });
+  }
+
+  async #closeSessionsNow(closes: { tenant: string; zone: string; sessionId: string }[]): Promise<void[]> {
+    // Only the closing session's own lease: a newer session of the zone keeps its lease.
+    const tuples = sql.join(closes.map((c) => sql`(${c.tenant}, ${c.zone}, ${c.sessionId})`), sql`, `);
     await this.db
       .update(zoneSessions)
       .set({ leaseExpiresAt: new Date() })
-      .where(and(eq(zoneSessions.tenantId, tenant), eq(zoneSessions.zone, zone), eq(zoneSessions.sessionId, sessionId)));
+      .where(sql`(${zoneSessions.tenantId}, ${zoneSessions.zone}, ${zoneSessions.sessionId}) in (${tuples})`);
+    return closes.map(() => undefined);
   }
 
   /** How many of the tenant's zones hold a live lease (Online), in one query (for `/metrics`). */
