@@ -3,6 +3,7 @@
  * PGlite and the migrator are `@ursa/core/node`).
  */
 export * from './app.js';
+export * from './coalescer.js';
 export * from './domain/mesh-ca.js';
 export * from './domain/zone-liveness.js';
 export * from './http/auth.js';

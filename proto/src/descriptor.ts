@@ -80,6 +80,14 @@ export interface ResourceDescriptor<K extends string = string, S extends SpecSch
   readonly warnNonDns1035Name?: boolean;
   /** For `*Insight` types, the kind whose object this insight describes (same name). */
   readonly insightOf?: string;
+  /**
+   * Where the store keeps it. `feed` (the default): the `resources` table, every write taking the tenant's next
+   * revision (under the tenant's lock) and entering the change feed. `status`: the `status_resources` table,
+   * for status the global writes about its own sessions, per session and often (ZoneInsight): its writes take
+   * no revision and no tenant lock, and wake no feed reader, so 10,000 zones' insight flushes never queue
+   * behind, or in front of, the writes zones receive. Only for kinds that are never synced (`kds: 'none'`).
+   */
+  readonly storage: 'feed' | 'status';
   /** Validates and normalises the spec (for `flat` types: the body minus meta fields). */
   readonly schema: S;
   /**

@@ -32,7 +32,7 @@ import { meshTraceSpec } from './schemas/policies/mesh-trace.js';
 import { meshTrafficPermissionFieldPath, meshTrafficPermissionSpec } from './schemas/policies/mesh-traffic-permission.js';
 import { meshExternalServiceSpec } from './schemas/services/mesh-external-service.js';
 
-type Defaulted = 'altPaths' | 'readOnly' | 'singularDisplayName' | 'pluralDisplayName' | 'tagPaths' | 'includeInFederation' | 'isMeshDefinition' | 'isZoneDefinition' | 'blocksMeshDeletion';
+type Defaulted = 'altPaths' | 'readOnly' | 'storage' | 'singularDisplayName' | 'pluralDisplayName' | 'tagPaths' | 'includeInFederation' | 'isMeshDefinition' | 'isZoneDefinition' | 'blocksMeshDeletion';
 type Row<K extends string, S extends SpecSchema> = { kind: K; schema: S } & Omit<ResourceDescriptor, Defaulted | 'isPolicy' | 'shape' | 'kind' | 'schema'> &
   Partial<Pick<ResourceDescriptor, Defaulted>>;
 /** A row of the table: its kind and schema keep their own types, and policies are marked as such in the type too. */
@@ -58,6 +58,7 @@ function finish<K extends string, S extends SpecSchema, P extends boolean>(row: 
   return Object.freeze({
     altPaths: [],
     readOnly: false,
+    storage: 'feed',
     tagPaths: [],
     isMeshDefinition: false,
     isZoneDefinition: false,
@@ -79,7 +80,7 @@ function finish<K extends string, S extends SpecSchema, P extends boolean>(row: 
 export const DESCRIPTORS = Object.freeze([
   legacy({ kind: 'Mesh', scope: 'global', path: 'meshes', kds: 'global-to-zones', readOnlyOnGlobal: false, isMeshDefinition: true, warnNonDns1035Name: true, shortName: 'm', pluralDisplayName: 'Meshes', schema: meshSpec }),
   legacy({ kind: 'Zone', scope: 'global', path: 'zones', kds: 'none', readOnlyOnGlobal: false, isZoneDefinition: true, warnNonDns1035Name: true, shortName: 'z', schema: zoneSpec }),
-  legacy({ kind: 'ZoneInsight', scope: 'global', path: 'zone-insights', kds: 'none', readOnlyOnGlobal: true, readOnly: true, shortName: '', insightOf: 'Zone', schema: zoneInsightSpec }),
+  legacy({ kind: 'ZoneInsight', scope: 'global', path: 'zone-insights', kds: 'none', readOnlyOnGlobal: true, readOnly: true, storage: 'status', shortName: '', insightOf: 'Zone', schema: zoneInsightSpec }),
   legacy({ kind: 'ZoneIngress', scope: 'global', path: 'zoneingresses', altPaths: ['zone-ingresses'], kds: 'zone-to-global-to-zones', readOnlyOnGlobal: true, shortName: 'zi', zoneField: 'zone', tagPaths: ['$.availableServices[*].tags'], pluralDisplayName: 'Zone Ingresses', schema: zoneIngressSpec }),
   legacy({ kind: 'ZoneIngressInsight', scope: 'global', path: 'zone-ingress-insights', kds: 'zone-to-global', readOnlyOnGlobal: true, readOnly: true, shortName: '', insightOf: 'ZoneIngress', schema: zoneIngressInsightSpec }),
   legacy({ kind: 'ZoneEgress', scope: 'global', path: 'zoneegresses', altPaths: ['zone-egresses'], kds: 'zone-to-global', readOnlyOnGlobal: true, shortName: 'ze', zoneField: 'zone', pluralDisplayName: 'Zone Egresses', schema: zoneEgressSpec }),
@@ -134,4 +135,6 @@ export function kindsWhere(pred: (d: ResourceDescriptor) => boolean): ResourceDe
 /** Kinds the global sends down to zones (own types and, for `zone-to-global-to-zones`, other zones' copies). */
 export const sentToZones = () => kindsWhere((d) => d.kds === 'global-to-zones' || d.kds === 'zone-to-global-to-zones');
 /** Kinds a zone sends up to the global. */
+/** Kinds the store keeps apart from the change feed (`storage: 'status'`). */
+export const statusKinds = () => kindsWhere((d) => d.storage === 'status');
 export const sentToGlobal = () => kindsWhere((d) => d.kds === 'zone-to-global' || d.kds === 'zone-to-global-to-zones');

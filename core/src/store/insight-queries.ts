@@ -14,7 +14,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import { descriptorFor, RESOURCES } from '@ursa/proto';
 import type { Db } from './db.js';
 import type { ResourceStore } from './resource-store.js';
-import { resources, zoneSessions } from './schema.js';
+import { resources, statusResources, zoneSessions } from './schema.js';
 
 /** `{total, online, offline, partiallyDegraded}` (Kuma's `FullStatus`). */
 export interface FullStatus {
@@ -157,7 +157,8 @@ export class InsightQueries {
 
   private async countByKind(tx: Tx, tenant: string): Promise<Map<string, number>> {
     const rows = rowsOf<{ kind: string; n: number | string }>(
-      await tx.execute(sql`select kind, count(*)::int as n from ${resources} where tenant_id = ${tenant} and not deleted group by kind`),
+      await tx.execute(sql`select kind, count(*)::int as n from ${resources} where tenant_id = ${tenant} and not deleted group by kind
+        union all select kind, count(*)::int from ${statusResources} where tenant_id = ${tenant} group by kind`),
     );
     const out = new Map<string, number>(RESOURCES.map((d) => [d.kind, 0]));
     for (const r of rows) out.set(r.kind, Number(r.n));
@@ -176,8 +177,11 @@ export class InsightQueries {
       await tx.execute(sql`
         select o.kind, count(*)::int as total, count(*) filter (where ${online})::int as online
         from ${resources} o
-        left join ${resources} i
-          on i.tenant_id = o.tenant_id and i.kind = ${insightKind} and i.mesh = o.mesh and i.name = o.name and not i.deleted
+        left join ${resources} fi
+          on fi.tenant_id = o.tenant_id and fi.kind = ${insightKind} and fi.mesh = o.mesh and fi.name = o.name and not fi.deleted
+        left join ${statusResources} si
+          on si.tenant_id = o.tenant_id and si.kind = ${insightKind} and si.mesh = o.mesh and si.name = o.name
+        cross join lateral (select coalesce(fi.spec, si.spec) as spec) i
         where o.tenant_id = ${tenant} and o.kind in (${sql.join(kinds.map((k) => sql`${k}::text`), sql`, `)}) and not o.deleted
         group by o.kind`),
     );

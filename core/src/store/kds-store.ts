@@ -2,7 +2,8 @@
  * What KDS keeps besides resources: each zone's cursors and liveness lease, inventory snapshots in transit,
  * zone-token signing keys and issued zone tokens. Plain SQL over drizzle, the same on PGlite and PostgreSQL.
  */
-import { and, asc, count, eq, gt, isNull, ne, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
+import { Coalescer } from '../coalescer.js';
 import type { Db } from './db.js';
 import { kdsStaging, signingKeys, tenants, zoneSessions, zoneTokens } from './schema.js';
 import { rowsOf } from './insight-queries.js';
@@ -32,8 +33,27 @@ class OverLimit extends Error {
 const stagedBytes = (r: StagedRow) => jsonByteLength(r.spec) + jsonByteLength(r.labels) + r.kind.length + r.mesh.length + r.name.length;
 
 export type ZoneSessionRow = typeof zoneSessions.$inferSelect;
+export type ZoneTokenState = typeof zoneTokens.$inferSelect & { keyRetired: boolean };
+
+type SessionOpen = { tenant: string; zone: string; sessionId: string; globalInstanceId: string; ttlMs: number };
+
+/** Keys per `IN (...)` of a batched read or rows per batched upsert (parameters stay far below PostgreSQL's limit). */
+const BATCH = 500;
 
 export class KdsStore {
+  /**
+   * Hellos arrive in waves (a deploy, a global restart: thousands of zones at once), and each checked its token
+   * and took its lease in a round trip (and, for the lease, a commit) of its own; profile and pg_stat_activity
+   * of bench/kds-fanout.ts at 10,000 zones: see README, "Many zones on one global process". Concurrent calls
+   * now share one query each: one `IN (...)` token read, one multi-row lease upsert.
+   */
+  #tokenStates = new Coalescer((jtis: string[]) => this.#zoneTokenStatesNow(jtis), BATCH);
+  #opens = new Coalescer((opens: SessionOpen[]) => this.#openSessionsNow(opens), BATCH);
+  /** Sessions closing together (zones that gave up, a replica's sockets cut) release their leases in one UPDATE. */
+  #closes = new Coalescer((closes: { tenant: string; zone: string; sessionId: string }[]) => this.#closeSessionsNow(closes), BATCH);
+  /** Zones completing their inventory upload together (each of a wave of hellos uploads one) share one UPDATE. */
+  #inventoryRevisions = new Coalescer((sets: { tenant: string; zone: string; revision: number }[]) => this.#setInventoryRevisionsNow(sets), BATCH);
+
   constructor(private readonly db: Db) {}
 
   async session(tenant: string, zone: string): Promise<ZoneSessionRow | undefined> {
@@ -50,6 +70,30 @@ export class KdsStore {
    * about to be closed by its replica when it sees the session id change).
    */
   async openSession(tenant: string, zone: string, s: { sessionId: string; globalInstanceId: string; ttlMs: number }): Promise<ZoneSessionRow> {
+    return this.#opens.run({ tenant, zone, ...s });
+  }
+
+  async #openSessionsNow(opens: SessionOpen[]): Promise<ZoneSessionRow[]> {
+    // One statement may not upsert a row twice: a zone twice in one wave (a quick reconnect) goes one by one, in order.
+    if (opens.length === 1 || new Set(opens.map((o) => `${o.tenant}/${o.zone}`)).size !== opens.length) {
+      const out: ZoneSessionRow[] = [];
+      for (const o of opens) out.push(await this.#openSession(o.tenant, o.zone, o));
+      return out;
+    }
+    const now = new Date();
+    const rows = await this.db
+      .insert(zoneSessions)
+      .values(opens.map((o) => ({ tenantId: o.tenant, zone: o.zone, sessionId: o.sessionId, globalInstanceId: o.globalInstanceId, leaseExpiresAt: new Date(now.getTime() + o.ttlMs), connectedAt: now, lastSeenAt: now })))
+      .onConflictDoUpdate({
+        target: [zoneSessions.tenantId, zoneSessions.zone],
+        set: { sessionId: sql`excluded.session_id`, globalInstanceId: sql`excluded.global_instance_id`, leaseExpiresAt: sql`excluded.lease_expires_at`, connectedAt: sql`excluded.connected_at`, lastSeenAt: sql`excluded.last_seen_at` },
+      })
+      .returning();
+    const byKey = new Map(rows.map((r) => [`${r.tenantId}/${r.zone}`, r]));
+    return opens.map((o) => byKey.get(`${o.tenant}/${o.zone}`)!);
+  }
+
+  async #openSession(tenant: string, zone: string, s: { sessionId: string; globalInstanceId: string; ttlMs: number }): Promise<ZoneSessionRow> {
     const now = new Date();
     const lease = new Date(now.getTime() + s.ttlMs);
     const [row] = await this.db
@@ -76,10 +120,17 @@ export class KdsStore {
 
   /** Ends a session cleanly: the lease expires now, so the zone is Offline at once. */
   async closeSession(tenant: string, zone: string, sessionId: string): Promise<void> {
+    await this.#closes.run({ tenant, zone, sessionId });
+  }
+
+  async #closeSessionsNow(closes: { tenant: string; zone: string; sessionId: string }[]): Promise<void[]> {
+    // Only the closing session's own lease: a newer session of the zone keeps its lease.
+    const tuples = sql.join(closes.map((c) => sql`(${c.tenant}, ${c.zone}, ${c.sessionId})`), sql`, `);
     await this.db
       .update(zoneSessions)
       .set({ leaseExpiresAt: new Date() })
-      .where(and(eq(zoneSessions.tenantId, tenant), eq(zoneSessions.zone, zone), eq(zoneSessions.sessionId, sessionId)));
+      .where(sql`(${zoneSessions.tenantId}, ${zoneSessions.zone}, ${zoneSessions.sessionId}) in (${tuples})`);
+    return closes.map(() => undefined);
   }
 
   /** How many of the tenant's zones hold a live lease (Online), in one query (for `/metrics`). */
@@ -177,10 +228,41 @@ export class KdsStore {
   }
 
   async setInventoryRevision(tenant: string, zone: string, revision: number): Promise<void> {
-    await this.db
-      .update(zoneSessions)
-      .set({ inventoryRevision: revision })
-      .where(and(eq(zoneSessions.tenantId, tenant), eq(zoneSessions.zone, zone)));
+    await this.#inventoryRevisions.run({ tenant, zone, revision });
+  }
+
+  async #setInventoryRevisionsNow(sets: { tenant: string; zone: string; revision: number }[]): Promise<void[]> {
+    // A zone twice in one wave: its later value is the one to keep (one UPDATE may match a row only once).
+    const last = [...new Map(sets.map((s) => [`${s.tenant}\u0000${s.zone}`, s])).values()];
+    const values = sql.join(last.map((s) => sql`(${s.tenant}::text, ${s.zone}::text, ${s.revision}::bigint)`), sql`, `);
+    await this.db.execute(sql`update ${zoneSessions} set inventory_revision = v.revision
+      from (values ${values}) as v(tenant_id, zone, revision)
+      where ${zoneSessions.tenantId} = v.tenant_id and ${zoneSessions.zone} = v.zone`);
+    return sets.map(() => undefined);
+  }
+
+  /**
+   * The last chunk of inventory snapshot `snapshotId`: the rows the zone staged of it before, if the whole
+   * snapshot (those and `rows`, a key counted once) stays within `limits`. The chunk itself is not staged: the
+   * caller applies it with the staged rows, then clears the zone's staging if anything was staged. A snapshot
+   * sent in one frame (a small zone, the usual case) so costs one read instead of a staging transaction, a
+   * read and a delete: per zone of a 10,000-zone wave, those were most of what pg_stat_activity showed once
+   * the hellos were shared (README, "Many zones on one global process"). Over the limits, the zone's staging
+   * is dropped and the limit named, as `stage` does.
+   */
+  async completeStaging(tenant: string, zone: string, snapshotId: string, rows: StagedRow[], limits: StagingLimits = STAGING_LIMITS): Promise<{ ok: true; staged: StagedRow[] } | Extract<StageResult, { ok: false }>> {
+    const earlier = snapshotId === '' ? [] : await this.staged(tenant, zone, snapshotId);
+    const key = (r: { kind: string; mesh: string; name: string }) => `${r.kind}\u0000${r.mesh}\u0000${r.name}`;
+    const inChunk = new Set(rows.map(key));
+    const kept = earlier.filter((r) => !inChunk.has(key(r)));
+    const totals = { resources: kept.length + inChunk.size, bytes: kept.reduce((n, r) => n + r.bytes, 0) + rows.reduce((n, r) => n + stagedBytes(r), 0) };
+    const over = totals.resources > limits.resources ? ('resources' as const) : totals.bytes > limits.bytes ? ('bytes' as const) : undefined;
+    if (over) {
+      await this.clearStaging(tenant, zone);
+      return { ok: false, limit: over, max: limits[over], ...totals };
+    }
+    const staged = kept.map((r) => ({ kind: r.kind, mesh: r.mesh, name: r.name, labels: r.labels, spec: r.spec }));
+    return { ok: true, staged: [...staged, ...rows] };
   }
 
   // --- zone-token signing keys and tokens ------------------------------------------------------------
@@ -222,13 +304,18 @@ export class KdsStore {
    * A zone token's row and whether its signing key has been retired, in one query: a verifier holding the key
    * in a cache still learns of its retirement at once.
    */
-  async zoneTokenState(jti: string) {
-    const [row] = await this.db
+  async zoneTokenState(jti: string): Promise<ZoneTokenState | undefined> {
+    return this.#tokenStates.run(jti);
+  }
+
+  async #zoneTokenStatesNow(jtis: string[]): Promise<(ZoneTokenState | undefined)[]> {
+    const rows = await this.db
       .select({ token: zoneTokens, keyRetiredAt: signingKeys.retiredAt, keyExists: signingKeys.kid })
       .from(zoneTokens)
       .leftJoin(signingKeys, and(eq(signingKeys.tenantId, zoneTokens.tenantId), eq(signingKeys.kid, zoneTokens.kid)))
-      .where(eq(zoneTokens.jti, jti));
-    return row ? { ...row.token, keyRetired: row.keyExists === null || row.keyRetiredAt !== null } : undefined;
+      .where(jtis.length === 1 ? eq(zoneTokens.jti, jtis[0]!) : inArray(zoneTokens.jti, [...new Set(jtis)]));
+    const byJti = new Map(rows.map((row) => [row.token.jti, { ...row.token, keyRetired: row.keyExists === null || row.keyRetiredAt !== null }]));
+    return jtis.map((j) => byJti.get(j));
   }
 
   async listZoneTokens(tenant: string) {

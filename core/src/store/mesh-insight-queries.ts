@@ -20,7 +20,7 @@ import {
   type FullStatus,
   type Tx,
 } from './insight-queries.js';
-import { resources } from './schema.js';
+import { resources, statusResources } from './schema.js';
 
 const DATAPLANE = 'Dataplane';
 const SERVICE_TAG = 'kuma.io/service';
@@ -103,7 +103,9 @@ export class MeshInsightQueries {
         }
         const kinds = rowsOf<{ mesh: string; kind: string; n: number | string }>(
           await tx.execute(sql`select mesh, kind, count(*)::int as n from ${resources}
-            where tenant_id = ${tenant} and not deleted and mesh in (${inList(meshes)}) group by mesh, kind`),
+            where tenant_id = ${tenant} and not deleted and mesh in (${inList(meshes)}) group by mesh, kind
+            union all select mesh, kind, count(*)::int from ${statusResources}
+            where tenant_id = ${tenant} and mesh in (${inList(meshes)}) group by mesh, kind`),
         );
         for (const k of kinds) {
           const m = out.get(k.mesh);

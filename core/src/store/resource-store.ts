@@ -7,12 +7,30 @@
  * increasing order. A reader that has seen revision R can therefore never later find a change numbered
  * below R; plain sequences cannot promise that because they hand numbers out at insert time.
  * The price is that writes of one tenant are serialised; tenants never wait for each other.
+ *
+ * Kinds whose descriptor says `storage: 'status'` (ZoneInsight) live in `status_resources` instead: their
+ * writes take no revision and no tenant lock (row locks keep their versions honest), they are not in the
+ * change feed, snapshots or the doorbell, and a deletion removes the row. Reads of a kind go to its table.
  */
 import { and, asc, count, eq, gt, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import { descriptorFor, type ResourceInput, validateResource, type Violation } from '@ursa/proto';
 import type { Db } from './db.js';
+import { Coalescer } from '../coalescer.js';
 import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionError, ValidationError, type ResourceKey } from './errors.js';
-import { resources, syncCursors, tenants, type ResourceRow } from './schema.js';
+import { resources, statusResources, syncCursors, tenants, type ResourceRow } from './schema.js';
+
+/** `status_resources` typed as `resources`: the two have the same columns (schema.ts), so each read is written once. */
+const STATUS = statusResources as unknown as typeof resources;
+/** The kind is kept apart from the change feed (descriptor `storage: 'status'`). */
+const isStatus = (kind: string) => descriptorFor(kind)?.storage === 'status';
+/** The table a kind is stored in. */
+const tableOf = (kind: string) => (isStatus(kind) ? STATUS : resources);
+/** `kinds` grouped by the table they are stored in (groups with no kind left out). */
+function byTable(kinds: readonly string[]): [typeof resources, string[]][] {
+  const feed = kinds.filter((k) => !isStatus(k));
+  const status = kinds.filter(isStatus);
+  return ([[resources, feed], [STATUS, status]] as [typeof resources, string[]][]).filter(([, ks]) => ks.length > 0);
+}
 
 export interface Resource extends ResourceKey {
   readonly labels: Record<string, string>;
@@ -142,6 +160,13 @@ export interface StoreHooks {
 }
 
 export class ResourceStore {
+  /**
+   * `currentRevision` calls arriving while one read runs share the next read (one `IN (...)` for all their
+   * tenants): every hello of a wave asks. A shared read starts after each of its callers asked, so none gets
+   * a revision older than at its call.
+   */
+  #revisions = new Coalescer((ids: string[]) => this.#currentRevisionsNow(ids), 500);
+
   constructor(
     private readonly db: Db,
     private readonly hooks: StoreHooks = {},
@@ -167,10 +192,11 @@ export class ResourceStore {
   private async getUntimed(tenant: string, key: { kind: string; mesh?: string; name: string }): Promise<Resource | undefined> {
     const k = checkKey(key);
     if (unstorable(k.mesh, k.name)) return undefined;
+    const t = tableOf(k.kind);
     const rows = await this.db
       .select()
-      .from(resources)
-      .where(and(keyWhere(tenant, k), eq(resources.deleted, false)))
+      .from(t)
+      .where(and(keyWhere(tenant, k, t), eq(t.deleted, false)))
       .limit(1);
     return rows[0] ? toResource(rows[0]) : undefined;
   }
@@ -184,6 +210,7 @@ export class ResourceStore {
     checkKind(kind);
     const filterTexts = [opts.mesh, opts.nameContains, ...Object.entries(opts.labels ?? {}).flat(), ...(opts.tags ?? []).flatMap((t) => [t.key, t.value])];
     if (unstorable(...filterTexts)) return { items: [], total: 0 };
+    const resources = tableOf(kind);
     const conds: (SQL | undefined)[] = [eq(resources.tenantId, tenant), eq(resources.kind, kind), eq(resources.deleted, false)];
     if (opts.mesh !== undefined) conds.push(eq(resources.mesh, opts.mesh));
     if (opts.nameContains) conds.push(sql`${resources.name} like ${`%${escapeLike(opts.nameContains)}%`}`);
@@ -276,10 +303,18 @@ export class ResourceStore {
       }
       if (opts.cursor) await setCursor(tx, tenant, opts.cursor.name, opts.cursor.value);
       if (expanded.length === 0) return [];
-      const first = await reserveRevisions(tx, tenant, expanded.length);
+      // Feed writes take consecutive revisions (and the tenant's lock); status writes take neither, so a batch of
+      // insights alone never waits on, or holds up, the tenant's other writers.
+      const feed = expanded.filter((op) => !isStatus(keyOfOp(op).kind)).length;
+      const pre = (preconditions.exists?.length ?? 0) + (preconditions.noneOf?.length ?? 0) > 0 || preconditions.check !== undefined;
+      let first = 0;
+      if (feed > 0 || pre) first = await reserveRevisions(tx, tenant, feed);
+      else await tx.insert(tenants).values({ id: tenant }).onConflictDoNothing(); // the tenant row status rows refer to; no lock when it exists
       await checkPreconditions(tx, tenant, preconditions);
-      const results = await writeBatch(tx, tenant, expanded, first, new Date());
-      await this.hooks.beforeCommit?.(tenant, expanded.map((_, i) => first + i));
+      let next = first;
+      const revisions = expanded.map((op) => (isStatus(keyOfOp(op).kind) ? 0 : next++));
+      const results = await writeBatch(tx, tenant, expanded, revisions, new Date());
+      await this.hooks.beforeCommit?.(tenant, revisions.filter((_, i) => !isStatus(keyOfOp(expanded[i]!).kind)));
       return results;
     });
   }
@@ -287,6 +322,7 @@ export class ResourceStore {
   /** Live resources of one kind by name, for the given (mesh, name) keys; used to join objects with insights. */
   async getMany(tenant: string, kind: string, keys: readonly { mesh: string; name: string }[]): Promise<Map<string, Resource>> {
     checkKind(kind);
+    const resources = tableOf(kind);
     const out = new Map<string, Resource>();
     keys = keys.filter((k) => !unstorable(k.mesh, k.name));
     for (let i = 0; i < keys.length; i += KEY_CHUNK) {
@@ -302,29 +338,51 @@ export class ResourceStore {
 
   /** Number of live resources per kind. */
   async countByKind(tenant: string): Promise<Map<string, number>> {
-    const rows = await this.db
-      .select({ kind: resources.kind, n: count() })
-      .from(resources)
-      .where(and(eq(resources.tenantId, tenant), eq(resources.deleted, false)))
-      .groupBy(resources.kind);
-    return new Map(rows.map((r) => [r.kind, Number(r.n)]));
+    const out = new Map<string, number>();
+    for (const t of [resources, STATUS]) {
+      const rows = await this.db
+        .select({ kind: t.kind, n: count() })
+        .from(t)
+        .where(and(eq(t.tenantId, tenant), eq(t.deleted, false)))
+        .groupBy(t.kind);
+      for (const r of rows) out.set(r.kind, Number(r.n));
+    }
+    return out;
   }
 
   /** Keys of every live resource in a mesh, of any kind (for cascading a mesh deletion). */
   async keysInMesh(tenant: string, mesh: string): Promise<ResourceKey[]> {
     if (unstorable(mesh)) return [];
-    return this.db
-      .select({ kind: resources.kind, mesh: resources.mesh, name: resources.name })
-      .from(resources)
-      .where(and(eq(resources.tenantId, tenant), eq(resources.mesh, mesh), eq(resources.deleted, false)));
+    const out: ResourceKey[] = [];
+    for (const t of [resources, STATUS]) {
+      out.push(...(await this.db.select({ kind: t.kind, mesh: t.mesh, name: t.name }).from(t).where(and(eq(t.tenantId, tenant), eq(t.mesh, mesh), eq(t.deleted, false)))));
+    }
+    return out;
   }
 
   /**
    * One page of live resources of `kinds` in key order (kind, mesh, name) after `after`: snapshots are read
-   * page by page without holding anything open between pages.
+   * page by page without holding anything open between pages. Feed kinds only (status kinds are never synced).
    */
   async snapshotPage(tenant: string, opts: { kinds: readonly string[]; after?: ResourceKey; limit: number }): Promise<{ resources: Resource[] }> {
     if (opts.kinds.length === 0) return { resources: [] };
+    return this.#snapshotPages.run({ tenant, opts });
+  }
+
+  /**
+   * Identical page requests arriving while a read runs share the next read: a wave of zones connecting all
+   * start their snapshot at the same first page (profile of bench/kds-fanout.ts at 10,000 zones: the socket
+   * writes of one query per hello were the global's largest cost after GC, README "Many zones on one global
+   * process"). Sessions get the same array; none of them changes it.
+   */
+  #snapshotPages = new Coalescer(async (reqs: { tenant: string; opts: { kinds: readonly string[]; after?: ResourceKey; limit: number } }[]) => {
+    const keyOf = (r: (typeof reqs)[number]) => JSON.stringify([r.tenant, r.opts.kinds, r.opts.after ?? null, r.opts.limit]);
+    const pages = new Map<string, Promise<{ resources: Resource[] }>>();
+    for (const r of reqs) if (!pages.has(keyOf(r))) pages.set(keyOf(r), this.#snapshotPageNow(r.tenant, r.opts));
+    return Promise.all(reqs.map((r) => pages.get(keyOf(r))!));
+  }, 500);
+
+  async #snapshotPageNow(tenant: string, opts: { kinds: readonly string[]; after?: ResourceKey; limit: number }): Promise<{ resources: Resource[] }> {
     const conds: (SQL | undefined)[] = [eq(resources.tenantId, tenant), eq(resources.deleted, false), inArray(resources.kind, [...opts.kinds])];
     if (opts.after) conds.push(sql`(${resources.kind}, ${resources.mesh}, ${resources.name}) > (${opts.after.kind}, ${opts.after.mesh}, ${opts.after.name})`);
     const rows = await this.db
@@ -338,11 +396,16 @@ export class ResourceStore {
 
   /** Keys of live resources of `kinds` whose labels include `labels`. */
   async keysWithLabels(tenant: string, labels: Record<string, string>, kinds: readonly string[]): Promise<ResourceKey[]> {
-    if (kinds.length === 0) return [];
-    return this.db
-      .select({ kind: resources.kind, mesh: resources.mesh, name: resources.name })
-      .from(resources)
-      .where(and(eq(resources.tenantId, tenant), eq(resources.deleted, false), inArray(resources.kind, [...kinds]), sql`${resources.labels} @> ${JSON.stringify(labels)}::jsonb`));
+    const out: ResourceKey[] = [];
+    for (const [t, ks] of byTable(kinds)) {
+      out.push(
+        ...(await this.db
+          .select({ kind: t.kind, mesh: t.mesh, name: t.name })
+          .from(t)
+          .where(and(eq(t.tenantId, tenant), eq(t.deleted, false), inArray(t.kind, ks), sql`${t.labels} @> ${JSON.stringify(labels)}::jsonb`))),
+      );
+    }
+    return out;
   }
 
   /** A named cursor (0 when never set); see `apply`'s `cursor` option. */
@@ -372,8 +435,17 @@ export class ResourceStore {
 
   /** The tenant's current revision (0 for a tenant that never wrote). */
   async currentRevision(tenant: string): Promise<number> {
-    const rows = await this.db.select({ revision: tenants.revision }).from(tenants).where(eq(tenants.id, tenant));
-    return rows[0]?.revision ?? 0;
+    return this.#revisions.run(tenant);
+  }
+
+  async #currentRevisionsNow(ids: string[]): Promise<number[]> {
+    const unique = [...new Set(ids)];
+    const rows = await this.db
+      .select({ id: tenants.id, revision: tenants.revision })
+      .from(tenants)
+      .where(unique.length === 1 ? eq(tenants.id, unique[0]!) : inArray(tenants.id, unique));
+    const byId = new Map(rows.map((r) => [r.id, r.revision]));
+    return ids.map((id) => byId.get(id) ?? 0);
   }
 
   /**
@@ -527,19 +599,18 @@ async function expandCascades(tx: Tx, tenant: string, ops: readonly PreparedInpu
   const out: PreparedOp[] = [];
   for (const op of ops) {
     if (op.op === 'cascade-labels' || op.op === 'touch-labels') {
-      if (op.kinds.length === 0) continue;
-      const rows = await tx
-        .select()
-        .from(resources)
-        .where(
-          and(
-            eq(resources.tenantId, tenant),
-            inArray(resources.kind, [...op.kinds]),
-            eq(resources.deleted, false),
-            sql`${resources.labels} @> ${JSON.stringify(op.labels)}::jsonb`,
-          ),
-        )
-        .orderBy(asc(resources.kind), asc(resources.mesh), asc(resources.name));
+      // Touching is for feed readers: status kinds are in no feed.
+      const kinds = op.op === 'touch-labels' ? op.kinds.filter((k) => !isStatus(k)) : op.kinds;
+      const rows: ResourceRow[] = [];
+      for (const [t, ks] of byTable(kinds)) {
+        rows.push(
+          ...(await tx
+            .select()
+            .from(t)
+            .where(and(eq(t.tenantId, tenant), inArray(t.kind, ks), eq(t.deleted, false), sql`${t.labels} @> ${JSON.stringify(op.labels)}::jsonb`))
+            .orderBy(asc(t.kind), asc(t.mesh), asc(t.name))),
+        );
+      }
       for (const row of rows) {
         out.push(
           op.op === 'cascade-labels'
@@ -554,12 +625,14 @@ async function expandCascades(tx: Tx, tenant: string, ops: readonly PreparedInpu
       continue;
     }
     if (unstorable(op.mesh)) continue; // no such mesh, nothing in it
-    const keys = await tx
-      .select({ kind: resources.kind, mesh: resources.mesh, name: resources.name })
-      .from(resources)
-      .where(and(eq(resources.tenantId, tenant), eq(resources.mesh, op.mesh), eq(resources.deleted, false)))
-      .orderBy(asc(resources.kind), asc(resources.name));
-    for (const key of keys) out.push({ op: 'delete', key });
+    for (const t of [resources, STATUS]) {
+      const keys = await tx
+        .select({ kind: t.kind, mesh: t.mesh, name: t.name })
+        .from(t)
+        .where(and(eq(t.tenantId, tenant), eq(t.mesh, op.mesh), eq(t.deleted, false)))
+        .orderBy(asc(t.kind), asc(t.name));
+      for (const key of keys) out.push({ op: 'delete', key });
+    }
   }
   return out;
 }
@@ -567,19 +640,21 @@ async function expandCascades(tx: Tx, tenant: string, ops: readonly PreparedInpu
 async function checkPreconditions(tx: Tx, tenant: string, pre: Preconditions): Promise<void> {
   for (const req of pre.exists ?? []) {
     if (unstorable(req.key.mesh, req.key.name)) throw new PreconditionError(req.detail, [req.violation]);
+    const t = tableOf(req.key.kind);
     const found = await tx
-      .select({ name: resources.name })
-      .from(resources)
-      .where(and(keyWhere(tenant, req.key), eq(resources.deleted, false)))
+      .select({ name: t.name })
+      .from(t)
+      .where(and(keyWhere(tenant, req.key, t), eq(t.deleted, false)))
       .limit(1);
     if (found.length === 0) throw new PreconditionError(req.detail, [req.violation]);
   }
   for (const rule of pre.noneOf ?? []) {
     if (unstorable(rule.mesh)) continue;
+    const t = tableOf(rule.kind);
     const found = await tx
-      .select({ name: resources.name })
-      .from(resources)
-      .where(and(eq(resources.tenantId, tenant), eq(resources.kind, rule.kind), eq(resources.mesh, rule.mesh), eq(resources.deleted, false)))
+      .select({ name: t.name })
+      .from(t)
+      .where(and(eq(t.tenantId, tenant), eq(t.kind, rule.kind), eq(t.mesh, rule.mesh), eq(t.deleted, false)))
       .limit(1);
     if (found.length > 0) throw new PreconditionError(rule.detail, [rule.violation]);
   }
@@ -598,28 +673,31 @@ const CHUNK = 1000;
 /**
  * Applies prepared ops in memory against the current rows of their keys, then writes the final state of
  * every touched key with one multi-row upsert: a batch costs the same few round trips whatever its size.
- * Op `i` gets revision `first + i`; a key written twice in one batch keeps its last revision.
+ * Op `i` gets revision `revisions[i]` (0 for status kinds); a key written twice in one batch keeps its last.
  */
-async function writeBatch(tx: Tx, tenant: string, ops: readonly PreparedOp[], first: number, now: Date): Promise<WriteResult[]> {
-  const keyOfOp = (op: PreparedOp): ResourceKey => (op.op === 'delete' ? op.key : { kind: op.input.kind, mesh: op.input.mesh, name: op.input.name });
+async function writeBatch(tx: Tx, tenant: string, ops: readonly PreparedOp[], revisions: readonly number[], now: Date): Promise<WriteResult[]> {
   const id = (k: ResourceKey) => `${k.kind}\u0000${k.mesh}\u0000${k.name}`;
   const keys = [...new Map(ops.map((op) => [id(keyOfOp(op)), keyOfOp(op)])).values()];
 
   const state = new Map<string, ResourceRow>();
-  for (let i = 0; i < keys.length; i += KEY_CHUNK) {
-    const chunk = keys.slice(i, i + KEY_CHUNK);
-    const tuples = sql.join(chunk.map((k) => sql`(${k.kind}, ${k.mesh}, ${k.name})`), sql`, `);
-    const rows = await tx
-      .select()
-      .from(resources)
-      .where(and(eq(resources.tenantId, tenant), sql`(${resources.kind}, ${resources.mesh}, ${resources.name}) in (${tuples})`));
-    for (const row of rows) state.set(id(row), row);
+  for (const [t, kinds] of byTable([...new Set(keys.map((k) => k.kind))])) {
+    const own = keys.filter((k) => kinds.includes(k.kind));
+    for (let i = 0; i < own.length; i += KEY_CHUNK) {
+      const chunk = own.slice(i, i + KEY_CHUNK);
+      const tuples = sql.join(chunk.map((k) => sql`(${k.kind}, ${k.mesh}, ${k.name})`), sql`, `);
+      const where = and(eq(t.tenantId, tenant), sql`(${t.kind}, ${t.mesh}, ${t.name}) in (${tuples})`);
+      // Status rows have no tenant lock: lock the rows read (in key order, so two batches cannot deadlock), so
+      // an expected version still means what it says until commit.
+      const rows = t === resources ? await tx.select().from(t).where(where) : await tx.select().from(t).where(where).orderBy(asc(t.kind), asc(t.mesh), asc(t.name)).for('update');
+      for (const row of rows) state.set(id(row), row);
+    }
   }
+  const existedStatus = new Set([...state.values()].filter((r) => isStatus(r.kind)).map(id));
 
   const dirty = new Map<string, ResourceRow>();
   const results: WriteResult[] = [];
   for (const [i, op] of ops.entries()) {
-    const revision = first + i;
+    const revision = revisions[i]!;
     const key = keyOfOp(op);
     const existing = state.get(id(key));
     const live = existing && !existing.deleted ? existing : undefined;
@@ -667,7 +745,8 @@ async function writeBatch(tx: Tx, tenant: string, ops: readonly PreparedOp[], fi
     dirty.set(id(key), next);
   }
 
-  const rows = [...dirty.values()];
+  const rows = [...dirty.values()].filter((r) => !isStatus(r.kind));
+  await writeStatusRows(tx, tenant, [...dirty.values()].filter((r) => isStatus(r.kind)), (r) => existedStatus.has(id(r)));
   for (let i = 0; i < rows.length; i += CHUNK) {
     await tx
       .insert(resources)
@@ -688,6 +767,43 @@ async function writeBatch(tx: Tx, tenant: string, ops: readonly PreparedOp[], fi
   return results;
 }
 
+function keyOfOp(op: PreparedOp): ResourceKey {
+  return op.op === 'delete' ? op.key : { kind: op.input.kind, mesh: op.input.mesh, name: op.input.name };
+}
+
+/**
+ * Writes the final state of status rows: deleted ones are removed (no tombstone), rows that existed (locked by
+ * `writeBatch`) are overwritten, new ones inserted. A new row another writer inserted meanwhile (no lock
+ * covers a row that does not exist yet) is an AlreadyExistsError, as a create racing a create is.
+ */
+async function writeStatusRows(tx: Tx, tenant: string, rows: readonly ResourceRow[], existed: (r: ResourceRow) => boolean): Promise<void> {
+  const gone = rows.filter((r) => r.deleted && existed(r));
+  for (let i = 0; i < gone.length; i += KEY_CHUNK) {
+    const tuples = sql.join(gone.slice(i, i + KEY_CHUNK).map((k) => sql`(${k.kind}, ${k.mesh}, ${k.name})`), sql`, `);
+    await tx.delete(STATUS).where(and(eq(STATUS.tenantId, tenant), sql`(${STATUS.kind}, ${STATUS.mesh}, ${STATUS.name}) in (${tuples})`));
+  }
+  const updated = rows.filter((r) => !r.deleted && existed(r));
+  for (let i = 0; i < updated.length; i += CHUNK) {
+    await tx
+      .insert(STATUS)
+      .values(updated.slice(i, i + CHUNK))
+      .onConflictDoUpdate({
+        target: [STATUS.tenantId, STATUS.kind, STATUS.mesh, STATUS.name],
+        set: { spec: sql`excluded.spec`, labels: sql`excluded.labels`, version: sql`excluded.version`, creationTime: sql`excluded.creation_time`, modificationTime: sql`excluded.modification_time` },
+      });
+  }
+  const created = rows.filter((r) => !r.deleted && !existed(r));
+  for (let i = 0; i < created.length; i += CHUNK) {
+    const chunk = created.slice(i, i + CHUNK);
+    const inserted = await tx.insert(STATUS).values(chunk).onConflictDoNothing().returning({ kind: STATUS.kind, mesh: STATUS.mesh, name: STATUS.name });
+    if (inserted.length < chunk.length) {
+      const done = new Set(inserted.map((k) => `${k.kind}/${k.mesh}/${k.name}`));
+      const lost = chunk.find((r) => !done.has(`${r.kind}/${r.mesh}/${r.name}`))!;
+      throw new AlreadyExistsError({ kind: lost.kind, mesh: lost.mesh, name: lost.name });
+    }
+  }
+}
+
 function checkKind(kind: string) {
   if (!descriptorFor(kind)) throw new ValidationError([{ field: 'type', message: `unknown resource type ${JSON.stringify(kind)}` }]);
 }
@@ -698,8 +814,8 @@ function checkKey(key: { kind: string; mesh?: string; name: string }): ResourceK
   return { kind: desc.kind, mesh: desc.scope === 'mesh' ? (key.mesh ?? '') : '', name: key.name };
 }
 
-function keyWhere(tenant: string, key: ResourceKey) {
-  return and(eq(resources.tenantId, tenant), eq(resources.kind, key.kind), eq(resources.mesh, key.mesh), eq(resources.name, key.name));
+function keyWhere(tenant: string, key: ResourceKey, t: typeof resources = resources) {
+  return and(eq(t.tenantId, tenant), eq(t.kind, key.kind), eq(t.mesh, key.mesh), eq(t.name, key.name));
 }
 
 /**

@@ -19,36 +19,49 @@ export const tenants = pgTable('tenants', {
   createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 });
 
+/** The columns of a stored resource, shared by `resources` and `status_resources` (one code path reads both). */
+const resourceColumns = () => ({
+  tenantId: text('tenant_id').notNull(),
+  kind: text('kind').notNull(),
+  mesh: text('mesh').notNull().default(''),
+  name: text('name').notNull(),
+  spec: jsonb('spec').$type<Record<string, unknown>>().notNull(),
+  labels: jsonb('labels').$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
+  version: integer('version').notNull(),
+  revision: bigint('revision', { mode: 'number' }).notNull(),
+  deleted: boolean('deleted').notNull().default(false),
+  creationTime: timestamp('creation_time', { withTimezone: true, mode: 'date' }).notNull(),
+  modificationTime: timestamp('modification_time', { withTimezone: true, mode: 'date' }).notNull(),
+});
+
 /**
  * Every resource of every kind, one table (as Kuma does), keyed by (tenant, kind, mesh, name); `mesh` is ''
  * for global-scoped kinds. A deleted resource stays as a tombstone (`deleted = true`, empty spec) until it
  * is compacted, so readers of the change feed learn about deletions.
  * `version` is the optimistic-concurrency counter of the key; `revision` is the tenant revision of its last write.
  */
-export const resources = pgTable(
-  'resources',
-  {
-    tenantId: text('tenant_id').notNull(),
-    kind: text('kind').notNull(),
-    mesh: text('mesh').notNull().default(''),
-    name: text('name').notNull(),
-    spec: jsonb('spec').$type<Record<string, unknown>>().notNull(),
-    labels: jsonb('labels').$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
-    version: integer('version').notNull(),
-    revision: bigint('revision', { mode: 'number' }).notNull(),
-    deleted: boolean('deleted').notNull().default(false),
-    creationTime: timestamp('creation_time', { withTimezone: true, mode: 'date' }).notNull(),
-    modificationTime: timestamp('modification_time', { withTimezone: true, mode: 'date' }).notNull(),
-  },
-  (t) => [
-    primaryKey({ name: 'resources_pk', columns: [t.tenantId, t.kind, t.mesh, t.name] }),
-    foreignKey({ name: 'resources_tenant_fk', columns: [t.tenantId], foreignColumns: [tenants.id] }).onDelete('cascade'),
-    // The change feed reads `WHERE tenant_id = ? AND revision > ? ORDER BY revision`; unique proves no two
-    // writes ever share a revision.
-    uniqueIndex('resources_feed_idx').on(t.tenantId, t.revision),
-    index('resources_labels_idx').using('gin', t.labels),
-  ],
-);
+export const resources = pgTable('resources', resourceColumns(), (t) => [
+  primaryKey({ name: 'resources_pk', columns: [t.tenantId, t.kind, t.mesh, t.name] }),
+  foreignKey({ name: 'resources_tenant_fk', columns: [t.tenantId], foreignColumns: [tenants.id] }).onDelete('cascade'),
+  // The change feed reads `WHERE tenant_id = ? AND revision > ? ORDER BY revision`; unique proves no two
+  // writes ever share a revision.
+  uniqueIndex('resources_feed_idx').on(t.tenantId, t.revision),
+  index('resources_labels_idx').using('gin', t.labels),
+]);
+
+/**
+ * Resources of the kinds whose descriptor says `storage: 'status'` (ZoneInsight): status the global writes
+ * about its own zone sessions, each session every few seconds. Kept out of `resources` so those writes take
+ * no tenant revision, hence not the tenant's lock, and ring no change doorbell: at 7,000 zones the insight
+ * writes of the sessions held that lock so long that hellos timed out behind them (README, "Many zones on one
+ * global process"). Same columns as `resources` so the store reads both alike, but `revision` is always 0
+ * (nothing here is in the change feed) and a deleted row is removed outright (no tombstone: no feed reader
+ * needs to learn of it). Optimistic concurrency (`version`) holds by row locks instead of the tenant lock.
+ */
+export const statusResources = pgTable('status_resources', resourceColumns(), (t) => [
+  primaryKey({ name: 'status_resources_pk', columns: [t.tenantId, t.kind, t.mesh, t.name] }),
+  foreignKey({ name: 'status_resources_tenant_fk', columns: [t.tenantId], foreignColumns: [tenants.id] }).onDelete('cascade'),
+]);
 
 export type ResourceRow = typeof resources.$inferSelect;
 

@@ -6,8 +6,8 @@
  */
 import type { Delta, Hello, Rejection, Resource, ResourceKey, Welcome } from '@ursa/proto/gen/kds.js';
 import { descriptorFor, type ResourceDescriptor, sentToZones } from '@ursa/proto';
-import { DeltaPacker, formatBytes, isDnsLabel, MAX_STAGED_BYTES, MAX_STAGED_RESOURCES, type StagingLimits, STAGING_TTL_MS, KdsError, type KdsStore, type OwnershipRule, planBatch, replaceOwnedOps, type Resource as StoredResource, type ResourceStore, toWire, toZone, upwardRule, visibleTo, type ZoneClaims, type Logger, type Metrics, type ZoneTokens } from '@ursa/core';
-import { ensureZoneInWave, newCounters, recordConnectInWave, recordDisconnect, recordProgress, recordProgressInWave, type Counters, type ZoneState } from './registry.js';
+import { DeltaPacker, formatBytes, isDnsLabel, MAX_STAGED_BYTES, MAX_STAGED_RESOURCES, type StagingLimits, STAGING_TTL_MS, KdsError, type KdsStore, type OwnershipRule, planBatch, type StagedRow, replaceOwnedOps, type Resource as StoredResource, type ResourceStore, toWire, toZone, upwardRule, visibleTo, type ZoneClaims, type Logger, type Metrics, type ZoneTokens } from '@ursa/core';
+import { ensureZoneInWave, newCounters, recordConnectInWave, recordDisconnectInWave, recordProgress, recordProgressInWave, type Counters, type ZoneState } from './registry.js';
 import type { FeedCache } from './feed-cache.js';
 import type { LeaseKeeper } from './keeper.js';
 import { sweepStagingNow } from './staging-sweep.js';
@@ -309,12 +309,15 @@ export class ZoneSession {
     const plan = planBatch(delta, rule);
     if (delta.snapshot) {
       const id = String(delta.revision);
-      const staged = await this.deps.kds.stage(this.tenant, this.zone, id, plan.accepted, this.deps.stagingLimits);
+      // Earlier chunks wait in staging; the last one is applied with them straight away (`completeStaging`).
+      const staged = delta.complete
+        ? await this.deps.kds.completeStaging(this.tenant, this.zone, id, plan.accepted, this.deps.stagingLimits)
+        : await this.deps.kds.stage(this.tenant, this.zone, id, plan.accepted, this.deps.stagingLimits);
       if (!staged.ok) {
         const named = staged.limit === 'resources' ? `${staged.max} resources (MAX_STAGED_RESOURCES, default ${MAX_STAGED_RESOURCES})` : `${formatBytes(staged.max)} (MAX_STAGED_BYTES, default ${formatBytes(MAX_STAGED_BYTES)})`;
         throw new KdsError('limit-exceeded', `the inventory snapshot of zone ${this.zone} exceeds the global's staging limit of ${named}: it was dropped; a zone this large needs the global's limit raised`);
       }
-      if (delta.complete) await this.#replaceInventory(rule, id, delta.revision);
+      if ('staged' in staged) await this.#replaceInventory(rule, staged.staged, staged.staged.length > plan.accepted.length, delta.revision);
     } else {
       // Writes only inside the zone's slice: names are hashed with the zone, removals need its labels.
       if (plan.ops.length > 0) await this.deps.resources.apply(this.tenant, plan.ops);
@@ -323,15 +326,15 @@ export class ZoneSession {
     return { revision: delta.revision, rejections: plan.rejections };
   }
 
-  async #replaceInventory(rule: OwnershipRule, snapshotId: string, revision: number): Promise<void> {
-    const staged = await this.deps.kds.staged(this.tenant, this.zone, snapshotId);
+  /** `staged`: the whole snapshot; `wasStaged`: some of it came from staging, which is then cleared. */
+  async #replaceInventory(rule: OwnershipRule, staged: readonly StagedRow[], wasStaged: boolean, revision: number): Promise<void> {
     const held = await this.deps.resources.keysWithLabels(this.tenant, rule.ownedBy, rule.kinds);
     const ops = replaceOwnedOps(
       staged.map((r) => ({ kind: r.kind, mesh: r.mesh, name: r.name, labels: r.labels, spec: r.spec })),
       held,
     );
     if (ops.length > 0) await this.deps.resources.apply(this.tenant, ops);
-    await this.deps.kds.clearStaging(this.tenant, this.zone);
+    if (wasStaged) await this.deps.kds.clearStaging(this.tenant, this.zone);
     await this.deps.kds.setInventoryRevision(this.tenant, this.zone, revision);
   }
 
@@ -366,7 +369,7 @@ export class ZoneSession {
     this.#closed = true;
     if (this.transport === 'ws') {
       if (!keepLease) await this.deps.kds.closeSession(this.tenant, this.zone, this.sessionId);
-      await recordDisconnect(this.deps.resources, this.tenant, this.zone, this.sessionId, this.counters, this.#zoneState);
+      await recordDisconnectInWave(this.deps.resources, this.tenant, this.zone, this.sessionId, this.counters, this.#zoneState);
       this.deps.metrics?.kdsStream(this.transport, -1);
       this.deps.log?.info('zone session closed', { zone: this.zone, tenant: this.tenant, transport: this.transport, session: this.sessionId, appliedRevision: this.#zoneState.appliedRevision });
     }
