@@ -30,6 +30,7 @@ import { proxyPolicies } from './policy-hooks.js';
 import { ProxylessSnapshots } from './proxyless-snapshot.js';
 import { SharedOutbounds } from './shared-outbounds.js';
 import { EMPTY_OWN, SidecarSnapshots, type NodeState } from './sidecar-snapshot.js';
+import { VisitPlanner, type NodeReach } from './visit-plan.js';
 import type { ConnectedNode, GenerateOptions, GenerationInput, GenerationStats, GeneratorOptions } from './types.js';
 
 export type { ProxyKind } from './node-kind.js';
@@ -44,6 +45,7 @@ export class XdsGenerator {
   private readonly shared = new SharedOutbounds(this.memo, this.usedGroups);
   private readonly proxyless = new ProxylessSnapshots(this.memo, this.usedGroups);
   private readonly sidecars: SidecarSnapshots;
+  private readonly planner = new VisitPlanner();
 
   constructor(private readonly opts: GeneratorOptions) {
     this.sidecars = new SidecarSnapshots(this.memo, opts.certs, this.shared);
@@ -53,38 +55,61 @@ export class XdsGenerator {
   async generate(input: GenerationInput, nodes: readonly ConnectedNode[], out: GenerateOptions): Promise<GenerationStats> {
     const t0 = performance.now();
     const encodedBefore = this.memo.encoded;
+    const due = this.opts.certs.nextRenewal();
+    const planned = this.planner.plan(input, nodes, due !== undefined && due.getTime() <= Date.now());
+    const plan = planned.plan;
+    input = planned.input;
+    // A partial pass visits only the nodes whose inputs could have changed (`visit-plan.ts`); the others keep
+    // their snapshots, and what they use stays in the memo until the next full pass sweeps it.
+    const visit = plan.full ? nodes : nodes.filter((n) => plan.visit.has(n.id));
     this.memo.begin();
-    this.shared.begin();
+    this.shared.begin(plan.full);
     this.usedGroups.clear();
     const meshes = meshInputs(input, new Set(nodes.filter((n) => !isZoneProxy(n.kind)).map((n) => n.mesh)));
-    await issueCertificates(this.opts.certs, meshes, nodes);
+    await issueCertificates(this.opts.certs, meshes, visit);
     let rebuilt = 0;
     const batch = out.batchSize ?? 200;
-    const live = new Set<string>();
-    for (let i = 0; i < nodes.length; i++) {
-      const node = nodes[i]!;
-      live.add(node.id);
+    for (let i = 0; i < visit.length; i++) {
+      const node = visit[i]!;
+      let ok = false;
       try {
         const r = await this.nodeSnapshot(input, meshes, node);
         if ('skip' in r) out.onSkip?.(node.id, r.skip);
         else {
+          ok = true;
           if (r.rebuilt) rebuilt++;
           out.onSnapshot(node.id, r.snapshot);
         }
       } catch (err) {
         out.onSkip?.(node.id, `generation failed: ${err instanceof Error ? err.message : String(err)}`);
       }
+      this.planner.visited(node.id, this.reachOf(node), ok);
       if ((i + 1) % batch === 0) await new Promise<void>((r) => setImmediate(r));
     }
+    const live = new Set(nodes.map((n) => n.id));
     for (const id of this.nodeStates.keys()) if (!live.has(id)) this.nodeStates.delete(id);
-    // Groups no node belongs to any more.
-    this.shared.prune();
-    this.proxyless.prune();
+    for (const id of [...this.planner.known()]) if (!live.has(id)) this.planner.forget(id);
     // Egresses hold one certificate per mesh, under `egressCertName` (`egress-snapshot.ts`).
     const egresses = new Set(nodes.filter((n) => n.kind === 'egress').map((n) => egressCertName(n.name)));
     this.opts.certs.retain((mesh, name) => live.has(`${mesh}.${name}`) || egresses.has(name));
-    this.memo.sweep();
-    return { nodes: nodes.length, rebuilt, encoded: this.memo.encoded - encodedBefore, missingVips: this.shared.missingVips, ms: performance.now() - t0 };
+    if (plan.full) {
+      // Groups no node belongs to any more, and resources no node uses.
+      this.shared.prune();
+      this.proxyless.prune();
+      this.memo.sweep();
+    } else this.shared.merge();
+    return { nodes: nodes.length, visited: visit.length, full: plan.full, rebuilt, encoded: this.memo.encoded - encodedBefore, missingVips: this.shared.missingVips, ms: performance.now() - t0 };
+  }
+
+  /** What a node's snapshot depends on beyond its own Dataplane (`visit-plan.ts`). */
+  private reachOf(node: ConnectedNode): NodeReach {
+    if (node.kind !== 'sidecar') return 'any';
+    const state = this.nodeStates.get(node.id);
+    const tp = state?.model.transparentProxy;
+    // A sidecar without transparent proxying reaches its declared outbounds and their route backends:
+    // policies can name any service, so it is visited on any change (as are sidecars without a list).
+    if (!state || !tp?.reachableServices) return 'any';
+    return { mesh: node.mesh, services: tp.reachableServices };
   }
 
   /** Distinct encoded resources held (for the benchmark and logs). */

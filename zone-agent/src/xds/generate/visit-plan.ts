@@ -1,0 +1,202 @@
+/**
+ * Which connected nodes a generation must visit (issue 15: "the generator's cost per change follows the
+ * proxies that can reach the changed service"). Visiting an unchanged node is cheap (an identity check of
+ * its parts) but at 10,000 proxies those checks were most of a change's cost; this plan lets a pass after
+ * a Dataplane change visit only the nodes whose snapshot could differ.
+ *
+ * The plan diffs this generation's input against the previous one by object identity (the store view keeps
+ * an unchanged resource the same object, `store-view.ts`):
+ * - a full pass (every node) on the first generation, on any change to a Mesh, policy, Secret, ZoneIngress,
+ *   ZoneEgress, MeshExternalService or the VIP table (these feed every proxy of a mesh: its epoch, CA,
+ *   DNS listener, remote endpoints), when a workload certificate is due for renewal, and now and then
+ *   (`FULL_EVERY_*`) so that what no node uses any more is swept from the memo;
+ * - otherwise (only Dataplanes changed, or nothing): the new nodes, the nodes that got no snapshot last time
+ *   (retried), the nodes of the changed Dataplanes, the nodes listing one of those Dataplanes' services
+ *   (old and new version) in `reachableServices`, and every node whose snapshot may depend on any service
+ *   of its mesh (sidecars without `reachableServices`, proxyless clients, zone ingresses and egresses).
+ *
+ * A Dataplane feeds other proxies only through its services (endpoints, protocol, inbound ports: all keyed
+ * by service in `mesh-inputs.ts`), so those are the nodes whose inputs can change.
+ */
+import { dataplaneOf, type DataplaneResource } from '../../model/dataplane.js';
+import type { GenerationInput } from './types.js';
+
+/** A full pass at least this often (passes, or milliseconds), to sweep the memo of replaced resources. */
+const FULL_EVERY_PASSES = 256;
+const FULL_EVERY_MS = 5 * 60_000;
+
+export type VisitPlan = { readonly full: true; readonly why: string } | { readonly full: false; readonly visit: ReadonlySet<string> };
+
+/** What a visited node's snapshot depends on beyond its own Dataplane. */
+export type NodeReach = { readonly mesh: string; readonly services: readonly string[] } | 'any';
+
+interface Seen {
+  readonly meshes: GenerationInput['meshes'];
+  readonly policies: GenerationInput['policies'];
+  readonly secrets: GenerationInput['secrets'];
+  readonly zoneIngresses: GenerationInput['zoneIngresses'];
+  readonly zoneEgresses: NonNullable<GenerationInput['zoneEgresses']>;
+  readonly externalServices: NonNullable<GenerationInput['externalServices']>;
+  readonly vips: GenerationInput['vips'];
+  readonly dataplanes: Map<string, DataplaneResource>;
+}
+
+const dpKey = (mesh: string, name: string) => `${mesh}\u0000${name}`;
+const EMPTY: readonly never[] = [];
+
+export class VisitPlanner {
+  private seen: Seen | undefined;
+  /** Nodes visited before with what they depend on (absent: never visited, or forgotten). */
+  private readonly reachOf = new Map<string, NodeReach>();
+  /** `mesh\0service` -> nodes listing it in `reachableServices`. */
+  private readonly byService = new Map<string, Set<string>>();
+  /** Nodes that depend on any service of their mesh. */
+  private readonly anyService = new Set<string>();
+  /** Nodes that got no snapshot last time (a skip or a failure): visited again. */
+  private readonly retry = new Set<string>();
+  private passesSinceFull = 0;
+  private lastFull = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /**
+   * The plan for this generation, and the input to generate from: the previous VIP table object when its
+   * content is the same (what is memoised per table, such as the DNS listener's body, is then reused).
+   */
+  plan(input: GenerationInput, nodes: readonly { readonly id: string; readonly mesh: string; readonly name: string }[], certRenewalDue: boolean): { plan: VisitPlan; input: GenerationInput } {
+    const prev = this.seen;
+    const vips = prev && sameVips(prev.vips, input.vips) ? prev.vips : input.vips;
+    if (vips !== input.vips) input = { ...input, vips };
+    const dataplanes = new Map<string, DataplaneResource>();
+    for (const dp of input.dataplanes) dataplanes.set(dpKey(dp.mesh, dp.name), dp);
+    this.seen = {
+      meshes: input.meshes,
+      policies: input.policies,
+      secrets: input.secrets,
+      zoneIngresses: input.zoneIngresses,
+      zoneEgresses: input.zoneEgresses ?? EMPTY,
+      externalServices: input.externalServices ?? EMPTY,
+      vips,
+      dataplanes,
+    };
+    const why = !prev
+      ? 'first generation'
+      : !sameList(prev.meshes, input.meshes)
+        ? 'a Mesh changed'
+        : !sameList(prev.policies, input.policies)
+          ? 'a policy changed'
+          : !sameList(prev.secrets, input.secrets)
+            ? 'a Secret changed'
+            : !sameList(prev.zoneIngresses, input.zoneIngresses)
+              ? 'a ZoneIngress changed'
+              : !sameList(prev.zoneEgresses, input.zoneEgresses ?? EMPTY)
+                ? 'a ZoneEgress changed'
+                : !sameList(prev.externalServices, input.externalServices ?? EMPTY)
+                  ? 'a MeshExternalService changed'
+                  : prev.vips !== vips
+                    ? 'the VIP table changed'
+                    : certRenewalDue
+                      ? 'a certificate is due for renewal'
+                      : this.passesSinceFull >= FULL_EVERY_PASSES || this.now() - this.lastFull >= FULL_EVERY_MS
+                        ? 'periodic full pass'
+                        : undefined;
+    if (why !== undefined) {
+      this.passesSinceFull = 0;
+      this.lastFull = this.now();
+      return { plan: { full: true, why }, input };
+    }
+    this.passesSinceFull++;
+    const visit = new Set<string>(this.retry);
+    // Node ids are `<mesh>.<name>`, one per Dataplane; a second node of one Dataplane (a test may give a
+    // proxyless client another id) is kept apart instead of replacing the first.
+    const byDp = new Map<string, string | string[]>();
+    for (const n of nodes) {
+      if (!this.reachOf.has(n.id)) visit.add(n.id);
+      const k = dpKey(n.mesh, n.name);
+      const seen = byDp.get(k);
+      byDp.set(k, seen === undefined ? n.id : typeof seen === 'string' ? [seen, n.id] : [...seen, n.id]);
+    }
+    // Changed, added and removed Dataplanes: their own nodes, and whoever can reach their services.
+    const services = new Set<string>();
+    const changed = (dp: DataplaneResource) => {
+      const ids = byDp.get(dpKey(dp.mesh, dp.name));
+      if (typeof ids === 'string') visit.add(ids);
+      else for (const id of ids ?? EMPTY) visit.add(id);
+      for (const ib of dataplaneOf(dp).inbounds) if (ib.service !== '') services.add(dpKey(dp.mesh, ib.service));
+    };
+    for (const [k, dp] of dataplanes) {
+      const before = prev!.dataplanes.get(k);
+      if (before === dp) continue;
+      changed(dp);
+      if (before) changed(before);
+    }
+    for (const [k, dp] of prev!.dataplanes) if (!dataplanes.has(k)) changed(dp);
+    if (services.size > 0) {
+      for (const id of this.anyService) visit.add(id);
+      for (const s of services) for (const id of this.byService.get(s) ?? EMPTY) visit.add(id);
+    }
+    return { plan: { full: false, visit }, input };
+  }
+
+  /** Records what a visited node depends on, and whether it got a snapshot (else it is retried). */
+  visited(id: string, reach: NodeReach, ok: boolean): void {
+    if (ok) this.retry.delete(id);
+    else this.retry.add(id);
+    const before = this.reachOf.get(id);
+    if (before === reach || (before !== undefined && before !== 'any' && reach !== 'any' && before.mesh === reach.mesh && before.services === reach.services)) return;
+    this.unindex(id, before);
+    this.reachOf.set(id, reach);
+    if (reach === 'any') this.anyService.add(id);
+    else
+      for (const s of reach.services) {
+        const k = dpKey(reach.mesh, s);
+        let ids = this.byService.get(k);
+        if (!ids) this.byService.set(k, (ids = new Set()));
+        ids.add(id);
+      }
+  }
+
+  /** Forgets nodes that are no longer connected. */
+  forget(id: string): void {
+    this.unindex(id, this.reachOf.get(id));
+    this.reachOf.delete(id);
+    this.retry.delete(id);
+  }
+
+  /** Node ids the planner holds (to find the disconnected ones). */
+  known(): IterableIterator<string> {
+    return this.reachOf.keys();
+  }
+
+  private unindex(id: string, reach: NodeReach | undefined): void {
+    if (reach === undefined) return;
+    if (reach === 'any') {
+      this.anyService.delete(id);
+      return;
+    }
+    for (const s of reach.services) {
+      const k = dpKey(reach.mesh, s);
+      const ids = this.byService.get(k);
+      ids?.delete(id);
+      if (ids?.size === 0) this.byService.delete(k);
+    }
+  }
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameVips(a: GenerationInput['vips'], b: GenerationInput['vips']): boolean {
+  if (a === b) return true;
+  if (a.size !== b.size) return false;
+  for (const [mesh, m] of a) {
+    const o = b.get(mesh);
+    if (!o || o.size !== m.size) return false;
+    for (const [s, ip] of m) if (o.get(s) !== ip) return false;
+  }
+  return true;
+}
