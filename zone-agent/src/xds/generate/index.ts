@@ -46,6 +46,8 @@ export class XdsGenerator {
   private readonly proxyless = new ProxylessSnapshots(this.memo, this.usedGroups);
   private readonly sidecars: SidecarSnapshots;
   private readonly planner = new VisitPlanner();
+  /** Each mesh's inputs of the last generation (a partial pass updates them, `mesh-inputs-delta.ts`). */
+  private meshes = new Map<string, MeshInputs>();
 
   constructor(private readonly opts: GeneratorOptions) {
     this.sidecars = new SidecarSnapshots(this.memo, opts.certs, this.shared);
@@ -65,7 +67,8 @@ export class XdsGenerator {
     this.memo.begin();
     this.shared.begin(plan.full);
     this.usedGroups.clear();
-    const meshes = meshInputs(input, new Set(nodes.filter((n) => !isZoneProxy(n.kind)).map((n) => n.mesh)));
+    const meshes = meshInputs(input, new Set(nodes.filter((n) => !isZoneProxy(n.kind)).map((n) => n.mesh)), plan.full ? undefined : { previous: this.meshes, changed: plan.changed });
+    this.meshes = meshes;
     await issueCertificates(this.opts.certs, meshes, visit);
     let rebuilt = 0;
     const batch = out.batchSize ?? 200;

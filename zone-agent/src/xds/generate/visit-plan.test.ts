@@ -153,6 +153,17 @@ describe('partial generation passes', () => {
     expect(h.visited.has('default.svc-3-1')).toBe(true);
     expect(h.visited.has('default.svc-5-1')).toBe(false);
 
+    // An instance moves to another service and port, and another one's protocol changes: both services'
+    // endpoints, ports and protocols are derived again (`mesh-inputs-delta.ts`).
+    input = replace(input, 'svc-5-2', res('Dataplane', 'default', 'svc-5-2', { networking: { address: '10.0.5.2', inbound: [{ port: 9090, tags: { 'kuma.io/service': 'svc-6', 'kuma.io/protocol': 'http' } }], transparentProxying: { redirectPortInbound: 15006, redirectPortOutbound: 15001, reachableServices: reachOf(5) } } }));
+    await h.step(input);
+    expect(h.visited.has('default.svc-4-1')).toBe(true);
+    expect(h.visited.has('default.svc-5-1')).toBe(true);
+    input = replace(input, 'svc-1-1', res('Dataplane', 'default', 'svc-1-1', { networking: { address: '10.0.1.1', inbound: [{ port: 8080, tags: { 'kuma.io/service': 'svc-1', 'kuma.io/protocol': 'grpc' } }], transparentProxying: { redirectPortInbound: 15006, redirectPortOutbound: 15001, reachableServices: reachOf(1) } } }));
+    await h.step(input);
+    expect(h.visited.has('default.svc-0-2')).toBe(true);
+    expect(h.visited.has('default.svc-3-2')).toBe(false);
+
     // A node connecting later is visited on its own.
     const late = [...NODES, sidecar('late-1')];
     await h.step(input, late);

@@ -19,13 +19,14 @@
  * by service in `mesh-inputs.ts`), so those are the nodes whose inputs can change.
  */
 import { dataplaneOf, type DataplaneResource } from '../../model/dataplane.js';
+import type { DataplaneChange } from './mesh-inputs-delta.js';
 import type { GenerationInput } from './types.js';
 
 /** A full pass at least this often (passes, or milliseconds), to sweep the memo of replaced resources. */
 const FULL_EVERY_PASSES = 256;
 const FULL_EVERY_MS = 5 * 60_000;
 
-export type VisitPlan = { readonly full: true; readonly why: string } | { readonly full: false; readonly visit: ReadonlySet<string> };
+export type VisitPlan = { readonly full: true; readonly why: string } | { readonly full: false; readonly visit: ReadonlySet<string>; readonly changed: readonly DataplaneChange[] };
 
 /** What a visited node's snapshot depends on beyond its own Dataplane. */
 export type NodeReach = { readonly mesh: string; readonly services: readonly string[] } | 'any';
@@ -38,7 +39,6 @@ interface Seen {
   readonly zoneEgresses: NonNullable<GenerationInput['zoneEgresses']>;
   readonly externalServices: NonNullable<GenerationInput['externalServices']>;
   readonly vips: GenerationInput['vips'];
-  readonly dataplanes: Map<string, DataplaneResource>;
 }
 
 const dpKey = (mesh: string, name: string) => `${mesh}\u0000${name}`;
@@ -54,6 +54,7 @@ export class VisitPlanner {
   private readonly anyService = new Set<string>();
   /** Nodes that got no snapshot last time (a skip or a failure): visited again. */
   private readonly retry = new Set<string>();
+  private readonly dataplanes = new DataplaneDiff();
   private passesSinceFull = 0;
   private lastFull = 0;
 
@@ -67,8 +68,7 @@ export class VisitPlanner {
     const prev = this.seen;
     const vips = prev && sameVips(prev.vips, input.vips) ? prev.vips : input.vips;
     if (vips !== input.vips) input = { ...input, vips };
-    const dataplanes = new Map<string, DataplaneResource>();
-    for (const dp of input.dataplanes) dataplanes.set(dpKey(dp.mesh, dp.name), dp);
+    const diff = this.dataplanes.diff(input.dataplanes);
     this.seen = {
       meshes: input.meshes,
       policies: input.policies,
@@ -77,7 +77,6 @@ export class VisitPlanner {
       zoneEgresses: input.zoneEgresses ?? EMPTY,
       externalServices: input.externalServices ?? EMPTY,
       vips,
-      dataplanes,
     };
     const why = !prev
       ? 'first generation'
@@ -110,12 +109,14 @@ export class VisitPlanner {
     // Node ids are `<mesh>.<name>`, one per Dataplane; a second node of one Dataplane (a test may give a
     // proxyless client another id) is kept apart instead of replacing the first.
     const byDp = new Map<string, string | string[]>();
-    for (const n of nodes) {
-      if (!this.reachOf.has(n.id)) visit.add(n.id);
+    const indexed = (n: { readonly id: string; readonly mesh: string; readonly name: string }) => {
       const k = dpKey(n.mesh, n.name);
       const seen = byDp.get(k);
       byDp.set(k, seen === undefined ? n.id : typeof seen === 'string' ? [seen, n.id] : [...seen, n.id]);
-    }
+    };
+    for (const n of nodes) if (!this.reachOf.has(n.id)) visit.add(n.id);
+    // Only when a Dataplane changed: which nodes are its own.
+    if (diff.length > 0) for (const n of nodes) indexed(n);
     // Changed, added and removed Dataplanes: their own nodes, and whoever can reach their services.
     const services = new Set<string>();
     const changed = (dp: DataplaneResource) => {
@@ -124,18 +125,15 @@ export class VisitPlanner {
       else for (const id of ids ?? EMPTY) visit.add(id);
       for (const ib of dataplaneOf(dp).inbounds) if (ib.service !== '') services.add(dpKey(dp.mesh, ib.service));
     };
-    for (const [k, dp] of dataplanes) {
-      const before = prev!.dataplanes.get(k);
-      if (before === dp) continue;
-      changed(dp);
-      if (before) changed(before);
+    for (const c of diff) {
+      if (c.after) changed(c.after);
+      if (c.before) changed(c.before);
     }
-    for (const [k, dp] of prev!.dataplanes) if (!dataplanes.has(k)) changed(dp);
     if (services.size > 0) {
       for (const id of this.anyService) visit.add(id);
       for (const s of services) for (const id of this.byService.get(s) ?? EMPTY) visit.add(id);
     }
-    return { plan: { full: false, visit }, input };
+    return { plan: { full: false, visit, changed: diff }, input };
   }
 
   /** Records what a visited node depends on, and whether it got a snapshot (else it is retried). */
@@ -199,4 +197,45 @@ function sameVips(a: GenerationInput['vips'], b: GenerationInput['vips']): boole
     for (const [s, ip] of m) if (o.get(s) !== ip) return false;
   }
   return true;
+}
+
+/**
+ * The Dataplanes added, replaced or removed since the last call, by object identity: an unchanged one costs a
+ * set lookup (no key built), so a pass over 10,000 unchanged Dataplanes stays well under a millisecond.
+ */
+class DataplaneDiff {
+  private readonly objects = new Set<DataplaneResource>();
+  private readonly byKey = new Map<string, DataplaneResource>();
+
+  diff(list: readonly DataplaneResource[]): DataplaneChange[] {
+    const out: DataplaneChange[] = [];
+    let kept = 0;
+    for (const dp of list) {
+      if (this.objects.has(dp)) {
+        kept++;
+        continue;
+      }
+      const k = dpKey(dp.mesh, dp.name);
+      const before = this.byKey.get(k);
+      out.push({ before, after: dp });
+    }
+    const replaced = out.filter((c) => c.before !== undefined).length;
+    // Some of the previous ones are neither kept nor replaced: removed.
+    if (kept + replaced < this.objects.size) {
+      const now = new Set(list);
+      const replacedSet = new Set(out.map((c) => c.before));
+      for (const dp of this.objects) if (!now.has(dp) && !replacedSet.has(dp)) out.push({ before: dp });
+    }
+    for (const c of out) {
+      if (c.before) {
+        this.objects.delete(c.before);
+        this.byKey.delete(dpKey(c.before.mesh, c.before.name));
+      }
+      if (c.after) {
+        this.objects.add(c.after);
+        this.byKey.set(dpKey(c.after.mesh, c.after.name), c.after);
+      }
+    }
+    return out;
+  }
 }
