@@ -86,15 +86,19 @@ export class XdsGenerator {
       } catch (err) {
         out.onSkip?.(node.id, `generation failed: ${err instanceof Error ? err.message : String(err)}`);
       }
-      this.planner.visited(node.id, this.reachOf(node), ok);
+      this.planner.visited(node, this.reachOf(node), ok);
       if ((i + 1) % batch === 0) await new Promise<void>((r) => setImmediate(r));
     }
-    const live = new Set(nodes.map((n) => n.id));
-    for (const id of this.nodeStates.keys()) if (!live.has(id)) this.nodeStates.delete(id);
-    for (const id of [...this.planner.known()]) if (!live.has(id)) this.planner.forget(id);
-    // Egresses hold one certificate per mesh, under `egressCertName` (`egress-snapshot.ts`).
-    const egresses = new Set(nodes.filter((n) => n.kind === 'egress').map((n) => egressCertName(n.name)));
-    this.opts.certs.retain((mesh, name) => live.has(`${mesh}.${name}`) || egresses.has(name));
+    // Every node given was visited now or before, so the planner holds more only when some are gone: then
+    // (and on full passes) forget them, their state and their certificates (O(nodes), not on every change).
+    if (plan.full || this.planner.size > nodes.length) {
+      const live = new Set(nodes.map((n) => n.id));
+      for (const id of this.nodeStates.keys()) if (!live.has(id)) this.nodeStates.delete(id);
+      for (const id of [...this.planner.known()]) if (!live.has(id)) this.planner.forget(id);
+      // Egresses hold one certificate per mesh, under `egressCertName` (`egress-snapshot.ts`).
+      const egresses = new Set(nodes.filter((n) => n.kind === 'egress').map((n) => egressCertName(n.name)));
+      this.opts.certs.retain((mesh, name) => live.has(`${mesh}.${name}`) || egresses.has(name));
+    }
     if (plan.full) {
       // Groups no node belongs to any more, and resources no node uses.
       this.shared.prune();

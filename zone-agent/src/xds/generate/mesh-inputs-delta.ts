@@ -5,7 +5,8 @@
  * that have them (`byService`), instead of deriving every service from every Dataplane of the mesh (~40 ms
  * at 10,000 Dataplanes). Everything else of the mesh (model, policies and epoch, VIPs, CA) did not change.
  *
- * Falls back to a full derivation (returns undefined) when a service appears or disappears (the service
+ * The previous inputs' maps are updated in place (the caller drops `prev`). Falls back to a full derivation
+ * (returns undefined, `prev` then unusable) when a service appears or disappears (the service
  * maps keep their sorted order that way) or when the mesh routes through the zone egress (its endpoints
  * depend on every mesh's Dataplanes).
  */
@@ -58,16 +59,16 @@ export function updatedMeshInputs(prev: MeshInputs, input: GenerationInput, chan
   const resource = input.meshes.find((m) => m.name === mesh);
   if (!resource || routesThroughEgress(resource)) return undefined;
 
-  const dataplanes = new Map(prev.dataplanes);
-  const byService = new Map(prev.byService);
+  // Updated in place: the previous generation is over and nothing else holds its maps (copying six maps of
+  // 5,000-10,000 entries cost ~18 ms of a change at 10,000 Dataplanes).
+  const dataplanes = prev.dataplanes as Map<string, DataplaneResource>;
+  const byService = prev.byService as Map<string, Set<DataplaneResource>>;
   const touched = new Set<string>();
   const own = (s: string) => {
-    // Copy on write: the previous generation's sets stay as they were.
-    if (!touched.has(s)) {
-      touched.add(s);
-      byService.set(s, new Set(prev.byService.get(s)));
-    }
-    return byService.get(s) as Set<DataplaneResource>;
+    touched.add(s);
+    let set = byService.get(s);
+    if (!set) byService.set(s, (set = new Set()));
+    return set;
   };
   for (const c of mine) {
     if (c.before?.mesh === mesh) {
@@ -88,10 +89,10 @@ export function updatedMeshInputs(prev: MeshInputs, input: GenerationInput, chan
   for (const s of touched) {
     if (prev.services.has(s) !== endpoints.has(s) || prev.protocols.has(s) !== protocols.has(s)) return undefined;
   }
-  const services = new Map(prev.services);
-  const endpointKeys = new Map(prev.endpointKeys);
-  const protocolsOut = new Map(prev.protocols);
-  const ports = new Map(prev.ports);
+  const services = prev.services as Map<string, ServiceEndpoints>;
+  const endpointKeys = prev.endpointKeys as Map<string, string>;
+  const protocolsOut = prev.protocols as Map<string, Protocol>;
+  const ports = prev.ports as Map<string, readonly number[]>;
   for (const s of touched) {
     const e = endpoints.get(s);
     if (e) {

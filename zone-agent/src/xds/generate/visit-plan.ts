@@ -54,6 +54,9 @@ export class VisitPlanner {
   private readonly anyService = new Set<string>();
   /** Nodes that got no snapshot last time (a skip or a failure): visited again. */
   private readonly retry = new Set<string>();
+  /** `mesh\0name` of a Dataplane -> the visited nodes of it, and back. */
+  private readonly nodesOfDp = new Map<string, Set<string>>();
+  private readonly dpOf = new Map<string, string>();
   private readonly dataplanes = new DataplaneDiff();
   private passesSinceFull = 0;
   private lastFull = 0;
@@ -108,21 +111,11 @@ export class VisitPlanner {
     const visit = new Set<string>(this.retry);
     // Node ids are `<mesh>.<name>`, one per Dataplane; a second node of one Dataplane (a test may give a
     // proxyless client another id) is kept apart instead of replacing the first.
-    const byDp = new Map<string, string | string[]>();
-    const indexed = (n: { readonly id: string; readonly mesh: string; readonly name: string }) => {
-      const k = dpKey(n.mesh, n.name);
-      const seen = byDp.get(k);
-      byDp.set(k, seen === undefined ? n.id : typeof seen === 'string' ? [seen, n.id] : [...seen, n.id]);
-    };
     for (const n of nodes) if (!this.reachOf.has(n.id)) visit.add(n.id);
-    // Only when a Dataplane changed: which nodes are its own.
-    if (diff.length > 0) for (const n of nodes) indexed(n);
     // Changed, added and removed Dataplanes: their own nodes, and whoever can reach their services.
     const services = new Set<string>();
     const changed = (dp: DataplaneResource) => {
-      const ids = byDp.get(dpKey(dp.mesh, dp.name));
-      if (typeof ids === 'string') visit.add(ids);
-      else for (const id of ids ?? EMPTY) visit.add(id);
+      for (const id of this.nodesOfDp.get(dpKey(dp.mesh, dp.name)) ?? EMPTY) visit.add(id);
       for (const ib of dataplaneOf(dp).inbounds) if (ib.service !== '') services.add(dpKey(dp.mesh, ib.service));
     };
     for (const c of diff) {
@@ -137,10 +130,20 @@ export class VisitPlanner {
   }
 
   /** Records what a visited node depends on, and whether it got a snapshot (else it is retried). */
-  visited(id: string, reach: NodeReach, ok: boolean): void {
+  visited(node: { readonly id: string; readonly mesh: string; readonly name: string }, reach: NodeReach, ok: boolean): void {
+    const id = node.id;
     if (ok) this.retry.delete(id);
     else this.retry.add(id);
     const before = this.reachOf.get(id);
+    if (before === undefined) {
+      // Node ids are `<mesh>.<name>`, one per Dataplane; a second node of one Dataplane (a test may give a
+      // proxyless client another id) is kept beside the first.
+      const k = dpKey(node.mesh, node.name);
+      let ids = this.nodesOfDp.get(k);
+      if (!ids) this.nodesOfDp.set(k, (ids = new Set()));
+      ids.add(id);
+      this.dpOf.set(id, k);
+    }
     if (before === reach || (before !== undefined && before !== 'any' && reach !== 'any' && before.mesh === reach.mesh && before.services === reach.services)) return;
     this.unindex(id, before);
     this.reachOf.set(id, reach);
@@ -157,6 +160,13 @@ export class VisitPlanner {
   /** Forgets nodes that are no longer connected. */
   forget(id: string): void {
     this.unindex(id, this.reachOf.get(id));
+    const k = this.dpOf.get(id);
+    if (k !== undefined) {
+      const ids = this.nodesOfDp.get(k);
+      ids?.delete(id);
+      if (ids?.size === 0) this.nodesOfDp.delete(k);
+      this.dpOf.delete(id);
+    }
     this.reachOf.delete(id);
     this.retry.delete(id);
   }
@@ -164,6 +174,11 @@ export class VisitPlanner {
   /** Node ids the planner holds (to find the disconnected ones). */
   known(): IterableIterator<string> {
     return this.reachOf.keys();
+  }
+
+  /** How many nodes the planner holds: every node of the last pass, and more only if some are gone. */
+  get size(): number {
+    return this.reachOf.size;
   }
 
   private unindex(id: string, reach: NodeReach | undefined): void {
