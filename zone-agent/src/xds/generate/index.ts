@@ -57,8 +57,7 @@ export class XdsGenerator {
   async generate(input: GenerationInput, nodes: readonly ConnectedNode[], out: GenerateOptions): Promise<GenerationStats> {
     const t0 = performance.now();
     const encodedBefore = this.memo.encoded;
-    const due = this.opts.certs.nextRenewal();
-    const planned = this.planner.plan(input, nodes, due !== undefined && due.getTime() <= Date.now());
+    const planned = this.planner.plan(input, nodes, this.opts.certs.renewalDue());
     const plan = planned.plan;
     input = planned.input;
     // A partial pass visits only the nodes whose inputs could have changed (`visit-plan.ts`); the others keep

@@ -68,8 +68,10 @@ const replace = (input: GenerationInput, name: string, dp: DataplaneResource | u
 
 /** One incremental generator, the snapshots its nodes hold, and a check against a fresh generator. */
 class Harness {
-  readonly certs = new WorkloadCertificates();
-  readonly gen = new XdsGenerator({ certs: this.certs });
+  readonly gen: XdsGenerator;
+  constructor(readonly certs = new WorkloadCertificates()) {
+    this.gen = new XdsGenerator({ certs });
+  }
   readonly held = new Map<string, Snapshot>();
   visited = new Set<string>();
 
@@ -214,5 +216,29 @@ describe('partial generation passes', () => {
     input = { ...input, meshes: [res('Mesh', '', 'default', {})] };
     await h.step(input);
     expect(h.visited.size).toBe(NODES.length);
+  });
+
+  it('a certificate due for renewal reaches its proxy although nothing else changed', async () => {
+    // Whole seconds: certificates carry no milliseconds.
+    let now = Math.floor(Date.now() / 1000) * 1000;
+    const h = new Harness(new WorkloadCertificates({ validForSeconds: 300, now: () => new Date(now) }));
+    const ca = await generateCa({ commonName: 'ca', spiffeTrustDomain: 'default', validForSeconds: 3600 });
+    const input: GenerationInput = {
+      ...world(),
+      meshes: [res('Mesh', '', 'default', { mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } })],
+      secrets: [
+        res('Secret', 'default', 'default.ca-builtin-cert-ca-1', { data: Buffer.from(ca.certPem).toString('base64') }),
+        res('Secret', 'default', 'default.ca-builtin-key-ca-1', { data: Buffer.from(ca.keyPem).toString('base64') }),
+      ],
+    };
+    await h.step(input);
+    const sds = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
+    const before = h.held.get('default.svc-3-1')!.get(sds).version;
+    await h.step(input);
+    expect(h.visited.size).toBe(0);
+    now += 201_000;
+    await h.step(input);
+    expect(h.visited.has('default.svc-3-1')).toBe(true);
+    expect(h.held.get('default.svc-3-1')!.get(sds).version).not.toBe(before);
   });
 });
