@@ -109,8 +109,7 @@ export class VisitPlanner {
     }
     this.passesSinceFull++;
     const visit = new Set<string>(this.retry);
-    // Node ids are `<mesh>.<name>`, one per Dataplane; a second node of one Dataplane (a test may give a
-    // proxyless client another id) is kept apart instead of replacing the first.
+    // Nodes never visited: new connections.
     for (const n of nodes) if (!this.reachOf.has(n.id)) visit.add(n.id);
     // Changed, added and removed Dataplanes: their own nodes, and whoever can reach their services.
     const services = new Set<string>();
@@ -122,10 +121,9 @@ export class VisitPlanner {
       if (c.after) changed(c.after);
       if (c.before) changed(c.before);
     }
-    if (services.size > 0) {
-      for (const id of this.anyService) visit.add(id);
-      for (const s of services) for (const id of this.byService.get(s) ?? EMPTY) visit.add(id);
-    }
+    // Any Dataplane change, even one without services (a gateway), may matter to those that read them all.
+    if (diff.length > 0) for (const id of this.anyService) visit.add(id);
+    for (const s of services) for (const id of this.byService.get(s) ?? EMPTY) visit.add(id);
     return { plan: { full: false, visit, changed: diff }, input };
   }
 
