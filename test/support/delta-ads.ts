@@ -9,6 +9,8 @@ import { type AggregatedDiscoveryServiceClient, DeltaDiscoveryRequest, type Delt
 export class DeltaClient {
   readonly resources = new Map<string, Map<string, { version: string; value: Buffer }>>();
   error: grpc.ServiceError | undefined;
+  /** Responses received so far (a proxy the server should leave alone must see this stay put). */
+  responses = 0;
   private readonly stream: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
   /** Only the first request of a stream carries the node. */
   private started = false;
@@ -23,6 +25,7 @@ export class DeltaClient {
     this.stream = client.deltaAggregatedResources(meta);
     this.stream.on('error', (e: grpc.ServiceError) => (this.error = e));
     this.stream.on('data', (r: DeltaDiscoveryResponse) => {
+      this.responses++;
       let m = this.resources.get(r.typeUrl);
       if (!m) this.resources.set(r.typeUrl, (m = new Map()));
       for (const x of r.resources) m.set(x.name, { version: x.version, value: Buffer.from(x.resource!.value) });

@@ -107,6 +107,12 @@ export class WorkloadCertificates {
     return `${mesh}\n${[...new Set(services)].sort().join(' ')}\n${caId}`;
   }
 
+  /** Whether some held certificate is due for renewal now (by this instance's clock). */
+  renewalDue(): boolean {
+    const next = this.nextRenewal();
+    return next !== undefined && next.getTime() <= this.now().getTime();
+  }
+
   /** The earliest renewal among held certificates. */
   nextRenewal(): Date | undefined {
     let min: number | undefined;

@@ -182,7 +182,7 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
       },
     );
     for (const id of skipped.keys()) if (!nodes.has(id)) skipped.delete(id);
-    if (pushed > 0) log.debug(`${pushed} of ${stats.nodes} proxies got new configuration (${stats.rebuilt} rebuilt, ${stats.encoded} resources encoded, ${Math.round(stats.ms)} ms)`);
+    if (pushed > 0) log.debug(`${pushed} of ${stats.nodes} proxies got new configuration (${stats.full ? 'all' : stats.visited} visited, ${stats.rebuilt} rebuilt, ${stats.encoded} resources encoded, ${Math.round(stats.ms)} ms)`);
     // Certificates are renewed by a rebuild at their renewal time.
     if (renewTimer) clearTimeout(renewTimer);
     const next = certs.nextRenewal();

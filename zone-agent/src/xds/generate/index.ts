@@ -30,6 +30,7 @@ import { proxyPolicies } from './policy-hooks.js';
 import { ProxylessSnapshots } from './proxyless-snapshot.js';
 import { SharedOutbounds } from './shared-outbounds.js';
 import { EMPTY_OWN, SidecarSnapshots, type NodeState } from './sidecar-snapshot.js';
+import { VisitPlanner, type NodeReach } from './visit-plan.js';
 import type { ConnectedNode, GenerateOptions, GenerationInput, GenerationStats, GeneratorOptions } from './types.js';
 
 export type { ProxyKind } from './node-kind.js';
@@ -44,6 +45,9 @@ export class XdsGenerator {
   private readonly shared = new SharedOutbounds(this.memo, this.usedGroups);
   private readonly proxyless = new ProxylessSnapshots(this.memo, this.usedGroups);
   private readonly sidecars: SidecarSnapshots;
+  private readonly planner = new VisitPlanner();
+  /** Each mesh's inputs of the last generation (a partial pass updates them, `mesh-inputs-delta.ts`). */
+  private meshes = new Map<string, MeshInputs>();
 
   constructor(private readonly opts: GeneratorOptions) {
     this.sidecars = new SidecarSnapshots(this.memo, opts.certs, this.shared);
@@ -53,38 +57,65 @@ export class XdsGenerator {
   async generate(input: GenerationInput, nodes: readonly ConnectedNode[], out: GenerateOptions): Promise<GenerationStats> {
     const t0 = performance.now();
     const encodedBefore = this.memo.encoded;
+    const planned = this.planner.plan(input, nodes, this.opts.certs.renewalDue());
+    const plan = planned.plan;
+    input = planned.input;
+    // A partial pass visits only the nodes whose inputs could have changed (`visit-plan.ts`); the others keep
+    // their snapshots, and what they use stays in the memo until the next full pass sweeps it.
+    const visit = plan.full ? nodes : nodes.filter((n) => plan.visit.has(n.id));
     this.memo.begin();
-    this.shared.begin();
+    this.shared.begin(plan.full);
     this.usedGroups.clear();
-    const meshes = meshInputs(input, new Set(nodes.filter((n) => !isZoneProxy(n.kind)).map((n) => n.mesh)));
-    await issueCertificates(this.opts.certs, meshes, nodes);
+    const meshes = meshInputs(input, new Set(nodes.filter((n) => !isZoneProxy(n.kind)).map((n) => n.mesh)), plan.full ? undefined : { previous: this.meshes, changed: plan.changed });
+    this.meshes = meshes;
+    await issueCertificates(this.opts.certs, meshes, visit);
     let rebuilt = 0;
     const batch = out.batchSize ?? 200;
-    const live = new Set<string>();
-    for (let i = 0; i < nodes.length; i++) {
-      const node = nodes[i]!;
-      live.add(node.id);
+    for (let i = 0; i < visit.length; i++) {
+      const node = visit[i]!;
+      let ok = false;
       try {
         const r = await this.nodeSnapshot(input, meshes, node);
         if ('skip' in r) out.onSkip?.(node.id, r.skip);
         else {
+          ok = true;
           if (r.rebuilt) rebuilt++;
           out.onSnapshot(node.id, r.snapshot);
         }
       } catch (err) {
         out.onSkip?.(node.id, `generation failed: ${err instanceof Error ? err.message : String(err)}`);
       }
+      this.planner.visited(node, this.reachOf(node), ok);
       if ((i + 1) % batch === 0) await new Promise<void>((r) => setImmediate(r));
     }
-    for (const id of this.nodeStates.keys()) if (!live.has(id)) this.nodeStates.delete(id);
-    // Groups no node belongs to any more.
-    this.shared.prune();
-    this.proxyless.prune();
-    // Egresses hold one certificate per mesh, under `egressCertName` (`egress-snapshot.ts`).
-    const egresses = new Set(nodes.filter((n) => n.kind === 'egress').map((n) => egressCertName(n.name)));
-    this.opts.certs.retain((mesh, name) => live.has(`${mesh}.${name}`) || egresses.has(name));
-    this.memo.sweep();
-    return { nodes: nodes.length, rebuilt, encoded: this.memo.encoded - encodedBefore, missingVips: this.shared.missingVips, ms: performance.now() - t0 };
+    // Every node given was visited now or before, so the planner holds more only when some are gone: then
+    // (and on full passes) forget them, their state and their certificates (O(nodes), not on every change).
+    if (plan.full || this.planner.size > nodes.length) {
+      const live = new Set(nodes.map((n) => n.id));
+      for (const id of this.nodeStates.keys()) if (!live.has(id)) this.nodeStates.delete(id);
+      for (const id of [...this.planner.known()]) if (!live.has(id)) this.planner.forget(id);
+      // Egresses hold one certificate per mesh, under `egressCertName` (`egress-snapshot.ts`).
+      const egresses = new Set(nodes.filter((n) => n.kind === 'egress').map((n) => egressCertName(n.name)));
+      this.opts.certs.retain((mesh, name) => live.has(`${mesh}.${name}`) || egresses.has(name));
+    }
+    if (plan.full) {
+      // Groups no node belongs to any more, and resources no node uses.
+      this.shared.prune();
+      this.proxyless.prune();
+      this.memo.sweep();
+    } else this.shared.merge();
+    return { nodes: nodes.length, visited: visit.length, full: plan.full, rebuilt, encoded: this.memo.encoded - encodedBefore, missingVips: this.shared.missingVips, ms: performance.now() - t0 };
+  }
+
+  /** What a node's snapshot depends on beyond its own Dataplane (`visit-plan.ts`). */
+  private reachOf(node: ConnectedNode): NodeReach {
+    if (node.kind !== 'sidecar') return 'any';
+    const state = this.nodeStates.get(node.id);
+    const tp = state?.model.transparentProxy;
+    // A sidecar without transparent proxying reaches its declared outbounds and their route backends:
+    // policies can name any service, so it is visited on any change (as are sidecars without a list).
+    if (!state || !tp?.reachableServices) return 'any';
+    return { mesh: node.mesh, services: tp.reachableServices };
   }
 
   /** Distinct encoded resources held (for the benchmark and logs). */

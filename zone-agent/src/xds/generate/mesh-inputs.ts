@@ -16,6 +16,7 @@ import { meshEndpoints, type ServiceEndpoint, type ServiceEndpoints } from './en
 import { meshModel, proxyModelOf, secretPem, serviceProtocols, type MeshModel, type Protocol } from './model.js';
 import type { ProxyPolicies } from './policy-hooks.js';
 import type { GenerationInput } from './types.js';
+import { indexByService, updatedMeshInputs, type MeshDelta } from './mesh-inputs-delta.js';
 
 /** Shared, per mesh and outbound group. */
 export interface Group {
@@ -53,11 +54,26 @@ export interface MeshInputs {
   readonly dataplanes: ReadonlyMap<string, DataplaneResource>;
   readonly ca?: { certPem: string; keyPem: string };
   readonly groups: Map<string, Group>;
+  /** The mesh's Dataplanes per service of theirs (`mesh-inputs-delta.ts`). */
+  readonly byService: ReadonlyMap<string, ReadonlySet<DataplaneResource>>;
 }
 
-/** The inputs of every mesh in `wanted` (the meshes of the connected nodes). */
-export function meshInputs(input: GenerationInput, wanted: ReadonlySet<string>): Map<string, MeshInputs> {
+/**
+ * The inputs of every mesh in `wanted` (the meshes of the connected nodes). With `delta` (a partial pass,
+ * `visit-plan.ts`: only Dataplanes changed), a mesh's previous inputs are brought up to date for the
+ * services of the changed Dataplanes only (`mesh-inputs-delta.ts`) instead of re-derived from every one.
+ */
+export function meshInputs(input: GenerationInput, wanted: ReadonlySet<string>, delta?: MeshDelta): Map<string, MeshInputs> {
   const out = new Map<string, MeshInputs>();
+  if (delta) {
+    for (const name of wanted) {
+      const prev = delta.previous.get(name);
+      const next = prev && updatedMeshInputs(prev, input, delta.changed);
+      if (next) out.set(name, next);
+    }
+    if (out.size === wanted.size) return out;
+    wanted = new Set([...wanted].filter((m) => !out.has(m)));
+  }
   const byMesh = new Map<string, DataplaneResource[]>();
   // Across every mesh (a name with instances in two of them is served to neither), once, when one needs it.
   let viaEgress: Map<string, Set<string>> | undefined;
@@ -105,6 +121,7 @@ export function meshInputs(input: GenerationInput, wanted: ReadonlySet<string>):
       dataplanes: new Map(dataplanes.map((d) => [d.name, d] as const)),
       ca: certPem && keyPem ? { certPem, keyPem } : undefined,
       groups: new Map(),
+      byService: indexByService(dataplanes),
     });
   }
   return out;
@@ -123,9 +140,15 @@ export const groupKey = (mesh: MeshInputs, g: Group): string => `${mesh.model.na
 /** The mesh's service VIPs without its MeshExternalServices' (`dns/external-services.ts`), kept as the same object when there are none. */
 function serviceVips(vips: ReadonlyMap<string, string> | undefined): ReadonlyMap<string, string> {
   if (!vips) return new Map();
-  if (![...vips.keys()].some((k) => externalServiceOfKey(k) !== undefined)) return vips;
-  return new Map([...vips].filter(([k]) => externalServiceOfKey(k) === undefined));
+  // Once per table object: the generator keeps an unchanged table the same object (`visit-plan.ts`).
+  let out = ownVips.get(vips);
+  if (!out) {
+    out = [...vips.keys()].some((k) => externalServiceOfKey(k) !== undefined) ? new Map([...vips].filter(([k]) => externalServiceOfKey(k) === undefined)) : vips;
+    ownVips.set(vips, out);
+  }
+  return out;
 }
+const ownVips = new WeakMap<ReadonlyMap<string, string>, ReadonlyMap<string, string>>();
 
 const NONE: ReadonlySet<string> = new Set();
 const hash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 24);

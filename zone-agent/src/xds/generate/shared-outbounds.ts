@@ -42,8 +42,11 @@ export class SharedOutbounds {
   /** Per reachable list: the entries its sets were made of, previous generation and this one. */
   private prevReach = new Map<string, { entries: readonly SharedService[]; sets: SharedSets }>();
   private curReach = new Map<string, { entries: readonly SharedService[]; sets: SharedSets }>();
-  /** Services of transparent-proxy meshes without a VIP in this generation. */
-  missingVips = 0;
+  /**
+   * Services (`mesh\0service`, or a MeshExternalService key) of transparent-proxy meshes without a VIP, as of
+   * the last generation that looked at them: a partial pass looks at few, so it keeps what the others found.
+   */
+  private readonly missing = new Set<string>();
 
   /** `used` collects the group keys this generation touched (shared with the proxyless assembler). */
   constructor(
@@ -51,9 +54,15 @@ export class SharedOutbounds {
     private readonly used: Set<string>,
   ) {}
 
-  begin(): void {
-    this.missingVips = 0;
+  /** Starts a generation; `full`: it visits every node (so it finds every service without a VIP again). */
+  begin(full: boolean): void {
+    if (full) this.missing.clear();
     this.usedSets.clear();
+  }
+
+  /** Services (and MeshExternalServices) still without a VIP. */
+  get missingVips(): number {
+    return this.missing.size;
   }
 
   /**
@@ -65,6 +74,21 @@ export class SharedOutbounds {
     this.prevEntries = this.curEntries;
     this.curEntries = new Map();
     this.prevReach = this.curReach;
+    this.curReach = new Map();
+  }
+
+  /**
+   * Ends a partial generation (`visit-plan.ts`): the nodes it did not visit still use the previous
+   * generation's resources, so this one's are added to them instead of replacing them.
+   */
+  merge(): void {
+    for (const [k, cur] of this.curEntries) {
+      const prev = this.prevEntries.get(k);
+      if (!prev || prev.epoch !== cur.epoch) this.prevEntries.set(k, cur);
+      else for (const [s, e] of cur.services) prev.services.set(s, e);
+    }
+    this.curEntries = new Map();
+    for (const [k, r] of this.curReach) this.prevReach.set(k, r);
     this.curReach = new Map();
   }
 
@@ -157,7 +181,8 @@ export class SharedOutbounds {
         : [];
       entry = { sig, cluster: d.cluster, cla: d.cla, listeners: vipListeners };
     }
-    if (!vip) this.missingVips++;
+    if (!vip) this.missing.add(`${mesh.model.name}\u0000${service}`);
+    else this.missing.delete(`${mesh.model.name}\u0000${service}`);
     g.entries.set(service, entry);
     let cur = this.curEntries.get(memoKey);
     if (!cur) this.curEntries.set(memoKey, (cur = { epoch: mesh.epoch, services: new Map() }));
@@ -178,7 +203,8 @@ export class SharedOutbounds {
     const cla = through ? this.memo.get(EDS, `${k}\u0000${JSON.stringify(mesh.egresses)}`, ClusterLoadAssignment, m.cluster, () => externalServiceEgressAssignment(m, mesh.egresses)) : undefined;
     const vip = e.vip;
     // Its VIP comes from the DNS component's loop like a service's: counted, so the agent retries shortly.
-    if (!vip) this.missingVips++;
+    if (!vip) this.missing.add(k);
+    else this.missing.delete(k);
     const listeners = vip
       ? [this.memo.get(LDS, `${k}\u0000${vip}`, Listener, `outbound:${vip}:${m.port}`, () => outboundListener(vip, m.port, m.cluster, m.protocol, externalServiceHooks(m), false))]
       : [];

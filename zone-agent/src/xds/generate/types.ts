@@ -45,7 +45,12 @@ export interface GenerateOptions {
 }
 
 export interface GenerationStats {
+  /** Connected nodes given. */
   readonly nodes: number;
+  /** Nodes this generation visited (`visit-plan.ts`): all of them on a full pass. */
+  readonly visited: number;
+  /** Whether every node was visited. */
+  readonly full: boolean;
   /** Nodes whose own resources were rebuilt (the rest only recomposed). */
   readonly rebuilt: number;
   /** Resources encoded by this generation (memo misses). */
