@@ -153,6 +153,27 @@ describe('startXds', () => {
     expect(endpoints(eds2)).toBe(2);
   });
 
+  it('a proxy that reconnects before any change gets its configuration again', async () => {
+    const port = await freePort();
+    const store = new FakeStore();
+    store.items = [res('Mesh', '', 'default', {}), dp('client', 9000, 'client'), dp('echo-1', 5001)];
+    const { lines } = await start(port, store);
+    const ask = (s: ReturnType<typeof stream>) => s.call.write(DiscoveryRequest.fromPartial({ node: Node.fromPartial({ id: 'default.client' }), typeUrl: LISTENER_TYPE_URL, resourceNames: ['echo'] }));
+
+    const first = stream(port);
+    ask(first);
+    const lds = await first.until(() => first.got[0]);
+    first.call.cancel();
+    await first.until(() => (lines.some((l) => l.includes('default.client disconnected')) ? true : undefined));
+
+    // Nothing changed in the zone since: no pass ran between the disconnect and this stream.
+    const again = stream(port);
+    ask(again);
+    const lds2 = await again.until(() => again.got[0]);
+    expect(lds2.versionInfo).toBe(lds.versionInfo);
+    expect(lds2.resources).toHaveLength(1);
+  });
+
   it('ends the stream of a node id without a Dataplane (NOT_FOUND) or a malformed one (INVALID_ARGUMENT)', async () => {
     const port = await freePort();
     const store = new FakeStore();

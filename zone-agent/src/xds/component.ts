@@ -217,7 +217,12 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
       if (seen) seen.streams++;
       else nodes.set(id, { ...proxy, kind, workDir: typeof node?.metadata?.workdir === 'string' ? node.metadata.workdir : undefined, streams: 1 });
       log.info(`${id} connected (${variant === 'sotw' ? 'state of the world' : 'incremental'}${node?.userAgentName ? `, ${node.userAgentName}` : ''})`);
-      if (!cache.getSnapshot(id)) await loop.runNow();
+      if (!cache.getSnapshot(id)) {
+        // A proxy that reconnects before a pass saw it leave is still "visited" for the visit plan; its
+        // snapshot was dropped on disconnect, so the next pass must build it again.
+        generator.revisit(id);
+        await loop.runNow();
+      }
       return id;
     },
     closeStream: (id: string, ctx: StreamContext) => {

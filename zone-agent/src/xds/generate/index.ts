@@ -107,6 +107,11 @@ export class XdsGenerator {
     return { nodes: nodes.length, visited: visit.length, full: plan.full, rebuilt, encoded: this.memo.encoded - encodedBefore, missingVips: this.shared.missingVips, ms: performance.now() - t0 };
   }
 
+  /** The next generation visits this node even in a partial pass (its snapshot was dropped: `VisitPlanner.revisit`). */
+  revisit(id: string): void {
+    this.planner.revisit(id);
+  }
+
   /** What a node's snapshot depends on beyond its own Dataplane (`visit-plan.ts`). */
   private reachOf(node: ConnectedNode): NodeReach {
     if (node.kind !== 'sidecar') return 'any';

@@ -155,6 +155,14 @@ export class VisitPlanner {
       }
   }
 
+  /**
+   * The node's snapshot is gone from the cache (it disconnected and came back before a pass noticed it was
+   * gone, so the planner still counts it as visited): the next pass visits it, whatever changed.
+   */
+  revisit(id: string): void {
+    this.retry.add(id);
+  }
+
   /** Forgets nodes that are no longer connected. */
   forget(id: string): void {
     this.unindex(id, this.reachOf.get(id));
