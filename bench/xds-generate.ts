@@ -9,9 +9,7 @@
  * Run: `npx tsx bench/xds-generate.ts [--dps 10000] [--reach 20] [--rounds 20]`
  */
 import { parseArgs } from 'node:util';
-import { stored } from '../zone-agent/src/model/testing.js';
-import { WorkloadCertificates } from '../zone-agent/src/xds/certs.js';
-import { XdsGenerator, type ConnectedNode, type GenerationInput } from '../zone-agent/src/xds/generate/index.js';
+import { stored, WorkloadCertificates, XdsGenerator, type ConnectedNode, type GenerationInput } from '@ursa/zone-agent';
 
 const { values: args } = parseArgs({ options: { dps: { type: 'string', default: '10000' }, reach: { type: 'string', default: '20' }, rounds: { type: 'string', default: '20' } } });
 const N = Number(args.dps);

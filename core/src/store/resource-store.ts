@@ -163,9 +163,10 @@ export class ResourceStore {
   /**
    * `currentRevision` calls arriving while one read runs share the next read (one `IN (...)` for all their
    * tenants): every hello of a wave asks. A shared read starts after each of its callers asked, so none gets
-   * a revision older than at its call.
+   * a revision older than at its call. (TypeScript-private, not `#`: the store is wrapped in a `Proxy` to
+   * count or meter calls, and a `#` member read through a proxy throws.)
    */
-  #revisions = new Coalescer((ids: string[]) => this.#currentRevisionsNow(ids), 500);
+  private readonly revisionWaves = new Coalescer((ids: string[]) => this.currentRevisionsNow(ids), 500);
 
   constructor(
     private readonly db: Db,
@@ -366,7 +367,7 @@ export class ResourceStore {
    */
   async snapshotPage(tenant: string, opts: { kinds: readonly string[]; after?: ResourceKey; limit: number }): Promise<{ resources: Resource[] }> {
     if (opts.kinds.length === 0) return { resources: [] };
-    return this.#snapshotPages.run({ tenant, opts });
+    return this.snapshotPageWaves.run({ tenant, opts });
   }
 
   /**
@@ -375,14 +376,14 @@ export class ResourceStore {
    * writes of one query per hello were the global's largest cost after GC, README "Many zones on one global
    * process"). Sessions get the same array; none of them changes it.
    */
-  #snapshotPages = new Coalescer(async (reqs: { tenant: string; opts: { kinds: readonly string[]; after?: ResourceKey; limit: number } }[]) => {
+  private readonly snapshotPageWaves = new Coalescer(async (reqs: { tenant: string; opts: { kinds: readonly string[]; after?: ResourceKey; limit: number } }[]) => {
     const keyOf = (r: (typeof reqs)[number]) => JSON.stringify([r.tenant, r.opts.kinds, r.opts.after ?? null, r.opts.limit]);
     const pages = new Map<string, Promise<{ resources: Resource[] }>>();
-    for (const r of reqs) if (!pages.has(keyOf(r))) pages.set(keyOf(r), this.#snapshotPageNow(r.tenant, r.opts));
+    for (const r of reqs) if (!pages.has(keyOf(r))) pages.set(keyOf(r), this.snapshotPageNow(r.tenant, r.opts));
     return Promise.all(reqs.map((r) => pages.get(keyOf(r))!));
   }, 500);
 
-  async #snapshotPageNow(tenant: string, opts: { kinds: readonly string[]; after?: ResourceKey; limit: number }): Promise<{ resources: Resource[] }> {
+  private async snapshotPageNow(tenant: string, opts: { kinds: readonly string[]; after?: ResourceKey; limit: number }): Promise<{ resources: Resource[] }> {
     const conds: (SQL | undefined)[] = [eq(resources.tenantId, tenant), eq(resources.deleted, false), inArray(resources.kind, [...opts.kinds])];
     if (opts.after) conds.push(sql`(${resources.kind}, ${resources.mesh}, ${resources.name}) > (${opts.after.kind}, ${opts.after.mesh}, ${opts.after.name})`);
     const rows = await this.db
@@ -435,10 +436,10 @@ export class ResourceStore {
 
   /** The tenant's current revision (0 for a tenant that never wrote). */
   async currentRevision(tenant: string): Promise<number> {
-    return this.#revisions.run(tenant);
+    return this.revisionWaves.run(tenant);
   }
 
-  async #currentRevisionsNow(ids: string[]): Promise<number[]> {
+  private async currentRevisionsNow(ids: string[]): Promise<number[]> {
     const unique = [...new Set(ids)];
     const rows = await this.db
       .select({ id: tenants.id, revision: tenants.revision })
