@@ -9,6 +9,7 @@
  * refused naming why; after a key rotation the new key's tokens work, and after retirement the old ones stop.
  */
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
@@ -211,6 +212,13 @@ describe('zone tokens issued by the global, verified on a federated zone (real g
     // The old key stays active until retired.
     expect((await bootstrap(xdsPort, ca, zoneProxy('ingress', 'zi-4', old.token))).status).toBe(200);
 
+    // Retiring ends every session whose token the old key signed, the zone's own KDS session included (the
+    // keeper checks each heartbeat). So, as Kuma's docs ask, the operator first gives the zone a cp token
+    // signed with the new key (the agent re-reads --token-file on every reconnect); without it the zone could
+    // be cut off before the deletion of the old public key reached it, and would keep accepting old tokens.
+    const cp = await issue({ zone: 'z1', scope: ['cp'] });
+    expect(kidOf(cp.token)).toBe(rotated.body.signingKey);
+    await writeFile(zone.tokenFile, cp.token);
     expect((await call(global.url, 'POST', '/tokens/zone/signing-keys/retire')).status).toBe(200);
     const gone = await waitFor('the retired key to leave the zone', async () => {
       const r = await bootstrap(xdsPort, ca, zoneProxy('ingress', 'zi-4', old.token));

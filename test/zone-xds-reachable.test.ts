@@ -3,6 +3,7 @@
  * real delta ADS streams. An endpoint change reaches the proxies that can reach the service and sends
  * nothing to one that cannot; editing a proxy's `reachableServices` and adding a policy still reach it.
  */
+import { Resolver } from 'node:dns/promises';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,7 @@ describe('zone agent xDS: reachable services', () => {
   let dataDir: string;
   let url: string;
   let ads: AggregatedDiscoveryServiceClient;
+  let dnsPort: number;
   const clients: DeltaClient[] = [];
   const until = <T>(what: string, f: () => T | undefined, ms = 15_000) => waitFor(what, async () => f(), ms, agent);
   const put = async (body: Record<string, unknown>) => expect((await call(url, 'PUT', `/meshes/default/dataplanes/${body.name}`, { body })).status).toBeLessThan(300);
@@ -51,7 +53,7 @@ describe('zone agent xDS: reachable services', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'ursa-xds-reachable-'));
     const apiPort = await freePort();
     const xdsPort = await freePort();
-    const dnsPort = await freePort();
+    dnsPort = await freePort();
     agent = start(process.execPath, [ZONE_BIN, '--zone', 'reach-zone', '--data-dir', dataDir, '--api-port', String(apiPort), '--xds-port', String(xdsPort), '--dns-port', String(dnsPort), '--dns-upstream', '127.0.0.1:9'], { env: cleanEnv() });
     url = `http://127.0.0.1:${apiPort}`;
     await waitFor('zone agent GET /ready', () => getJson(`${url}/ready`), 30_000, agent);
@@ -77,6 +79,13 @@ describe('zone agent xDS: reachable services', () => {
     await until('web-1 has api endpoints', () => (addresses(web, 'api').includes('127.0.0.21') ? true : undefined));
     await until('db-1 has cache endpoints', () => (addresses(db, 'cache').includes('127.0.0.31') ? true : undefined));
     expect(db.get(CDS).has('api')).toBe(false);
+    // Settle first: VIPs are allocated after the Dataplanes are written, and a proxy's listeners (its VIP
+    // outbounds, the `_kuma:dynamicconfig` DNS table) change once they are. Cache was written last, so a
+    // VIP table holding cache's holds all four; wait until DNS answers it and db-1 has its VIP outbound.
+    const resolver = new Resolver();
+    resolver.setServers([`127.0.0.1:${dnsPort}`]);
+    const cacheVip = await waitFor('cache.mesh has a VIP', async () => (await resolver.resolve4('cache.mesh').catch(() => []))[0], 15_000, agent);
+    await until('db-1 has its outbound on cache\'s VIP', () => (db.get(LDS).has(`outbound:${cacheVip}:8080`) ? true : undefined));
 
     // api-1 moves: web-1 (reaching api) gets it; db-1 (not reaching api) gets nothing at all.
     const dbBefore = db.responses;
@@ -84,7 +93,7 @@ describe('zone agent xDS: reachable services', () => {
     await until('web-1 sees api-1 move', () => (addresses(web, 'api').includes('127.0.0.22') ? true : undefined));
     // Absence can only be shown by waiting: a pass is over well within 1 s once web-1 has its update.
     await new Promise((r) => setTimeout(r, 1000));
-    expect(db.responses).toBe(dbBefore);
+    expect(db.log.slice(dbBefore)).toEqual([]);
 
     // db-1 now also lists api: it gets api's cluster and endpoints.
     await put(dataplane('db-1', '127.0.0.12', 'db', ['cache', 'api']));

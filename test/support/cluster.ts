@@ -65,6 +65,8 @@ export interface ZoneProc {
   readonly url: string;
   readonly child: Child;
   readonly dataDir: string;
+  /** The zone token's file (`--token-file`): the agent re-reads it on every reconnect. */
+  readonly tokenFile: string;
   /** The agent's `.mesh` DNS resolver (UDP and TCP on 127.0.0.1); a free port each, so agents do not clash. */
   readonly dnsPort: number;
   stop(): Promise<void>;
@@ -90,6 +92,7 @@ export async function startZoneAgent(opts: { name: string; globalUrl: string; to
     url,
     child,
     dataDir,
+    tokenFile,
     dnsPort,
     stop: () => child.stop(),
     kill: () => {

@@ -11,6 +11,8 @@ export class DeltaClient {
   error: grpc.ServiceError | undefined;
   /** Responses received so far (a proxy the server should leave alone must see this stay put). */
   responses = 0;
+  /** What each response carried, in order: a failing absence check names what arrived. */
+  readonly log: { typeUrl: string; names: string[]; removed: string[] }[] = [];
   private readonly stream: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
   /** Only the first request of a stream carries the node. */
   private started = false;
@@ -26,6 +28,7 @@ export class DeltaClient {
     this.stream.on('error', (e: grpc.ServiceError) => (this.error = e));
     this.stream.on('data', (r: DeltaDiscoveryResponse) => {
       this.responses++;
+      this.log.push({ typeUrl: r.typeUrl, names: r.resources.map((x) => x.name), removed: r.removedResources });
       let m = this.resources.get(r.typeUrl);
       if (!m) this.resources.set(r.typeUrl, (m = new Map()));
       for (const x of r.resources) m.set(x.name, { version: x.version, value: Buffer.from(x.resource!.value) });
