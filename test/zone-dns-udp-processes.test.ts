@@ -3,7 +3,7 @@
  * (`--dns-udp-processes`), answer, and die with the agent, even when it is killed with SIGKILL, so none is left
  * behind holding the DNS port.
  */
-import { readdir, readFile, mkdtemp } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,29 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '@ursa/zone-agent';
 import { removeDirs } from '@ursa/test-support/cluster.js';
 import { digShort, requireDig } from '@ursa/test-support/dig.js';
-import { cleanEnv, freePort, start, waitFor, type Child } from '@ursa/test-support/process.js';
+import { alive, childrenOf, cleanEnv, freePort, start, waitFor, type Child } from '@ursa/test-support/process.js';
 
 const ZONE = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
-
-/** The direct children of `pid` (every thread's). */
-async function childrenOf(pid: number): Promise<number[]> {
-  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
-  const out: number[] = [];
-  for (const t of tasks) {
-    const text = await readFile(`/proc/${pid}/task/${t}/children`, 'utf8').catch(() => '');
-    out.push(...text.split(/\s+/).filter(Boolean).map(Number));
-  }
-  return out;
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('zone agent DNS over several processes (real process)', () => {
   let upstream: FakeUpstream;

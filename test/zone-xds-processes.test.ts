@@ -22,19 +22,11 @@ import { Node } from '@ursa/proto/gen/envoy/config/core/v3/base.js';
 import { AggregatedDiscoveryServiceClient, CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, CLUSTER_TYPE_URL, DiscoveryRequest, type DiscoveryResponse } from '@ursa/proto/xds';
 import { call } from '@ursa/test-support/api.js';
 import { removeDirs } from '@ursa/test-support/cluster.js';
-import { cleanEnv, freePort, getJson, start, waitFor, type Child } from '@ursa/test-support/process.js';
+import { alive, childrenOf, cleanEnv, freePort, getJson, start, waitFor, type Child } from '@ursa/test-support/process.js';
 
 const ZONE = new URL('../zone-agent/bin/zone-agent.js', import.meta.url).pathname;
 const EDS = CLUSTER_LOAD_ASSIGNMENT_TYPE_URL;
 const WEBS = ['web-1', 'web-2', 'web-3', 'web-4'];
-
-/** The direct children of `pid` (every thread's). */
-async function childrenOf(pid: number): Promise<number[]> {
-  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
-  const out: number[] = [];
-  for (const t of tasks) out.push(...(await readFile(`/proc/${pid}/task/${t}/children`, 'utf8').catch(() => '')).split(/\s+/).filter(Boolean).map(Number));
-  return out;
-}
 
 /** Established TCP connections whose local port is `port` held by process `pid` (its descriptors, matched in /proc/net/tcp). */
 async function connectionsOn(pid: number, port: number): Promise<number> {
@@ -54,15 +46,6 @@ async function connectionsOn(pid: number, port: number): Promise<number> {
   }
   return n;
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const dataplane = (name: string, service: string, address: string, port: number) => ({
   type: 'Dataplane',
