@@ -3,9 +3,10 @@
  * with a smaller number. Proven with concurrent writers against every backend (on PostgreSQL the writers
  * really run in parallel on separate connections), and with a deliberately slow transaction on PostgreSQL.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Change, type Database, ResourceStore, type WriteResult } from '@ursa/core';
+import { describe, expect, it } from 'vitest';
+import { type Change, ResourceStore, type WriteResult } from '@ursa/core';
 import { backends } from '@ursa/test-support/backends.js';
+import { storeSuite } from '@ursa/test-support/store-suite.js';
 import { freshTenant, meshTimeout } from '@ursa/test-support/fixtures.js';
 
 const WRITERS = 8;
@@ -46,15 +47,7 @@ function expectStrictlyIncreasing(seen: Seen[]) {
 
 for (const backend of backends()) {
   describe(`gap-free change feed on ${backend.name}`, () => {
-    let database: Database;
-    let dispose: () => Promise<void>;
-    let store: ResourceStore;
-
-    beforeAll(async () => {
-      ({ database, dispose } = await backend.open());
-      store = new ResourceStore(database.db);
-    });
-    afterAll(async () => dispose?.());
+    const suite = storeSuite(backend);
 
     it(`${WRITERS} concurrent writers x ${WRITES_EACH} writes: a tailing reader sees exactly every committed change, in order, once`, async () => {
       const tenant = freshTenant('feed');
@@ -63,14 +56,14 @@ for (const backend of backends()) {
       const writers = Array.from({ length: WRITERS }, async (_, w) => {
         try {
           for (let i = 0; i < WRITES_EACH; i++) {
-            const r = await store.create(tenant, meshTimeout(`w${w}-${i}`));
+            const r = await suite.store.create(tenant, meshTimeout(`w${w}-${i}`));
             committed.push({ revision: r.revision, key: `default/w${w}-${i}` });
           }
         } finally {
           running--;
         }
       });
-      const reader = tail(store, tenant, () => running === 0);
+      const reader = tail(suite.store, tenant, () => running === 0);
       await Promise.all(writers);
       const { seen, polls } = await reader;
 
@@ -94,13 +87,13 @@ for (const backend of backends()) {
           for (let i = 0; i < 150; i++) {
             let result: WriteResult;
             if (i % 5 === 3 && live.length > 0) {
-              result = (await store.apply(tenant, [{ op: 'update', resource: meshTimeout(live[0]!, { timeout: `${i}s` }) }]))[0]!;
+              result = (await suite.store.apply(tenant, [{ op: 'update', resource: meshTimeout(live[0]!, { timeout: `${i}s` }) }]))[0]!;
             } else if (i % 7 === 6 && live.length > 1) {
               const name = live.shift()!;
-              result = (await store.apply(tenant, [{ op: 'delete', key: { kind: 'MeshTimeout', mesh: 'default', name } }]))[0]!;
+              result = (await suite.store.apply(tenant, [{ op: 'delete', key: { kind: 'MeshTimeout', mesh: 'default', name } }]))[0]!;
             } else {
               const name = `m${w}-${i}`;
-              result = (await store.apply(tenant, [{ op: 'create', resource: meshTimeout(name) }]))[0]!;
+              result = (await suite.store.apply(tenant, [{ op: 'create', resource: meshTimeout(name) }]))[0]!;
               live.push(name);
             }
             writes.push(
@@ -113,7 +106,7 @@ for (const backend of backends()) {
           running--;
         }
       });
-      const reader = tail(store, tenant, () => running === 0);
+      const reader = tail(suite.store, tenant, () => running === 0);
       await Promise.all(writers);
       const { seen } = await reader;
 
@@ -127,13 +120,13 @@ for (const backend of backends()) {
       for (const w of writes) {
         if (!seenRevisions.has(w.revision)) expect(lastSeenOfKey.get(w.key) ?? -1, `write ${w.revision} of ${w.key} lost`).toBeGreaterThan(w.revision);
       }
-      // Replaying the feed gives exactly what the store holds.
+      // Replaying the feed gives exactly what the suite.store holds.
       const replayed = new Map<string, number>();
       for (const s of seen) {
         if (s.op === 'delete') replayed.delete(s.key);
         else replayed.set(s.key, s.revision);
       }
-      const snap = await store.snapshot(tenant);
+      const snap = await suite.store.snapshot(tenant);
       expect(new Map(snap.resources.map((r) => [`${r.mesh}/${r.name}`, r.revision]))).toEqual(replayed);
     });
 
@@ -144,7 +137,7 @@ for (const backend of backends()) {
         const gate = new Promise<void>((r) => (release = r));
         let entered!: () => void;
         const inside = new Promise<void>((r) => (entered = r));
-        const slowStore = new ResourceStore(database.db, {
+        const slowStore = new ResourceStore(suite.database.db, {
           beforeCommit: async () => {
             entered();
             await gate;
@@ -152,16 +145,16 @@ for (const backend of backends()) {
         });
         const slow = slowStore.create(tenant, meshTimeout('slow'));
         await inside; // the slow writer holds revision 1, uncommitted
-        const fast = store.create(tenant, meshTimeout('fast')); // must queue behind it
+        const fast = suite.store.create(tenant, meshTimeout('fast')); // must queue behind it
         const fastDone = fast.then(() => true);
         // While the slow writer is open, the reader sees neither write and the fast one has not committed.
-        const during = await store.changesSince(tenant, 0);
+        const during = await suite.store.changesSince(tenant, 0);
         expect(during.changes).toEqual([]);
         expect(await Promise.race([fastDone, new Promise((r) => setTimeout(() => r(false), 200))])).toBe(false);
         release();
         const [s, f] = await Promise.all([slow, fast]);
         expect([s.revision, f.revision]).toEqual([1, 2]);
-        const after = await store.changesSince(tenant, 0);
+        const after = await suite.store.changesSince(tenant, 0);
         expect(after.changes.map((c) => (c.op === 'upsert' ? c.resource.name : ''))).toEqual(['slow', 'fast']);
       });
     }
