@@ -12,6 +12,7 @@ import type { ZoneConfig } from './config.js';
 import { sinceStart } from './store/open.js';
 import type { Stop } from './component.js';
 import { createResolver, type Resolver } from './dns/resolver.js';
+import { VipBoard } from './dns/vip-board.js';
 import type { KdsClient as KdsClientType } from './kds/client.js';
 import type { XdsHandle } from './xds/component.js';
 import type { ZoneMetrics } from './metrics.js';
@@ -154,7 +155,7 @@ export async function runAgent(start: AgentStart): Promise<void> {
   });
   const server = serve({ fetch: app.fetch, hostname: config.apiHost, port: config.apiPort }, (info) => log.info(`zone API listening on http://${config.apiHost}:${info.port} (${sinceStart()} ms after start)`));
   // Local parts first: they serve from the persisted state whether or not the global is reachable.
-  const deps = { config, store: stores.resources, waker, log, db: database.db };
+  const deps = { config, store: stores.resources, waker, log, db: database.db, vips: new VipBoard() };
   const stops: Stop[] = [];
   stops.push(await startDns(deps, { resolver, persistedText: start.persistedText }));
   stops.push(await startIngressBookkeeping(deps));

@@ -4,6 +4,7 @@
  */
 import type { Db, Logger, ResourceStore, Waker } from '@ursa/core';
 import type { ZoneConfig } from './config.js';
+import type { VipBoard } from './dns/vip-board.js';
 
 export interface ComponentDeps {
   readonly config: ZoneConfig;
@@ -14,6 +15,8 @@ export interface ComponentDeps {
   readonly log: Logger;
   /** The zone's database, for parts that keep their own tables (the DNS resolver's VIPs). */
   readonly db?: Db;
+  /** The VIP table the DNS component last synced (published by it, read by the xDS generator). */
+  readonly vips?: VipBoard;
 }
 
 export type Stop = () => Promise<void>;

@@ -19,6 +19,12 @@ export interface RebuildLoopOptions {
   readonly log: Logger;
   /** Quiet time after the first ring before the pass (default 100 ms). */
   readonly delayMs?: number;
+  /**
+   * Run the pass on the first ring at once when the loop has been quiet for `delayMs` (no pass running or due,
+   * none ended within it): a lone change then skips the delay, while rings arriving during or right after a
+   * pass still coalesce into one more. For the xDS loop, whose delay is most of what a change waits for.
+   */
+  readonly leading?: boolean;
   /** Delay before another pass after a failed one (default 1 s). */
   readonly retryMs?: number;
   /** A pass this often even without rings (default 30 s; 0 turns it off). */
@@ -47,6 +53,8 @@ export function startRebuildLoop(opts: RebuildLoopOptions): RebuildLoop {
   let again = false;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  /** When the last pass ended (`leading`: a ring this soon after waits out the delay). */
+  let lastEnded = -Infinity;
 
   const arm = (ms: number) => {
     if (timer || stopped) return;
@@ -76,13 +84,17 @@ export function startRebuildLoop(opts: RebuildLoopOptions): RebuildLoop {
         }
       } while (again && !stopped);
       running = undefined;
+      lastEnded = performance.now();
       if (failed) arm(retryMs);
     })();
     return running;
   };
 
   const unsubscribe = opts.waker.subscribe(LOCAL, (kind) => {
-    if (kind === '*' || opts.kinds.has(kind)) arm(delayMs);
+    if (kind !== '*' && !opts.kinds.has(kind)) return;
+    // On the next turn, not inside the ring: the writer that rang finishes first (its answer, other rings).
+    if (opts.leading && !running && !timer && performance.now() - lastEnded >= delayMs) arm(0);
+    else arm(delayMs);
   });
   const periodic = periodicMs > 0 ? setInterval(() => arm(0), periodicMs) : undefined;
   periodic?.unref();

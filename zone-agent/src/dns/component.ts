@@ -66,6 +66,7 @@ export async function startDns(deps: ComponentDeps, opts: DnsOptions = {}): Prom
     if (synced && synced.key === key && Date.now() - synced.at < RESYNC_VIPS_MS) return;
     const { vips } = await allocator.sync(wanted);
     synced = { key, at: Date.now() };
+    deps.vips?.publish(vips);
     const next = RecordTable.build(vips);
     if (next.size !== table.size) log.info(`${next.size} name(s) in ${vips.size} mesh(es)`);
     table = next;

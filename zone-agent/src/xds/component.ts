@@ -10,8 +10,8 @@
  *
  * Reconciling: the local store's doorbell for Dataplane, ZoneIngress, ZoneEgress, MeshExternalService, Mesh,
  * Secret and policy kinds marks
- * the state dirty; at most `REBUILD_DELAY_MS` later one rebuild (one at a time, rings meanwhile coalesce into
- * one more) reads the store and the VIP table and runs the generator (`generate/index.ts`) for the connected
+ * the state dirty; at once when the loop was quiet, else at most `REBUILD_DELAY_MS` later, one rebuild (one at a
+ * time, rings meanwhile coalesce into one more) reads the store and the VIP table and runs the generator (`generate/index.ts`) for the connected
  * nodes: sidecars, proxyless gRPC clients and zone ingresses each get their kind's resources, built from
  * shared, memoised parts, and only nodes whose snapshot changed get `setSnapshot` (versions are content
  * hashes, so a rebuild that changes nothing sends nothing). A rebuild also runs when a workload certificate
@@ -47,7 +47,7 @@ export { parseProxyId, type ProxyId } from './admission.js';
 /** Kinds generation reads; a change to any of them triggers a rebuild. */
 const READ_KINDS: readonly string[] = ['Mesh', 'Dataplane', 'ZoneIngress', 'ZoneEgress', 'MeshExternalService', 'Secret', ...POLICY_KINDS];
 const DIRTY_KINDS: ReadonlySet<string> = new Set(READ_KINDS);
-/** Short: one endpoint change should reach every proxy well within 200 ms; rings still coalesce. */
+/** Short: one endpoint change should reach every proxy well within 200 ms; rings still coalesce (a lone one runs at once: `leading`). */
 const REBUILD_DELAY_MS = 20;
 /** Retry delay when services still lack a VIP (the DNS component allocates them on its own loop). */
 const VIP_RETRY_MS = 300;
@@ -151,7 +151,7 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
   };
   const generate = async () => {
     const all = await view.read();
-    const vips = deps.db ? await readVips(deps.db) : new Map<string, Map<string, string>>();
+    const vips = deps.vips?.current ?? (deps.db ? await readVips(deps.db) : new Map<string, Map<string, string>>());
     const list: ConnectedNode[] = [...nodes].map(([id, n]) => ({ id, kind: n.kind ?? 'proxyless', mesh: n.mesh, name: n.name, workDir: n.workDir }));
     let pushed = 0;
     const stats = await generator.generate(
@@ -190,8 +190,9 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
       renewTimer = setTimeout(() => loop.schedule(), Math.min(2 ** 31 - 1, Math.max(0, next.getTime() - Date.now())));
       renewTimer.unref();
     }
-    // A new service's VIP is allocated by the DNS component's own loop, usually just after this one.
-    if (stats.missingVips > 0 && config.dnsPort !== 0 && vipRetries < 10) {
+    // A new service's VIP is allocated by the DNS component's own loop, usually just after this one: with the
+    // VIP board its publication schedules the next pass; without it (a component started alone), poll.
+    if (stats.missingVips > 0 && config.dnsPort !== 0 && !deps.vips && vipRetries < 10) {
       vipRetries++;
       if (!vipTimer) {
         vipTimer = setTimeout(() => {
@@ -204,8 +205,9 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
   };
 
   // Rings are subscribed at once; passes only do work while proxies are connected.
-  const loop = startRebuildLoop({ name: 'xds', pass: rebuild, waker: deps.waker, kinds: DIRTY_KINDS, log, delayMs: opts.rebuildDelayMs ?? REBUILD_DELAY_MS });
+  const loop = startRebuildLoop({ name: 'xds', pass: rebuild, waker: deps.waker, kinds: DIRTY_KINDS, log, delayMs: opts.rebuildDelayMs ?? REBUILD_DELAY_MS, leading: true });
   rebuilds.idle = () => loop.idle();
+  const unsubscribeVips = deps.vips?.subscribe(() => loop.schedule());
 
   const callbacks: XdsCallbacks = {
     openStream: async (node: Node | undefined, variant: Variant, ctx: StreamContext) => {
@@ -279,6 +281,7 @@ export async function startXds(deps: ComponentDeps, opts: XdsOptions = {}): Prom
   return async () => {
     if (renewTimer) clearTimeout(renewTimer);
     if (vipTimer) clearTimeout(vipTimer);
+    unsubscribeVips?.();
     await loop.stop();
     // Registrations outlive this run: the proxies reconnect to the next one.
     selfRegistration.stop();

@@ -41,7 +41,10 @@ export interface GenerateOptions {
   readonly onSnapshot: (id: string, snapshot: Snapshot) => void;
   /** Called for a node that gets no (new) snapshot this time, with the reason. */
   readonly onSkip?: (id: string, reason: string) => void;
+  /** Yield to the event loop after this many nodes at most (tests force interleaving with it; default none). */
   readonly batchSize?: number;
+  /** Yield to the event loop once a slice of the pass has run this long (default `YIELD_EVERY_MS`). */
+  readonly yieldEveryMs?: number;
 }
 
 export interface GenerationStats {
