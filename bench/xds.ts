@@ -278,7 +278,7 @@ async function run(dataDir: string, procs: number, k: number): Promise<RunResult
     const perDp = (heapAfter.usedMb - heapBefore.usedMb) / PROXIES;
     const rssPerDp = (rssAfter - rssBefore) / PROXIES;
     console.log(
-      `agent memory, registered and idle -> ${PROXIES} proxies configured: heap after GC ${heapBefore.usedMb.toFixed(0)} -> ${heapAfter.usedMb.toFixed(0)} MB (${(perDp * 1024).toFixed(0)} KB per dataplane), RSS ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MB (${(rssPerDp * 1024).toFixed(0)} KB per dataplane)`,
+      `agent memory, registered and idle -> ${PROXIES} proxies configured: heap after GC ${heapBefore.usedMb.toFixed(0)} -> ${heapAfter.usedMb.toFixed(0)} MB (${(perDp * 1024).toFixed(0)} KB per dataplane), RSS ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MB (${(rssPerDp * 1024).toFixed(0)} KB per dataplane); outside the heap, held: external ${heapAfter.externalMb.toFixed(0)} MB, of it ArrayBuffers ${heapAfter.arrayBuffersMb.toFixed(0)} MB`,
     );
 
     // --- endpoint changes ---------------------------------------------------------------------------------
