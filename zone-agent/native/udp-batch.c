@@ -160,13 +160,16 @@ static void stop(batcher_t *b) {
   close(b->fd);
 }
 
-/* The thread's environment is going away (a worker thread ended without close()). */
+/*
+ * The thread's environment is going away (a worker thread ended or was terminated without close()). Node
+ * unloads this library before the loop runs the last close callbacks, so none is given (a callback here
+ * crashed the thread in a test): the struct is left to the process, a few KiB once per such thread.
+ */
 static void cleanup_hook(void *arg) {
   batcher_t *b = arg;
   if (b->closed) return;
   b->closed = 1;
-  uv_poll_stop(&b->poll);
-  uv_close((uv_handle_t *)&b->poll, on_closed);
+  uv_close((uv_handle_t *)&b->poll, NULL);
   close(b->fd);
 }
 

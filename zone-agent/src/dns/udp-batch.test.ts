@@ -1,8 +1,10 @@
 /**
  * The batched UDP path (`udp-batch.ts`, the native addon): real UDP clients on 127.0.0.1 with many queries in
  * flight, answers matched by ID; malformed datagrams inside a batch; forwarded answers (sent later, through
- * dgram) to IPv4 and IPv6 senders; the port freed on close; and the dgram path when batching is off.
+ * dgram) to IPv4 and IPv6 senders; the port freed on close, or when its thread is terminated; and the dgram
+ * path when batching is off.
  */
+import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import * as dnsPacket from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -156,6 +158,33 @@ describe.runIf(process.platform === 'linux')('batched UDP (recvmmsg/sendmmsg)', 
     } finally {
       await second.close();
     }
+  });
+
+  it('a resolver thread terminated without close: its process lives on and the port binds again', async () => {
+    // In a process of its own: here the addon is loaded by this thread too, which keeps it from being unloaded
+    // with the terminated thread (what crashed a close callback before the fix).
+    const server = JSON.stringify(new URL('./server.ts', import.meta.url).href);
+    const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+    const thread = `const { parentPort } = await import('node:worker_threads');
+      await (await import(${tsx})).register();
+      const { startDnsServer } = await import(${server});
+      const s = await startDnsServer({ host: '127.0.0.1', port: 0, lookup: () => '240.0.0.9', forwarder: { forward: async () => { throw new Error('none'); } } });
+      parentPort.postMessage({ port: s.port, mode: s.udpMode.mode });`;
+    const main = `import { Worker } from 'node:worker_threads';
+      import { createSocket } from 'node:dgram';
+      const worker = new Worker(${JSON.stringify(thread)}, { eval: true });
+      const started = await new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
+      await worker.terminate();
+      const sock = createSocket('udp4');
+      await new Promise((resolve, reject) => { sock.once('error', reject); sock.bind(started.port, '127.0.0.1', resolve); });
+      sock.close();
+      console.log(JSON.stringify(started));`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', main], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])));
+    expect({ code, signal, out: out.trim() }).toMatchObject({ code: 0, signal: null, out: expect.stringContaining('"mode":"batched"') });
   });
 
   it('udpBatch false (--dns-udp-batch false): node:dgram answers, as before', async () => {
