@@ -37,6 +37,8 @@ typedef struct batcher {
   uv_poll_t poll;
   int fd;
   int closed;
+  /* Inside the JS call: a close() from it (a promise the batch settled) leaves the JS references to after it. */
+  int in_js;
   /* Freed once both are true: libuv is done with the handle, and JS with the object (napi_wrap). */
   int handle_closed, finalized;
   napi_ref callback;
@@ -49,6 +51,8 @@ typedef struct batcher {
   struct mmsghdr recv_msgs[BATCH], send_msgs[BATCH];
   struct iovec recv_iov[BATCH], send_iov[BATCH];
 } batcher_t;
+
+static void release_js(batcher_t *b);
 
 static void send_answers(batcher_t *b, int n) {
   int m = 0;
@@ -92,7 +96,10 @@ static int call_js(batcher_t *b, int n) {
   /* napi_make_callback (which runs the microtasks and ticks the batch queued, as a dgram callback would) wants an object as `this`. */
   int ok = napi_get_reference_value(env, b->callback, &cb) == napi_ok && napi_get_global(env, &recv) == napi_ok &&
            napi_create_int32(env, n, &arg) == napi_ok;
-  if (ok && napi_make_callback(env, b->context, recv, cb, 1, &arg, &result) != napi_ok) {
+  b->in_js = 1;
+  napi_status status = ok ? napi_make_callback(env, b->context, recv, cb, 1, &arg, &result) : napi_ok;
+  b->in_js = 0;
+  if (ok && status != napi_ok) {
     bool pending = false;
     napi_is_exception_pending(env, &pending);
     if (pending) {
@@ -117,7 +124,13 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       b->in_len[i] = (int32_t)b->recv_msgs[i].msg_len;
       b->out_len[i] = 0;
     }
-    if (!call_js(b, n) || b->closed) return;
+    int answered = call_js(b, n);
+    if (b->closed) {
+      /* close() ran inside the JS call; what it left is released here, after it. */
+      release_js(b);
+      return;
+    }
+    if (!answered) return;
     send_answers(b, n);
     if (n < BATCH) return;
   }
@@ -147,13 +160,17 @@ static batcher_t *unwrap(napi_env env, napi_callback_info info) {
   return data;
 }
 
+static void release_js(batcher_t *b) {
+  napi_delete_reference(b->env, b->callback);
+  napi_delete_reference(b->env, b->memory);
+  napi_async_destroy(b->env, b->context);
+}
+
 static void stop(batcher_t *b) {
   if (b->closed) return;
   b->closed = 1;
   uv_poll_stop(&b->poll);
-  napi_delete_reference(b->env, b->callback);
-  napi_delete_reference(b->env, b->memory);
-  napi_async_destroy(b->env, b->context);
+  if (!b->in_js) release_js(b);
   /* uv_close drops the descriptor from epoll at once; closing it now (not in on_closed, a loop turn later)
    * frees the port by the time dgram's own close calls back, so the port can be bound again right after. */
   uv_close((uv_handle_t *)&b->poll, on_closed);

@@ -160,6 +160,36 @@ describe.runIf(process.platform === 'linux')('batched UDP (recvmmsg/sendmmsg)', 
     }
   });
 
+  it('closed from inside a batch (while answering it): no crash, no answer after, the port binds again', async () => {
+    let closing: Promise<void> | undefined;
+    let server: DnsServer | undefined;
+    // The forwarder is called while the batch is answered, in the addon's call into JS.
+    const forwarder = { upstream: { host: '127.0.0.1', port: 9, family: 4 as const }, inFlight: 0, forward: () => ((closing ??= server!.close()), Promise.reject(new Error('closing'))) };
+    server = await startDnsServer({ host: '127.0.0.1', port: 0, lookup, forwarder });
+    const port = server.port;
+    const sock = createSocket('udp4');
+    const got: number[] = [];
+    sock.on('message', (msg) => got.push(msg.readUInt16BE(0)));
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    try {
+      sock.send(query('web.mesh', 'A', { id: 61 }), port, '127.0.0.1');
+      sock.send(query('example.test', 'A', { id: 62 }), port, '127.0.0.1');
+      sock.send(query('web.mesh', 'A', { id: 63 }), port, '127.0.0.1');
+      const deadline = Date.now() + 10_000;
+      while (!closing && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+      await closing;
+      const again = createSocket('udp4');
+      await new Promise<void>((resolve, reject) => {
+        again.once('error', reject);
+        again.bind(port, '127.0.0.1', () => resolve());
+      });
+      again.close();
+      expect(got).not.toContain(63);
+    } finally {
+      sock.close();
+    }
+  });
+
   it('a resolver thread terminated without close: its process lives on and the port binds again', async () => {
     // In a process of its own: here the addon is loaded by this thread too, which keeps it from being unloaded
     // with the terminated thread (what crashed a close callback before the fix).
