@@ -6,7 +6,7 @@
  * resolver answers through node:dgram as before (`src/dns/udp-batch.ts`), so the build never fails for it.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -22,10 +22,16 @@ export async function buildUdpBatchAddon(): Promise<string> {
   const headers = join(dirname(process.execPath), '..', 'include', 'node');
   if (!existsSync(join(headers, 'node_api.h'))) return `udp-batch addon not built: no Node headers in ${headers} (node:dgram answers UDP)`;
   mkdirSync(dirname(ADDON_FILE), { recursive: true });
+  // Written beside it, then renamed: a resolver starting meanwhile loads the old file or the new one, never half of one.
+  const tmp = `${ADDON_FILE}.${process.pid}.tmp`;
   try {
-    await promisify(execFile)(process.env.CC ?? 'cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', `-I${headers}`, '-o', ADDON_FILE, ADDON_SOURCE]);
+    await promisify(execFile)(process.env.CC ?? 'cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', `-I${headers}`, '-o', tmp, ADDON_SOURCE]);
+    renameSync(tmp, ADDON_FILE);
     return 'udp-batch addon built';
   } catch (err) {
+    // The previous build may not match the source any more: none rather than a stale one.
+    rmSync(tmp, { force: true });
+    rmSync(ADDON_FILE, { force: true });
     return `udp-batch addon not built (node:dgram answers UDP): ${(err as Error).message.split('\n').slice(0, 4).join(' ')}`;
   }
 }

@@ -29,6 +29,8 @@
 
 #define BATCH 64
 #define SLOT 65536
+/* The shared memory's layout and the exports: src/dns/udp-batch.ts refuses any other (a stale build). */
+#define LAYOUT 1
 /* Batches per readiness event before returning to the loop, so timers and IPC are never starved. */
 #define ROUNDS 8
 
@@ -115,7 +117,16 @@ static int call_js(batcher_t *b, int n) {
 static void on_readable(uv_poll_t *handle, int status, int events) {
   batcher_t *b = handle->data;
   (void)events;
-  if (status < 0 || b->closed) return;
+  if (b->closed) return;
+  if (status < 0) {
+    /* libuv stops a poll handle on POLLERR: clear the socket's pending error and watch again, or the resolver
+     * would stop reading for good. */
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(b->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    uv_poll_start(&b->poll, UV_READABLE, on_readable);
+    return;
+  }
   for (int round = 0; round < ROUNDS && !b->closed; round++) {
     for (int i = 0; i < BATCH; i++) b->recv_msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
     int n = recvmmsg(b->fd, b->recv_msgs, BATCH, MSG_DONTWAIT, NULL);
@@ -279,6 +290,7 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "open", NAPI_AUTO_LENGTH, batcher_open, NULL, &fn);
   napi_set_named_property(env, exports, "open", fn);
+  napi_set_named_property(env, exports, "LAYOUT", constant(env, LAYOUT));
   napi_set_named_property(env, exports, "BATCH", constant(env, BATCH));
   napi_set_named_property(env, exports, "SLOT", constant(env, SLOT));
   napi_set_named_property(env, exports, "ADDR", constant(env, (int32_t)sizeof(struct sockaddr_storage)));

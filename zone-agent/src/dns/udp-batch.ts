@@ -17,6 +17,7 @@ import type { Answer } from './server.js';
 
 interface Native {
   open(fd: number, onBatch: (n: number) => void): { memory: ArrayBuffer; close(): void };
+  readonly LAYOUT: number;
   readonly BATCH: number;
   readonly SLOT: number;
   readonly ADDR: number;
@@ -27,6 +28,8 @@ interface Native {
  * (`dist/chunks/`) are two levels below `zone-agent/`, the bundle's entries (`dist/*.mjs`) one.
  */
 const CANDIDATES = ['../../native/build/udp-batch.node', '../native/build/udp-batch.node'];
+/** The shared memory's layout this module reads (`LAYOUT` in udp-batch.c): a stale build is not used. */
+const LAYOUT = 1;
 
 let loaded: { native?: Native; why?: string } | undefined;
 
@@ -37,7 +40,9 @@ export function loadUdpBatch(): { native?: Native; why?: string } {
   const file = CANDIDATES.map((c) => fileURLToPath(new URL(c, import.meta.url))).find((f) => existsSync(f));
   if (!file) return (loaded = { why: 'zone-agent/native/build/udp-batch.node is not built (zone-agent/build.ts compiles it; it needs cc and Node headers)' });
   try {
-    return (loaded = { native: createRequire(import.meta.url)(file) as Native });
+    const native = createRequire(import.meta.url)(file) as Native;
+    if (native.LAYOUT !== LAYOUT) return (loaded = { why: `${file} is a stale build (layout ${native.LAYOUT}, not ${LAYOUT}): run npx tsx zone-agent/build.ts` });
+    return (loaded = { native });
   } catch (err) {
     return (loaded = { why: `${file} does not load: ${(err as Error).message}` });
   }
