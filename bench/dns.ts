@@ -13,7 +13,7 @@
  * flood answers about its closed-loop rate).
  * Run: `npx tsx bench/dns.ts` (about two minutes; env BENCH_DNS_SECONDS per run, default 10; BENCH_DNS_ROUNDS,
  * default 3; BENCH_DNS_SERVICES, default 200; BENCH_DNS_UDP_PROCESSES=0 compares one agent thread with one
- * unbound thread).
+ * unbound thread; BENCH_DNS_UDP_BATCH=false runs the agent with `--dns-udp-batch false`, node:dgram's path).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -29,6 +29,8 @@ const ROUNDS = Number(process.env.BENCH_DNS_ROUNDS ?? 3);
 const SERVICES = Number(process.env.BENCH_DNS_SERVICES ?? 200);
 const FLOOD_QPS = Number(process.env.BENCH_DNS_FLOOD_QPS ?? 40_000);
 const UDP_PROCESSES = Number(process.env.BENCH_DNS_UDP_PROCESSES ?? 1);
+/** Batched UDP I/O (`--dns-udp-batch`, the native addon): BENCH_DNS_UDP_BATCH=false measures node:dgram's path. */
+const UDP_BATCH = (process.env.BENCH_DNS_UDP_BATCH ?? 'true') !== 'false';
 /** The agent's answering processes (its resolver thread and the extra ones), and so unbound's threads. */
 const THREADS = 1 + UDP_PROCESSES;
 const TSX = new URL('../node_modules/.bin/tsx', import.meta.url).pathname;
@@ -93,7 +95,7 @@ async function main() {
     // 1. The agent, standalone, with SERVICES services in mesh default (half of them with `_`, for dotted aliases).
     const [apiPort, dnsPort] = [await freePort(), await freePort()];
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('URSA_') && k !== 'DATABASE_URL'));
-    const agent = spawn(TSX, [ZONE, '--zone', 'bench', '--data-dir', join(dir, 'zone'), '--api-port', String(apiPort), '--dns-port', String(dnsPort), '--dns-upstream', '127.0.0.1:9', '--dns-udp-processes', String(UDP_PROCESSES)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const agent = spawn(TSX, [ZONE, '--zone', 'bench', '--data-dir', join(dir, 'zone'), '--api-port', String(apiPort), '--dns-port', String(dnsPort), '--dns-upstream', '127.0.0.1:9', '--dns-udp-processes', String(UDP_PROCESSES), '--dns-udp-batch', String(UDP_BATCH)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let agentOut = '';
     agent.stdout.on('data', (d) => (agentOut += d));
     agent.stderr.on('data', (d) => (agentOut += d));
@@ -133,7 +135,8 @@ async function main() {
     const queries = records.flatMap((r, i) => [`${r.name} A`, ...(i % 4 === 0 ? [`${r.name} AAAA`] : [])]);
     const datafile = join(dir, 'queries.txt');
     await writeFile(datafile, `${queries.join('\n')}\n`);
-    console.log(`${records.length} names (${services.length} services), ${queries.length} distinct queries (A, and AAAA for a quarter), ${SECONDS} s per run, dnsperf -c 4 -q 100; the agent answers UDP from ${THREADS} process(es), unbound runs ${THREADS} thread(s)`);
+    const mode = /udp answered (in batches|through dgram[^\n]*)/.exec(agentOut)?.[0] ?? 'udp mode not logged';
+    console.log(`${records.length} names (${services.length} services), ${queries.length} distinct queries (A, and AAAA for a quarter), ${SECONDS} s per run, dnsperf -c 4 -q 100; the agent answers UDP from ${THREADS} process(es), unbound runs ${THREADS} thread(s); agent: ${mode}`);
 
     // 2. unbound with the same records.
     const ubPort = await freePort();

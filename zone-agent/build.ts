@@ -9,9 +9,11 @@
  * (`src/dns/udp-child.ts`), `xds-child.mjs` the xDS serving processes (`src/xds/procs/child.ts`).
  *
  * The build fails when the bundle holds code that is the global's alone (see `checkZoneBundle`), or when the
- * start-up path loads more than it may (see `checkStartPath`).
+ * start-up path loads more than it may (see `checkStartPath`). It also compiles the resolver's batched UDP
+ * addon (`build-native.ts`), which the bundle loads from `native/build/` beside it.
  */
 import { build, type Metafile } from 'esbuild';
+import { buildUdpBatchAddon } from './build-native.js';
 import { rm } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
@@ -88,13 +90,13 @@ export async function buildZoneAgent(outdir = `${root}zone-agent/dist`): Promise
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const metafile = await buildZoneAgent();
+  const [metafile, addon] = await Promise.all([buildZoneAgent(), buildUdpBatchAddon()]);
   const violations = [...checkZoneBundle(metafile), ...checkStartPath(metafile)];
   if (violations.length > 0) {
     for (const v of violations) console.error(`zone-agent/build: ${v}`);
     process.exit(1);
   }
-  console.log(`zone-agent/build: zone-agent/dist/main.mjs, dns-worker.mjs, dns-udp-child.mjs, xds-child.mjs and ${Object.keys(metafile.outputs).filter((o) => o.endsWith('.mjs')).length - 4} chunks in ${Math.round(performance.now() - started)} ms (${Object.keys(metafile.inputs).length} files, no global-only code, a small start-up path)`);
+  console.log(`zone-agent/build: zone-agent/dist/main.mjs, dns-worker.mjs, dns-udp-child.mjs, xds-child.mjs and ${Object.keys(metafile.outputs).filter((o) => o.endsWith('.mjs')).length - 4} chunks in ${Math.round(performance.now() - started)} ms (${Object.keys(metafile.inputs).length} files, no global-only code, a small start-up path); ${addon}`);
 }
 
 /**

@@ -36,6 +36,7 @@ const open = () =>
     lookup: (name) => byName.get(name),
     forwarder: createForwarder(data.upstream, { timeoutMs: data.upstreamTimeoutMs }),
     log,
+    udpBatch: data.udpBatch,
   }).then((s) => {
     server = s;
   }));
@@ -55,6 +56,7 @@ const startChildren = async (records: ToWorker & { type: 'serve' }) => {
       records: [...byName].map(([name, ip]) => ({ name, ip })),
       upstream: data.upstream,
       upstreamTimeoutMs: data.upstreamTimeoutMs,
+      udpBatch: data.udpBatch,
       log,
     });
     log.info(`UDP answered by ${children.pids().length + 1} processes (this one and ${children.pids().join(', ') || 'none'})`);

@@ -52,6 +52,8 @@ export interface ResolverWorkerData {
   readonly upstreamTimeoutMs?: number;
   /** Extra processes answering UDP on the same socket, started with the first live table (`udp-children.ts`). */
   readonly udpProcesses: number;
+  /** Batched UDP I/O in the thread and the extra processes (`udp-batch.ts`). */
+  readonly udpBatch: boolean;
   /** Their entry (a file URL) and node's options for it (tsx's loader when it is TypeScript). */
   readonly childEntry: string;
   readonly childExecArgv: readonly string[];
@@ -83,13 +85,13 @@ function childEntry(worker: URL): { childEntry: string; childExecArgv: string[] 
 }
 
 /** Resolves the upstream now (a bad `--dns-upstream` fails the start) and starts the resolver's thread; the sockets open on `serve`. */
-export async function createResolver(config: Pick<ZoneConfig, 'dnsHost' | 'dnsPort' | 'dnsUpstream' | 'vipCidr' | 'dnsUdpProcesses'>, log: Logger, opts: ResolverOptions = {}): Promise<Resolver> {
+export async function createResolver(config: Pick<ZoneConfig, 'dnsHost' | 'dnsPort' | 'dnsUpstream' | 'vipCidr' | 'dnsUdpProcesses' | 'dnsUdpBatch'>, log: Logger, opts: ResolverOptions = {}): Promise<Resolver> {
   const upstream = await resolveUpstream(config.dnsUpstream);
   if (upstream.port === config.dnsPort && (upstream.host === config.dnsHost || config.dnsHost === '0.0.0.0' || config.dnsHost === '::')) {
     log.warn(`the upstream ${upstream.host}:${upstream.port} is this resolver itself: forwarded names will time out (set --dns-upstream)`);
   }
   const entry = opts.workerUrl ?? SOURCE_WORKER;
-  const worker = spawn(entry, { host: config.dnsHost, port: config.dnsPort, upstream, upstreamTimeoutMs: opts.upstreamTimeoutMs, udpProcesses: config.dnsUdpProcesses ?? 0, ...childEntry(entry) });
+  const worker = spawn(entry, { host: config.dnsHost, port: config.dnsPort, upstream, upstreamTimeoutMs: opts.upstreamTimeoutMs, udpProcesses: config.dnsUdpProcesses ?? 0, udpBatch: config.dnsUdpBatch ?? true, ...childEntry(entry) });
   let source: AnswerSource | undefined;
   let port: number | undefined;
   let pids: readonly number[] = [];

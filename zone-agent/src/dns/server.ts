@@ -27,6 +27,7 @@ import { DNS_TTL } from './ttl.js';
 import type { Forwarder } from './forward.js';
 import { createTcpDnsServer } from './tcp.js';
 import { AnswerCache } from './answer-cache.js';
+import { serveUdp, type UdpServing } from './udp-batch.js';
 import { CLASS_IN, countsFit, errorAnswer, firstQuestion, localAnswer, plainShape, QR, RCODE, TYPE_A, TYPE_AAAA } from './wire.js';
 import { type Logger, silentLogger } from '@ursa/core/base';
 
@@ -49,6 +50,8 @@ export interface DnsServerOptions {
   readonly tcpMessageMs?: number;
   /** The UDP socket's kernel receive buffer (default 1 MiB, capped by net.core.rmem_max): absorbs bursts. */
   readonly udpReceiveBufferBytes?: number;
+  /** Batched UDP I/O through the native addon when it is built (default true; `udp-batch.ts`). */
+  readonly udpBatch?: boolean;
 }
 
 export interface DnsStats {
@@ -71,10 +74,13 @@ export interface DnsServer {
   answersChanged(): void;
   /** The bound UDP socket: the resolver's thread hands it to its extra answering processes (`udp-child.ts`). */
   readonly udpSocket: UdpSocket;
+  /** How UDP is read and answered: batched (the native addon) or dgram, and why not batched. */
+  readonly udpMode: Pick<UdpServing, 'mode' | 'why'>;
   close(): Promise<void>;
 }
 
-type Answer = Buffer | undefined | Promise<Buffer | undefined>;
+/** A handler's answer: the response, none (drop), or a response to come (forwarded). */
+export type Answer = Buffer | undefined | Promise<Buffer | undefined>;
 
 /**
  * Builds the handler shared by UDP and TCP: a query in, a response (or nothing: drop) out. Never throws.
@@ -147,7 +153,8 @@ export function createHandler(opts: Pick<DnsServerOptions, 'lookup' | 'forwarder
           return answer;
         }
       }
-      return forward(msg, tcp, Math.max(512, Math.min(65535, ednsUdpSize ?? 512)), q, edns);
+      // A copy: the caller may reuse the query's memory once this returns (the batched UDP path does).
+      return forward(Buffer.from(msg), tcp, Math.max(512, Math.min(65535, ednsUdpSize ?? 512)), q, edns);
     } catch {
       // Anything unforeseen: no answer rather than a crash.
       stats.errors++;
@@ -167,24 +174,6 @@ export function literalLookup(address: string, family: unknown, callback: (err: 
   if (v !== 0) callback(null, address, v);
   // Never the case for an answer; loaded only then, to keep `node:dns` off the resolver's start-up path.
   else void import('node:dns').then((dns) => dns.lookup(address, family as number, callback as never));
-}
-
-/** The 'message' listener of a UDP socket: each datagram answered by `handle`, the answer sent back to its sender. */
-export function answerUdp(udp: UdpSocket, handle: (msg: Buffer, tcp: boolean) => Answer, closed: () => boolean): (msg: Buffer, rinfo: { port: number; address: string }) => void {
-  const send = (resp: Buffer | undefined, rinfo: { port: number; address: string }) => {
-    if (!resp || closed()) return;
-    try {
-      // No callback: a send error surfaces as the socket's 'error' event (logged), not per packet.
-      udp.send(resp, rinfo.port, rinfo.address);
-    } catch {
-      /* socket closed meanwhile */
-    }
-  };
-  return (msg, rinfo) => {
-    const resp = handle(msg, false);
-    if (resp instanceof Promise) void resp.then((r) => send(r, rinfo));
-    else send(resp, rinfo);
-  };
 }
 
 export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer> {
@@ -231,7 +220,8 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
     }
   }
   udp.on('error', (err) => log.warn(`udp socket error: ${err.message}`));
-  udp.on('message', answerUdp(udp, handle, () => closed));
+  const serving = serveUdp(udp, handle, () => closed, opts.udpBatch ?? true, (n) => (stats.errors += n));
+  log.info(`udp answered ${serving.mode === 'batched' ? 'in batches (recvmmsg/sendmmsg)' : `through dgram: batched I/O ${serving.why}`}`);
   tcp.on('error', (err) => log.warn(`tcp server error: ${err.message}`));
   const port = udp.address().port;
   const udpSocket = udp;
@@ -242,9 +232,11 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
     tcpConnections: () => tcpDns.connections(),
     answersChanged: () => cache.clear(),
     udpSocket,
+    udpMode: { mode: serving.mode, why: serving.why },
     async close() {
       if (closed) return;
       closed = true;
+      serving.stop();
       tcpDns.close();
       await Promise.all([new Promise<void>((r) => udpSocket.close(() => r())), new Promise<void>((r) => tcp.close(() => r()))]);
     },

@@ -11,7 +11,8 @@ import type { Socket as UdpSocket } from 'node:dgram';
 import type { Logger, LogFields } from '@ursa/core/base';
 import { AnswerCache } from './answer-cache.js';
 import { createForwarder } from './forward.js';
-import { answerUdp, createHandler, literalLookup, type DnsStats } from './server.js';
+import { createHandler, literalLookup, type DnsStats } from './server.js';
+import { serveUdp } from './udp-batch.js';
 import type { ChildMessage, ToChild } from './udp-children.js';
 
 const post = (m: ChildMessage) => process.send?.(m);
@@ -40,7 +41,8 @@ process.on('message', (m: ToChild, sock?: UdpSocket) => {
     const handle = createHandler({ lookup: (name) => byName.get(name), forwarder: createForwarder(m.upstream, { timeoutMs: m.upstreamTimeoutMs }) }, stats, cache);
     useLiteralLookup(sock!);
     sock!.on('error', (err) => log.warn(`udp socket error (answering process ${process.pid}): ${err.message}`));
-    sock!.on('message', answerUdp(sock!, handle, () => false));
+    const serving = serveUdp(sock!, handle, () => false, m.udpBatch, (n) => (stats.errors += n));
+    if (serving.mode !== 'batched' && m.udpBatch) log.debug(`answering process ${process.pid}: UDP through dgram, batched I/O ${serving.why}`);
     post({ type: 'served', gen: m.gen });
   } else if (m.type === 'serve') {
     byName = new Map(m.records.map((r) => [r.name, r.ip]));

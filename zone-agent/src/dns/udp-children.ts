@@ -17,7 +17,7 @@ import type { Upstream } from './resolv.js';
 import type { DnsStats } from './server.js';
 
 export type ToChild =
-  | { type: 'start'; gen: number; records: readonly Answer[]; upstream: Upstream; upstreamTimeoutMs?: number }
+  | { type: 'start'; gen: number; records: readonly Answer[]; upstream: Upstream; upstreamTimeoutMs?: number; udpBatch: boolean }
   | { type: 'serve'; gen: number; records: readonly Answer[] }
   | { type: 'stats'; gen: number };
 export type ChildMessage =
@@ -39,6 +39,8 @@ export interface UdpChildrenOptions {
   readonly records: readonly Answer[];
   readonly upstream: Upstream;
   readonly upstreamTimeoutMs?: number;
+  /** Batched UDP I/O in each process (`udp-batch.ts`); default on. */
+  readonly udpBatch?: boolean;
   readonly log: Logger;
 }
 
@@ -99,7 +101,7 @@ export async function startUdpChildren(opts: UdpChildrenOptions): Promise<UdpChi
       for (const w of [...c.waiting.values()]) w(undefined);
     });
     children.add(c);
-    const r = await ask(c, { type: 'start', gen: ++gen, records, upstream: opts.upstream, upstreamTimeoutMs: opts.upstreamTimeoutMs }, 30_000, opts.socket);
+    const r = await ask(c, { type: 'start', gen: ++gen, records, upstream: opts.upstream, upstreamTimeoutMs: opts.upstreamTimeoutMs, udpBatch: opts.udpBatch ?? true }, 30_000, opts.socket);
     if (r?.type !== 'served') stop(c, 'did not start');
   };
 
