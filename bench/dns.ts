@@ -1,7 +1,8 @@
 /**
  * DNS benchmark: dnsperf (UDP) against the zone agent's `.mesh` resolver and against `unbound` serving the
  * same records as `local-data` (loopback, a free port, as many threads as the agent has UDP answering
- * processes: its resolver thread and `--dns-udp-processes` more, BENCH_DNS_UDP_PROCESSES, default 1),
+ * processes: its resolver thread and `--dns-udp-processes` more, BENCH_DNS_UDP_PROCESSES, default the agent's: 1
+ * with 4 or more CPUs, else 0),
  * both running, in alternating rounds (agent, unbound; unbound, agent; ...): on a machine shared with other
  * work the load drifts by the minute, so each round's ratio compares runs seconds apart, and the last line
  * gives the median of the rounds' ratios, the goal (>= 1.0x unbound's queries/s, no query lost) and the load.
@@ -12,12 +13,12 @@
  * kernel drops when the socket buffer is full; a resolver that keeps answering at its full rate under the
  * flood answers about its closed-loop rate).
  * Run: `npx tsx bench/dns.ts` (about two minutes; env BENCH_DNS_SECONDS per run, default 10; BENCH_DNS_ROUNDS,
- * default 3; BENCH_DNS_SERVICES, default 200; BENCH_DNS_UDP_PROCESSES=0 compares one agent thread with one
- * unbound thread; BENCH_DNS_UDP_BATCH=false runs the agent with `--dns-udp-batch false`, node:dgram's path).
+ * default 3; BENCH_DNS_SERVICES, default 200; BENCH_DNS_UDP_PROCESSES=1 compares two agent processes with two
+ * unbound threads; BENCH_DNS_UDP_BATCH=false runs the agent with `--dns-udp-batch false`, node:dgram's path).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '@ursa/test-support/process.js';
@@ -28,7 +29,8 @@ const SECONDS = Number(process.env.BENCH_DNS_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_DNS_ROUNDS ?? 3);
 const SERVICES = Number(process.env.BENCH_DNS_SERVICES ?? 200);
 const FLOOD_QPS = Number(process.env.BENCH_DNS_FLOOD_QPS ?? 40_000);
-const UDP_PROCESSES = Number(process.env.BENCH_DNS_UDP_PROCESSES ?? 1);
+/** The agent's own default (`--dns-udp-processes`: 1 extra with 4 or more CPUs, else 0): the bench measures it as deployed. */
+const UDP_PROCESSES = Number(process.env.BENCH_DNS_UDP_PROCESSES ?? (availableParallelism() >= 4 ? 1 : 0));
 /** Batched UDP I/O (`--dns-udp-batch`, the native addon): BENCH_DNS_UDP_BATCH=false measures node:dgram's path. */
 const UDP_BATCH = (process.env.BENCH_DNS_UDP_BATCH ?? 'true') !== 'false';
 /** The agent's answering processes (its resolver thread and the extra ones), and so unbound's threads. */
