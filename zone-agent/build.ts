@@ -9,11 +9,11 @@
  * (`src/dns/udp-child.ts`), `xds-child.mjs` the xDS serving processes (`src/xds/procs/child.ts`).
  *
  * The build fails when the bundle holds code that is the global's alone (see `checkZoneBundle`), or when the
- * start-up path loads more than it may (see `checkStartPath`). It also compiles the resolver's batched UDP
- * addon (`build-native.ts`), which the bundle loads from `native/build/` beside it.
+ * start-up path loads more than it may (see `checkStartPath`). It also compiles the native addons (the
+ * resolver's batched UDP I/O, the malloc tuning: `build-native.ts`), which the bundle loads from `native/build/`.
  */
 import { build, type Metafile } from 'esbuild';
-import { buildUdpBatchAddon } from './build-native.js';
+import { buildAddons } from './build-native.js';
 import { rm } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
@@ -90,7 +90,7 @@ export async function buildZoneAgent(outdir = `${root}zone-agent/dist`): Promise
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const [metafile, addon] = await Promise.all([buildZoneAgent(), buildUdpBatchAddon()]);
+  const [metafile, addon] = await Promise.all([buildZoneAgent(), buildAddons()]);
   const violations = [...checkZoneBundle(metafile), ...checkStartPath(metafile)];
   if (violations.length > 0) {
     for (const v of violations) console.error(`zone-agent/build: ${v}`);

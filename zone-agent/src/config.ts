@@ -31,6 +31,8 @@ export interface ZoneConfig {
   readonly dnsUdpProcesses?: number;
   /** Batched UDP I/O (recvmmsg/sendmmsg through the native addon, `dns/udp-batch.ts`) when built; absent: on. */
   readonly dnsUdpBatch?: boolean;
+  /** glibc's mmap threshold in bytes (`malloc-tune.ts`); 0 keeps glibc's dynamic default. */
+  readonly mallocMmapThreshold?: number;
   /** Range VIPs are allocated from, per mesh. */
   readonly vipCidr: string;
   /** Envoy xDS (gRPC) address and port; port 0 turns the server off. */
@@ -116,6 +118,16 @@ export const OPTIONS: readonly OptionSpec<keyof ZoneConfig>[] = [
     default: 'true',
     help: 'read and answer DNS over UDP in batches (recvmmsg/sendmmsg, Linux, native addon built by npm ci); false: node:dgram',
     parse: bool,
+  },
+  {
+    key: 'mallocMmapThreshold',
+    flag: '--malloc-mmap-threshold',
+    env: ['URSA_ZONE_MALLOC_MMAP_THRESHOLD'],
+    // glibc raises its threshold to every large block freed, so a cold start's response buffers end up in the
+    // heap arenas and stay there as RSS (README, Performance, xDS: 3.2 GB -> 1.1 GB at 2,000 proxies).
+    default: '131072',
+    help: "bytes from which glibc mmaps an allocation (freed memory goes back to the system); 0: glibc's dynamic default",
+    parse: (v) => intIn(v, 0, 1 << 30),
   },
   {
     key: 'vipCidr',

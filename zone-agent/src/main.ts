@@ -19,6 +19,7 @@ import { createLogger, VERSION } from '@ursa/core/base';
 import { ConfigError, helpText, parseZoneConfig, type ZoneConfig } from './config.js';
 import { readAnswers } from './dns/answers-file.js';
 import { createResolver, type Resolver } from './dns/resolver.js';
+import { tuneMalloc } from './malloc-tune.js';
 
 /** The resolver thread's entry: beside this file in the bundle (`dist/dns-worker.mjs`), the source otherwise. */
 const DNS_WORKER = new URL(import.meta.url.endsWith('.ts') ? './dns/resolver-worker.ts' : './dns-worker.mjs', import.meta.url);
@@ -76,6 +77,9 @@ async function main(): Promise<void> {
   const log = createLogger({ level: config.logLevel, format: config.logFormat, name: `zone-agent[${config.zone}]` });
   const instanceId = `${hostname()}-${randomBytes(2).toString('hex')}`;
   log.info(`starting ${VERSION} (${instanceId}), ${config.globalUrl ? `federated with ${config.globalUrl} over ${config.transport}` : 'standalone'}, data in ${config.dataDir}`);
+  const malloc = tuneMalloc(config.mallocMmapThreshold ?? 0);
+  if (malloc.applied) log.debug(malloc.note);
+  else log.info(malloc.note);
 
   // DNS first, from the last run's answers, on its own thread. The database starts opening as soon as the
   // resolver thread has its answers to load (PGlite compiles its wasm on background threads; its modules load
