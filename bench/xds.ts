@@ -31,7 +31,7 @@
  * split between the main process and the serving ones. `npx tsx bench/xds.ts --dps 2000 --xds-processes 0,1
  * --rounds 10 --warmup 1` keeps both runs within about 5 minutes on a quiet 2-vCPU VM.
  *
- * Run: `npx tsx bench/xds.ts [--dps 2000] [--reach K] [--variant delta|sotw] [--named-eds] [--rounds 20] [--warmup 2] [--conns 50] [--xds-processes 0[,1...]] [--profile FILE] [--profile-cold FILE]`
+ * Run: `npx tsx bench/xds.ts [--dps 2000] [--reach K] [--variant delta|sotw] [--named-eds] [--rounds 20] [--warmup 2] [--conns 50] [--xds-processes 0[,1...]] [--profile FILE] [--profile-cold FILE] [--heap-snapshot FILE]`
  * (each variant finishes in under 5 minutes on a 2-vCPU VM; the last line gives the figures, the goals and
  * their ratio). The agent runs with its
  * resolver on (VIPs, hence VIP listeners, as in the workload); `BENCH_AGENT_ARGS` adds agent flags, e.g.
@@ -46,7 +46,7 @@ import * as grpc from '@grpc/grpc-js';
 import { freePort, getJson, start, waitFor } from '@ursa/test-support/process.js';
 import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL } from '@ursa/proto/xds';
 import { LightProxy, type Scanned, type Variant } from './support/ads-light.js';
-import { heapAfterGc, startCpuProfile } from './support/inspector.js';
+import { heapAfterGc, heapSnapshot, startCpuProfile } from './support/inspector.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -67,6 +67,8 @@ const { values: args } = parseArgs({
     profile: { type: 'string' },
     /** The same for the cold start (streams opening, first snapshots and responses). */
     'profile-cold': { type: 'string' },
+    /** Write a heap snapshot of the agent to this file once every proxy is configured (what holds its memory). */
+    'heap-snapshot': { type: 'string' },
     /**
      * `--xds-processes` of the agent; a comma-separated list runs the agent once per value on the same
      * registered Dataplanes (one registration) and prints the runs side by side, e.g. `0,1`.
@@ -280,6 +282,11 @@ async function run(dataDir: string, procs: number, k: number): Promise<RunResult
     console.log(
       `agent memory, registered and idle -> ${PROXIES} proxies configured: heap after GC ${heapBefore.usedMb.toFixed(0)} -> ${heapAfter.usedMb.toFixed(0)} MB (${(perDp * 1024).toFixed(0)} KB per dataplane), RSS ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MB (${(rssPerDp * 1024).toFixed(0)} KB per dataplane); outside the heap, held: external ${heapAfter.externalMb.toFixed(0)} MB, of it ArrayBuffers ${heapAfter.arrayBuffersMb.toFixed(0)} MB`,
     );
+
+    if (args['heap-snapshot']) {
+      await heapSnapshot(inspectPort, args['heap-snapshot']);
+      console.log(`heap snapshot of the agent in ${args['heap-snapshot']}`);
+    }
 
     // --- endpoint changes ---------------------------------------------------------------------------------
     const perChange: number[] = [];

@@ -4,10 +4,11 @@
  *   the registration phase, allocator slack), the collected heap is not;
  * - a CPU profile of one phase (`--profile`), to see where the time of that phase goes.
  */
+import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import WebSocket from 'ws';
 
-async function session(inspectPort: number): Promise<{ send: (method: string, params?: unknown) => Promise<Record<string, any>>; close: () => void }> {
+async function session(inspectPort: number): Promise<{ send: (method: string, params?: unknown) => Promise<Record<string, any>>; close: () => void; ws: WebSocket }> {
   const targets = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
   const ws = new WebSocket(targets[0]!.webSocketDebuggerUrl);
   await new Promise<void>((resolve, reject) => {
@@ -28,7 +29,7 @@ async function session(inspectPort: number): Promise<{ send: (method: string, pa
       ws.on('message', onMessage);
       ws.send(JSON.stringify({ id, method, params }));
     });
-  return { send, close: () => ws.close() };
+  return { send, close: () => ws.close(), ws };
 }
 
 /**
@@ -60,4 +61,22 @@ export async function startCpuProfile(inspectPort: number): Promise<(file: strin
     close();
     await writeFile(file, JSON.stringify(profile));
   };
+}
+
+/** Writes a heap snapshot of the process to `file` (streamed from the inspector: snapshots run to hundreds of MB). */
+export async function heapSnapshot(inspectPort: number, file: string): Promise<void> {
+  const { send, close, ws } = await session(inspectPort);
+  const out = createWriteStream(file);
+  const onChunk = (data: WebSocket.RawData) => {
+    const msg = JSON.parse(data.toString()) as { method?: string; params?: { chunk: string } };
+    if (msg.method === 'HeapProfiler.addHeapSnapshotChunk') out.write(msg.params!.chunk);
+  };
+  ws.on('message', onChunk);
+  try {
+    await send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+  } finally {
+    ws.off('message', onChunk);
+    await new Promise<void>((resolve) => out.end(resolve));
+    close();
+  }
 }

@@ -3,7 +3,7 @@
  * threshold of 0 leaves glibc alone, saying so.
  */
 import { describe, expect, it } from 'vitest';
-import { parseZoneConfig } from './config.js';
+import { parseZoneConfig, type ZoneConfig } from './config.js';
 import { tuneMalloc } from './malloc-tune.js';
 
 describe('malloc tuning', () => {
@@ -13,10 +13,16 @@ describe('malloc tuning', () => {
     expect(tuneMalloc(0)).toEqual({ applied: false, note: "mmap threshold not set: --malloc-mmap-threshold 0 keeps glibc's dynamic one" });
   });
 
+  const parse = (argv: string[]): ZoneConfig => {
+    const parsed = parseZoneConfig(argv, {});
+    if (!('config' in parsed)) throw new Error('asked for help');
+    return parsed.config;
+  };
+
   it('defaults to 128 KiB; the flag takes bytes and refuses what is not a whole number in range, naming it', () => {
-    expect(parseZoneConfig(['--zone', 'z'], {}).config.mallocMmapThreshold).toBe(131072);
-    expect(parseZoneConfig(['--zone', 'z', '--malloc-mmap-threshold', '0'], {}).config.mallocMmapThreshold).toBe(0);
-    expect(() => parseZoneConfig(['--zone', 'z', '--malloc-mmap-threshold', '-1'], {})).toThrow(/--malloc-mmap-threshold/);
-    expect(() => parseZoneConfig(['--zone', 'z', '--malloc-mmap-threshold', 'lots'], {})).toThrow(/--malloc-mmap-threshold/);
+    expect(parse(['--zone', 'z']).mallocMmapThreshold).toBe(131072);
+    expect(parse(['--zone', 'z', '--malloc-mmap-threshold', '0']).mallocMmapThreshold).toBe(0);
+    expect(() => parse(['--zone', 'z', '--malloc-mmap-threshold', '-1'])).toThrow(/--malloc-mmap-threshold/);
+    expect(() => parse(['--zone', 'z', '--malloc-mmap-threshold', 'lots'])).toThrow(/--malloc-mmap-threshold/);
   });
 });
