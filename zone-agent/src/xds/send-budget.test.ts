@@ -1,5 +1,13 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { SendBudget } from './send-budget.js';
+
+/** A full garbage collection from inside the test (the flag is read when `gc` is looked up in a new context). */
+function collect(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
 
 describe('send budget', () => {
   it('holds writes past the bound until earlier ones flush, in submission order', () => {
@@ -36,5 +44,25 @@ describe('send budget', () => {
     while (started.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     expect(started).toEqual(['stuck', 'next']);
     expect(b.state.inFlight).toBe(0);
+  });
+
+  it('keeps no reference to a response once its write started (a cold start queued thousands)', async () => {
+    const b = new SendBudget(100);
+    const refs: WeakRef<Buffer>[] = [];
+    const done: (() => void)[] = [];
+    for (let i = 0; i < 50; i++) {
+      const payload = Buffer.alloc(100_000);
+      refs.push(new WeakRef(payload));
+      // Like the ADS server's write: the closure holds the response until it is dropped.
+      b.submit(100, (release) => {
+        expect(payload.length).toBe(100_000);
+        done.push(release);
+      });
+    }
+    for (let i = 0; i < 50; i++) done[i]!(); // each flush starts the next write
+    expect(b.state).toEqual({ inFlight: 0, waiting: 0 });
+    await new Promise((r) => setTimeout(r, 0));
+    collect();
+    expect(refs.filter((r) => r.deref() !== undefined).length).toBe(0);
   });
 });

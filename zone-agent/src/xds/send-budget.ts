@@ -10,7 +10,8 @@
  */
 export class SendBudget {
   private inFlight = 0;
-  private readonly queue: { readonly bytes: number; readonly write: (done: () => void) => void }[] = [];
+  /** Waiting writes from `head` on; a slot is cleared when its write starts (it holds the response's bytes). */
+  private readonly queue: ({ readonly bytes: number; readonly write: (done: () => void) => void } | undefined)[] = [];
   private head = 0;
 
   constructor(
@@ -56,8 +57,11 @@ export class SendBudget {
 
   private drain(): void {
     while (this.queue.length > this.head && this.fits(this.queue[this.head]!.bytes)) {
-      const next = this.queue[this.head++]!;
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      const next = this.queue[this.head]!;
+      // Started writes must not stay referenced: a heap snapshot after a cold start found up to 1,024 of them
+      // (every response of the last stretch, 39 MB at 400 proxies) kept alive by the slots before `head`.
+      this.queue[this.head++] = undefined;
+      if (this.head === this.queue.length || (this.head > 1024 && this.head * 2 > this.queue.length)) {
         this.queue.splice(0, this.head);
         this.head = 0;
       }
