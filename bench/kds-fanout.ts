@@ -165,7 +165,10 @@ async function main() {
       c.removeAllListeners('exit');
       c.send({ type: 'stop' });
     }
+    // A client process still closing 2,500 zones after 20 s is killed, so a failed run still reports why.
+    const kill = setTimeout(() => procs.forEach((c) => c.exitCode === null && c.kill('SIGKILL')), 20_000);
     await Promise.all(procs.map((c) => new Promise((r) => (c.exitCode !== null ? r(undefined) : c.once('exit', r)))));
+    clearTimeout(kill);
     global.kill('SIGTERM');
     await new Promise((r) => global.once('exit', r));
     await scratch.drop();

@@ -6,11 +6,12 @@
  */
 import type { Delta, Hello, Rejection, Resource, ResourceKey, Welcome } from '@ursa/proto/gen/kds.js';
 import { descriptorFor, type ResourceDescriptor, sentToZones } from '@ursa/proto';
-import { DeltaPacker, formatBytes, isDnsLabel, MAX_STAGED_BYTES, MAX_STAGED_RESOURCES, type StagingLimits, STAGING_TTL_MS, KdsError, type KdsStore, type OwnershipRule, planBatch, type StagedRow, replaceOwnedOps, type Resource as StoredResource, type ResourceStore, toWire, toZone, upwardRule, visibleTo, type ZoneClaims, type Logger, type Metrics, type ZoneTokens, errorText } from '@ursa/core';
+import { DeltaPacker, formatBytes, isDnsLabel, MAX_STAGED_BYTES, MAX_STAGED_RESOURCES, type StagingLimits, STAGING_TTL_MS, KdsError, type KdsStore, type OwnershipRule, planBatch, type StagedRow, replaceOwnedOps, type Resource as StoredResource, type ResourceStore, toWire, toZone, upwardRule, visibleTo, type ZoneClaims, type Logger, type Metrics, type ZoneTokens, errorText, type Change } from '@ursa/core';
 import { ensureZoneInWave, newCounters, recordConnectInWave, recordDisconnectInWave, recordProgress, recordProgressInWave, type Counters, type ZoneState } from './registry.js';
 import type { FeedCache } from './feed-cache.js';
 import type { LeaseKeeper } from './keeper.js';
 import { sweepStagingNow } from './staging-sweep.js';
+import { encodeBody, sharedPage, type SharedFrame, type SharedPage, withSeq } from './shared-frames.js';
 
 /** Features this global speaks; a zone gets the intersection with what it announced. */
 export const FEATURES = ['resume-v1', 'snapshot-complete', 'chunked-deltas', 'hash-suffix', 'inspect-v1'] as const;
@@ -183,41 +184,30 @@ export class ZoneSession {
     }
     await this.#checkOwnZone(page.changes.some((c) => (c.op === 'upsert' ? c.resource.kind : c.key.kind) === 'Zone'));
     const enabled = await this.#zoneEnabledMap();
-    // Frames end at change boundaries (each change has its own revision), so every frame's revision is a
-    // position the zone can resume from, and a batch cut short by its byte budget resumes after its last change.
-    const packer = new DeltaPacker<number>();
-    let consumed = this.cursor;
-    let cut = false;
+    const isEnabled = (z: string) => enabled.get(z) ?? true;
+    // What this zone gets of each change: the upsert ('u'), a removal ('r': deleted, or no longer visible
+    // because its zone was disabled; a no-op if it never had it), or nothing ('-': not a KDS kind). Sessions
+    // at the same cursor deciding the same share one packing and encoding of the page (`shared-frames.ts`).
+    let decisions = '';
+    let key = String(this.cursor);
     for (const change of page.changes) {
       const kind = change.op === 'upsert' ? change.resource.kind : change.key.kind;
       const desc = descriptorFor(kind)!;
-      if (desc.kds === 'none') continue;
-      if (change.op === 'upsert' && visibleTo(desc, change.resource, this.zone, (z) => enabled.get(z) ?? true)) {
-        packer.upsert(toWire(toZone(change.resource)));
-        this.#count(kind, 'sent');
-      } else {
-        // Deleted, or no longer visible (its zone was disabled): the zone drops it (a no-op if it never had it).
-        packer.remove(change.op === 'upsert' ? { kind, mesh: change.resource.mesh, name: change.resource.name } : change.key);
-      }
-      consumed = change.revision;
-      if (packer.frameFull || packer.batchFull) {
-        packer.close(consumed);
-        if (packer.batchFull) {
-          cut = true;
-          break;
-        }
-      }
+      const d = desc.kds === 'none' ? '-' : change.op === 'upsert' && visibleTo(desc, change.resource, this.zone, isEnabled) ? 'u' : 'r';
+      decisions += d;
+      key += `,${change.revision}${d}`;
     }
-    packer.close(consumed);
-    let base = this.cursor;
-    const frames = packer.frames.map((f) => {
-      const d = this.#delta({ upserts: f.upserts, removals: f.removals, revision: f.meta, baseRevision: base, snapshot: false, complete: true });
-      base = f.meta;
-      return d;
-    });
+    if (page.changes.length === 0) {
+      this.cursor = page.revision;
+      return [];
+    }
+    const cursor = this.cursor;
+    const shared = sharedPage(page.changes[0]!, key, () => packChanges(page.changes, decisions, cursor));
+    for (const [kind, n] of shared.sentByKind) this.#count(kind, 'sent', n);
+    const frames = shared.frames.map((f) => this.#sharedDelta(f));
     // Changes that concerned nobody here still move the cursor (heartbeats tell the zone); a batch cut short
     // continues after its last change.
-    this.cursor = cut ? consumed : page.revision;
+    this.cursor = shared.cut ? shared.consumed : page.revision;
     return frames;
   }
 
@@ -258,6 +248,13 @@ export class ZoneSession {
       this.snapshot = undefined;
     }
     return frames;
+  }
+
+  #sharedDelta(f: SharedFrame): Delta {
+    this.deps.metrics?.kdsResponseSent(this.tenant, this.zone);
+    this.#downSeq += 1;
+    this.counters.sent += 1;
+    return withSeq(f, this.#downSeq);
   }
 
   #delta(d: Omit<Delta, 'seq'>): Delta {
@@ -405,11 +402,51 @@ export class ZoneSession {
     return new Map(items.map((z: StoredResource) => [z.name, z.spec.enabled !== false]));
   }
 
-  #count(kind: string, what: 'sent' | 'acked' | 'rejected') {
+  #count(kind: string, what: 'sent' | 'acked' | 'rejected', n = 1) {
     const k = this.counters.byKind.get(kind) ?? { sent: 0, acked: 0, rejected: 0 };
-    k[what] += 1;
+    k[what] += n;
     this.counters.byKind.set(kind, k);
   }
+}
+
+/**
+ * Packs a feed page as every session deciding `decisions` (one letter per change: `nextFrames`) sends it
+ * from `cursor`: frames end at change boundaries (each change has its own revision), so every frame's
+ * revision is a position the zone can resume from, and a batch cut short by its byte budget resumes after
+ * its last change.
+ */
+function packChanges(changes: readonly Change[], decisions: string, cursor: number): SharedPage {
+  const packer = new DeltaPacker<number>();
+  const sentByKind = new Map<string, number>();
+  let consumed = cursor;
+  let cut = false;
+  for (let i = 0; i < changes.length; i++) {
+    const change = changes[i]!;
+    const d = decisions[i];
+    if (d === '-') continue;
+    if (change.op === 'upsert' && d === 'u') {
+      packer.upsert(toWire(toZone(change.resource)));
+      sentByKind.set(change.resource.kind, (sentByKind.get(change.resource.kind) ?? 0) + 1);
+    } else {
+      packer.remove(change.op === 'upsert' ? { kind: change.resource.kind, mesh: change.resource.mesh, name: change.resource.name } : change.key);
+    }
+    consumed = change.revision;
+    if (packer.frameFull || packer.batchFull) {
+      packer.close(consumed);
+      if (packer.batchFull) {
+        cut = true;
+        break;
+      }
+    }
+  }
+  packer.close(consumed);
+  let base = cursor;
+  const frames = packer.frames.map((f): SharedFrame => {
+    const delta = { upserts: f.upserts, removals: f.removals, revision: f.meta, baseRevision: base, snapshot: false, complete: true };
+    base = f.meta;
+    return { delta, body: encodeBody(delta) };
+  });
+  return { frames, consumed, cut, sentByKind };
 }
 
 export type { ResourceDescriptor };

@@ -12,6 +12,7 @@ import { ZoneSession, type SessionDeps } from './session.js';
 import { publicKdsError } from './public-error.js';
 import { checkFrame } from './validate.js';
 import { InspectCalls } from './inspect-calls.js';
+import { deltaFrameBytes } from './shared-frames.js';
 
 /** What the driver needs from the socket: a Hono `WSContext` fits. */
 export interface SocketLike {
@@ -273,7 +274,8 @@ export class StreamDriver {
       .then(async () => {
         const before = this.#session!.cursor;
         const frames = await this.#session!.nextFrames();
-        for (const delta of frames) this.#send({ body: { $case: 'delta', value: delta } });
+        // Frames of a change many zones get are encoded once for all of them (`shared-frames.ts`).
+        for (const delta of frames) this.#sendBytes(deltaFrameBytes(delta));
         // Only now may a heartbeat name the cursor: every frame up to it is on the socket, ahead of the heartbeat.
         this.#sentRevision = this.#session!.cursor;
         if (frames.length > 0) this.#awaitingAck = frames[frames.length - 1]!.seq;
@@ -289,8 +291,13 @@ export class StreamDriver {
 
   #send(frame: Frame): void {
     if (this.#closed) return;
+    this.#sendBytes(encodeFrame(frame));
+  }
+
+  #sendBytes(bytes: Uint8Array): void {
+    if (this.#closed) return;
     this.#lastSent = Date.now();
-    this.socket.send(encodeFrame(frame));
+    this.socket.send(bytes);
   }
 
   async #fail(err: unknown): Promise<void> {
