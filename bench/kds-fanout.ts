@@ -76,8 +76,9 @@ async function main() {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const env = { ...process.env, DATABASE_URL: scratch.url, URSA_PORT: String(port), URSA_LOG_LEVEL: process.env.BENCH_GLOBAL_LOG_LEVEL ?? 'warn' };
+  // The young generation `npm start` gives the global (package.json; README Performance: GC during a change).
   // BENCH_GLOBAL_NODE_ARGS: extra node flags for the global (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it).
-  const nodeArgs = (process.env.BENCH_GLOBAL_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = ['--max-semi-space-size=64', ...(process.env.BENCH_GLOBAL_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const inspectPort = args.profile ? await freePort() : 0;
   if (args.profile) nodeArgs.push(`--inspect=127.0.0.1:${inspectPort}`);
   const global = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', new URL('../global-api/src/node.ts', import.meta.url).pathname], { env, stdio: ['ignore', 'ignore', 'inherit'] });
