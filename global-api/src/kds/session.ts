@@ -58,6 +58,8 @@ export class ZoneSession {
   snapshot?: { revision: number; after?: ResourceKey };
   #downSeq = 0;
   #upSeq = 0;
+  /** The last batch left changes unsent (cut by its byte budget, or a full feed page), or a snapshot just ended. */
+  #more = false;
   #closed = false;
   /** What the zone reports of itself (applied revision, last error), and what of it is stored. */
   #zoneState: ZoneState = { appliedRevision: 0, lastError: '' };
@@ -169,6 +171,14 @@ export class ZoneSession {
   // --- downstream: global -> zone ------------------------------------------------------------------
 
   /**
+   * Whether the next `nextFrames` may have something without a new change: a snapshot in progress or just
+   * ended, or a batch that stopped before the end of the feed. Otherwise only a wake-up brings frames.
+   */
+  get more(): boolean {
+    return this.snapshot !== undefined || this.#more;
+  }
+
+  /**
    * The next frames to send, or [] when the zone is up to date. Snapshot pages first (all frames carry the
    * snapshot revision, the last one `complete`), then changes from the feed, each frame ending at a change
    * boundary so it is self-contained.
@@ -197,6 +207,7 @@ export class ZoneSession {
       decisions += d;
       key += `,${change.revision}${d}`;
     }
+    this.#more = page.more;
     if (page.changes.length === 0) {
       this.cursor = page.revision;
       return [];
@@ -208,6 +219,7 @@ export class ZoneSession {
     // Changes that concerned nobody here still move the cursor (heartbeats tell the zone); a batch cut short
     // continues after its last change.
     this.cursor = shared.cut ? shared.consumed : page.revision;
+    this.#more ||= shared.cut;
     return frames;
   }
 
@@ -246,6 +258,8 @@ export class ZoneSession {
     if (last) {
       this.cursor = snap.revision;
       this.snapshot = undefined;
+      // Changes written while the snapshot was read are in the feed after its revision: read it once more.
+      this.#more = true;
     }
     return frames;
   }

@@ -187,7 +187,9 @@ export class StreamDriver {
         await this.#session.acknowledged(body.value);
         if (body.value.seq >= this.#awaitingAck) {
           this.#awaitingAck = 0;
-          this.#pump();
+          // Read the feed again only if a change came meanwhile or the session has more to send: after one
+          // change to 10,000 zones, each Ack read an empty page (half of `nextFrames`' calls in the profile).
+          if (this.#wakePending || this.#session.more) this.#pump();
         }
         return;
       case 'heartbeat':
