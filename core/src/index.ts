@@ -23,6 +23,7 @@ export * from './options.js';
 export * from './policy/select.js';
 export * from './store/db.js';
 export * from './store/errors.js';
+export { rowsOf } from './store/insight-queries.js';
 export * from './store/kds-store.js';
 export * from './store/postgres.js';
 export * from './store/resource-store.js';

@@ -4,7 +4,7 @@
  * session per heartbeat. A session whose lease was taken over, or whose token is gone, is told so and ends.
  */
 import { and, eq, inArray, or, sql } from 'drizzle-orm';
-import { createLogger, type Db, errorText, type Logger, signingKeys, zoneSessions, zoneTokens } from '@ursa/core';
+import { createLogger, type Db, errorText, type Logger, rowsOf, signingKeys, zoneSessions, zoneTokens } from '@ursa/core';
 
 export interface KeptSession {
   readonly tenant: string;
@@ -58,11 +58,18 @@ export class LeaseKeeper {
       const expires = new Date(Date.now() + this.leaseTtlMs);
       for (let i = 0; i < sessions.length; i += 500) {
         const chunk = sessions.slice(i, i + 500);
-        const renewed = await this.db
-          .update(zoneSessions)
-          .set({ leaseExpiresAt: expires, lastSeenAt: new Date() })
-          .where(or(...chunk.map((s) => and(eq(zoneSessions.tenantId, s.tenant), eq(zoneSessions.zone, s.zone), eq(zoneSessions.sessionId, s.sessionId)))))
-          .returning({ tenant: zoneSessions.tenantId, zone: zoneSessions.zone });
+        // The keys as one JSON parameter, not 500 `(tenant = $ and zone = $ and session = $)` terms: drizzle
+        // building that OR for 10,000 sessions every tick was most of the keeper's CPU (profile of the global
+        // at 10,000 zones: query building `buildQueryFromSourceParams`/`is`, with the insight waves', 0.17 s of
+        // 3.9 s around three changes).
+        const keys = JSON.stringify(chunk.map((s) => ({ t: s.tenant, z: s.zone, s: s.sessionId })));
+        const renewed = rowsOf<{ tenant: string; zone: string }>(
+          await this.db.execute(sql`
+            update ${zoneSessions} set lease_expires_at = ${expires.toISOString()}::timestamptz, last_seen_at = ${new Date().toISOString()}::timestamptz
+            from jsonb_to_recordset(${keys}::jsonb) as k(t text, z text, s text)
+            where ${zoneSessions.tenantId} = k.t and ${zoneSessions.zone} = k.z and ${zoneSessions.sessionId} = k.s
+            returning ${zoneSessions.tenantId} as tenant, ${zoneSessions.zone} as zone`),
+        );
         const held = new Set(renewed.map((r) => `${r.tenant}/${r.zone}`));
         for (const s of chunk) if (!held.has(`${s.tenant}/${s.zone}`)) s.lost('superseded', `a newer session of zone ${s.zone} took over`);
 
