@@ -18,8 +18,8 @@
  *   services), while rebuilding one from cached chunks is a memory copy;
  * - the nonce, unique per stream and response, is the only per-stream part: its field is appended.
  *
- * The gRPC layer (`grpc.ts`) writes an `EncodedResponse`'s bytes as they are (its serializer passes them
- * through), so the per-stream cost is one copy into the HTTP/2 frame.
+ * A stream's response is built in its gRPC frame (`withNonce`), which the gRPC layer (`grpc.ts`) writes as it
+ * is, so the per-stream cost is that one copy.
  */
 import { DeltaDiscoveryResponse, DiscoveryResponse } from '@ursa/proto/xds';
 import type { TypeSet, VersionedResource } from './snapshot.js';
@@ -35,15 +35,6 @@ export class EncodedResponse {
   readonly bytes: Buffer;
   constructor(readonly framed: Buffer) {
     this.bytes = framed.subarray(5);
-  }
-
-  /** From a message's bytes (tests, and responses not built by `withNonce`). */
-  static of(message: Buffer): EncodedResponse {
-    const framed = Buffer.allocUnsafe(message.length + 5);
-    framed[0] = 0;
-    framed.writeUInt32BE(message.length, 1);
-    message.copy(framed, 5);
-    return new EncodedResponse(framed);
   }
 }
 
@@ -179,15 +170,10 @@ export function sharedBody(set: TypeSet, body: ResponseBody): readonly Buffer[] 
   return bytes;
 }
 
-/** The nonce field (5 in both response messages). */
-function nonceField(nonce: string): Buffer {
-  const n = Buffer.from(nonce, 'utf8');
-  // Tag 5, wire type 2; nonces are short (a counter), so the length fits one varint byte.
-  if (n.length > 127) throw new Error('xds: nonce too long');
-  return Buffer.concat([Buffer.from([0x2a, n.length]), n]);
-}
-
-/** A full response: the shared body and this stream's nonce, in one gRPC-framed buffer (the only per-stream copy). */
+/**
+ * A full response: the shared body and this stream's nonce (field 5 in both response messages), in one
+ * gRPC-framed buffer (the only per-stream copy).
+ */
 export function withNonce(body: readonly Buffer[], nonce: string): EncodedResponse {
   const n = Buffer.from(nonce, 'utf8');
   // Tag 5, wire type 2; nonces are short (a counter), so the length fits one varint byte.

@@ -47,6 +47,19 @@ const ADS_SERVICE = Object.fromEntries(
   ]),
 ) as unknown as typeof AggregatedDiscoveryServiceService;
 
+/**
+ * Lets a stream's call write an `EncodedResponse`'s gRPC frame as it is. grpc-js frames every message by
+ * copying the serializer's bytes into a new buffer (`serializeMessage`, grpc-js 1.14); a response built in
+ * its frame (`withNonce`) skips that copy. Applied to the call object grpc-js gives this stream; where its
+ * internals differ (another grpc-js, interceptors), the serializer's bytes are framed by grpc-js as before.
+ */
+function writeFramesAsTheyAre(call: ServerDuplexStream<unknown, unknown>): void {
+  const inner = (call as unknown as { call?: { serializeMessage?: (value: unknown) => Buffer } }).call;
+  const original = inner?.serializeMessage;
+  if (typeof original !== 'function') return;
+  inner!.serializeMessage = (value: unknown) => (value instanceof EncodedResponse ? value.framed : original.call(inner, value));
+}
+
 /** Enough for hundreds of whole configurations in flight; bounds what a cold start buffers. */
 const SEND_BUDGET_BYTES = 64 * 2 ** 20;
 
@@ -91,6 +104,7 @@ export async function startAdsServer(opts: AdsServerOptions): Promise<AdsServer>
 
   const serve = <Req, Res>(call: ServerDuplexStream<Req, Res>, requestType: string, make: (out: StreamOut<Res>, ctx: StreamContext) => StreamBase<Req & { typeUrl: string }, Res>) => {
     let ended = false;
+    writeFramesAsTheyAre(call as ServerDuplexStream<unknown, unknown>);
     /** Releases of this stream's writes not yet flushed (called when it ends: their bytes never will be). */
     const unflushed = new Set<() => void>();
     const out: StreamOut<Res> = {
