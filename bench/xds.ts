@@ -283,6 +283,8 @@ async function run(dataDir: string, procs: number, k: number): Promise<RunResult
       `agent memory, registered and idle -> ${PROXIES} proxies configured: heap after GC ${heapBefore.usedMb.toFixed(0)} -> ${heapAfter.usedMb.toFixed(0)} MB (${(perDp * 1024).toFixed(0)} KB per dataplane), RSS ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MB (${(rssPerDp * 1024).toFixed(0)} KB per dataplane); outside the heap, held: external ${heapAfter.externalMb.toFixed(0)} MB, of it ArrayBuffers ${heapAfter.arrayBuffersMb.toFixed(0)} MB`,
     );
 
+    // The agent's own account of what it gave back to the system (`malloc-tune.ts`).
+    for (const l of agent.output().split('\n').filter((x) => x.includes('returned free heap memory')).slice(-3)) console.log(`  agent: ${l.replace(/^.*?\tmalloc\t/, '')}`);
     if (args['heap-snapshot']) {
       await heapSnapshot(inspectPort, args['heap-snapshot']);
       console.log(`heap snapshot of the agent in ${args['heap-snapshot']}`);

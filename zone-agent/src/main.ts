@@ -77,7 +77,8 @@ async function main(): Promise<void> {
   const log = createLogger({ level: config.logLevel, format: config.logFormat, name: `zone-agent[${config.zone}]` });
   const instanceId = `${hostname()}-${randomBytes(2).toString('hex')}`;
   log.info(`starting ${VERSION} (${instanceId}), ${config.globalUrl ? `federated with ${config.globalUrl} over ${config.transport}` : 'standalone'}, data in ${config.dataDir}`);
-  const malloc = tuneMalloc(config.mallocMmapThreshold ?? 0);
+  const mallocLog = log.child('malloc');
+  const malloc = tuneMalloc(config.mallocMmapThreshold ?? 0, (freed, ms) => mallocLog.info(`returned free heap memory to the system in ${ms.toFixed(1)} ms (RSS ${(freed / 2 ** 20).toFixed(0)} MB lower)`));
   if (malloc.applied) log.debug(malloc.note);
   else log.info(malloc.note);
 
