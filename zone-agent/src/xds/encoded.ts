@@ -79,32 +79,19 @@ function header(body: ResponseBody): Buffer {
   return bytesOf(msg.finish());
 }
 
-/** This turn's concatenated chunks per plain set (cleared with `bodies`). */
-const sotwSets = new Map<TypeSet, Buffer>();
-const deltaSets = new Map<TypeSet, Buffer>();
-
 /**
- * The chunks of every resource of a set, as few buffers as possible: one per plain set, one per layer of a
- * layered set (a proxy's own resources over its group's shared ones). A plain set's concatenation serves
- * every stream answered from it in this turn of the event loop (a fan-out batch: copying one buffer per
- * stream is far cheaper than thousands of small ones), and is then dropped: kept with the set for as long as
- * a proxy holds it, it was 362 of the 491 MB the agent held outside its heap at 4,000 proxies reaching 20
- * services each (heap snapshot, bench/xds.ts --heap-snapshot), where most sets serve a few proxies only.
+ * The chunks of every resource of a set, in order: a layered set (a proxy's own resources over its group's
+ * shared ones) layer by layer. Nothing is concatenated here: a body that a single stream gets is copied once,
+ * into that stream's frame (`withNonce`); one that more streams get is flattened on its second use
+ * (`sharedBody`). Concatenating every set up front cost 8 s of a 68 s cold start at 10,000 proxies reaching 20
+ * services each (profile, `bench/xds.ts --profile-cold`), where most bodies go to one proxy.
  */
 function setParts(variant: 'sotw' | 'delta', set: TypeSet, out: Buffer[]): void {
   if (set.layers) {
     for (const layer of set.layers) setParts(variant, layer, out);
     return;
   }
-  const memo = variant === 'sotw' ? sotwSets : deltaSets;
-  let b = memo.get(set);
-  if (!b) {
-    const parts: Buffer[] = [];
-    for (const r of set.items.values()) parts.push(chunk(variant, r));
-    memo.set(set, (b = Buffer.concat(parts)));
-    clearAfterThisTurn();
-  }
-  out.push(b);
+  for (const r of set.items.values()) out.push(chunk(variant, r));
 }
 
 /**
@@ -116,18 +103,15 @@ function setParts(variant: 'sotw' | 'delta', set: TypeSet, out: Buffer[]): void 
 export function encodeBody(body: ResponseBody, whole?: TypeSet): readonly Buffer[] {
   const parts = [header(body)];
   if (whole) setParts(body.variant, whole, parts);
-  else if (body.resources.length > 0) {
-    const chunks: Buffer[] = [];
-    for (const r of body.resources) chunks.push(chunk(body.variant, r));
-    // Many small chunks are copied once here, so that all streams sharing this body copy one buffer.
-    parts.push(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-  }
+  else for (const r of body.resources) parts.push(chunk(body.variant, r));
   return parts;
 }
 
 interface Memoised {
   readonly body: ResponseBody;
-  readonly bytes: readonly Buffer[];
+  /** The parts as encoded; one flat buffer from the body's second use on. */
+  bytes: readonly Buffer[];
+  flat: boolean;
 }
 
 /** This turn's bodies per set: a set is answered with a few distinct bodies at most (full, changed-only, ...). */
@@ -135,14 +119,12 @@ const bodies = new Map<TypeSet, Memoised[]>();
 const PER_SET = 4;
 let clearing = false;
 
-/** The per-turn memos (bodies, set concatenations) are cleared once the event loop turns. */
+/** The per-turn memo of bodies is cleared once the event loop turns. */
 function clearAfterThisTurn(): void {
   if (clearing) return;
   clearing = true;
   setImmediate(() => {
     bodies.clear();
-    sotwSets.clear();
-    deltaSets.clear();
     clearing = false;
   });
 }
@@ -172,10 +154,18 @@ export function sharedBody(set: TypeSet, body: ResponseBody): readonly Buffer[] 
     bodies.set(set, (list = []));
     clearAfterThisTurn();
   }
-  for (const m of list) if (sameBody(m.body, body)) return m.bytes;
+  for (const m of list) {
+    if (!sameBody(m.body, body)) continue;
+    // Used again: from now on every stream copies one buffer instead of thousands of small ones.
+    if (!m.flat) {
+      m.bytes = [Buffer.concat(m.bytes)];
+      m.flat = true;
+    }
+    return m.bytes;
+  }
   const whole = body.resources.length === set.items.size && body.resources.length > 8 ? set : undefined;
   const bytes = encodeBody(body, whole);
-  list.unshift({ body, bytes });
+  list.unshift({ body, bytes, flat: false });
   if (list.length > PER_SET) list.pop();
   return bytes;
 }
