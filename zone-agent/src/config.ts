@@ -180,15 +180,6 @@ export const OPTIONS: readonly OptionSpec<keyof ZoneConfig>[] = [
     help: `processes serving xDS connections (TLS, gRPC, ADS streams) beside the main one; 0: all in the main process (default 0; 1 is worth trying with 4 or more CPUs)`,
     parse: (v) => intIn(v, 0, 64),
   },
-  {
-    key: 'dnsUdpBatch',
-    flag: '--dns-udp-batch',
-    env: ['URSA_ZONE_DNS_UDP_BATCH'],
-    // Measured against dgram's one system call per datagram each way (README, Performance, DNS).
-    default: 'true',
-    help: 'read and answer DNS over UDP in batches (recvmmsg/sendmmsg, Linux, native addon built by npm ci); false: node:dgram',
-    parse: bool,
-  },
   { key: 'xdsPlaintext', flag: '--xds-plaintext', env: ['URSA_ZONE_XDS_PLAINTEXT'], default: 'true', help: 'also accept plaintext gRPC on the xDS port (proxyless gRPC clients); false: TLS only, like kuma-cp', parse: bool },
   {
     key: 'dataplaneDeregistrationDelayMs',

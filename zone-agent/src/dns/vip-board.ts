@@ -19,7 +19,7 @@ export class VipBoard {
 
   /** Publishes a sync's result; listeners hear of it only when some VIP differs from the last one. */
   publish(vips: VipMap): void {
-    if (this.#vips && same(this.#vips, vips)) return;
+    if (this.#vips && sameVips(this.#vips, vips)) return;
     this.#vips = vips;
     for (const l of this.#listeners) l();
   }
@@ -30,12 +30,14 @@ export class VipBoard {
   }
 }
 
-function same(a: VipMap, b: VipMap): boolean {
+/** Whether two VIP tables give every (mesh, service) the same address. */
+export function sameVips(a: ReadonlyMap<string, ReadonlyMap<string, string>>, b: ReadonlyMap<string, ReadonlyMap<string, string>>): boolean {
+  if (a === b) return true;
   if (a.size !== b.size) return false;
   for (const [mesh, m] of a) {
-    const n = b.get(mesh);
-    if (!n || n.size !== m.size) return false;
-    for (const [service, ip] of m) if (n.get(service) !== ip) return false;
+    const o = b.get(mesh);
+    if (!o || o.size !== m.size) return false;
+    for (const [service, ip] of m) if (o.get(service) !== ip) return false;
   }
   return true;
 }

@@ -18,6 +18,7 @@
  * A Dataplane feeds other proxies only through its services (endpoints, protocol, inbound ports: all keyed
  * by service in `mesh-inputs.ts`), so those are the nodes whose inputs can change.
  */
+import { sameVips } from '../../dns/vip-board.js';
 import { dataplaneOf, type DataplaneResource } from '../../model/dataplane.js';
 import type { DataplaneChange } from './mesh-inputs-delta.js';
 import type { GenerationInput } from './types.js';
@@ -206,17 +207,6 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
   if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function sameVips(a: GenerationInput['vips'], b: GenerationInput['vips']): boolean {
-  if (a === b) return true;
-  if (a.size !== b.size) return false;
-  for (const [mesh, m] of a) {
-    const o = b.get(mesh);
-    if (!o || o.size !== m.size) return false;
-    for (const [s, ip] of m) if (o.get(s) !== ip) return false;
-  }
   return true;
 }
 
