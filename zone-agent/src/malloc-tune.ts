@@ -6,7 +6,7 @@
  *   configuration each, RSS after the cold start went from 3.2 GB to 1.1 GB;
  * - every `TRIM_EVERY_MS`, when more than `TRIM_ABOVE_BYTES` were freed inside the arenas since the last trim
  *   (smaller buffers a cold start freed), the free pages are handed back with `malloc_trim`: at 4,000 proxies
- *   reaching 20 services, 265 -> 138 KB of RSS per proxy. Checking is one `mallinfo2` call; trimming (~10 ms
+ *   reaching 20 services, 265 -> 32 KB of RSS per proxy. Checking is one `mallinfo2` call; trimming (20-60 ms
  *   with a GB of arenas) happens after bursts only.
  * Without the addon (not built, not glibc) the process runs with glibc's defaults, and says so.
  */
